@@ -1,0 +1,1 @@
+"""The inference path: saved models, export and serving. Imports no training framework."""
