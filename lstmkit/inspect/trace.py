@@ -1,0 +1,60 @@
+"""Gate tracing: the per-step value of every gate and state of a recurrent layer.
+
+Each traced value is a tensor (L, D, B, T, H): layers, directions, batch, time, hidden units (the LSTM's
+`hidden` has P units under projection). Values at padded steps (beyond a sequence's length) are zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from lstmkit.nn.explicit import TRACE_NAMES
+from lstmkit.nn.recurrent import run
+
+
+@dataclass(frozen=True)
+class GateTrace:
+    """Traced gates and states of one forward pass, with the pass's output and final state."""
+
+    cell: str  # 'lstm', 'gru' or 'rnn'
+    values: dict[str, Tensor]  # name -> (L, D, B, T, H)
+    output: Tensor
+    state: Tensor | tuple[Tensor, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return TRACE_NAMES[self.cell]
+
+    def __getitem__(self, name: str) -> Tensor:
+        if name not in self.values:
+            raise KeyError(f"{self.cell} traces {', '.join(self.names)}; there is no {name!r}")
+        return self.values[name]
+
+    def __getattr__(self, name: str) -> Tensor:
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(name)
+
+
+def trace(layer: torch.nn.Module, x: Tensor, hx=None, lengths=None) -> GateTrace:
+    """Run `layer` (an lstmkit LSTM/GRU/RNN) on x through the explicit backend and record every gate.
+
+    Works in train or eval mode and keeps the autograd graph if grad is enabled, so gradients with
+    respect to traced states can be taken.
+    """
+    if not hasattr(layer, "cell"):
+        raise TypeError(f"trace needs an lstmkit.nn LSTM/GRU/RNN layer, got {type(layer).__name__}; "
+                        "load torch weights into one with load_state_dict")
+    output, state, traces = run(layer, x, hx, lengths, collect=True)
+    names = TRACE_NAMES[layer.cell]
+    dirs = 2 if layer.bidirectional else 1
+    values = {}
+    for j, name in enumerate(names):
+        per_dir = [torch.stack([step[j] for step in tr], 1) for tr in traces]  # each (B, T, H)
+        stacked = torch.stack(per_dir)  # (L*D, B, T, H)
+        values[name] = stacked.view(layer.num_layers, dirs, *stacked.shape[1:])  # (L, D, B, T, H)
+    return GateTrace(layer.cell, values, output, state)
