@@ -285,6 +285,8 @@ def run(m: nn.RNNBase, input, hx=None, lengths=None, *, collect: bool = False, b
         if collect:
             raise ValueError("tracing takes a padded tensor with lengths, not a PackedSequence")
         return _run_packed(m, input, hx) + (None,)
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{m.mode}: input must be a tensor or PackedSequence, got {type(input).__name__}")
     if input.dim() not in (2, 3):
         raise ValueError(f"{m.mode}: expected input of shape (T, B, I), (B, T, I) with batch_first, or (T, I); got {tuple(input.shape)}")
     batched = input.dim() == 3

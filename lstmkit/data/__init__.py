@@ -1,0 +1,1 @@
+"""Data: loaders and pipelines, tokenizers, scalers and the built-in dataset registry."""

@@ -1,0 +1,48 @@
+"""The small protocol by which a task plugs into the engine (composition, no base class to inherit)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal, Protocol
+
+from torch import Tensor, nn
+
+
+class Task(Protocol):
+    """What the engine needs from a task. The engine never asks which task it is running."""
+
+    name: str  # registry name; runs go to runs/<name>/
+    monitor: str  # validation metric to select and early-stop on, e.g. "mse"
+    monitor_mode: Literal["min", "max"]
+
+    def build_model(self) -> nn.Module:
+        """A fresh model from the task's architecture config."""
+        ...
+
+    def train_batches(self, batch_size: int, seed: int) -> Iterable[Any]:
+        """The training batches of one epoch (any iterable; tensors inside are moved by the engine)."""
+        ...
+
+    def val_batches(self, batch_size: int) -> Iterable[Any]:
+        """Held-out batches for validation, the same every epoch."""
+        ...
+
+    def test_batches(self, batch_size: int) -> Iterable[Any] | None:
+        """Test batches, measured once after training on the selected weights; None if the task has none."""
+        ...
+
+    def loss(self, model: nn.Module, batch: Any) -> Tensor:
+        """The scalar training loss of one batch."""
+        ...
+
+    def metrics(self, model: nn.Module, batch: Any) -> dict[str, Tensor]:
+        """Per-batch validation metrics (means over the batch); the engine averages them over batches."""
+        ...
+
+    def config_dict(self) -> dict[str, Any]:
+        """The task's resolved config, saved with the model."""
+        ...
+
+    def saved_state(self) -> dict[str, Any]:
+        """JSON-able task state saved beside the weights (tokenizer, scalers); {} if none."""
+        ...

@@ -1,0 +1,230 @@
+"""The engine: fit any Task with Lightning.
+
+Gives every task the same progress bars, early stopping, gradient clipping, LR schedule, seeding,
+deterministic mode, checkpoint/resume, bf16 autocast where the hardware has it, and a run directory:
+
+    runs/<task>/<name>/
+      config.yaml        the resolved config (defaults < YAML < flags)
+      metrics.csv        every logged value by step (all attempts, when resumed)
+      curves.png         training curves
+      checkpoints/last.ckpt   Lightning's resume checkpoint (optimiser state included)
+      model/             the saved model (safetensors + JSON), what `lstmkit.load` reads
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+import yaml
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch import nn
+
+from lstmkit.deploy.saved_model import save_model
+from lstmkit.engine.config import TrainConfig, parse_duration
+from lstmkit.engine.evaluate import batch_size_of, evaluate
+from lstmkit.engine.protocol import Task
+from lstmkit.engine.report import merge_metrics, plot_curves
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    """What a finished training run produced."""
+
+    run_dir: Path
+    model_dir: Path
+    model: nn.Module
+    metrics: dict[str, float]  # val_* and test_* metrics of the selected (best) weights, in fp32
+    steps: int
+    seconds: float
+
+
+class _LitTask(pl.LightningModule):
+    """Adapts a Task to Lightning; holds no task logic of its own."""
+
+    def __init__(self, task: Task, model: nn.Module, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.task, self.model, self.cfg = task, model, cfg
+
+    def training_step(self, batch: Any, batch_idx: int):
+        loss = self.task.loss(self.model, batch)
+        self.log("train_loss", loss, prog_bar=True, batch_size=batch_size_of(batch))
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        for k, v in self.task.metrics(self.model, batch).items():
+            self.log(f"val_{k}", v, prog_bar=True, batch_size=batch_size_of(batch))
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        total = self.trainer.estimated_stepping_batches
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(self.cfg, total))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def _schedule(cfg: TrainConfig, total: float):
+    """Linear warm-up, then constant or cosine decay to 10 % of the peak over the known step budget."""
+    warm = max(cfg.warmup_steps, 0)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        if cfg.lr_schedule == "constant" or not math.isfinite(total) or total <= warm:
+            return 1.0
+        progress = min((step - warm) / (total - warm), 1.0)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class _BestWeights(Callback):
+    """Keeps the weights of the best validation so far (in memory and in the resume checkpoint)."""
+
+    def __init__(self, key: str, mode: str) -> None:
+        self.key, self.mode = key, mode
+        self.best_score: float | None = None
+        self.best: dict[str, torch.Tensor] | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or self.key not in trainer.callback_metrics:
+            return
+        score = float(trainer.callback_metrics[self.key])
+        better = self.best_score is None or (score < self.best_score if self.mode == "min" else score > self.best_score)
+        if better and math.isfinite(score):
+            self.best_score = score
+            self.best = {k: v.detach().to("cpu", copy=True) for k, v in module.model.state_dict().items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_score": self.best_score, "best": self.best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best_score, self.best = state.get("best_score"), state.get("best")
+
+
+def pick_device(requested: str) -> str:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but no CUDA GPU is visible; use --device auto or cpu")
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def pick_precision(requested: str, device: str) -> str:
+    """Lightning precision string: bf16 autocast only where the hardware runs bf16 natively."""
+    if requested == "32":
+        return "32-true"
+    if device == "cuda":
+        supported = torch.cuda.is_bf16_supported()
+    else:
+        supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    if requested == "bf16" and not supported:
+        raise RuntimeError(f"--precision bf16 was asked for but this {device} has no native bf16; use auto or 32")
+    return "bf16-mixed" if supported else "32-true"
+
+
+def run_directory(task_name: str, cfg: TrainConfig) -> Path:
+    if cfg.out:
+        return Path(cfg.out)
+    name = cfg.name or datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / task_name / name
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch RNGs (no environment variables are written)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _callbacks(task: Task, cfg: TrainConfig, run_dir: Path) -> tuple[list[Callback], _BestWeights]:
+    key = f"val_{task.monitor}"
+    best = _BestWeights(key, task.monitor_mode)
+    ckpt = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="last", save_top_k=0, save_last=True,
+        train_time_interval=timedelta(seconds=60), save_on_train_epoch_end=True,
+    )  # fmt: skip
+    callbacks: list[Callback] = [best, ckpt]
+    if cfg.early_stopping > 0:
+        callbacks.append(EarlyStopping(key, patience=cfg.early_stopping, mode=task.monitor_mode))
+    return callbacks, best
+
+
+def _trainer(task: Task, cfg: TrainConfig, run_dir: Path, attempt: int, device: str) -> tuple[pl.Trainer, _BestWeights]:
+    callbacks, best = _callbacks(task, cfg, run_dir)
+    trainer = pl.Trainer(
+        accelerator=device, devices=1, precision=pick_precision(cfg.precision, device),
+        max_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        max_time=parse_duration(cfg.max_time) if cfg.max_time else None,
+        gradient_clip_val=cfg.grad_clip or None, callbacks=callbacks,
+        logger=CSVLogger(run_dir / "logs", name="", version=f"attempt-{attempt}"),
+        enable_progress_bar=cfg.progress, enable_model_summary=False, num_sanity_val_steps=0,
+        log_every_n_steps=10, default_root_dir=run_dir,
+    )  # fmt: skip
+    return trainer, best
+
+
+def fit(task: Task, cfg: TrainConfig, resolved: dict[str, Any]) -> FitResult:
+    """Train `task` under `cfg`; `resolved` is the complete config saved with the run and the model."""
+    run_dir = run_directory(task.name, cfg)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if cfg.resume and not last.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {last}; start without --resume or point --out at the run")
+    if not cfg.resume and (run_dir / "model").exists():
+        raise FileExistsError(f"{run_dir} already holds a trained model; choose another --out/--name or pass --resume")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+    device = pick_device(cfg.device)
+    seed_everything(cfg.seed)
+    model = task.build_model()
+    attempt = len(list((run_dir / "logs").glob("attempt-*"))) if (run_dir / "logs").exists() else 0
+    trainer, best = _trainer(task, cfg, run_dir, attempt, device)
+    lit = _LitTask(task, model, cfg)
+    start = time.perf_counter()
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(cfg.deterministic, warn_only=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*does not have many workers.*")
+            warnings.filterwarnings("ignore", ".*too few batches.*")
+            warnings.filterwarnings("ignore", ".*LeafSpec.*")
+            trainer.fit(
+                lit, train_dataloaders=task.train_batches(cfg.batch_size, cfg.seed),
+                val_dataloaders=task.val_batches(cfg.batch_size), ckpt_path=str(last) if cfg.resume else None,
+            )  # fmt: skip
+    finally:
+        torch.use_deterministic_algorithms(previous)
+    seconds = time.perf_counter() - start
+    return _finish(task, model, best, trainer, run_dir, resolved, cfg, seconds)
+
+
+def _finish(task, model, best, trainer, run_dir, resolved, cfg, seconds) -> FitResult:
+    """Select the best weights, measure them in fp32, save the model, metrics and curves."""
+    if best.best is not None:
+        model.load_state_dict(best.best)
+    model = model.to("cpu").float()
+    metrics = {f"val_{k}": v for k, v in evaluate(task.metrics, model, task.val_batches(cfg.batch_size)).items()}
+    test = task.test_batches(cfg.batch_size)
+    if test is not None:
+        metrics.update({f"test_{k}": v for k, v in evaluate(task.metrics, model, test).items()})
+    model_dir = save_model(
+        run_dir / "model", task=task.name, config=resolved,
+        tensors=model.state_dict(), state=task.saved_state(),
+    )  # fmt: skip
+    csv_path = merge_metrics(run_dir / "logs", run_dir / "metrics.csv")
+    if csv_path is not None:
+        plot_curves(csv_path, run_dir / "curves.png", title=f"{task.name}: {run_dir.name}")
+    log.info("saved model to %s (%s)", model_dir, metrics)
+    return FitResult(run_dir, model_dir, model, metrics, int(trainer.global_step), seconds)
