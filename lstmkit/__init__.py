@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from lstmkit.deploy.saved_model import load  # noqa: E402
+from lstmkit.deploy.saved_model import load
 
 __all__ = ["__version__", "load"]

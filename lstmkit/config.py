@@ -55,7 +55,9 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     if origin in (list, tuple):
         (item,) = typing.get_args(tp)[:1]
         items = value if isinstance(value, (list, tuple)) else str(value).replace(",", " ").split()
-        return tuple(coerce(v, item, where) for v in items) if origin is tuple else [coerce(v, item, where) for v in items]
+        return (
+            tuple(coerce(v, item, where) for v in items) if origin is tuple else [coerce(v, item, where) for v in items]
+        )
     if tp is bool:
         if isinstance(value, bool):
             return value

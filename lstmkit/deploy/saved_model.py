@@ -118,12 +118,16 @@ def _read_meta(path: Path) -> dict[str, Any]:
     try:
         meta = json.loads(cfg.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ModelFileError(f"{cfg} is not valid JSON ({err}); the file is corrupted, re-save or re-train the model") from err
+        raise ModelFileError(
+            f"{cfg} is not valid JSON ({err}); the file is corrupted, re-save or re-train the model"
+        ) from err
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{cfg} is not an lstmkit saved-model config (no 'format': '{FORMAT}')")
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelFileError(f"{cfg} has format_version {version!r}; this lstmkit reads up to {FORMAT_VERSION}: upgrade lstmkit")
+        raise ModelFileError(
+            f"{cfg} has format_version {version!r}; this lstmkit reads up to {FORMAT_VERSION}: upgrade lstmkit"
+        )
     for key in ("task", "config", "files"):
         if key not in meta:
             raise ModelFileError(f"{cfg} lacks the '{key}' entry; the file is corrupted")
@@ -141,9 +145,13 @@ def _verify_files(path: Path, files: dict[str, Any]) -> None:
             raise ModelFileError(f"{f} is missing; copy the whole model directory")
         size = f.stat().st_size
         if size != info.get("bytes"):
-            raise ModelFileError(f"{f} is {size} bytes, expected {info.get('bytes')}: truncated or altered; re-copy or re-save it")
+            raise ModelFileError(
+                f"{f} is {size} bytes, expected {info.get('bytes')}: truncated or altered; re-copy or re-save it"
+            )
         if _sha256(f) != info.get("sha256"):
-            raise ModelFileError(f"{f} does not match its SHA-256 in {CONFIG}: the file was altered; re-copy or re-save it")
+            raise ModelFileError(
+                f"{f} does not match its SHA-256 in {CONFIG}: the file was altered; re-copy or re-save it"
+            )
 
 
 def read_saved(path: str | Path, device: torch.device | str = "cpu") -> SavedModel:
@@ -181,5 +189,7 @@ def load(path: str | Path, device: torch.device | str | None = None):
     try:
         module = task_module(saved.task)
     except KeyError as err:
-        raise ModelFileError(f"{Path(path) / CONFIG} names task {saved.task!r}, which this lstmkit does not know") from err
+        raise ModelFileError(
+            f"{Path(path) / CONFIG} names task {saved.task!r}, which this lstmkit does not know"
+        ) from err
     return module.load_saved(saved, device)

@@ -47,8 +47,10 @@ def trace(layer: torch.nn.Module, x: Tensor, hx=None, lengths=None) -> GateTrace
     respect to traced states can be taken.
     """
     if not hasattr(layer, "cell"):
-        raise TypeError(f"trace needs an lstmkit.nn LSTM/GRU/RNN layer, got {type(layer).__name__}; "
-                        "load torch weights into one with load_state_dict")
+        raise TypeError(
+            f"trace needs an lstmkit.nn LSTM/GRU/RNN layer, got {type(layer).__name__}; "
+            "load torch weights into one with load_state_dict"
+        )
     output, state, traces = run(layer, x, hx, lengths, collect=True)
     names = TRACE_NAMES[layer.cell]
     dirs = 2 if layer.bidirectional else 1

@@ -82,8 +82,12 @@ def _add_layer_norm(m: nn.RNNBase) -> None:
     ref = m.weight_ih_l0
     for _, _, sfx in _suffixes(m):
         for part, size in (("ih", g), ("hh", g), ("cell", h)):
-            m.register_parameter(f"ln_{part}_weight{sfx}", nn.Parameter(torch.ones(size, dtype=ref.dtype, device=ref.device)))
-            m.register_parameter(f"ln_{part}_bias{sfx}", nn.Parameter(torch.zeros(size, dtype=ref.dtype, device=ref.device)))
+            m.register_parameter(
+                f"ln_{part}_weight{sfx}", nn.Parameter(torch.ones(size, dtype=ref.dtype, device=ref.device))
+            )
+            m.register_parameter(
+                f"ln_{part}_bias{sfx}", nn.Parameter(torch.zeros(size, dtype=ref.dtype, device=ref.device))
+            )
 
 
 @torch.no_grad()
@@ -257,7 +261,9 @@ def _check_lengths(lengths, batch: int, T: int) -> Tensor:
     if lengths.shape != (batch,):
         raise ValueError(f"lengths must have shape ({batch},) (one length per sequence), got {tuple(lengths.shape)}")
     if batch and (int(lengths.min()) < 1 or int(lengths.max()) > T):
-        raise ValueError(f"lengths must lie in [1, {T}] (the padded length); got min {int(lengths.min())}, max {int(lengths.max())}")
+        raise ValueError(
+            f"lengths must lie in [1, {T}] (the padded length); got min {int(lengths.min())}, max {int(lengths.max())}"
+        )
     return lengths.long()
 
 
@@ -272,10 +278,14 @@ def _check_shapes(m: nn.RNNBase, x: Tensor, hx) -> None:
     expected = [("h", (rows, batch, real))] + ([("c", (rows, batch, m.hidden_size))] if m.cell == "lstm" else [])
     given = list(hx) if isinstance(hx, (tuple, list)) else [hx]
     if len(given) != len(expected):
-        raise ValueError(f"{m.mode}: hx must be {'a tuple (h, c)' if m.cell == 'lstm' else 'one tensor h'}, got {len(given)} tensors")
+        raise ValueError(
+            f"{m.mode}: hx must be {'a tuple (h, c)' if m.cell == 'lstm' else 'one tensor h'}, got {len(given)} tensors"
+        )
     for (name, shape), t in zip(expected, given):
         if tuple(t.shape) != shape:
-            raise ValueError(f"{m.mode}: state {name} has shape {tuple(t.shape)}, expected {shape} (layers*directions, batch, size)")
+            raise ValueError(
+                f"{m.mode}: state {name} has shape {tuple(t.shape)}, expected {shape} (layers*directions, batch, size)"
+            )
 
 
 def run(m: nn.RNNBase, input, hx=None, lengths=None, *, collect: bool = False, batch_first: bool | None = None):
@@ -288,7 +298,9 @@ def run(m: nn.RNNBase, input, hx=None, lengths=None, *, collect: bool = False, b
     if not isinstance(input, Tensor):
         raise TypeError(f"{m.mode}: input must be a tensor or PackedSequence, got {type(input).__name__}")
     if input.dim() not in (2, 3):
-        raise ValueError(f"{m.mode}: expected input of shape (T, B, I), (B, T, I) with batch_first, or (T, I); got {tuple(input.shape)}")
+        raise ValueError(
+            f"{m.mode}: expected input of shape (T, B, I), (B, T, I) with batch_first, or (T, I); got {tuple(input.shape)}"
+        )
     batched = input.dim() == 3
     x = input if batched else input.unsqueeze(1)
     if batched and batch_first:

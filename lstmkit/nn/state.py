@@ -27,6 +27,7 @@ def detach_state(state: State) -> State:
 
 def select_state(state: State, index: Tensor | list[int]) -> State:
     """Pick or reorder batch entries (dim 1), e.g. the surviving beams in beam search."""
+
     def pick(s: Tensor) -> Tensor:
         return s.index_select(1, torch.as_tensor(index, device=s.device, dtype=torch.long))
 

@@ -38,7 +38,10 @@ def _compare(args: argparse.Namespace) -> None:
     cells = args.cells
     resolved = resolve_from_args(args, LongRangeConfig)
     task_cfg, train_cfg = resolved["task"], resolved["train"]
-    root = Path(train_cfg.out or Path("runs") / "longrange" / f"compare-{task_cfg.task}-T{task_cfg.length}-{time.strftime('%Y%m%d-%H%M%S')}")
+    root = Path(
+        train_cfg.out
+        or Path("runs") / "longrange" / f"compare-{task_cfg.task}-T{task_cfg.length}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
     rows = []
     for cell in cells:
         one = {

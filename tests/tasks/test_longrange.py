@@ -4,7 +4,12 @@ import torch
 
 from lstmkit import load
 from lstmkit.tasks.longrange import (
-    ADDING_BASELINE_MSE, LongRangeConfig, LongRangeTask, adding_problem, build_model, load_saved,
+    ADDING_BASELINE_MSE,
+    LongRangeConfig,
+    LongRangeTask,
+    adding_problem,
+    build_model,
+    load_saved,
 )  # fmt: skip
 from tests.tasks.conformance import check_task
 
