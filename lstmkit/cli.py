@@ -31,13 +31,16 @@ def add_config_flags(parser: argparse.ArgumentParser, task_cls: type) -> None:
     add_arguments(parser, TrainConfig, "training (shared by every task)")
 
 
-def resolve_from_args(args: argparse.Namespace, task_cls: type) -> dict[str, Any]:
-    """defaults < saved run config (with --resume) < --config YAML < flags -> {"task": ..., "train": ...}."""
+def resolve_from_args(
+    args: argparse.Namespace, task_cls: type, train_defaults: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The CLI's one merge, lowest first: dataclass defaults < the task's recommended training defaults
+    < the saved run config (with --resume) < --config YAML < flags. Returns {"task": ..., "train": ...}."""
     import dataclasses
 
     known = {f.name for cls in (task_cls, TrainConfig) for f in dataclasses.fields(cls)}
     flags = {k: v for k, v in vars(args).items() if k in known}
-    base = None
+    base: dict[str, Any] = {"train": dict(train_defaults or {})}
     if flags.get("resume"):
         out = flags.get("out")
         if not out:
@@ -46,7 +49,7 @@ def resolve_from_args(args: argparse.Namespace, task_cls: type) -> dict[str, Any
         if saved.is_file():
             import yaml
 
-            base = yaml.safe_load(saved.read_text(encoding="utf-8"))
+            base = yaml.safe_load(saved.read_text(encoding="utf-8"))  # the run's own resolved config
     return resolve({"task": task_cls, "train": TrainConfig}, args.config, flags, base=base)
 
 

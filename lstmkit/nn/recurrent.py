@@ -21,7 +21,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from lstmkit.nn import explicit
 from lstmkit.nn.explicit import DirectionWeights
-from lstmkit.nn.state import initial_state
+from lstmkit.nn.state import initial_state, map_state
 
 BACKENDS = ("auto", "fused", "explicit")
 
@@ -162,8 +162,17 @@ def _fused_kernel(m: nn.RNNBase):
     return {"LSTM": torch.lstm, "GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, "RNN_RELU": torch.rnn_relu}[m.mode]
 
 
+def _fp32_is_faster(m: nn.RNNBase, x: Tensor) -> bool:
+    """Under CPU bf16 autocast, torch runs GRU/RNN through a slow generic path (1.3-1.5x slower than fp32
+    in benchmarks/core_speed.py's measurements); LSTM has a fast bf16 oneDNN kernel."""
+    return m.mode != "LSTM" and x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+
+
 def _fused(m: nn.RNNBase, x: Tensor, hx, lengths: Tensor | None):
     """torch's fused kernels on x (T, B, I); variable lengths go through a PackedSequence."""
+    if _fp32_is_faster(m, x):
+        with torch.autocast("cpu", enabled=False):
+            return _fused(m, x.float(), map_state(Tensor.float, hx), lengths)
     kernel = _fused_kernel(m)
     weights = _dropped_weights(m)
     D, L, T = 2 if m.bidirectional else 1, m.num_layers, x.shape[0]

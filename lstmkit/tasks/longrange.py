@@ -31,7 +31,7 @@ class LongRangeConfig:
     task: Literal["adding"] = option("adding", "which long-range task")
     length: int = option(100, "sequence length T: the span the memory must bridge")
     cell: Literal["lstm", "gru", "rnn"] = option("lstm", "recurrent cell")
-    hidden_size: int = option(128, "hidden units per layer")
+    hidden_size: int = option(64, "hidden units per layer")
     num_layers: int = option(1, "stacked recurrent layers")
     forget_bias: float = option(1.0, "initial LSTM forget-gate bias (ignored by GRU/RNN)")
     steps_per_epoch: int = option(200, "fresh training batches generated per epoch")

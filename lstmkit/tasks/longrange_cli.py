@@ -10,6 +10,8 @@ from pathlib import Path
 from lstmkit.cli import add_config_flags, as_dict, emit, quiet_lightning, resolve_from_args, table
 from lstmkit.tasks.longrange import ADDING_BASELINE_MSE, LEARNED_MSE, LongRangeConfig, LongRangeTask
 
+# training defaults this task recommends over the engine's (still overridden by YAML and flags)
+TRAIN_DEFAULTS = {"epochs": 15, "lr": 5e-3, "batch_size": 64}
 COLUMNS = ["cell", "params", "test_mse", "baseline_mse", "learned", "steps", "seconds"]
 
 
@@ -30,13 +32,13 @@ def _train_one(resolved: dict) -> dict:
 
 
 def _train(args: argparse.Namespace) -> None:
-    row = _train_one(resolve_from_args(args, LongRangeConfig))
+    row = _train_one(resolve_from_args(args, LongRangeConfig, TRAIN_DEFAULTS))
     emit(args, row, lambda: table([row], COLUMNS) + f"\n\nsaved model: {row['model']}")
 
 
 def _compare(args: argparse.Namespace) -> None:
     cells = args.cells
-    resolved = resolve_from_args(args, LongRangeConfig)
+    resolved = resolve_from_args(args, LongRangeConfig, TRAIN_DEFAULTS)
     task_cfg, train_cfg = resolved["task"], resolved["train"]
     root = Path(
         train_cfg.out
@@ -79,10 +81,15 @@ def _evaluate(args: argparse.Namespace) -> None:
 def register_cli(sub: argparse._SubParsersAction) -> None:
     lr = sub.add_parser("longrange", help="long-range memory tasks (the adding problem): LSTM vs GRU vs RNN")
     verbs = lr.add_subparsers(title="verbs", metavar="<verb>", required=True)
-    train = verbs.add_parser("train", help="train one cell on a long-range task and report test MSE vs the baseline")
+    epilog = "longrange trains by default with " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in TRAIN_DEFAULTS.items())
+    train = verbs.add_parser(
+        "train", help="train one cell on a long-range task and report test MSE vs the baseline", epilog=epilog
+    )
     add_config_flags(train, LongRangeConfig)
     train.set_defaults(func=_train)
-    compare = verbs.add_parser("compare", help="train LSTM, GRU and RNN with the same budget and print one table")
+    compare = verbs.add_parser(
+        "compare", help="train LSTM, GRU and RNN with the same budget and print one table", epilog=epilog
+    )
     add_config_flags(compare, LongRangeConfig)
     compare.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=["lstm", "gru", "rnn"],
                          help="cells to compare (default: lstm gru rnn)")  # fmt: skip

@@ -1,0 +1,26 @@
+# Every target sets itself up: a virtual environment in .venv, torch pinned through constraints.txt.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[dev]"
+	touch $@
+
+demo: $(BIN)/.installed  ## LSTM vs GRU vs RNN on the adding problem (T=100): who learned it?
+	$(BIN)/lstmkit longrange compare --task adding --length 100
+
+test: $(BIN)/.installed  ## lint + the test suite
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/.installed  ## core speed benchmark -> BENCHMARKS.md (run it alone on the machine)
+	$(BIN)/python benchmarks/core_speed.py
+
+clean:
+	rm -rf $(VENV) runs
