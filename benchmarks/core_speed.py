@@ -18,8 +18,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._report import machine, write_section  # noqa: E402
-from lstmkit import nn as lnn  # noqa: E402
+import contextlib
+
+from benchmarks._report import machine, write_section
+from lstmkit import nn as lnn
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,8 @@ def gemm_peak(device: str) -> dict[str, float]:
     out = {"matmul": 2 * n**3 / _timer(lambda: a @ b, device, 5) / 1e9}
     if device == "cpu" and torch.backends.mkldnn.is_available():
         am, bm = a.to_mkldnn(), b.to_mkldnn()
-        try:
+        with contextlib.suppress(RuntimeError):
             out["oneDNN linear"] = 2 * n**3 / _timer(lambda: torch._C._nn.mkldnn_linear(am, bm), device, 5) / 1e9
-        except RuntimeError:
-            pass
     return out
 
 
@@ -96,6 +96,7 @@ def measure(case: Case, device: str, repeats: int) -> list[dict]:
         times = {}
         for name, m in _impls(case, device).items():
             if mode == "forward":
+
                 def fn(m=m):
                     with torch.no_grad():
                         m(x)
@@ -104,6 +105,7 @@ def measure(case: Case, device: str, repeats: int) -> list[dict]:
 
                 def fn(m=m, xg=xg):
                     m(xg)[0].sum().backward()
+
             times[name] = _timer(fn, device, repeats)
         flops = case.flops() * (1 if mode == "forward" else 3)
         ref = times["torch.nn.LSTM"]
@@ -129,7 +131,9 @@ def render(rows: list[dict], peaks: dict[str, float], device: str, repeats: int)
         "|---|---|---|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['case']} | {r['mode']} | {r['impl']} | {r['ms']:.2f} | {r['speed']:.2f}× | {r['gflops']:.0f} |")
+        lines.append(
+            f"| {r['case']} | {r['mode']} | {r['impl']} | {r['ms']:.2f} | {r['speed']:.2f}× | {r['gflops']:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -28,7 +28,10 @@ def test_train_then_evaluate(tmp_path, capsys):
 def test_yaml_config_and_flags(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("task:\n  cell: rnn\n  hidden_size: 4\ntrain:\n  max_steps: 3\n")
-    assert main(["longrange", "train", "--config", str(cfg), "--out", str(tmp_path / "r"), *TINY, "--hidden-size", "6"]) == 0
+    assert (
+        main(["longrange", "train", "--config", str(cfg), "--out", str(tmp_path / "r"), *TINY, "--hidden-size", "6"])
+        == 0
+    )
     row = _json(capsys)
     assert row["cell"] == "rnn" and row["steps"] == 3
     saved = json.loads((tmp_path / "r" / "model" / "config.json").read_text())

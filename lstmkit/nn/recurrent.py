@@ -21,6 +21,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from lstmkit.nn import explicit
 from lstmkit.nn.explicit import DirectionWeights
+from lstmkit.nn.lstm_function import lstm_direction
 from lstmkit.nn.state import initial_state, map_state
 
 BACKENDS = ("auto", "fused", "explicit")
@@ -228,6 +229,13 @@ def _step_fn(m: nn.RNNBase):
     return explicit.rnn_relu_step if m.mode == "RNN_RELU" else explicit.rnn_tanh_step
 
 
+def _hand_written(m: nn.RNNBase, collect: bool) -> bool:
+    """The plain LSTM runs through the hand-written forward/backward (lstm_function.py); tracing, layer norm,
+    zoneout, projection and the other cells use the autograd loop (explicit.py)."""
+    v = m.variants
+    return m.cell == "lstm" and not collect and not v.layer_norm and v.zoneout == 0 and m.proj_size == 0
+
+
 def _explicit(m: nn.RNNBase, x: Tensor, hx, lengths: Tensor | None, collect: bool):
     """The explicit loop over layers and directions; x (T, B, I). Returns output, state, traces."""
     weights = dict(zip(m._flat_weights_names, _dropped_weights(m)))
@@ -240,13 +248,20 @@ def _explicit(m: nn.RNNBase, x: Tensor, hx, lengths: Tensor | None, collect: boo
     for layer, d, sfx in _suffixes(m):
         if d == 0:
             layer_outs = []
-        w = _direction_weights(m, weights, sfx)
-        xp = explicit.input_projection(x, w, m.cell, m.variants.layer_norm)  # (T, B, G*H)
         k = layer * D + d
-        out, final, trace = explicit.run_direction(
-            step, xp, _state_index(hx, k), w, reverse=d == 1, valid=valid,
-            zoneout=m.variants.zoneout, training=m.training, collect=collect,
-        )  # fmt: skip
+        if _hand_written(m, collect):
+            w, trace = weights, None
+            out, final = lstm_direction(
+                x, *_state_index(hx, k), w[f"weight_ih{sfx}"], w[f"weight_hh{sfx}"],
+                w.get(f"bias_ih{sfx}"), w.get(f"bias_hh{sfx}"), d == 1, valid,
+            )  # fmt: skip
+        else:
+            w = _direction_weights(m, weights, sfx)
+            xp = explicit.input_projection(x, w, m.cell, m.variants.layer_norm)  # (T, B, G*H)
+            out, final, trace = explicit.run_direction(
+                step, xp, _state_index(hx, k), w, reverse=d == 1, valid=valid,
+                zoneout=m.variants.zoneout, training=m.training, collect=collect,
+            )  # fmt: skip
         layer_outs.append(out)
         finals.append(final)
         traces.append(trace)

@@ -81,7 +81,9 @@ def _evaluate(args: argparse.Namespace) -> None:
 def register_cli(sub: argparse._SubParsersAction) -> None:
     lr = sub.add_parser("longrange", help="long-range memory tasks (the adding problem): LSTM vs GRU vs RNN")
     verbs = lr.add_subparsers(title="verbs", metavar="<verb>", required=True)
-    epilog = "longrange trains by default with " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in TRAIN_DEFAULTS.items())
+    epilog = "longrange trains by default with " + ", ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in TRAIN_DEFAULTS.items()
+    )
     train = verbs.add_parser(
         "train", help="train one cell on a long-range task and report test MSE vs the baseline", epilog=epilog
     )
