@@ -115,6 +115,45 @@ def measure(case: Case, device: str, repeats: int) -> list[dict]:
     return rows
 
 
+def _eager_loop(xp, h, c, w_hh_t):
+    """The autograd-style explicit loop (lstmkit/nn/explicit.py's cell), as torch.compile sees it."""
+    outs = []
+    for x_t in xp.unbind(0):
+        i, f, g, o = torch.addmm(x_t, h, w_hh_t).chunk(4, 1)
+        c = torch.addcmul(f.sigmoid() * c, i.sigmoid(), g.tanh())
+        h = o.sigmoid() * c.tanh()
+        outs.append(h)
+    return torch.stack(outs), h, c
+
+
+def compile_probe(device: str, repeats: int) -> str:
+    """torch.compile of the explicit loop on the small case: compile time and forward speed vs eager."""
+    case = next(c for c in CASES if c.name == "small")
+    B, T, H = case.batch, case.steps, case.hidden
+    xp, h, c = (
+        torch.randn(T, B, 4 * H, device=device),
+        torch.zeros(B, H, device=device),
+        torch.zeros(B, H, device=device),
+    )
+    w = torch.randn(4 * H, H, device=device) * 0.1
+    ref = torch.nn.LSTM(case.input_size, H).to(device)
+    x = torch.randn(T, B, case.input_size, device=device)
+    start = time.perf_counter()
+    compiled = torch.compile(_eager_loop)
+    with torch.no_grad():
+        compiled(xp, h, c, w.t())
+    compile_s = time.perf_counter() - start
+    with torch.no_grad():
+        t_ref = _timer(lambda: ref(x), device, repeats)
+        t_eager = _timer(lambda: _eager_loop(xp, h, c, w.t()), device, repeats)
+        t_comp = _timer(lambda: compiled(xp, h, c, w.t()), device, repeats)
+    return (
+        "\ntorch.compile probe (small case, forward, no grad): "
+        f"compile {compile_s:.1f} s; eager loop {t_eager * 1e3:.2f} ms ({t_ref / t_eager:.2f}× torch), "
+        f"compiled loop {t_comp * 1e3:.2f} ms ({t_ref / t_comp:.2f}× torch), torch.nn.LSTM {t_ref * 1e3:.2f} ms.\n"
+    )
+
+
 def render(rows: list[dict], peaks: dict[str, float], device: str, repeats: int) -> str:
     peak_text = ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items())
     lines = [
@@ -142,6 +181,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--cases", nargs="+", default=[c.name for c in CASES])
+    parser.add_argument("--compile-probe", action="store_true", help="also time torch.compile of the explicit loop")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -152,6 +192,8 @@ def main() -> None:
             rows += measure(case, args.device, args.repeats)
             print(render(rows, peaks, args.device, args.repeats).splitlines()[-1], flush=True)
     text = render(rows, peaks, args.device, args.repeats)
+    if args.compile_probe:
+        text = text.replace("--repeats", "--compile-probe --repeats") + compile_probe(args.device, args.repeats)
     print(text)
     if not args.no_write:
         write_section(f"core_speed_{args.device}", text)

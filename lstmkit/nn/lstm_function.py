@@ -1,9 +1,12 @@
 """A hand-written LSTM direction for the explicit backend: forward and backward in the open.
 
-Notation: T time, B batch, I input, H hidden. Gates in torch's order i, f, g, o; `acts` (T, B, 4H) holds them
-activated. Autograd through an eager loop records ~10 nodes per step; here the forward writes into
-preallocated buffers and the backward is a short loop per step, with the weight and input gradients done
-afterwards as single GEMMs over all steps (dW_hh = Σ_t dz_tᵀ h_{t-1}), as cuDNN and oneDNN do.
+Notation: T time, B batch, I input, H hidden. torch stores gates as i, f, g, o; inside this function the rows
+are permuted once per call to i, f, o, g so that one sigmoid covers three gates and one tanh the fourth.
+`acts` (T, B, 4H) holds the activated gates in that order.
+
+Autograd through an eager loop records ~10 nodes per step; here the forward writes into preallocated buffers
+(6 ops a step) and the backward is a short loop per step, with the weight and input gradients done afterwards
+as single GEMMs over all steps (dW_hh = Σ_t dz_tᵀ h_{t-1}), as cuDNN and oneDNN do.
 
 Padded steps (valid = False) leave the state untouched and output zeros, as in the autograd loop.
 """
@@ -18,31 +21,39 @@ def _order(T: int, reverse: bool) -> range:
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
+def _perm(H: int, device: torch.device) -> Tensor:
+    """torch's gate rows (i, f, g, o) -> (i, f, o, g)."""
+    r = torch.arange(H, device=device)
+    return torch.cat([r, r + H, r + 3 * H, r + 2 * H])
+
+
+def _gates(acts: Tensor, H: int) -> list[tuple[Tensor, ...]]:
+    """Per-step views (made once, in C++) of i, f, o, g and the sigmoid / tanh blocks."""
+    spans = [(0, H), (H, 2 * H), (2 * H, 3 * H), (3 * H, 4 * H), (0, 3 * H)]
+    return [acts[..., a:b].unbind(0) for a, b in spans]
+
+
 def lstm_forward_buffers(xp: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, reverse: bool, valid: Tensor | None):
-    """The recurrence. xp (T, B, 4H) includes both biases. Returns acts (T, B, 4H), tanh of the new cell
-    tc (T, B, H), state c (T, B, H) and state h (T, B, H) after every step."""
+    """The recurrence. xp (T, B, 4H) holds both biases, rows permuted. Returns acts (T, B, 4H), tanh of the
+    new cell tc (T, B, H), and the state c and h (T, B, H) after every step."""
     T, B, G = xp.shape
     H = G // 4
     acts = torch.empty_like(xp)
-    tcs = xp.new_empty(T, B, H)
-    cs = xp.new_empty(T, B, H)
-    hs = xp.new_empty(T, B, H)
+    tcs, cs, hs = (xp.new_empty(T, B, H) for _ in range(3))
+    xp_t, act_t, tc_t, c_t, h_t = xp.unbind(0), acts.unbind(0), tcs.unbind(0), cs.unbind(0), hs.unbind(0)
+    i_t, f_t, o_t, g_t, sig_t = _gates(acts, H)
     w_hh_t = w_hh.t()
     h, c = h0, c0
     for t in _order(T, reverse):
-        a = torch.addmm(xp[t], h, w_hh_t, out=acts[t])  # (B, 4H)
-        a[:, : 2 * H].sigmoid_()
-        a[:, 2 * H : 3 * H].tanh_()
-        a[:, 3 * H :].sigmoid_()
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        c_new = torch.mul(f, c, out=cs[t]).addcmul_(i, g)  # (B, H)
-        tc = torch.tanh(c_new, out=tcs[t])
-        h_new = torch.mul(o, tc, out=hs[t])
+        torch.addmm(xp_t[t], h, w_hh_t, out=act_t[t])  # (B, 4H)
+        sig_t[t].sigmoid_()
+        g_t[t].tanh_()
+        c_new = torch.mul(f_t[t], c, out=c_t[t]).addcmul_(i_t[t], g_t[t])  # (B, H)
+        h_new = torch.mul(o_t[t], torch.tanh(c_new, out=tc_t[t]), out=h_t[t])
         if valid is not None:
-            m = valid[t]  # (B, 1) bool
-            torch.where(m, c_new, c, out=cs[t])
-            torch.where(m, h_new, h, out=hs[t])
-        h, c = hs[t], cs[t]
+            torch.where(valid[t], c_new, c, out=c_t[t])
+            torch.where(valid[t], h_new, h, out=h_t[t])
+        h, c = h_t[t], c_t[t]
     return acts, tcs, cs, hs
 
 
@@ -52,55 +63,57 @@ class LSTMDirection(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, bias, reverse, valid):
         T, B, _ = x.shape
-        xp = torch.addmm(bias, x.reshape(T * B, -1), w_ih.t()).view(T, B, -1)  # (T, B, 4H): one GEMM
-        acts, tcs, cs, hs = lstm_forward_buffers(xp, h0, c0, w_hh, reverse, valid)
-        out = hs if valid is None else acts[..., 3 * w_hh.shape[1] :] * tcs * valid  # (T, B, H)
+        H = w_hh.shape[1]
+        perm = _perm(H, x.device)
+        w_ih_p, w_hh_p = w_ih.index_select(0, perm), w_hh.index_select(0, perm)  # (4H, I), (4H, H)
+        xp = torch.addmm(bias[perm], x.reshape(T * B, -1), w_ih_p.t()).view(T, B, 4 * H)  # one GEMM
+        acts, tcs, cs, hs = lstm_forward_buffers(xp, h0, c0, w_hh_p, reverse, valid)
+        out = hs if valid is None else acts[..., 2 * H : 3 * H] * tcs * valid  # (T, B, H)
         ctx.reverse = reverse
-        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, acts, tcs, cs, hs, valid)
+        ctx.save_for_backward(x, h0, c0, w_ih_p, w_hh_p, acts, tcs, cs, hs, valid, perm)
         last = 0 if reverse else T - 1
         return out, hs[last].clone(), cs[last].clone()
 
     @staticmethod
     def backward(ctx, d_out, d_hT, d_cT):
-        x, h0, c0, w_ih, w_hh, acts, tcs, cs, hs, valid = ctx.saved_tensors
+        x, h0, c0, w_ih_p, w_hh_p, acts, tcs, cs, hs, valid, perm = ctx.saved_tensors
         T, B, G = acts.shape
         H = G // 4
         d_out = torch.zeros_like(hs) if d_out is None else d_out
-        dh = torch.zeros_like(h0) if d_hT is None else d_hT.clone()
-        dc = torch.zeros_like(c0) if d_cT is None else d_cT.clone()
-        deriv = acts * (1 - acts)  # sigmoid'(z) = a (1 - a) ...
-        deriv[..., 2 * H : 3 * H] = 1 - acts[..., 2 * H : 3 * H].square()  # ... tanh'(z) = 1 - a²
-        o_dtc = acts[..., 3 * H :] * (1 - tcs.square())  # dc/dh through h = o tanh(c)
-        dz = torch.empty_like(acts)  # (T, B, 4H) pre-activation gradients
+        dh = torch.zeros_like(h0) if d_hT is None else d_hT
+        dc = torch.zeros_like(c0) if d_cT is None else d_cT
+        deriv = acts * (1 - acts)  # sigmoid'(z) = a (1 - a) for i, f, o ...
+        deriv[..., 3 * H :] = 1 - acts[..., 3 * H :].square()  # ... tanh'(z) = 1 - a² for g
+        o_dtc = acts[..., 2 * H : 3 * H] * (1 - tcs.square())  # dh/dc through h = o tanh(c)
+        dz = torch.empty_like(acts)  # (T, B, 4H) pre-activation gradients, permuted rows
         dact = acts.new_empty(B, G)
+        i_t, f_t, _, g_t, _ = _gates(acts, H)
         order = list(_order(T, ctx.reverse))  # forward processing order; backward walks it from the end
         for k in range(T - 1, -1, -1):
             t = order[k]
             c_prev = c0 if k == 0 else cs[order[k - 1]]
-            i, f, g = acts[t, :, :H], acts[t, :, H : 2 * H], acts[t, :, 2 * H : 3 * H]
             dh_total = d_out[t] + dh  # (B, H)
             if valid is not None:
                 m = valid[t]
                 keep_h, keep_c = dh.masked_fill(m, 0), dc.masked_fill(m, 0)  # padded: state passes through
-                dh_total = dh_total.masked_fill(~m, 0)
-                dc = dc.masked_fill(~m, 0)
+                dh_total, dc = dh_total.masked_fill(~m, 0), dc.masked_fill(~m, 0)
             dc = torch.addcmul(dc, dh_total, o_dtc[t])  # (B, H)
-            torch.mul(dc, g, out=dact[:, :H])
+            torch.mul(dc, g_t[t], out=dact[:, :H])
             torch.mul(dc, c_prev, out=dact[:, H : 2 * H])
-            torch.mul(dc, i, out=dact[:, 2 * H : 3 * H])
-            torch.mul(dh_total, tcs[t], out=dact[:, 3 * H :])
+            torch.mul(dh_total, tcs[t], out=dact[:, 2 * H : 3 * H])
+            torch.mul(dc, i_t[t], out=dact[:, 3 * H :])
             z = torch.mul(dact, deriv[t], out=dz[t])  # (B, 4H)
-            dh = z @ w_hh  # (B, H)
-            dc = dc * f
+            dh = z @ w_hh_p  # (B, H)
+            dc = dc * f_t[t]
             if valid is not None:
                 dh, dc = dh + keep_h, dc + keep_c
-        h_prev = _shifted(hs, h0, ctx.reverse)  # (T, B, H): the state each step started from
+        inv = torch.argsort(perm)
         dz2 = dz.view(T * B, G)
-        d_w_hh = dz2.t() @ h_prev.reshape(T * B, H)  # (4H, H): one GEMM over all steps
-        d_w_ih = dz2.t() @ x.reshape(T * B, -1)  # (4H, I)
-        d_x = (dz2 @ w_ih).view_as(x)  # (T, B, I)
-        d_bias = dz2.sum(0)
-        return d_x, dh, dc, d_w_ih, d_w_hh, d_bias, None, None
+        h_prev = _shifted(hs, h0, ctx.reverse).reshape(T * B, H)  # the state each step started from
+        d_w_hh = (dz2.t() @ h_prev)[inv]  # (4H, H): one GEMM over all steps, rows back in torch's order
+        d_w_ih = (dz2.t() @ x.reshape(T * B, -1))[inv]  # (4H, I)
+        d_x = (dz2 @ w_ih_p).view_as(x)  # (T, B, I)
+        return d_x, dh, dc, d_w_ih, d_w_hh, dz2.sum(0)[inv], None, None
 
 
 def _shifted(hs: Tensor, h0: Tensor, reverse: bool) -> Tensor:
