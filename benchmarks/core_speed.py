@@ -89,24 +89,39 @@ def _impls(case: Case, device: str) -> dict[str, torch.nn.Module]:
     return out
 
 
+def _interleaved(fns: dict, device: str, repeats: int) -> dict[str, float]:
+    """Median time of each function, measured round-robin so that drift on a shared machine hits all alike."""
+    for fn in fns.values():  # warm-up (oneDNN primitive creation, allocator)
+        fn()
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            _sync(device)
+            t = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def _step_fn(m: torch.nn.Module, x: torch.Tensor, mode: str):
+    if mode == "forward":
+
+        def fn():
+            with torch.no_grad():
+                m(x)
+
+        return fn
+    xg = x.clone().requires_grad_()
+    return lambda: m(xg)[0].sum().backward()
+
+
 def measure(case: Case, device: str, repeats: int) -> list[dict]:
     x = torch.randn(case.batch, case.steps, case.input_size, device=device)
     rows = []
     for mode in ("forward", "forward+backward"):
-        times = {}
-        for name, m in _impls(case, device).items():
-            if mode == "forward":
-
-                def fn(m=m):
-                    with torch.no_grad():
-                        m(x)
-            else:
-                xg = x.clone().requires_grad_()
-
-                def fn(m=m, xg=xg):
-                    m(xg)[0].sum().backward()
-
-            times[name] = _timer(fn, device, repeats)
+        times = _interleaved({name: _step_fn(m, x, mode) for name, m in _impls(case, device).items()}, device, repeats)
         flops = case.flops() * (1 if mode == "forward" else 3)
         ref = times["torch.nn.LSTM"]
         for name, t in times.items():
@@ -163,7 +178,7 @@ def render(rows: list[dict], peaks: dict[str, float], device: str, repeats: int)
         f"Machine: {machine()}  ",
         f"fp32 GEMM peak measured in the same run (2048², median): {peak_text}  ",
         "Cases (batch_first): char-LM B=64 T=128 512→512 ×2 layers; forecast B=256 T=48 8→128; small B=32 T=100 1→64.  ",
-        "`speed` = torch.nn.LSTM time / this time (higher is better; target for the fused path ≥ 0.97, for the "
+        "`speed` = torch.nn.LSTM time / this time, implementations timed round-robin (higher is better; target for the fused path ≥ 0.97, for the "
         "explicit path ≥ 0.5). GFLOP/s counts the GEMMs only (backward = 2× forward). Median of the repeats.",
         "",
         "| case | mode | implementation | ms | speed vs torch | GFLOP/s |",
