@@ -77,6 +77,10 @@ def test_projection_matches_torch(backend, lengths):
     out, st = ours(x, h0, lengths=lengths)
     torch.testing.assert_close(out, out_ref, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(st, st_ref, atol=1e-5, rtol=1e-5)
+    (out.sum() + st[1].sum()).backward()
+    (out_ref.sum() + st_ref[1].sum()).backward()
+    for (name, p), p_ref in zip(sorted(ours.named_parameters()), [p for _, p in sorted(ref.named_parameters())]):
+        torch.testing.assert_close(p.grad, p_ref.grad, atol=1e-5, rtol=1e-4, msg=name)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

@@ -134,8 +134,10 @@ VARIANTS = [
 
 @pytest.mark.parametrize("kw", VARIANTS)
 @pytest.mark.parametrize("training", [False, True])
-def test_gradcheck_float64(kw, training):
-    layer = lnn.LSTM(2, 3, num_layers=2, bidirectional=True, dtype=torch.float64, **kw).train(training)
+@pytest.mark.parametrize("backend", ["auto", "explicit"])
+def test_gradcheck_float64(kw, training, backend):
+    layer = lnn.LSTM(2, 3, num_layers=2, bidirectional=True, dtype=torch.float64, backend=backend, **kw)
+    layer.train(training)
     x = torch.randn(4, 2, 2, dtype=torch.float64, requires_grad=True)
 
     def fn(x):
@@ -145,6 +147,23 @@ def test_gradcheck_float64(kw, training):
         return out, h, c
 
     assert torch.autograd.gradcheck(fn, (x,))
+
+
+@pytest.mark.parametrize("lengths", [None, [5, 2, 4]])
+def test_gradcheck_hand_written_lstm_weights(lengths):
+    """The explicit LSTM's own backward, for inputs, initial state and every weight."""
+    layer = lnn.LSTM(2, 3, bidirectional=True, dtype=torch.float64, backend="explicit")
+    x = torch.randn(5, 3, 2, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(2, 3, 3, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(2, 3, 3, dtype=torch.float64, requires_grad=True)
+    names = [n for n, _ in layer.named_parameters()]
+    params = [p.detach().clone().requires_grad_() for p in layer.parameters()]
+
+    def fn(x, h0, c0, *ws):
+        out, (h, c) = torch.func.functional_call(layer, dict(zip(names, ws)), (x, (h0, c0)), {"lengths": lengths})
+        return out, h, c
+
+    assert torch.autograd.gradcheck(fn, (x, h0, c0, *params))
 
 
 @pytest.mark.parametrize("cell", [lnn.GRU, lnn.RNN])
