@@ -236,6 +236,22 @@ def _hand_written(m: nn.RNNBase, collect: bool) -> bool:
     return m.cell == "lstm" and not collect and not v.layer_norm and v.zoneout == 0 and m.proj_size == 0
 
 
+def _run_one_direction(m: nn.RNNBase, weights: dict[str, Tensor], sfx: str, x: Tensor, state, reverse: bool,
+                       valid: Tensor | None, collect: bool):  # fmt: skip
+    """One layer-direction on x (T, B, I): output (T, B, P), final state, per-step traces (or None)."""
+    if _hand_written(m, collect):
+        w_ih, w_hh = weights[f"weight_ih{sfx}"], weights[f"weight_hh{sfx}"]
+        b_ih, b_hh = weights.get(f"bias_ih{sfx}"), weights.get(f"bias_hh{sfx}")
+        out, final = lstm_direction(x, *state, w_ih, w_hh, b_ih, b_hh, reverse, valid)
+        return out, final, None
+    w = _direction_weights(m, weights, sfx)
+    xp = explicit.input_projection(x, w, m.cell, m.variants.layer_norm)  # (T, B, G*H)
+    return explicit.run_direction(
+        _step_fn(m), xp, state, w, reverse=reverse, valid=valid,
+        zoneout=m.variants.zoneout, training=m.training, collect=collect,
+    )  # fmt: skip
+
+
 def _explicit(m: nn.RNNBase, x: Tensor, hx, lengths: Tensor | None, collect: bool):
     """The explicit loop over layers and directions; x (T, B, I). Returns output, state, traces."""
     weights = dict(zip(m._flat_weights_names, _dropped_weights(m)))
@@ -243,33 +259,21 @@ def _explicit(m: nn.RNNBase, x: Tensor, hx, lengths: Tensor | None, collect: boo
     valid = None
     if lengths is not None:
         valid = (torch.arange(T, device=x.device)[:, None] < lengths.to(x.device)[None, :]).unsqueeze(-1)  # (T, B, 1)
-    step = _step_fn(m)
     finals, traces = [], []
-    for layer, d, sfx in _suffixes(m):
-        if d == 0:
-            layer_outs = []
-        k = layer * D + d
-        if _hand_written(m, collect):
-            w, trace = weights, None
-            out, final = lstm_direction(
-                x, *_state_index(hx, k), w[f"weight_ih{sfx}"], w[f"weight_hh{sfx}"],
-                w.get(f"bias_ih{sfx}"), w.get(f"bias_hh{sfx}"), d == 1, valid,
-            )  # fmt: skip
-        else:
-            w = _direction_weights(m, weights, sfx)
-            xp = explicit.input_projection(x, w, m.cell, m.variants.layer_norm)  # (T, B, G*H)
-            out, final, trace = explicit.run_direction(
-                step, xp, _state_index(hx, k), w, reverse=d == 1, valid=valid,
-                zoneout=m.variants.zoneout, training=m.training, collect=collect,
-            )  # fmt: skip
-        layer_outs.append(out)
-        finals.append(final)
-        traces.append(trace)
-        if d == D - 1:
-            x = torch.cat(layer_outs, -1) if D == 2 else out  # (T, B, D*P)
-            if layer < m.num_layers - 1:
-                x = F.dropout(x, m.dropout, m.training) if m.dropout > 0 else x
-                x = _locked_dropout(x, m.variants.hidden_dropout, m.training)
+    for layer in range(m.num_layers):
+        outs = []
+        for d in range(D):
+            sfx = f"_l{layer}{'_reverse' if d else ''}"
+            out, final, trace = _run_one_direction(
+                m, weights, sfx, x, _state_index(hx, layer * D + d), d == 1, valid, collect
+            )
+            outs.append(out)
+            finals.append(final)
+            traces.append(trace)
+        x = torch.cat(outs, -1) if D == 2 else outs[0]  # (T, B, D*P)
+        if layer < m.num_layers - 1:
+            x = F.dropout(x, m.dropout, m.training) if m.dropout > 0 else x
+            x = _locked_dropout(x, m.variants.hidden_dropout, m.training)
     state = tuple(torch.stack(p, 0) for p in zip(*finals)) if isinstance(finals[0], tuple) else torch.stack(finals)
     return x, state, (traces if collect else None)
 

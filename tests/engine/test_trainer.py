@@ -136,3 +136,18 @@ def test_loading_a_model_does_not_import_lightning(tmp_path):
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "m")], check=True)
+
+
+def test_early_stopping_stops_when_validation_stalls(tmp_path):
+    result = fit(MeanTask(), _cfg(tmp_path, epochs=20, lr=1e-9, early_stopping=2, lr_schedule="constant"), {})
+    assert result.steps < 200  # a learning rate of 1e-9 cannot improve the validation loss for long
+
+
+def test_learning_rate_schedule():
+    from lstmkit.engine.trainer import _schedule
+
+    f = _schedule(TrainConfig(warmup_steps=10, lr_schedule="cosine"), total=110)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert f(10) == pytest.approx(1.0) and f(60) == pytest.approx(0.55) and f(110) == pytest.approx(0.1)
+    assert _schedule(TrainConfig(lr_schedule="constant"), total=100)(50) == 1.0
+    assert _schedule(TrainConfig(), total=float("inf"))(50) == 1.0  # unknown budget (time only): constant

@@ -139,3 +139,21 @@ def test_bad_input_is_named():
         lnn.LSTM(I, H, backend="magic")
     with pytest.raises(ValueError, match="explicit backend"):
         lnn.LSTM(I, H, backend="fused", layer_norm=True)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("backend", ["fused", "explicit"])
+def test_cpu_autocast_keeps_close_to_fp32(cell, backend):
+    """Under bf16 autocast: the fused LSTM and the explicit GRU/RNN loop may use bf16; the fused GRU/RNN
+    (no bf16 kernel on CPU) and the hand-written explicit LSTM run in fp32."""
+    m = OURS[cell](I, H, num_layers=2, backend=backend)
+    x = torch.randn(T, B, I)
+    ref, _ = m(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = m(x, lengths=[6, 3, 5, 2])
+        full, _ = m(x)
+    torch.testing.assert_close(full.float(), ref, atol=2e-2, rtol=0)
+    if (cell == "lstm") == (backend == "explicit"):
+        assert full.dtype == torch.float32
+        torch.testing.assert_close(full, ref, atol=1e-5, rtol=1e-5)
+    assert out[3:, 1].abs().max() == 0  # padding stays zero under autocast too
