@@ -131,7 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, title: str) -> Non
             kw["nargs"] = "+"
             kw["metavar"] = typing.get_args(tp)[0].__name__.upper()
         else:
-            kw["metavar"] = getattr(tp, "__name__", "VALUE").upper()
+            kw["metavar"] = f.metadata.get("metavar") or getattr(tp, "__name__", "VALUE").upper()
         group.add_argument(flag(f.name), **kw)
 
 

@@ -177,13 +177,17 @@ def read_saved(path: str | Path, device: torch.device | str = "cpu") -> SavedMod
 
 
 def load(path: str | Path, device: torch.device | str | None = None):
-    """Load a saved model as its task's object (e.g. a forecaster), on `device` (default: CPU).
+    """Load a saved model (its directory, or the run directory holding it in model/) as its task's object
+    (e.g. a forecaster), on `device` (default: CPU).
 
     Whatever device it was trained on, the weights are read to CPU and moved; the task rebuilds the model
     from exactly the config it was saved with.
     """
     from lstmkit.tasks import task_module
 
+    path = Path(path)
+    if not (path / CONFIG).exists() and (path / "model" / CONFIG).exists():
+        path = path / "model"  # a run directory: its saved model lives in model/
     device = torch.device(device or "cpu")
     saved = read_saved(path, device="cpu")
     try:

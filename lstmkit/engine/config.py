@@ -16,11 +16,13 @@ class TrainConfig:
 
     epochs: int = option(10, "passes over the training data (for generated tasks: epochs of --steps-per-epoch)")
     max_steps: int = option(-1, "stop after this many optimiser steps (-1: no limit)")
-    max_time: str | None = option(None, "stop after this much wall time, e.g. 90s, 10m, 1h30m")
+    max_time: str | None = option(None, "stop after this much wall time, e.g. 90s, 10m, 1h30m", metavar="DURATION")
     seed: int = option(0, "seed for weights, data order and generated data")
     device: Literal["auto", "cpu", "cuda"] = option("auto", "where to train: auto picks cuda when available")
-    out: str | None = option(None, "run directory (default runs/<task>/<name>); the model is saved in OUT/model/")
-    name: str | None = option(None, "run name under runs/<task>/ (default: a timestamp)")
+    out: str | None = option(
+        None, "run directory (default runs/<task>/<name>); the model is saved in OUT/model/", metavar="DIR"
+    )
+    name: str | None = option(None, "run name under runs/<task>/ (default: a timestamp)", metavar="NAME")
     resume: bool = option(False, "continue the run in --out from its last checkpoint (after a crash or a stop)")
     batch_size: int = option(64, "examples per optimiser step")
     lr: float = option(2e-3, "peak learning rate (AdamW)")

@@ -40,10 +40,8 @@ def _compare(args: argparse.Namespace) -> None:
     cells = args.cells
     resolved = resolve_from_args(args, LongRangeConfig, TRAIN_DEFAULTS)
     task_cfg, train_cfg = resolved["task"], resolved["train"]
-    root = Path(
-        train_cfg.out
-        or Path("runs") / "longrange" / f"compare-{task_cfg.task}-T{task_cfg.length}-{time.strftime('%Y%m%d-%H%M%S')}"
-    )
+    name = train_cfg.name or f"compare-{task_cfg.task}-T{task_cfg.length}-{time.strftime('%Y%m%d-%H%M%S')}"
+    root = Path(train_cfg.out or Path("runs") / "longrange" / name)  # one run per cell inside
     rows = []
     for cell in cells:
         one = {
@@ -70,8 +68,7 @@ def _markdown(rows: list[dict]) -> str:
 def _evaluate(args: argparse.Namespace) -> None:
     from lstmkit import load
 
-    path = Path(args.model)
-    loaded = load(path / "model" if (path / "model" / "config.json").exists() else path)
+    loaded = load(args.model)
     metrics = loaded.evaluate()
     row = {"cell": loaded.config.cell, "length": loaded.config.length, **metrics,
            "learned": "yes" if metrics["test_mse"] < LEARNED_MSE else "no"}  # fmt: skip
