@@ -48,6 +48,14 @@ class Variants:
 # set-up shared by the three classes
 
 
+def _variants(options: dict) -> Variants:
+    known = set(Variants.__dataclass_fields__)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(unknown)}; lstmkit variants are: {', '.join(sorted(known))}")
+    return Variants(**options)
+
+
 def _setup(m: nn.RNNBase, cell: str, variants: Variants, backend: str) -> None:
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -394,7 +402,7 @@ class LSTM(nn.LSTM):
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size,
             device=device, dtype=dtype,
         )  # fmt: skip
-        _setup(self, "lstm", Variants(**variants), backend)
+        _setup(self, "lstm", _variants(variants), backend)
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
@@ -421,7 +429,7 @@ class GRU(nn.GRU):
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
             device=device, dtype=dtype,
         )  # fmt: skip
-        _setup(self, "gru", Variants(**variants), backend)
+        _setup(self, "gru", _variants(variants), backend)
 
     def forward(self, input, hx=None, lengths=None):
         out, state, _ = run(self, input, hx, lengths)
@@ -443,7 +451,7 @@ class RNN(nn.RNN):
             input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, dropout, bidirectional,
             device=device, dtype=dtype,
         )  # fmt: skip
-        _setup(self, "rnn", Variants(**variants), backend)
+        _setup(self, "rnn", _variants(variants), backend)
 
     def forward(self, input, hx=None, lengths=None):
         out, state, _ = run(self, input, hx, lengths)

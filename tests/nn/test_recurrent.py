@@ -137,6 +137,8 @@ def test_bad_input_is_named():
         m(torch.randn(T))
     with pytest.raises(ValueError, match="backend"):
         lnn.LSTM(I, H, backend="magic")
+    with pytest.raises(TypeError, match="unknown option.*zonout.*lstmkit variants are"):
+        lnn.LSTM(I, H, zonout=0.1)
     with pytest.raises(ValueError, match="explicit backend"):
         lnn.LSTM(I, H, backend="fused", layer_norm=True)
 
