@@ -162,7 +162,9 @@ def _callbacks(task: Task, cfg: TrainConfig, run_dir: Path) -> tuple[list[Callba
     return callbacks, best
 
 
-def _trainer(task: Task, cfg: TrainConfig, run_dir: Path, attempt: int, device: str) -> tuple[pl.Trainer, _BestWeights]:
+def _trainer(
+    task: Task, cfg: TrainConfig, run_dir: Path, attempt: int, device: str, log_every: int
+) -> tuple[pl.Trainer, _BestWeights]:
     callbacks, best = _callbacks(task, cfg, run_dir)
     trainer = pl.Trainer(
         accelerator=device, devices=1, precision=pick_precision(cfg.precision, device),
@@ -171,7 +173,7 @@ def _trainer(task: Task, cfg: TrainConfig, run_dir: Path, attempt: int, device: 
         gradient_clip_val=cfg.grad_clip or None, callbacks=callbacks,
         logger=CSVLogger(run_dir / "logs", name="", version=f"attempt-{attempt}"),
         enable_progress_bar=cfg.progress, enable_model_summary=False, num_sanity_val_steps=0,
-        log_every_n_steps=10, default_root_dir=run_dir,
+        log_every_n_steps=log_every, default_root_dir=run_dir,
     )  # fmt: skip
     return trainer, best
 
@@ -190,7 +192,9 @@ def fit(task: Task, cfg: TrainConfig, resolved: dict[str, Any]) -> FitResult:
     seed_everything(cfg.seed)
     model = task.build_model()
     attempt = len(list((run_dir / "logs").glob("attempt-*"))) if (run_dir / "logs").exists() else 0
-    trainer, best = _trainer(task, cfg, run_dir, attempt, device)
+    train = task.train_batches(cfg.batch_size, cfg.seed)
+    log_every = max(1, min(10, len(train))) if hasattr(train, "__len__") else 10
+    trainer, best = _trainer(task, cfg, run_dir, attempt, device, log_every)
     lit = _LitTask(task, model, cfg)
     start = time.perf_counter()
     previous = torch.are_deterministic_algorithms_enabled()
@@ -201,7 +205,7 @@ def fit(task: Task, cfg: TrainConfig, resolved: dict[str, Any]) -> FitResult:
             warnings.filterwarnings("ignore", ".*too few batches.*")
             warnings.filterwarnings("ignore", ".*LeafSpec.*")
             trainer.fit(
-                lit, train_dataloaders=task.train_batches(cfg.batch_size, cfg.seed),
+                lit, train_dataloaders=train,
                 val_dataloaders=task.val_batches(cfg.batch_size), ckpt_path=str(last) if cfg.resume else None,
             )  # fmt: skip
     finally:
