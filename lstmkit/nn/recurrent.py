@@ -154,6 +154,8 @@ def _state_slice(hx, start: int, stop: int):
 
 
 def _cat_states(states: list):
+    if len(states) == 1:
+        return states[0]
     if isinstance(states[0], tuple):
         return tuple(torch.cat(parts, 0) for parts in zip(*states))
     return torch.cat(states, 0)
@@ -307,8 +309,11 @@ def _check_shapes(m: nn.RNNBase, x: Tensor, hx) -> None:
     """Input (T, B, I) and state against the layer; the message says which tensor and what it should be."""
     if x.shape[-1] != m.input_size:
         raise ValueError(f"{m.mode}: input has {x.shape[-1]} features, the layer expects input_size={m.input_size}")
-    if x.dtype != m.weight_ih_l0.dtype:
-        raise TypeError(f"{m.mode}: input is {x.dtype} but the weights are {m.weight_ih_l0.dtype}; cast one to match")
+    dtype = m._flat_weights[0].dtype
+    if x.dtype != dtype:
+        raise TypeError(f"{m.mode}: input is {x.dtype} but the weights are {dtype}; cast one to match")
+    if hx is None:
+        return
     rows, batch = m.num_layers * (2 if m.bidirectional else 1), x.shape[1]
     real = m.proj_size if m.proj_size > 0 else m.hidden_size
     expected = [("h", (rows, batch, real))] + ([("c", (rows, batch, m.hidden_size))] if m.cell == "lstm" else [])
@@ -341,11 +346,11 @@ def run(m: nn.RNNBase, input, hx=None, lengths=None, *, collect: bool = False, b
     x = input if batched else input.unsqueeze(1)
     if batched and batch_first:
         x = x.transpose(0, 1)  # (T, B, I)
+    if hx is not None and not batched:
+        hx = tuple(s.unsqueeze(1) for s in hx) if isinstance(hx, tuple) else hx.unsqueeze(1)
+    _check_shapes(m, x, hx)  # the state only when the caller gave one
     if hx is None:
         hx = initial_state(m, x.shape[1], like=x)
-    elif not batched:
-        hx = tuple(s.unsqueeze(1) for s in hx) if isinstance(hx, tuple) else hx.unsqueeze(1)
-    _check_shapes(m, x, hx)
     if lengths is not None:
         lengths = _check_lengths(lengths, x.shape[1], x.shape[0])
     x = _locked_dropout(x, m.variants.input_dropout, m.training)
