@@ -18,7 +18,7 @@ def test_train_then_evaluate(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["longrange", "train", "--cell", "gru", "--out", str(out), *TINY]) == 0
     row = _json(capsys)
-    assert row["cell"] == "gru" and row["steps"] == 5 and row["baseline_mse"] > 0.16
+    assert row["cell"] == "gru" and row["steps"] == 5 and row["baseline"] > 0.16
     assert (out / "model" / "model.safetensors").is_file() and (out / "curves.png").is_file()
     assert main(["longrange", "evaluate", "--model", str(out), "--json"]) == 0
     ev = _json(capsys)

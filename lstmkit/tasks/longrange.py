@@ -1,8 +1,9 @@
-"""Long-range memory tasks. First task: the adding problem (Hochreiter & Schmidhuber 1997).
+"""Long-range memory tasks: generated problems whose answer depends on something seen long before.
 
-Notation: B batch, T sequence length, H hidden size. An input is (B, T, 2): channel 0 holds values drawn from
-U(0, 1), channel 1 marks exactly two steps, one in each half of the sequence. The target (B, 1) is the sum of
-the two marked values. Always answering 1.0 scores MSE = Var(U1 + U2) = 1/6 ≈ 0.167: the baseline to beat.
+Notation: B batch, T the span to bridge, H hidden size, O outputs. Problems (lstmkit/data/synthetic.py):
+adding (regression from the last step), copy (a class at every step), temporal order (a class from the last
+step), embedded Reber (possible next symbols at every step). Each reports its own metric beside the trivial
+baseline (e.g. MSE 0.167 for adding: always answer 1.0).
 """
 
 from __future__ import annotations
@@ -17,18 +18,96 @@ from torch import Tensor, nn
 
 from lstmkit import nn as lnn
 from lstmkit.config import ConfigError, from_dict, option, to_dict
+from lstmkit.data import synthetic
+from lstmkit.data.synthetic import Batch
 
 NAME = "longrange"
-ADDING_BASELINE_MSE = 1.0 / 6.0  # predicting 1.0 always
-LEARNED_MSE = 0.01  # a cell "learned" the adding problem below this test MSE (the usual criterion)
 CELLS = {"lstm": lnn.LSTM, "gru": lnn.GRU, "rnn": lnn.RNN}
+ADDING_BASELINE_MSE = 1.0 / 6.0  # predicting 1.0 always: Var(U1 + U2)
+LEARNED_MSE = 0.01  # the usual criterion for the adding problem
+
+
+# ----------------------------------------------------------------------------------------------------------
+# problems: data, loss, metric and baseline
+
+
+def _adding_metrics(out: Tensor, b: Batch) -> dict[str, Tensor]:
+    return {"mse": F.mse_loss(out.float(), b["y"])}
+
+
+def _copy_loss(out: Tensor, b: Batch) -> Tensor:
+    return F.cross_entropy(out.float().flatten(0, 1), b["y"].flatten())  # (B*T, 9) vs (B*T,)
+
+
+def _copy_metrics(out: Tensor, b: Batch) -> dict[str, Tensor]:
+    recall = slice(-synthetic.COPY_LENGTH, None)  # the last 10 steps must repeat the symbols
+    hit = out[:, recall].argmax(-1) == b["y"][:, recall]
+    return {"accuracy": hit.float().mean(), "ce": _copy_loss(out, b)}
+
+
+def _order_metrics(out: Tensor, b: Batch) -> dict[str, Tensor]:
+    return {"accuracy": (out.argmax(-1) == b["y"]).float().mean(), "ce": F.cross_entropy(out.float(), b["y"])}
+
+
+def _valid(b: Batch) -> Tensor:
+    T = b["x"].shape[1]
+    return torch.arange(T, device=b["x"].device)[None, :] < b["lengths"][:, None]  # (B, T)
+
+
+def _reber_loss(out: Tensor, b: Batch) -> Tensor:
+    valid = _valid(b).unsqueeze(-1)  # (B, T, 1)
+    loss = F.binary_cross_entropy_with_logits(out.float(), b["y"], reduction="none")  # (B, T, 7)
+    return (loss * valid).sum() / (valid.sum() * out.shape[-1])
+
+
+def _reber_metrics(out: Tensor, b: Batch) -> dict[str, Tensor]:
+    rows = torch.arange(out.shape[0], device=out.device)
+    at_key, target = out[rows, b["key"]], b["y"][rows, b["key"]]  # (B, 7): is it T (1) or P (2)?
+    recalled = (at_key[:, 1] > at_key[:, 2]) == (target[:, 1] > 0.5)
+    exact = ((out > 0) == (b["y"] > 0.5)).all(-1) | ~_valid(b)  # (B, T): every possible-next set right
+    return {"accuracy": recalled.float().mean(), "string_accuracy": exact.all(-1).float().mean()}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One generated task: how to make it, what the model outputs, how it is scored."""
+
+    make: Callable[[int, int, torch.Generator], Batch]
+    input_size: int
+    output_size: int
+    per_step: bool  # an output at every step (else one from the last step)
+    loss: Callable[[Tensor, Batch], Tensor]
+    metrics: Callable[[Tensor, Batch], dict[str, Tensor]]
+    metric: str  # the headline metric (also the one selected and early-stopped on)
+    mode: Literal["min", "max"]
+    baseline: float  # the headline metric of the trivial answer
+    baseline_is: str
+    solved_at: float  # "learned" when the headline metric is at least this good
+
+    def learned(self, value: float) -> bool:
+        return value <= self.solved_at if self.mode == "min" else value >= self.solved_at
+
+
+PROBLEMS: dict[str, Problem] = {
+    "adding": Problem(synthetic.adding, 2, 1, False, lambda o, b: F.mse_loss(o.float(), b["y"]), _adding_metrics,
+                      "mse", "min", ADDING_BASELINE_MSE, "always answer 1.0", LEARNED_MSE),
+    "copy": Problem(synthetic.copy_memory, synthetic.COPY_SYMBOLS + 2, synthetic.COPY_SYMBOLS + 1, True, _copy_loss,
+                    _copy_metrics, "accuracy", "max", 1 / synthetic.COPY_SYMBOLS, "guess a symbol", 0.99),
+    "order": Problem(synthetic.temporal_order, 8, 4, False, lambda o, b: F.cross_entropy(o.float(), b["y"]),
+                     _order_metrics, "accuracy", "max", 0.25, "guess the class", 0.99),
+    "reber": Problem(synthetic.embedded_reber, 7, 7, True, _reber_loss, _reber_metrics,
+                     "accuracy", "max", 0.5, "guess T or P", 0.99),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class LongRangeConfig:
     """The long-range task and its model."""
 
-    task: Literal["adding"] = option("adding", "which long-range task")
+    task: Literal["adding", "copy", "order", "reber"] = option(
+        "adding", "adding: sum 2 marked values; copy: recall 10 symbols after T steps; order: the order of 2 "
+        "symbols in noise; reber: embedded Reber grammar (length set by the grammar)"
+    )  # fmt: skip
     length: int = option(100, "sequence length T: the span the memory must bridge")
     cell: Literal["lstm", "gru", "rnn"] = option("lstm", "recurrent cell")
     hidden_size: int = option(64, "hidden units per layer")
@@ -43,39 +122,29 @@ class LongRangeConfig:
         for name in ("length", "hidden_size", "num_layers", "steps_per_epoch", "val_size", "test_size"):
             if getattr(self, name) < (2 if name == "length" else 1):
                 raise ConfigError(f"{name} must be >= {2 if name == 'length' else 1}, got {getattr(self, name)}")
+        if self.task == "order" and self.length < 20:
+            raise ConfigError(f"the order task needs length >= 20, got {self.length}")
+
+    @property
+    def problem(self) -> Problem:
+        return PROBLEMS[self.task]
 
 
 # ----------------------------------------------------------------------------------------------------------
-# data
-
-
-def adding_problem(n: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """n adding-problem sequences: x (n, T, 2), y (n, 1)."""
-    values = torch.rand(n, length, generator=generator)  # (n, T)
-    half = length // 2
-    first = torch.randint(0, half, (n,), generator=generator)
-    second = torch.randint(half, length, (n,), generator=generator)
-    marks = torch.zeros(n, length)
-    rows = torch.arange(n)
-    marks[rows, first] = 1.0
-    marks[rows, second] = 1.0
-    x = torch.stack([values, marks], dim=-1)  # (n, T, 2)
-    y = (values[rows, first] + values[rows, second]).unsqueeze(1)  # (n, 1)
-    return x, y
+# batches
 
 
 class GeneratedBatches:
-    """An epoch of fresh batches from a generator function; each pass draws new data, reproducibly."""
+    """An epoch of fresh batches from a generator; each pass draws new data, reproducibly."""
 
-    def __init__(self, make: Callable[[int, torch.Generator], tuple[Tensor, Tensor]], batch_size: int,
-                 steps: int, seed: int) -> None:  # fmt: skip
+    def __init__(self, make: Callable[[int, torch.Generator], Batch], batch_size: int, steps: int, seed: int) -> None:
         self.make, self.batch_size, self.steps, self.seed = make, batch_size, steps, seed
         self.epoch = 0
 
     def __len__(self) -> int:
         return self.steps
 
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+    def __iter__(self) -> Iterator[Batch]:
         gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         self.epoch += 1
         for _ in range(self.steps):
@@ -83,49 +152,51 @@ class GeneratedBatches:
 
 
 class FixedBatches:
-    """A fixed dataset (x, y) served in order, in batches (a held-out set)."""
+    """A fixed held-out set served in order, in batches."""
 
-    def __init__(self, x: Tensor, y: Tensor, batch_size: int) -> None:
-        self.x, self.y, self.batch_size = x, y, batch_size
+    def __init__(self, data: Batch, batch_size: int) -> None:
+        self.data, self.batch_size = data, batch_size
 
     def __len__(self) -> int:
-        return -(-len(self.x) // self.batch_size)
+        return -(-len(self.data["x"]) // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        for i in range(0, len(self.x), self.batch_size):
-            yield self.x[i : i + self.batch_size], self.y[i : i + self.batch_size]
+    def __iter__(self) -> Iterator[Batch]:
+        for i in range(0, len(self.data["x"]), self.batch_size):
+            yield synthetic.take(self.data, i, i + self.batch_size)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # model
 
 
-class SequenceRegressor(nn.Module):
-    """Recurrent layer(s) -> linear head on the last step's output: (B, T, I) -> (B, O)."""
+class SequenceModel(nn.Module):
+    """Recurrent layer(s) -> linear head, at every step (B, T, O) or from each sequence's last step (B, O)."""
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int, output_size: int,
-                 forget_bias: float = 1.0) -> None:  # fmt: skip
+                 per_step: bool = False, forget_bias: float = 1.0) -> None:  # fmt: skip
         super().__init__()
         extra = {"forget_bias": forget_bias} if cell == "lstm" else {}
+        self.per_step = per_step
         self.rnn = CELLS[cell](input_size, hidden_size, num_layers, batch_first=True, **extra)
         self.head = nn.Linear(hidden_size, output_size)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         out, _ = self.rnn(x, lengths=lengths)  # (B, T, H)
+        if self.per_step:
+            return self.head(out)  # (B, T, O)
         if lengths is None:
-            last = out[:, -1]  # (B, H)
-        else:
-            last = out[torch.arange(out.shape[0]), lengths.to(out.device) - 1]
-        return self.head(last)  # (B, O)
+            return self.head(out[:, -1])  # (B, O)
+        return self.head(out[torch.arange(out.shape[0]), lengths.to(out.device) - 1])
 
 
-def build_model(cfg: LongRangeConfig) -> SequenceRegressor:
-    return SequenceRegressor(cfg.cell, 2, cfg.hidden_size, cfg.num_layers, 1, cfg.forget_bias)
+def build_model(cfg: LongRangeConfig) -> SequenceModel:
+    p = cfg.problem
+    return SequenceModel(cfg.cell, p.input_size, cfg.hidden_size, cfg.num_layers, p.output_size, p.per_step,
+                         cfg.forget_bias)  # fmt: skip
 
 
-def mse_metrics(model: nn.Module, batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
-    x, y = batch
-    return {"mse": F.mse_loss(model(x).float(), y)}
+def run_model(model: nn.Module, batch: Batch) -> Tensor:
+    return model(batch["x"], batch.get("lengths"))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -133,39 +204,38 @@ def mse_metrics(model: nn.Module, batch: tuple[Tensor, Tensor]) -> dict[str, Ten
 
 
 class LongRangeTask:
-    """The adding problem as an engine Task."""
+    """A generated long-range problem as an engine Task."""
 
     name = NAME
-    monitor = "mse"
-    monitor_mode = "min"
 
     def __init__(self, cfg: LongRangeConfig) -> None:
         self.cfg = cfg
+        self.problem = cfg.problem
+        self.monitor, self.monitor_mode = self.problem.metric, self.problem.mode
         gen = torch.Generator().manual_seed(cfg.test_seed)
-        self._test = adding_problem(cfg.test_size, cfg.length, gen)
-        self._val = adding_problem(cfg.val_size, cfg.length, gen)
+        self._test = self.problem.make(cfg.test_size, cfg.length, gen)
+        self._val = self.problem.make(cfg.val_size, cfg.length, gen)
 
     def build_model(self) -> nn.Module:
         return build_model(self.cfg)
 
     def train_batches(self, batch_size: int, seed: int) -> GeneratedBatches:
-        def make(n: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-            return adding_problem(n, self.cfg.length, gen)
+        def make(n: int, gen: torch.Generator) -> Batch:
+            return self.problem.make(n, self.cfg.length, gen)
 
         return GeneratedBatches(make, batch_size, self.cfg.steps_per_epoch, seed)
 
     def val_batches(self, batch_size: int) -> FixedBatches:
-        return FixedBatches(*self._val, max(batch_size, 256))
+        return FixedBatches(self._val, max(batch_size, 256))
 
     def test_batches(self, batch_size: int) -> FixedBatches:
-        return FixedBatches(*self._test, max(batch_size, 256))
+        return FixedBatches(self._test, max(batch_size, 256))
 
-    def loss(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> Tensor:
-        x, y = batch
-        return F.mse_loss(model(x).float(), y)
+    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+        return self.problem.loss(run_model(model, batch), batch)
 
-    def metrics(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
-        return mse_metrics(model, batch)
+    def metrics(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
+        return self.problem.metrics(run_model(model, batch), batch)
 
     def config_dict(self) -> dict[str, Any]:
         return to_dict(self.cfg)
@@ -183,24 +253,28 @@ class LongRangeModel:
     """A trained long-range model with the config it was trained with."""
 
     config: LongRangeConfig
-    model: SequenceRegressor
+    model: SequenceModel
 
     @torch.no_grad()
     def predict(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """(B, T, 2) -> (B, 1)."""
-        if x.dim() != 3 or x.shape[-1] != 2:
-            raise ValueError(f"expected inputs of shape (batch, time, 2) for the adding problem, got {tuple(x.shape)}")
+        """(B, T, I) -> (B, O), or (B, T, O) for per-step problems."""
+        size = self.config.problem.input_size
+        if x.dim() != 3 or x.shape[-1] != size:
+            raise ValueError(
+                f"expected inputs of shape (batch, time, {size}) for {self.config.task}, got {tuple(x.shape)}"
+            )
         self.model.eval()
         device = next(self.model.parameters()).device
         return self.model(x.to(device), lengths)
 
     def evaluate(self, batch_size: int = 256) -> dict[str, float]:
-        """Test MSE on the config's fixed-seed test set, with the baseline beside it."""
+        """Metrics on the config's fixed-seed test set, with the trivial baseline beside the headline one."""
         from lstmkit.engine.evaluate import evaluate
 
         task = LongRangeTask(self.config)
         metrics = evaluate(task.metrics, self.model, task.test_batches(batch_size))
-        return {"test_mse": metrics["mse"], "baseline_mse": ADDING_BASELINE_MSE}
+        p = self.config.problem
+        return {**{f"test_{k}": v for k, v in metrics.items()}, f"baseline_{p.metric}": p.baseline}
 
 
 def load_saved(saved: Any, device: torch.device) -> LongRangeModel:

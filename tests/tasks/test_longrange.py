@@ -1,54 +1,68 @@
-"""The adding problem: labels, baseline, conformance, a saved model that reloads, and learning."""
+"""Long-range tasks: baselines, conformance, scoring, a saved model that reloads."""
 
+import pytest
 import torch
 
 from lstmkit import load
+from lstmkit.data import synthetic
 from lstmkit.tasks.longrange import (
     ADDING_BASELINE_MSE,
+    PROBLEMS,
     LongRangeConfig,
     LongRangeTask,
-    adding_problem,
     build_model,
     load_saved,
 )  # fmt: skip
 from tests.tasks.conformance import check_task
 
 
-def test_adding_labels_by_hand():
-    x, y = adding_problem(50, 12, torch.Generator().manual_seed(3))
-    assert x.shape == (50, 12, 2) and y.shape == (50, 1)
-    for k in range(50):
-        marks = x[k, :, 1].nonzero().flatten().tolist()
-        assert len(marks) == 2 and marks[0] < 6 <= marks[1], "one mark in each half"
-        assert abs(float(y[k, 0]) - (float(x[k, marks[0], 0]) + float(x[k, marks[1], 0]))) < 1e-6
-    assert float(x[..., 0].min()) >= 0 and float(x[..., 0].max()) <= 1
-
-
 def test_baseline_of_always_one_is_one_sixth():
-    _, y = adding_problem(20000, 10, torch.Generator().manual_seed(0))
+    y = synthetic.adding(20000, 10, torch.Generator().manual_seed(0))["y"]
     assert abs(float(((y - 1.0) ** 2).mean()) - ADDING_BASELINE_MSE) < 0.005
 
 
-def test_conformance():
-    for cell in ("lstm", "gru", "rnn"):
-        check_task(LongRangeTask(LongRangeConfig(length=8, cell=cell, hidden_size=8, val_size=20, test_size=20)))
+@pytest.mark.parametrize("task", sorted(PROBLEMS))
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_conformance(task, cell):
+    cfg = LongRangeConfig(task=task, length=20, cell=cell, hidden_size=8, val_size=20, test_size=20)
+    check_task(LongRangeTask(cfg))
+
+
+@pytest.mark.parametrize("task", sorted(PROBLEMS))
+def test_a_perfect_answer_scores_perfectly(task):
+    """The metrics rank the truth above the trivial baseline: feed outputs built from the targets."""
+    p = PROBLEMS[task]
+    b = p.make(64, 20, torch.Generator().manual_seed(1))
+    if task == "adding":
+        out = b["y"]
+    elif task == "copy":
+        out = torch.nn.functional.one_hot(b["y"], p.output_size).float() * 20
+    elif task == "order":
+        out = torch.nn.functional.one_hot(b["y"], 4).float() * 20
+    else:
+        out = (b["y"] * 2 - 1) * 20
+    value = float(p.metrics(out, b)[p.metric])
+    assert p.learned(value) and not p.learned(p.baseline)
 
 
 def test_test_and_val_sets_are_fixed_and_distinct():
     a = LongRangeTask(LongRangeConfig(length=8, val_size=16, test_size=16))
     b = LongRangeTask(LongRangeConfig(length=8, val_size=16, test_size=16))
-    torch.testing.assert_close(next(iter(a.test_batches(16)))[0], next(iter(b.test_batches(16)))[0])
-    assert not torch.equal(next(iter(a.test_batches(16)))[0], next(iter(a.val_batches(16)))[0])
+    torch.testing.assert_close(next(iter(a.test_batches(16)))["x"], next(iter(b.test_batches(16)))["x"])
+    assert not torch.equal(next(iter(a.test_batches(16)))["x"], next(iter(a.val_batches(16)))["x"])
 
 
-def test_saved_model_reloads_to_identical_outputs(tmp_path):
+@pytest.mark.parametrize("task", ["adding", "reber"])
+def test_saved_model_reloads_to_identical_outputs(tmp_path, task):
     from lstmkit.deploy.saved_model import read_saved, save_model
 
-    cfg = LongRangeConfig(length=8, cell="gru", hidden_size=6, num_layers=2)
+    cfg = LongRangeConfig(task=task, length=8, cell="gru", hidden_size=6, num_layers=2)
     model = build_model(cfg).eval()
     save_model(tmp_path / "m", task="longrange", config={"task": cfg.__dict__}, tensors=model.state_dict())
     loaded = load(tmp_path / "m")
-    x, _ = adding_problem(4, 8, torch.Generator().manual_seed(0))
-    torch.testing.assert_close(loaded.predict(x), model(x))
+    b = cfg.problem.make(4, 8, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(loaded.predict(b["x"], b.get("lengths")), model(b["x"], b.get("lengths")))
     assert loaded.config == cfg
     assert load_saved(read_saved(tmp_path / "m"), torch.device("cpu")).config == cfg
+    with pytest.raises(ValueError, match="expected inputs of shape"):
+        loaded.predict(torch.zeros(2, 3, 99))
