@@ -14,8 +14,8 @@ from lstmkit import __version__
 from lstmkit.config import ConfigError, add_arguments, check_no_clashes, resolve, to_dict
 from lstmkit.engine.config import TrainConfig
 
-# task CLIs: each module has register_cli(subparsers) adding `lstmkit <task> <verb>`
-TASK_CLIS = ["lstmkit.tasks.longrange_cli"]
+# command groups: each module has register_cli(subparsers) adding `lstmkit <group> <verb>`
+TASK_CLIS = ["lstmkit.tasks.longrange_cli", "lstmkit.inspect.cli"]
 
 
 # ----------------------------------------------------------------------------------------------------------

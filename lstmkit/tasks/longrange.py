@@ -182,10 +182,14 @@ class SequenceModel(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         out, _ = self.rnn(x, lengths=lengths)  # (B, T, H)
+        return self.readout(out, lengths)
+
+    def readout(self, out: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """The head on the recurrent output (B, T, H): (B, T, O) per step, else (B, O) from the last step."""
         if self.per_step:
-            return self.head(out)  # (B, T, O)
+            return self.head(out)
         if lengths is None:
-            return self.head(out[:, -1])  # (B, O)
+            return self.head(out[:, -1])
         return self.head(out[torch.arange(out.shape[0]), lengths.to(out.device) - 1])
 
 
@@ -267,6 +271,19 @@ class LongRangeModel:
         device = next(self.model.parameters()).device
         return self.model(x.to(device), lengths)
 
+    def probe(self, n: int = 64) -> tuple[torch.nn.Module, Tensor, Tensor | None, Callable[[Tensor], Tensor]]:
+        """For `lstmkit inspect`: the recurrent layer, n test inputs, their lengths, and the task loss as a
+        function of the layer's output."""
+        batch = synthetic.take(self.config.problem.make(n, self.config.length, _probe_gen()), 0, n)
+        device = next(self.model.parameters()).device
+        batch = {k: v.to(device) for k, v in batch.items()}
+        lengths = batch.get("lengths")
+
+        def loss_of_output(out: Tensor) -> Tensor:
+            return self.config.problem.loss(self.model.readout(out, lengths), batch)
+
+        return self.model.rnn, batch["x"], lengths, loss_of_output
+
     def evaluate(self, batch_size: int = 256) -> dict[str, float]:
         """Metrics on the config's fixed-seed test set, with the trivial baseline beside the headline one."""
         from lstmkit.engine.evaluate import evaluate
@@ -275,6 +292,10 @@ class LongRangeModel:
         metrics = evaluate(task.metrics, self.model, task.test_batches(batch_size))
         p = self.config.problem
         return {**{f"test_{k}": v for k, v in metrics.items()}, f"baseline_{p.metric}": p.baseline}
+
+
+def _probe_gen() -> torch.Generator:
+    return torch.Generator().manual_seed(4321)  # fixed: the same probe inputs every time
 
 
 def load_saved(saved: Any, device: torch.device) -> LongRangeModel:

@@ -1,0 +1,47 @@
+"""`lstmkit inspect` end to end on a tiny trained model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lstmkit.cli import main
+
+TINY = ["--hidden-size", "8", "--steps-per-epoch", "3", "--epochs", "1", "--val-size", "16", "--test-size", "16",
+        "--no-progress"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("inspect") / "run"
+    assert main(["longrange", "train", "--task", "order", "--length", "24", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_gradients_writes_the_plot_and_the_horizon(run_dir, capsys):
+    capsys.readouterr()
+    assert main(["inspect", "gradients", "--model", str(run_dir), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["steps"] == 24 and payload["cell"] == "lstm"
+    assert (run_dir / "gradient-flow.png").stat().st_size > 10_000
+
+
+def test_gates_from_a_probe_and_from_a_file(run_dir, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["inspect", "gates", "--model", str(run_dir), "--gates", "forget", "cell", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert set(payload["mean"]) == {"forget", "cell"} and 0 < payload["mean"]["forget"] < 1
+    seq = tmp_path / "seq.csv"
+    np.savetxt(seq, np.eye(8)[np.random.default_rng(0).integers(0, 8, 30)], delimiter=",")
+    out = tmp_path / "g.png"
+    assert main(["inspect", "gates", "--model", str(run_dir / "model"), "--input", str(seq), "--out", str(out)]) == 0
+    assert out.stat().st_size > 10_000
+
+
+def test_bad_requests_are_named(run_dir, tmp_path, capsys):
+    assert main(["inspect", "gates", "--model", str(run_dir), "--gates", "reset"]) == 2
+    assert "lstm has no reset" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    np.savetxt(bad, np.zeros((5, 3)), delimiter=",")
+    assert main(["inspect", "gates", "--model", str(run_dir), "--input", str(bad)]) == 2
+    assert "expected a (time, 8) array" in capsys.readouterr().err
