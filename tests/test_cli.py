@@ -44,6 +44,7 @@ def test_compare_prints_one_table(tmp_path, capsys):
     rows = _json(capsys)
     assert [r["cell"] for r in rows] == ["lstm", "rnn"]
     assert (tmp_path / "c" / "compare.md").read_text().count("\n") == 4
+    assert (tmp_path / "c" / "gradient-flow.png").is_file() and (tmp_path / "c" / "compare.csv").is_file()
 
 
 def test_errors_are_clear_and_exit_2(tmp_path, capsys):
@@ -60,3 +61,12 @@ def test_datasets_and_version(capsys):
     assert any(d["name"] == "adding" for d in _json(capsys))
     out = subprocess.run([sys.executable, "-m", "lstmkit.cli", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("lstmkit ")
+
+
+def test_length_sweep_writes_table_and_plots(tmp_path, capsys):
+    args = ["longrange", "compare", "--cells", "lstm", "rnn", "--lengths", "6", "12", "--out", str(tmp_path / "s")]
+    assert main([*args, *TINY]) == 0
+    rows = _json(capsys)
+    assert [(r["length"], r["cell"]) for r in rows] == [(6, "lstm"), (6, "rnn"), (12, "lstm"), (12, "rnn")]
+    for name in ("compare.csv", "compare.md", "metric-vs-length.png", "gradient-flow.png", "T12-rnn/model/config.json"):
+        assert (tmp_path / "s" / name).is_file(), name

@@ -58,28 +58,91 @@ def _train(args: argparse.Namespace) -> None:
 def _compare(args: argparse.Namespace) -> None:
     resolved = resolve_from_args(args, LongRangeConfig, TRAIN_DEFAULTS)
     task_cfg, train_cfg = resolved["task"], resolved["train"]
-    name = train_cfg.name or f"compare-{task_cfg.task}-T{task_cfg.length}-{time.strftime('%Y%m%d-%H%M%S')}"
-    root = Path(train_cfg.out or Path("runs") / "longrange" / name)  # one run per cell inside
-    rows = []
-    for cell in args.cells:
-        one = {
-            "task": dataclasses.replace(task_cfg, cell=cell),
-            "train": dataclasses.replace(train_cfg, out=str(root / cell)),
-        }
-        rows.append(_train_one(one))
+    lengths = args.lengths or [task_cfg.length]
+    span = f"T{lengths[0]}" if len(lengths) == 1 else f"T{lengths[0]}-{lengths[-1]}"
+    name = train_cfg.name or f"compare-{task_cfg.task}-{span}-{time.strftime('%Y%m%d-%H%M%S')}"
+    root = Path(train_cfg.out or Path("runs") / "longrange" / name)  # one run per length and cell inside
+    rows, flows = [], {}
+    for length in lengths:
+        for cell in args.cells:
+            cfg = dataclasses.replace(task_cfg, cell=cell, length=length)
+            out = root / (cell if len(lengths) == 1 else f"T{length}-{cell}")
+            rows.append(_train_one({"task": cfg, "train": dataclasses.replace(train_cfg, out=str(out))}))
+            if length == lengths[-1]:
+                flows[cell] = _flow_of(cfg, out)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "compare.md").write_text(_markdown(rows), encoding="utf-8")
+    files = _write_comparison(root, rows, flows, task_cfg)
+    columns = (["length"] if len(lengths) > 1 else []) + COLUMNS
+    learned = [f"{r['cell']}@T{r['length']}" for r in rows if r["learned"] == "yes"]
     summary = (
-        f"{_headline(task_cfg)}\n\n{table(rows, COLUMNS)}\n\n"
-        f"learned it: {', '.join(r['cell'] for r in rows if r['learned'] == 'yes') or 'none'}   "
-        f"(table: {root / 'compare.md'})"
+        f"{_headline(task_cfg if len(lengths) == 1 else dataclasses.replace(task_cfg, length=lengths[-1]))}\n\n"
+        f"{table(rows, columns)}\n\n"
+        f"learned it: {', '.join(learned) or 'none'}\n"
+        f"written: {', '.join(str(f) for f in files)}"
     )
     emit(args, rows, lambda: summary)
 
 
-def _markdown(rows: list[dict]) -> str:
-    head = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS) + "\n"
-    return head + "".join("| " + " | ".join(str(r[c]) for c in COLUMNS) + " |\n" for r in rows)
+def _flow_of(cfg: LongRangeConfig, run: Path):
+    """Gradient flow of a trained model on its probe batch."""
+    from lstmkit import load
+    from lstmkit.inspect.gradients import gradient_flow
+
+    layer, x, lengths, loss_of_output = load(run).probe(64)
+    return gradient_flow(layer, x, loss_of_output, lengths=lengths)
+
+
+def _write_comparison(root: Path, rows: list[dict], flows: dict, cfg: LongRangeConfig) -> list[Path]:
+    """compare.csv, compare.md, the metric-vs-length plot (sweeps) and the gradient-flow plot."""
+    import csv
+
+    from lstmkit.inspect.gradients import plot_gradient_flow
+
+    columns = ["length", *COLUMNS]
+    with open(root / "compare.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    (root / "compare.md").write_text(_markdown(rows, columns), encoding="utf-8")
+    files = [root / "compare.csv", root / "compare.md"]
+    longest = max(r["length"] for r in rows)
+    files.append(
+        plot_gradient_flow(flows, root / "gradient-flow.png", title=f"{cfg.task}, T={longest}, trained models")
+    )
+    if len({r["length"] for r in rows}) > 1:
+        files.append(_plot_sweep(rows, cfg, root / "metric-vs-length.png"))
+    return files
+
+
+def _plot_sweep(rows: list[dict], cfg: LongRangeConfig, png: Path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    p = cfg.problem
+    fig = Figure(figsize=(6.5, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for cell in dict.fromkeys(r["cell"] for r in rows):
+        mine = [r for r in rows if r["cell"] == cell]
+        ax.plot([r["length"] for r in mine], [r["test"] for r in mine], marker="o", label=cell)
+    ax.axhline(p.baseline, color="grey", linestyle="--", label=f"baseline ({p.baseline_is})")
+    ax.axhline(p.solved_at, color="green", linestyle=":", label="learned")
+    ax.set_xscale("log")
+    if p.mode == "min":
+        ax.set_yscale("log")
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel(f"test {p.metric}")
+    ax.set_title(f"{cfg.task}: who learns it, by length")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    return png
+
+
+def _markdown(rows: list[dict], columns: list[str]) -> str:
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    return head + "".join("| " + " | ".join(str(r[c]) for c in columns) + " |\n" for r in rows)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -111,6 +174,8 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     add_config_flags(compare, LongRangeConfig)
     compare.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=["lstm", "gru", "rnn"],
                          help="cells to compare (default: lstm gru rnn)")  # fmt: skip
+    compare.add_argument("--lengths", nargs="+", type=int, metavar="T",
+                         help="sweep these sequence lengths (default: just --length)")  # fmt: skip
     compare.set_defaults(func=_compare)
     ev = verbs.add_parser("evaluate", help="test metrics of a saved model on its fixed-seed test set")
     ev.add_argument("--model", required=True, help="run directory or its model/ directory")
