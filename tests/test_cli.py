@@ -64,9 +64,25 @@ def test_datasets_and_version(capsys):
 
 
 def test_length_sweep_writes_table_and_plots(tmp_path, capsys):
-    args = ["longrange", "compare", "--cells", "lstm", "rnn", "--lengths", "6", "12", "--out", str(tmp_path / "s")]
+    args = [
+        "longrange",
+        "compare",
+        "--cells",
+        "lstm-chrono",
+        "rnn",
+        "--lengths",
+        "6",
+        "12",
+        "--out",
+        str(tmp_path / "s"),
+    ]
     assert main([*args, *TINY]) == 0
     rows = _json(capsys)
-    assert [(r["length"], r["cell"]) for r in rows] == [(6, "lstm"), (6, "rnn"), (12, "lstm"), (12, "rnn")]
+    assert [(r["length"], r["cell"]) for r in rows] == [
+        (6, "lstm-chrono"),
+        (6, "rnn"),
+        (12, "lstm-chrono"),
+        (12, "rnn"),
+    ]
     for name in ("compare.csv", "compare.md", "metric-vs-length.png", "gradient-flow.png", "T12-rnn/model/config.json"):
         assert (tmp_path / "s" / name).is_file(), name

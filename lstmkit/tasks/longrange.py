@@ -113,6 +113,12 @@ class LongRangeConfig:
     hidden_size: int = option(64, "hidden units per layer")
     num_layers: int = option(1, "stacked recurrent layers")
     forget_bias: float = option(1.0, "initial LSTM forget-gate bias (ignored by GRU/RNN)")
+    chrono_init: bool = option(False, "LSTM chrono initialisation with T_max = length (overrides --forget-bias)")
+    layer_norm: bool = option(False, "layer-normalised LSTM cell (explicit backend: slower)")
+    budget: Literal["hidden", "params"] = option(
+        "hidden", "hidden: every cell gets --hidden-size units; params: GRU/RNN get as many units as match the "
+        "parameter count of an LSTM with --hidden-size"
+    )  # fmt: skip
     steps_per_epoch: int = option(200, "fresh training batches generated per epoch")
     val_size: int = option(1000, "validation sequences (fixed seed; used for model selection)")
     test_size: int = option(2000, "test sequences (fixed seed, never seen in training or selection)")
@@ -124,6 +130,8 @@ class LongRangeConfig:
                 raise ConfigError(f"{name} must be >= {2 if name == 'length' else 1}, got {getattr(self, name)}")
         if self.task == "order" and self.length < 20:
             raise ConfigError(f"the order task needs length >= 20, got {self.length}")
+        if self.cell != "lstm" and (self.layer_norm or self.chrono_init):
+            raise ConfigError(f"layer_norm and chrono_init are LSTM variants; the {self.cell} has none")
 
     @property
     def problem(self) -> Problem:
@@ -173,11 +181,10 @@ class SequenceModel(nn.Module):
     """Recurrent layer(s) -> linear head, at every step (B, T, O) or from each sequence's last step (B, O)."""
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int, output_size: int,
-                 per_step: bool = False, forget_bias: float = 1.0) -> None:  # fmt: skip
+                 per_step: bool = False, **variants: Any) -> None:  # fmt: skip
         super().__init__()
-        extra = {"forget_bias": forget_bias} if cell == "lstm" else {}
         self.per_step = per_step
-        self.rnn = CELLS[cell](input_size, hidden_size, num_layers, batch_first=True, **extra)
+        self.rnn = CELLS[cell](input_size, hidden_size, num_layers, batch_first=True, **variants)
         self.head = nn.Linear(hidden_size, output_size)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -193,10 +200,38 @@ class SequenceModel(nn.Module):
         return self.head(out[torch.arange(out.shape[0]), lengths.to(out.device) - 1])
 
 
+def parameter_count(cell: str, input_size: int, hidden: int, layers: int, output_size: int) -> int:
+    """Weights of a SequenceModel: per layer G*H*(in + H) + 2*G*H, plus the head (H + 1) * O."""
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+    total, inp = 0, input_size
+    for _ in range(layers):
+        total += gates * hidden * (inp + hidden) + 2 * gates * hidden
+        inp = hidden
+    return total + (hidden + 1) * output_size
+
+
+def hidden_size_for(cfg: LongRangeConfig) -> int:
+    """The hidden size this config gives its cell: --hidden-size, or under an equal parameter budget the size
+    whose parameter count comes closest to the LSTM's at --hidden-size."""
+    if cfg.budget == "hidden" or cfg.cell == "lstm":
+        return cfg.hidden_size
+    p = cfg.problem
+    target = parameter_count("lstm", p.input_size, cfg.hidden_size, cfg.num_layers, p.output_size)
+    sizes = range(1, 8 * cfg.hidden_size + 1)
+    return min(
+        sizes, key=lambda h: abs(parameter_count(cfg.cell, p.input_size, h, cfg.num_layers, p.output_size) - target)
+    )
+
+
 def build_model(cfg: LongRangeConfig) -> SequenceModel:
     p = cfg.problem
-    return SequenceModel(cfg.cell, p.input_size, cfg.hidden_size, cfg.num_layers, p.output_size, p.per_step,
-                         cfg.forget_bias)  # fmt: skip
+    variants = {}
+    if cfg.cell == "lstm":
+        variants = {"forget_bias": cfg.forget_bias, "layer_norm": cfg.layer_norm}
+        if cfg.chrono_init:
+            variants = {"chrono_init": max(cfg.length, 3), "layer_norm": cfg.layer_norm}
+    return SequenceModel(cfg.cell, p.input_size, hidden_size_for(cfg), cfg.num_layers, p.output_size, p.per_step,
+                         **variants)  # fmt: skip
 
 
 def run_model(model: nn.Module, batch: Batch) -> Tensor:

@@ -8,11 +8,18 @@ import time
 from pathlib import Path
 
 from lstmkit.cli import add_config_flags, as_dict, emit, quiet_lightning, resolve_from_args, table
-from lstmkit.tasks.longrange import LongRangeConfig, LongRangeTask
+from lstmkit.tasks.longrange import LongRangeConfig, LongRangeTask, hidden_size_for
 
 # training defaults this task recommends over the engine's (still overridden by YAML and flags)
 TRAIN_DEFAULTS = {"epochs": 15, "lr": 5e-3, "batch_size": 64}
-COLUMNS = ["cell", "params", "metric", "test", "baseline", "learned", "steps", "seconds"]
+COLUMNS = ["cell", "hidden", "params", "metric", "test", "baseline", "learned", "steps", "seconds"]
+# what `compare --cells` accepts: a cell, or an LSTM variant from the core
+CELL_CHOICES = {
+    "lstm": {"cell": "lstm"}, "gru": {"cell": "gru"}, "rnn": {"cell": "rnn"},
+    "lstm-ln": {"cell": "lstm", "layer_norm": True},
+    "lstm-chrono": {"cell": "lstm", "chrono_init": True},
+    "lstm-fb0": {"cell": "lstm", "forget_bias": 0.0},
+}  # fmt: skip
 
 
 def _row(cfg: LongRangeConfig, metrics: dict[str, float]) -> dict:
@@ -25,7 +32,7 @@ def _row(cfg: LongRangeConfig, metrics: dict[str, float]) -> dict:
     }  # fmt: skip
 
 
-def _train_one(resolved: dict) -> dict:
+def _train_one(resolved: dict, label: str | None = None) -> dict:
     from lstmkit.engine.trainer import fit
 
     quiet_lightning()
@@ -33,6 +40,8 @@ def _train_one(resolved: dict) -> dict:
     result = fit(LongRangeTask(task_cfg), train_cfg, as_dict(resolved))
     return {
         **_row(task_cfg, result.metrics),
+        "cell": label or task_cfg.cell,
+        "hidden": hidden_size_for(task_cfg),
         "params": sum(p.numel() for p in result.model.parameters()),
         "steps": result.steps, "seconds": round(result.seconds, 1),
         "run": str(result.run_dir), "model": str(result.model_dir),
@@ -65,9 +74,9 @@ def _compare(args: argparse.Namespace) -> None:
     rows, flows = [], {}
     for length in lengths:
         for cell in args.cells:
-            cfg = dataclasses.replace(task_cfg, cell=cell, length=length)
+            cfg = dataclasses.replace(task_cfg, length=length, **CELL_CHOICES[cell])
             out = root / (cell if len(lengths) == 1 else f"T{length}-{cell}")
-            rows.append(_train_one({"task": cfg, "train": dataclasses.replace(train_cfg, out=str(out))}))
+            rows.append(_train_one({"task": cfg, "train": dataclasses.replace(train_cfg, out=str(out))}, cell))
             if length == lengths[-1]:
                 flows[cell] = _flow_of(cfg, out)
     root.mkdir(parents=True, exist_ok=True)
@@ -172,8 +181,9 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
         "compare", help="train LSTM, GRU and RNN with the same budget and print one table", epilog=epilog
     )
     add_config_flags(compare, LongRangeConfig)
-    compare.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=["lstm", "gru", "rnn"],
-                         help="cells to compare (default: lstm gru rnn)")  # fmt: skip
+    compare.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=list(CELL_CHOICES),
+                         help="cells or LSTM variants to compare (default: lstm gru rnn); lstm-ln: layer norm, "
+                         "lstm-chrono: chrono init, lstm-fb0: forget bias 0")  # fmt: skip
     compare.add_argument("--lengths", nargs="+", type=int, metavar="T",
                          help="sweep these sequence lengths (default: just --length)")  # fmt: skip
     compare.set_defaults(func=_compare)

@@ -66,3 +66,37 @@ def test_saved_model_reloads_to_identical_outputs(tmp_path, task):
     assert load_saved(read_saved(tmp_path / "m"), torch.device("cpu")).config == cfg
     with pytest.raises(ValueError, match="expected inputs of shape"):
         loaded.predict(torch.zeros(2, 3, 99))
+
+
+def test_equal_parameter_budget_matches_the_lstm():
+    from lstmkit.tasks.longrange import hidden_size_for
+
+    lstm = LongRangeConfig(hidden_size=32)
+    n_lstm = sum(p.numel() for p in build_model(lstm).parameters())
+    for cell, tolerance in (("gru", 0.05), ("rnn", 0.05)):
+        cfg = LongRangeConfig(hidden_size=32, cell=cell, budget="params")
+        n = sum(p.numel() for p in build_model(cfg).parameters())
+        assert abs(n - n_lstm) / n_lstm < tolerance and hidden_size_for(cfg) > 32
+    assert hidden_size_for(LongRangeConfig(hidden_size=32, cell="gru")) == 32
+
+
+def test_lstm_variants_reach_the_layer():
+    assert build_model(LongRangeConfig(layer_norm=True)).rnn.variants.layer_norm
+    chrono = build_model(LongRangeConfig(chrono_init=True, length=50)).rnn
+    assert chrono.variants.chrono_init == 50
+    with pytest.raises(ValueError, match="LSTM variants"):
+        LongRangeConfig(cell="gru", layer_norm=True)
+
+
+def test_lstm_learns_adding_where_the_rnn_does_not(tmp_path):
+    """The point of the lab, at a size CI affords: T = 40, 800 steps, the same budget for both cells."""
+    from lstmkit.engine import TrainConfig
+    from lstmkit.engine.trainer import fit
+
+    results = {}
+    for cell in ("lstm", "rnn"):
+        cfg = LongRangeConfig(length=40, cell=cell, hidden_size=32, steps_per_epoch=200, val_size=500, test_size=1000)
+        train = TrainConfig(epochs=4, lr=1e-2, lr_schedule="constant", precision="32", progress=False,
+                            out=str(tmp_path / cell))  # fmt: skip
+        results[cell] = fit(LongRangeTask(cfg), train, {}).metrics["test_mse"]
+    assert results["lstm"] < 0.01 < 0.1 < results["rnn"], results
