@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from lstmkit import nn as lnn
 from lstmkit.config import ConfigError, from_dict, option, to_dict
-from lstmkit.data import synthetic
+from lstmkit.data import sequences, synthetic
 from lstmkit.data.synthetic import Batch
 
 NAME = "longrange"
@@ -45,8 +45,12 @@ def _copy_metrics(out: Tensor, b: Batch) -> dict[str, Tensor]:
     return {"accuracy": hit.float().mean(), "ce": _copy_loss(out, b)}
 
 
-def _order_metrics(out: Tensor, b: Batch) -> dict[str, Tensor]:
+def _class_metrics(out: Tensor, b: Batch) -> dict[str, Tensor]:
     return {"accuracy": (out.argmax(-1) == b["y"]).float().mean(), "ce": F.cross_entropy(out.float(), b["y"])}
+
+
+def _ce(out: Tensor, b: Batch) -> Tensor:
+    return F.cross_entropy(out.float(), b["y"])
 
 
 def _valid(b: Batch) -> Tensor:
@@ -70,9 +74,10 @@ def _reber_metrics(out: Tensor, b: Batch) -> dict[str, Tensor]:
 
 @dataclass(frozen=True)
 class Problem:
-    """One generated task: how to make it, what the model outputs, how it is scored."""
+    """One task: how its data is made (generated) or loaded (a fixed set), what the model outputs, how it is
+    scored."""
 
-    make: Callable[[int, int, torch.Generator], Batch]
+    make: Callable[[int, int, torch.Generator], Batch] | None
     input_size: int
     output_size: int
     per_step: bool  # an output at every step (else one from the last step)
@@ -83,6 +88,9 @@ class Problem:
     baseline: float  # the headline metric of the trivial answer
     baseline_is: str
     solved_at: float  # "learned" when the headline metric is at least this good
+    load: Callable[[str | None], dict[str, Batch]] | None = None  # fixed data: {"train", "val", "test"}
+    split: str = "generated with fixed seeds"  # how the test set was made, stated in every table
+    steps: int | None = None  # the sequence length a fixed dataset (or grammar) sets; None: --length
 
     def learned(self, value: float) -> bool:
         return value <= self.solved_at if self.mode == "min" else value >= self.solved_at
@@ -93,10 +101,16 @@ PROBLEMS: dict[str, Problem] = {
                       "mse", "min", ADDING_BASELINE_MSE, "always answer 1.0", LEARNED_MSE),
     "copy": Problem(synthetic.copy_memory, synthetic.COPY_SYMBOLS + 2, synthetic.COPY_SYMBOLS + 1, True, _copy_loss,
                     _copy_metrics, "accuracy", "max", 1 / synthetic.COPY_SYMBOLS, "guess a symbol", 0.99),
-    "order": Problem(synthetic.temporal_order, 8, 4, False, lambda o, b: F.cross_entropy(o.float(), b["y"]),
-                     _order_metrics, "accuracy", "max", 0.25, "guess the class", 0.99),
+    "order": Problem(synthetic.temporal_order, 8, 4, False, _ce,
+                     _class_metrics, "accuracy", "max", 0.25, "guess the class", 0.99),
     "reber": Problem(synthetic.embedded_reber, 7, 7, True, _reber_loss, _reber_metrics,
                      "accuracy", "max", 0.5, "guess T or P", 0.99),
+    "digits": Problem(None, 1, 10, False, _ce, _class_metrics, "accuracy", "max", 0.1, "guess one of 10", 0.95,
+                      sequences.load_digits, "scikit-learn digits, seeded 80/20 train/test split", 64),
+    "mnist1d": Problem(None, 1, 10, False, _ce, _class_metrics, "accuracy", "max", 0.1, "guess one of 10", 0.95,
+                       sequences.load_mnist1d, "MNIST-1D's own 4000/1000 split", 40),
+    "smnist": Problem(None, 1, 10, False, _ce, _class_metrics, "accuracy", "max", 0.1, "guess one of 10", 0.95,
+                      sequences.load_mnist_pixels, "the 10k MNIST test images, seeded 80/20 train/test split", 784),
 }  # fmt: skip
 
 
@@ -104,10 +118,13 @@ PROBLEMS: dict[str, Problem] = {
 class LongRangeConfig:
     """The long-range task and its model."""
 
-    task: Literal["adding", "copy", "order", "reber"] = option(
+    task: Literal["adding", "copy", "order", "reber", "digits", "mnist1d", "smnist"] = option(
         "adding", "adding: sum 2 marked values; copy: recall 10 symbols after T steps; order: the order of 2 "
-        "symbols in noise; reber: embedded Reber grammar (length set by the grammar)"
+        "symbols in noise; reber: embedded Reber grammar; digits: scikit-learn's 8x8 digits pixel by pixel "
+        "(64 steps); mnist1d: MNIST-1D (40 steps, --data FILE.npz); smnist: MNIST pixel by pixel (784 steps, "
+        "--data DIR of IDX files). The last four fix their own length"
     )  # fmt: skip
+    data: str | None = option(None, "file or folder of a task's local data (mnist1d, smnist)", metavar="PATH")
     length: int = option(100, "sequence length T: the span the memory must bridge")
     cell: Literal["lstm", "gru", "rnn"] = option("lstm", "recurrent cell")
     hidden_size: int = option(64, "hidden units per layer")
@@ -137,6 +154,11 @@ class LongRangeConfig:
     def problem(self) -> Problem:
         return PROBLEMS[self.task]
 
+    @property
+    def steps(self) -> int:
+        """The sequence length actually seen: --length, or what the dataset fixes."""
+        return self.problem.steps or self.length
+
 
 # ----------------------------------------------------------------------------------------------------------
 # batches
@@ -157,6 +179,25 @@ class GeneratedBatches:
         self.epoch += 1
         for _ in range(self.steps):
             yield self.make(self.batch_size, gen)
+
+
+class ShuffledBatches:
+    """A fixed training set, reshuffled (reproducibly) at every pass."""
+
+    def __init__(self, data: Batch, batch_size: int, seed: int) -> None:
+        self.data, self.batch_size, self.seed = data, batch_size, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return -(-len(self.data["x"]) // self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        self.epoch += 1
+        order = torch.randperm(len(self.data["x"]), generator=gen)
+        for i in range(0, len(order), self.batch_size):
+            idx = order[i : i + self.batch_size]
+            yield {k: v[idx] for k, v in self.data.items()}
 
 
 class FixedBatches:
@@ -229,7 +270,7 @@ def build_model(cfg: LongRangeConfig) -> SequenceModel:
     if cfg.cell == "lstm":
         variants = {"forget_bias": cfg.forget_bias, "layer_norm": cfg.layer_norm}
         if cfg.chrono_init:
-            variants = {"chrono_init": max(cfg.length, 3), "layer_norm": cfg.layer_norm}
+            variants = {"chrono_init": max(cfg.steps, 3), "layer_norm": cfg.layer_norm}
     return SequenceModel(cfg.cell, p.input_size, hidden_size_for(cfg), cfg.num_layers, p.output_size, p.per_step,
                          **variants)  # fmt: skip
 
@@ -251,14 +292,22 @@ class LongRangeTask:
         self.cfg = cfg
         self.problem = cfg.problem
         self.monitor, self.monitor_mode = self.problem.metric, self.problem.mode
-        gen = torch.Generator().manual_seed(cfg.test_seed)
-        self._test = self.problem.make(cfg.test_size, cfg.length, gen)
-        self._val = self.problem.make(cfg.val_size, cfg.length, gen)
+        self._train = None
+        if self.problem.load is not None:
+            splits = self.problem.load(cfg.data)
+            self._train, self._val, self._test = splits["train"], splits["val"], splits["test"]
+        else:
+            gen = torch.Generator().manual_seed(cfg.test_seed)
+            self._test = self.problem.make(cfg.test_size, cfg.length, gen)
+            self._val = self.problem.make(cfg.val_size, cfg.length, gen)
 
     def build_model(self) -> nn.Module:
         return build_model(self.cfg)
 
-    def train_batches(self, batch_size: int, seed: int) -> GeneratedBatches:
+    def train_batches(self, batch_size: int, seed: int) -> GeneratedBatches | ShuffledBatches:
+        if self._train is not None:
+            return ShuffledBatches(self._train, batch_size, seed)
+
         def make(n: int, gen: torch.Generator) -> Batch:
             return self.problem.make(n, self.cfg.length, gen)
 
@@ -309,7 +358,9 @@ class LongRangeModel:
     def probe(self, n: int = 64) -> tuple[torch.nn.Module, Tensor, Tensor | None, Callable[[Tensor], Tensor]]:
         """For `lstmkit inspect`: the recurrent layer, n test inputs, their lengths, and the task loss as a
         function of the layer's output."""
-        batch = synthetic.take(self.config.problem.make(n, self.config.length, _probe_gen()), 0, n)
+        p = self.config.problem
+        data = p.load(self.config.data)["test"] if p.load else p.make(n, self.config.length, _probe_gen())
+        batch = synthetic.take(data, 0, n)
         device = next(self.model.parameters()).device
         batch = {k: v.to(device) for k, v in batch.items()}
         lengths = batch.get("lengths")

@@ -26,7 +26,7 @@ def _row(cfg: LongRangeConfig, metrics: dict[str, float]) -> dict:
     p = cfg.problem
     value = metrics[f"test_{p.metric}"]
     return {
-        "task": cfg.task, "cell": cfg.cell, "length": cfg.length, "metric": p.metric, "test": value,
+        "task": cfg.task, "cell": cfg.cell, "length": cfg.steps, "metric": p.metric, "test": value,
         "baseline": p.baseline, "baseline_is": p.baseline_is, "learned": "yes" if p.learned(value) else "no",
         **metrics,
     }  # fmt: skip
@@ -50,11 +50,11 @@ def _train_one(resolved: dict, label: str | None = None) -> dict:
 
 def _headline(cfg: LongRangeConfig) -> str:
     p = cfg.problem
-    length = "" if cfg.task == "reber" else f", T={cfg.length}"
+    length = "" if cfg.task == "reber" else f", T={cfg.steps}"
     better = "lower" if p.mode == "min" else "higher"
     return (
         f"{cfg.task}{length}: test {p.metric} ({better} is better); baseline {p.baseline:.3g} ({p.baseline_is}); "
-        f"learned = {p.metric} {'<=' if p.mode == 'min' else '>='} {p.solved_at}"
+        f"learned = {p.metric} {'<=' if p.mode == 'min' else '>='} {p.solved_at}; test set: {p.split}"
     )
 
 
@@ -67,6 +67,8 @@ def _train(args: argparse.Namespace) -> None:
 def _compare(args: argparse.Namespace) -> None:
     resolved = resolve_from_args(args, LongRangeConfig, TRAIN_DEFAULTS)
     task_cfg, train_cfg = resolved["task"], resolved["train"]
+    if args.lengths and task_cfg.problem.steps:
+        raise ValueError(f"--lengths sweeps generated tasks; {task_cfg.task} has a fixed length of {task_cfg.steps}")
     lengths = args.lengths or [task_cfg.length]
     span = f"T{lengths[0]}" if len(lengths) == 1 else f"T{lengths[0]}-{lengths[-1]}"
     name = train_cfg.name or f"compare-{task_cfg.task}-{span}-{time.strftime('%Y%m%d-%H%M%S')}"
