@@ -52,14 +52,16 @@ def plot_curves(csv_path: Path, png: Path, title: str = "") -> Path:
 
     series = read_series(csv_path)
     names = [k for k in series if k.startswith("train_")] + [k for k in series if k.startswith("val_")]
-    fig = Figure(figsize=(5 * max(len(names), 1), 3.6))
+    cols = min(max(len(names), 1), 4)
+    rows = -(-max(len(names), 1) // cols)
+    fig = Figure(figsize=(4.5 * cols, 3.4 * rows))
     FigureCanvasAgg(fig)
     for i, name in enumerate(names or ["(no metrics)"]):
-        ax = fig.add_subplot(1, max(len(names), 1), i + 1)
+        ax = fig.add_subplot(rows, cols, i + 1)
         if name in series:
             steps, values = series[name]
             ax.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3)
-            if min(values) > 0:
+            if min(values) > 0 and max(values) > 10 * min(values):
                 ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.set_title(name)

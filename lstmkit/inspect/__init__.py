@@ -1,5 +1,5 @@
 """Looking inside recurrent models: gate traces, gradient flow, plots."""
 
-from lstmkit.inspect.trace import GateTrace, trace
+from lstmkit.inspect.trace import GateTrace, gate_means, trace
 
-__all__ = ["GateTrace", "trace"]
+__all__ = ["GateTrace", "gate_means", "trace"]

@@ -40,6 +40,23 @@ class GateTrace:
         raise AttributeError(name)
 
 
+GATE_SUMMARY = {"lstm": ("input", "forget"), "gru": ("update", "reset"), "rnn": ()}
+
+
+def gate_means(tr: GateTrace, lengths: Tensor | None = None) -> dict[str, Tensor]:
+    """Mean activation of the main gates per layer over every real (unpadded) step: forget and input for
+    an LSTM, update and reset for a GRU, e.g. {"gate_forget_l0": ...}. Watched during training, they show
+    the cell learning to hold (forget -> 1) or to write (input up)."""
+    out = {}
+    for name in GATE_SUMMARY[tr.cell]:
+        values = tr[name]  # (L, D, B, T, H)
+        T, H = values.shape[3], values.shape[4]
+        count = values.shape[1] * H * (values.shape[2] * T if lengths is None else int(lengths.sum()))
+        for layer in range(values.shape[0]):
+            out[f"gate_{name}_l{layer}"] = values[layer].sum() / count  # padded steps hold zeros
+    return out
+
+
 def trace(layer: torch.nn.Module, x: Tensor, hx=None, lengths=None) -> GateTrace:
     """Run `layer` (an lstmkit LSTM/GRU/RNN) on x through the explicit backend and record every gate.
 

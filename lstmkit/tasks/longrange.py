@@ -20,6 +20,7 @@ from lstmkit import nn as lnn
 from lstmkit.config import ConfigError, from_dict, option, to_dict
 from lstmkit.data import sequences, synthetic
 from lstmkit.data.synthetic import Batch
+from lstmkit.inspect.trace import gate_means, trace
 
 NAME = "longrange"
 CELLS = {"lstm": lnn.LSTM, "gru": lnn.GRU, "rnn": lnn.RNN}
@@ -323,7 +324,10 @@ class LongRangeTask:
         return self.problem.loss(run_model(model, batch), batch)
 
     def metrics(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
-        return self.problem.metrics(run_model(model, batch), batch)
+        """The problem's metrics, plus mean gate activations per layer (one traced pass gives both)."""
+        lengths = batch.get("lengths")
+        tr = trace(model.rnn, batch["x"], lengths=lengths)
+        return {**self.problem.metrics(model.readout(tr.output, lengths), batch), **gate_means(tr, lengths)}
 
     def config_dict(self) -> dict[str, Any]:
         return to_dict(self.cfg)

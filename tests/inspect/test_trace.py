@@ -54,3 +54,18 @@ def test_trace_rejects_unknown_names_and_layers():
         tr["forget"]
     with pytest.raises(TypeError, match="lstmkit.nn"):
         trace(torch.nn.LSTM(2, 3), torch.randn(3, 1, 2))
+
+
+def test_gate_means_ignore_padding():
+    from lstmkit.inspect import gate_means
+
+    layer = lnn.LSTM(2, 3, num_layers=2)
+    x = torch.randn(2, 5, 2)
+    lengths = torch.tensor([5, 2])
+    tr = trace(layer, x.transpose(0, 1), lengths=lengths)
+    means = gate_means(tr, lengths)
+    assert set(means) == {"gate_input_l0", "gate_forget_l0", "gate_input_l1", "gate_forget_l1"}
+    f = tr.forget[0, 0]  # (B, T, H)
+    by_hand = torch.cat([f[0, :5], f[1, :2]]).mean()
+    torch.testing.assert_close(means["gate_forget_l0"], by_hand)
+    assert gate_means(trace(lnn.RNN(2, 3), x)) == {}
