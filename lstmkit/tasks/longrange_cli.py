@@ -26,7 +26,7 @@ def _row(cfg: LongRangeConfig, metrics: dict[str, float]) -> dict:
     p = cfg.problem
     value = metrics[f"test_{p.metric}"]
     return {
-        "task": cfg.task, "cell": cfg.cell, "length": cfg.steps, "metric": p.metric, "test": value,
+        "task": cfg.task, "cell": cfg.cell, "length": "var" if cfg.task == "reber" else cfg.steps, "metric": p.metric, "test": value,
         "baseline": p.baseline, "baseline_is": p.baseline_is, "learned": "yes" if p.learned(value) else "no",
         **metrics,
     }  # fmt: skip

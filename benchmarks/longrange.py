@@ -1,0 +1,108 @@
+"""Long-range lab benchmark: who learns what, at which length, with which budget.
+
+    python benchmarks/longrange.py [--minutes 3] [--steps 3000] [--lengths 50 100 200 500 1000]
+                                   [--data ../shared/data/sequences] [--no-write]
+
+Adding problem for every length × cell (LSTM, GRU, tanh RNN; equal hidden size), then MNIST-1D, sequential
+digits and the embedded Reber grammar. Every run gets the same budget: at most --steps optimiser steps and
+--minutes of wall time, whichever ends first. Each row states its steps, wall time and the trivial baseline.
+Writes the table to BENCHMARKS.md. Run it alone on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks._report import machine, write_section
+from lstmkit.cli import quiet_lightning
+from lstmkit.engine import TrainConfig
+from lstmkit.engine.trainer import fit
+from lstmkit.tasks.longrange import LongRangeConfig, LongRangeTask, hidden_size_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_one(cfg: LongRangeConfig, args: argparse.Namespace, out: Path) -> dict:
+    train = TrainConfig(epochs=10_000, max_steps=args.steps, max_time=f"{args.minutes}m", lr=args.lr,
+                        batch_size=64, progress=False, out=str(out), seed=0)  # fmt: skip
+    start = time.perf_counter()
+    result = fit(LongRangeTask(cfg), train, {"task": dataclasses.asdict(cfg), "train": dataclasses.asdict(train)})
+    p = cfg.problem
+    value = result.metrics[f"test_{p.metric}"]
+    return {
+        "task": cfg.task, "T": "var" if cfg.task == "reber" else cfg.steps, "cell": cfg.cell, "hidden": hidden_size_for(cfg),
+        "params": sum(q.numel() for q in result.model.parameters()), "metric": p.metric, "test": value,
+        "baseline": p.baseline, "learned": "yes" if p.learned(value) else "no", "steps": result.steps,
+        "wall_s": time.perf_counter() - start, "split": p.split,
+    }  # fmt: skip
+
+
+def plan(args: argparse.Namespace) -> list[LongRangeConfig]:
+    configs = [
+        LongRangeConfig(task="adding", length=T, cell=cell, hidden_size=args.hidden)
+        for T in args.lengths for cell in args.cells
+    ]  # fmt: skip
+    mnist1d = Path(args.data) / "mnist1d.npz"
+    for cell in args.cells:
+        if mnist1d.exists():
+            configs.append(LongRangeConfig(task="mnist1d", data=str(mnist1d), cell=cell, hidden_size=args.hidden))
+        configs.append(LongRangeConfig(task="digits", cell=cell, hidden_size=args.hidden))
+        configs.append(LongRangeConfig(task="reber", cell=cell, hidden_size=args.hidden))
+    return configs
+
+
+def render(rows: list[dict], args: argparse.Namespace) -> str:
+    lines = [
+        "## Long-range lab: who learns what",
+        "",
+        f"Command: `python benchmarks/longrange.py --minutes {args.minutes} --steps {args.steps} "
+        f"--hidden {args.hidden} --lengths {' '.join(map(str, args.lengths))}`  ",
+        f"Machine: {machine()}  ",
+        f"Budget per run: at most {args.steps} steps of batch 64 and {args.minutes} min wall time, AdamW lr "
+        f"{args.lr} with cosine decay, bf16 autocast where the CPU has it, selection on a fixed-seed validation "
+        "set, test on a separate set. Equal hidden size for every cell.  ",
+        "Learned: adding MSE ≤ 0.01; accuracies ≥ 0.95 (digits, MNIST-1D) or ≥ 0.99 (Reber's T/P recall).",
+        "",
+        "| task | T | cell | hidden | params | metric | test | baseline | learned | steps | wall s | test set |",
+        "|---|---:|---|---:|---:|---|---:|---:|---|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['task']} | {r['T']} | {r['cell']} | {r['hidden']} | {r['params']} | {r['metric']} | "
+            f"{r['test']:.4g} | {r['baseline']:.3g} | {r['learned']} | {r['steps']} | {r['wall_s']:.0f} | {r['split']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=3.0, help="wall-time budget per run")
+    parser.add_argument("--steps", type=int, default=3000, help="step budget per run")
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--lengths", type=int, nargs="+", default=[50, 100, 200, 500, 1000])
+    parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "sequences"))
+    parser.add_argument("--out", default=str(ROOT / "runs" / "bench-longrange"))
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    quiet_lightning()
+    rows = []
+    for cfg in plan(args):
+        name = f"{cfg.task}-T{cfg.steps}-{cfg.cell}"
+        rows.append(run_one(cfg, args, Path(args.out) / name))
+        r = rows[-1]
+        print(f"{name}: {r['metric']} {r['test']:.4g} (baseline {r['baseline']:.3g}), {r['steps']} steps, "
+              f"{r['wall_s']:.0f} s", flush=True)  # fmt: skip
+        if not args.no_write:  # written as it goes, so a long run that is cut off keeps its rows
+            write_section("longrange", render(rows, args))
+    print(render(rows, args))
+
+
+if __name__ == "__main__":
+    main()
