@@ -84,5 +84,12 @@ def test_length_sweep_writes_table_and_plots(tmp_path, capsys):
         (12, "lstm-chrono"),
         (12, "rnn"),
     ]
-    for name in ("compare.csv", "compare.md", "metric-vs-length.png", "gradient-flow.png", "T12-rnn/model/config.json"):
+    for name in (
+        "compare.csv",
+        "compare.md",
+        "metric-vs-length.png",
+        "gradient-flow.png",
+        "memory-horizon.png",
+        "T12-rnn/model/config.json",
+    ):
         assert (tmp_path / "s" / name).is_file(), name

@@ -13,6 +13,7 @@ from lstmkit.tasks.longrange import LongRangeConfig, LongRangeTask, hidden_size_
 # training defaults this task recommends over the engine's (still overridden by YAML and flags)
 TRAIN_DEFAULTS = {"epochs": 15, "lr": 5e-3, "batch_size": 64}
 COLUMNS = ["cell", "hidden", "params", "metric", "test", "baseline", "learned", "steps", "seconds"]
+SWEEP_COLUMNS = ["length", *COLUMNS, "horizon"]
 # what `compare --cells` accepts: a cell, or an LSTM variant from the core
 CELL_CHOICES = {
     "lstm": {"cell": "lstm"}, "gru": {"cell": "gru"}, "rnn": {"cell": "rnn"},
@@ -79,11 +80,11 @@ def _compare(args: argparse.Namespace) -> None:
             cfg = dataclasses.replace(task_cfg, length=length, **CELL_CHOICES[cell])
             out = root / (cell if len(lengths) == 1 else f"T{length}-{cell}")
             rows.append(_train_one({"task": cfg, "train": dataclasses.replace(train_cfg, out=str(out))}, cell))
-            if length == lengths[-1]:
-                flows[cell] = _flow_of(cfg, out)
+            flows[(length, cell)] = _flow_of(out)
+            rows[-1]["horizon"] = flows[(length, cell)].horizon()
     root.mkdir(parents=True, exist_ok=True)
     files = _write_comparison(root, rows, flows, task_cfg)
-    columns = (["length"] if len(lengths) > 1 else []) + COLUMNS
+    columns = SWEEP_COLUMNS if len(lengths) > 1 else [*COLUMNS, "horizon"]
     learned = [f"{r['cell']}@T{r['length']}" for r in rows if r["learned"] == "yes"]
     summary = (
         f"{_headline(task_cfg if len(lengths) == 1 else dataclasses.replace(task_cfg, length=lengths[-1]))}\n\n"
@@ -94,7 +95,7 @@ def _compare(args: argparse.Namespace) -> None:
     emit(args, rows, lambda: summary)
 
 
-def _flow_of(cfg: LongRangeConfig, run: Path):
+def _flow_of(run: Path):
     """Gradient flow of a trained model on its probe batch."""
     from lstmkit import load
     from lstmkit.inspect.gradients import gradient_flow
@@ -109,20 +110,47 @@ def _write_comparison(root: Path, rows: list[dict], flows: dict, cfg: LongRangeC
 
     from lstmkit.inspect.gradients import plot_gradient_flow
 
-    columns = ["length", *COLUMNS]
+    columns = SWEEP_COLUMNS
     with open(root / "compare.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     (root / "compare.md").write_text(_markdown(rows, columns), encoding="utf-8")
     files = [root / "compare.csv", root / "compare.md"]
-    longest = max(r["length"] for r in rows)
-    files.append(
-        plot_gradient_flow(flows, root / "gradient-flow.png", title=f"{cfg.task}, T={longest}, trained models")
-    )
-    if len({r["length"] for r in rows}) > 1:
+    longest = max(length for length, _ in flows)
+    last = {cell: flow for (length, cell), flow in flows.items() if length == longest}
+    files.append(plot_gradient_flow(last, root / "gradient-flow.png", title=f"{cfg.task}, T={longest}, trained models"))
+    if len({length for length, _ in flows}) > 1:
         files.append(_plot_sweep(rows, cfg, root / "metric-vs-length.png"))
+        files.append(_plot_horizons(rows, root / "memory-horizon.png"))
     return files
+
+
+def _plot_horizons(rows: list[dict], png: Path) -> Path:
+    """How far back the gradient reaches (norm >= 1e-3 of its max) for each cell and length; a point on the
+    dashed line means all the way to the first step."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.5, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    lengths = sorted({r["length"] for r in rows})
+    ax.plot(lengths, [t - 1 for t in lengths], color="grey", linestyle="--", label="the whole sequence")
+    for cell in dict.fromkeys(r["cell"] for r in rows):
+        mine = [r for r in rows if r["cell"] == cell]
+        reach = [r["length"] - 1 if r["horizon"] is None else r["horizon"] for r in mine]
+        ax.plot([r["length"] for r in mine], reach, marker="o", label=cell)
+    ax.set_xscale("log")
+    ax.set_yscale("symlog")
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel("memory horizon (steps)")
+    ax.set_title("how far back the gradient reaches (trained models)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    return png
 
 
 def _plot_sweep(rows: list[dict], cfg: LongRangeConfig, png: Path) -> Path:
