@@ -35,7 +35,7 @@ def run_one(cfg: LongRangeConfig, args: argparse.Namespace, out: Path) -> dict:
     p = cfg.problem
     value = result.metrics[f"test_{p.metric}"]
     return {
-        "task": cfg.task, "T": "var" if cfg.task == "reber" else cfg.steps, "cell": cfg.cell, "hidden": hidden_size_for(cfg),
+        "task": cfg.task, "T": cfg.length_label, "cell": cfg.cell, "hidden": hidden_size_for(cfg),
         "params": sum(q.numel() for q in result.model.parameters()), "metric": p.metric, "test": value,
         "baseline": p.baseline, "learned": "yes" if p.learned(value) else "no", "steps": result.steps,
         "wall_s": time.perf_counter() - start, "split": p.split,

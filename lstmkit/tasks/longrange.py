@@ -91,7 +91,8 @@ class Problem:
     solved_at: float  # "learned" when the headline metric is at least this good
     load: Callable[[str | None], dict[str, Batch]] | None = None  # fixed data: {"train", "val", "test"}
     split: str = "generated with fixed seeds"  # how the test set was made, stated in every table
-    steps: int | None = None  # the sequence length a fixed dataset (or grammar) sets; None: --length
+    steps: int | None = None  # the sequence length a fixed dataset sets; None: --length
+    variable_length: bool = False  # lengths differ per sequence (set by a grammar): --length is unused
 
     def learned(self, value: float) -> bool:
         return value <= self.solved_at if self.mode == "min" else value >= self.solved_at
@@ -105,7 +106,7 @@ PROBLEMS: dict[str, Problem] = {
     "order": Problem(synthetic.temporal_order, 8, 4, False, _ce,
                      _class_metrics, "accuracy", "max", 0.25, "guess the class", 0.99),
     "reber": Problem(synthetic.embedded_reber, 7, 7, True, _reber_loss, _reber_metrics,
-                     "accuracy", "max", 0.5, "guess T or P", 0.99),
+                     "accuracy", "max", 0.5, "guess T or P", 0.99, variable_length=True),
     "digits": Problem(None, 1, 10, False, _ce, _class_metrics, "accuracy", "max", 0.1, "guess one of 10", 0.95,
                       sequences.load_digits, "scikit-learn digits, seeded 80/20 train/test split", 64),
     "mnist1d": Problem(None, 1, 10, False, _ce, _class_metrics, "accuracy", "max", 0.1, "guess one of 10", 0.95,
@@ -159,6 +160,11 @@ class LongRangeConfig:
     def steps(self) -> int:
         """The sequence length actually seen: --length, or what the dataset fixes."""
         return self.problem.steps or self.length
+
+    @property
+    def length_label(self) -> int | str:
+        """The length for tables: 'var' where a grammar sets each sequence's length."""
+        return "var" if self.problem.variable_length else self.steps
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ def _row(cfg: LongRangeConfig, metrics: dict[str, float]) -> dict:
     p = cfg.problem
     value = metrics[f"test_{p.metric}"]
     return {
-        "task": cfg.task, "cell": cfg.cell, "length": "var" if cfg.task == "reber" else cfg.steps, "metric": p.metric, "test": value,
+        "task": cfg.task, "cell": cfg.cell, "length": cfg.length_label, "metric": p.metric, "test": value,
         "baseline": p.baseline, "baseline_is": p.baseline_is, "learned": "yes" if p.learned(value) else "no",
         **metrics,
     }  # fmt: skip
@@ -51,7 +51,7 @@ def _train_one(resolved: dict, label: str | None = None) -> dict:
 
 def _headline(cfg: LongRangeConfig) -> str:
     p = cfg.problem
-    length = "" if cfg.task == "reber" else f", T={cfg.steps}"
+    length = "" if cfg.problem.variable_length else f", T={cfg.steps}"
     better = "lower" if p.mode == "min" else "higher"
     return (
         f"{cfg.task}{length}: test {p.metric} ({better} is better); baseline {p.baseline:.3g} ({p.baseline_is}); "
