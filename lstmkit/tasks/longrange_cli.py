@@ -81,7 +81,8 @@ def _compare(args: argparse.Namespace) -> None:
             out = root / (cell if len(lengths) == 1 else f"T{length}-{cell}")
             rows.append(_train_one({"task": cfg, "train": dataclasses.replace(train_cfg, out=str(out))}, cell))
             flows[(length, cell)] = _flow_of(out)
-            rows[-1]["horizon"] = flows[(length, cell)].horizon()
+            horizon = flows[(length, cell)].horizon()
+            rows[-1]["horizon"] = "full" if horizon is None else horizon  # full: reaches the first step
     root.mkdir(parents=True, exist_ok=True)
     files = _write_comparison(root, rows, flows, task_cfg)
     columns = SWEEP_COLUMNS if len(lengths) > 1 else [*COLUMNS, "horizon"]
@@ -139,7 +140,7 @@ def _plot_horizons(rows: list[dict], png: Path) -> Path:
     ax.plot(lengths, [t - 1 for t in lengths], color="grey", linestyle="--", label="the whole sequence")
     for cell in dict.fromkeys(r["cell"] for r in rows):
         mine = [r for r in rows if r["cell"] == cell]
-        reach = [r["length"] - 1 if r["horizon"] is None else r["horizon"] for r in mine]
+        reach = [r["length"] - 1 if r["horizon"] == "full" else r["horizon"] for r in mine]
         ax.plot([r["length"] for r in mine], reach, marker="o", label=cell)
     ax.set_xscale("log")
     ax.set_yscale("symlog")
