@@ -23,11 +23,12 @@ from lstmkit.cli import quiet_lightning
 from lstmkit.engine import TrainConfig
 from lstmkit.engine.trainer import fit
 from lstmkit.tasks.longrange import LongRangeConfig, LongRangeTask, hidden_size_for
+from lstmkit.tasks.longrange_cli import CELL_CHOICES
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_one(cfg: LongRangeConfig, args: argparse.Namespace, out: Path) -> dict:
+def run_one(label: str, cfg: LongRangeConfig, args: argparse.Namespace, out: Path) -> dict:
     train = TrainConfig(epochs=10_000, max_steps=args.steps, max_time=f"{args.minutes}m", lr=args.lr,
                         batch_size=64, progress=False, out=str(out), seed=0)  # fmt: skip
     start = time.perf_counter()
@@ -35,33 +36,39 @@ def run_one(cfg: LongRangeConfig, args: argparse.Namespace, out: Path) -> dict:
     p = cfg.problem
     value = result.metrics[f"test_{p.metric}"]
     return {
-        "task": cfg.task, "T": cfg.length_label, "cell": cfg.cell, "hidden": hidden_size_for(cfg),
+        "task": cfg.task, "T": cfg.length_label, "cell": label, "hidden": hidden_size_for(cfg),
         "params": sum(q.numel() for q in result.model.parameters()), "metric": p.metric, "test": value,
         "baseline": p.baseline, "learned": "yes" if p.learned(value) else "no", "steps": result.steps,
         "wall_s": time.perf_counter() - start, "split": p.split,
     }  # fmt: skip
 
 
-def plan(args: argparse.Namespace) -> list[LongRangeConfig]:
-    configs = [
-        LongRangeConfig(task="adding", length=T, cell=cell, hidden_size=args.hidden)
-        for T in args.lengths for cell in args.cells
-    ]  # fmt: skip
+def plan(args: argparse.Namespace) -> list[tuple[str, LongRangeConfig]]:
+    """(label, config) for every run: adding for every length × cell, then the fixed-length tasks per cell."""
+    runs = []
+    variant = {cell: CELL_CHOICES[cell] for cell in args.cells}
+    if "adding" in args.tasks:
+        runs += [(c, LongRangeConfig(task="adding", length=T, hidden_size=args.hidden, **variant[c]))
+                 for T in args.lengths for c in args.cells]  # fmt: skip
     mnist1d = Path(args.data) / "mnist1d.npz"
-    for cell in args.cells:
-        if mnist1d.exists():
-            configs.append(LongRangeConfig(task="mnist1d", data=str(mnist1d), cell=cell, hidden_size=args.hidden))
-        configs.append(LongRangeConfig(task="digits", cell=cell, hidden_size=args.hidden))
-        configs.append(LongRangeConfig(task="reber", cell=cell, hidden_size=args.hidden))
-    return configs
+    for c in args.cells:
+        if "mnist1d" in args.tasks and mnist1d.exists():
+            runs.append((c, LongRangeConfig(task="mnist1d", data=str(mnist1d), hidden_size=args.hidden, **variant[c])))
+        for task in ("digits", "reber"):
+            if task in args.tasks:
+                runs.append((c, LongRangeConfig(task=task, hidden_size=args.hidden, **variant[c])))
+    return runs
 
 
 def render(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
-        "## Long-range lab: who learns what",
+        "## Long-range lab: who learns what" + ("" if args.section == "longrange" else f" ({args.section})"),
         "",
         f"Command: `python benchmarks/longrange.py --minutes {args.minutes} --steps {args.steps} "
-        f"--hidden {args.hidden} --lengths {' '.join(map(str, args.lengths))}`  ",
+        f"--hidden {args.hidden} --lengths {' '.join(map(str, args.lengths))} --cells {' '.join(args.cells)} "
+        f"--tasks {' '.join(args.tasks)}"
+        + ("" if args.section == "longrange" else f" --section {args.section}")
+        + "`  ",
         f"Machine: {machine()}  ",
         f"Budget per run: at most {args.steps} steps of batch 64 and {args.minutes} min wall time, AdamW lr "
         f"{args.lr} with cosine decay, bf16 autocast where the CPU has it, selection on a fixed-seed validation "
@@ -86,21 +93,23 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--lengths", type=int, nargs="+", default=[50, 100, 200, 500, 1000])
-    parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"])
+    parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=list(CELL_CHOICES))
+    parser.add_argument("--tasks", nargs="+", default=["adding", "mnist1d", "digits", "reber"])
+    parser.add_argument("--section", default="longrange", help="BENCHMARKS.md section to (re)write")
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "sequences"))
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-longrange"))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     quiet_lightning()
     rows = []
-    for cfg in plan(args):
-        name = f"{cfg.task}-T{cfg.steps}-{cfg.cell}"
-        rows.append(run_one(cfg, args, Path(args.out) / name))
+    for label, cfg in plan(args):
+        name = f"{cfg.task}-T{cfg.length_label}-{label}"
+        rows.append(run_one(label, cfg, args, Path(args.out) / name))
         r = rows[-1]
         print(f"{name}: {r['metric']} {r['test']:.4g} (baseline {r['baseline']:.3g}), {r['steps']} steps, "
               f"{r['wall_s']:.0f} s", flush=True)  # fmt: skip
         if not args.no_write:  # written as it goes, so a long run that is cut off keeps its rows
-            write_section("longrange", render(rows, args))
+            write_section(args.section, render(rows, args))
     print(render(rows, args))
 
 
