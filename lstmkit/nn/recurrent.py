@@ -466,10 +466,4 @@ class RNN(nn.RNN):
         return _extra_repr(self, super().extra_repr())
 
 
-def flops_per_step(cell: str, input_size: int, hidden_size: int, batch: int) -> float:
-    """Multiply-add FLOPs (x2) of one layer-direction step's GEMMs: the usual figure for GFLOP/s."""
-    gates = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
-    return 2.0 * batch * gates * hidden_size * (input_size + hidden_size)
-
-
-__all__ = ["LSTM", "GRU", "RNN", "Variants", "BACKENDS", "flops_per_step"]
+__all__ = ["LSTM", "GRU", "RNN", "Variants", "BACKENDS"]

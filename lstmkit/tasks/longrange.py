@@ -171,6 +171,11 @@ class LongRangeConfig:
 # batches
 
 
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """A distinct, reproducible random stream for each (seed, epoch)."""
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
 class GeneratedBatches:
     """An epoch of fresh batches from a generator; each pass draws new data, reproducibly."""
 
@@ -182,7 +187,7 @@ class GeneratedBatches:
         return self.steps
 
     def __iter__(self) -> Iterator[Batch]:
-        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        gen = _epoch_generator(self.seed, self.epoch)
         self.epoch += 1
         for _ in range(self.steps):
             yield self.make(self.batch_size, gen)
@@ -199,7 +204,7 @@ class ShuffledBatches:
         return -(-len(self.data["x"]) // self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
-        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        gen = _epoch_generator(self.seed, self.epoch)
         self.epoch += 1
         order = torch.randperm(len(self.data["x"]), generator=gen)
         for i in range(0, len(order), self.batch_size):
