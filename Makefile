@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test lint bench clean
+.PHONY: demo demo-longrange test lint bench clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,10 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PIP) -e ".[dev,data]"
 	touch $@
 
-demo: $(BIN)/.installed  ## LSTM vs GRU vs RNN on the adding problem (T=100): who learned it?
+demo: $(BIN)/.installed  ## forecast a built-in dataset: train, backtest against the baselines, plot, table
+	$(BIN)/lstmkit forecast backtest --data air-passengers --windows 3
+
+demo-longrange: $(BIN)/.installed  ## LSTM vs GRU vs RNN on the adding problem (T=100): who learned it?
 	$(BIN)/lstmkit longrange compare --task adding --length 100
 
 test: $(BIN)/.installed  ## lint + the test suite

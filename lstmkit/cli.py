@@ -15,7 +15,7 @@ from lstmkit.config import ConfigError, add_arguments, check_no_clashes, resolve
 from lstmkit.engine.config import TrainConfig
 
 # command groups: each module has register_cli(subparsers) adding `lstmkit <group> <verb>`
-TASK_CLIS = ["lstmkit.tasks.longrange_cli", "lstmkit.inspect.cli"]
+TASK_CLIS = ["lstmkit.tasks.forecast.cli", "lstmkit.tasks.longrange_cli", "lstmkit.inspect.cli"]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lstmkit",
         description="LSTM networks for sequence data: train, evaluate and inspect recurrent models.",
-        epilog="Start with:  lstmkit longrange compare --task adding --length 100",
+        epilog="Start with:  lstmkit forecast backtest --data air-passengers   (or: lstmkit longrange compare --task adding)",
     )
     parser.add_argument("--version", action="version", version=f"lstmkit {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="<command>")

@@ -41,3 +41,16 @@ DATASETS: dict[str, DatasetInfo] = {
                     "LeCun et al., MNIST", "MNIST terms"),
     ]
 }  # fmt: skip
+
+
+def _series_rows() -> dict[str, DatasetInfo]:
+    from lstmkit.data.builtin_series import SERIES_DATASETS
+
+    return {
+        d.name: DatasetInfo(d.name, "forecast", f"{d.size}; freq {d.freq}, horizon {d.horizon}",
+                            f"{d.source} (pip: {d.package})", d.license)
+        for d in SERIES_DATASETS.values()
+    }  # fmt: skip
+
+
+DATASETS.update(_series_rows())

@@ -10,6 +10,7 @@ from types import ModuleType
 
 TASKS: dict[str, str] = {
     "longrange": "lstmkit.tasks.longrange",
+    "forecast": "lstmkit.tasks.forecast",
 }
 
 

@@ -1,0 +1,148 @@
+"""`lstmkit forecast train|predict|backtest`."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from lstmkit.cli import add_config_flags, emit, quiet_lightning, resolve_from_args, table
+from lstmkit.config import ConfigError
+from lstmkit.tasks.forecast.config import ForecastConfig
+from lstmkit.tasks.forecast.forecaster import TRAIN_DEFAULTS, Forecaster
+
+EXAMPLES = """examples:
+  lstmkit forecast backtest --data air-passengers --windows 3
+  lstmkit forecast train --data sales.csv --horizon 14 --future-covariates promo --out runs/sales
+  lstmkit forecast predict --model runs/sales --data sales.csv --future promo-next-14-days.csv --out fc.csv
+data: long format (unique_id, ds, y + covariates; rename with --id-col/--time-col/--target), CSV or Parquet,
+or a built-in dataset (lstmkit datasets)."""
+
+
+def _forecaster(args: argparse.Namespace) -> tuple[Forecaster, str]:
+    resolved = resolve_from_args(args, ForecastConfig, TRAIN_DEFAULTS)
+    cfg = resolved["task"]
+    if not cfg.data:
+        raise ConfigError("--data is required: a CSV/Parquet file or a built-in dataset (lstmkit datasets)")
+    return Forecaster(config=cfg, train=resolved["train"]), cfg.data
+
+
+def _train(args: argparse.Namespace) -> None:
+    quiet_lightning()
+    f, data = _forecaster(args)
+    f.fit(data)
+    assert f.run_dir is not None
+    fc = f.predict(data)
+    fc.to_csv(f.run_dir / "forecast.csv", index=False)
+    _plot(f, data, fc, f.run_dir / "forecast.png")
+    payload = {"run": str(f.run_dir), "model": str(f.run_dir / "model"), "horizon": f.config.horizon,
+               "lookback": f.config.lookback, "freq": f.config.freq, "forecast": str(f.run_dir / "forecast.csv")}  # fmt: skip
+    emit(args, payload, lambda: "\n".join(f"{k}: {v}" for k, v in payload.items()))
+
+
+def _plot(f: Forecaster, data: str, fc: pd.DataFrame, path: Path) -> None:
+    from lstmkit.tasks.forecast.forecaster import builtin_frame
+    from lstmkit.tasks.forecast.plots import plot_forecasts
+
+    frame, _ = builtin_frame(data)
+    plot_forecasts(f._panel(frame).series, fc.rename(columns={f.config.id_col: "unique_id",
+                                                              f.config.time_col: "ds"}), path)  # fmt: skip
+
+
+def _predict(args: argparse.Namespace) -> None:
+    import lstmkit
+    from lstmkit.data.timeseries import read_table
+
+    f = lstmkit.load(args.model)
+    if not isinstance(f, Forecaster):
+        raise ConfigError(f"{args.model} is not a forecasting model")
+    futr = read_table(args.future) if args.future else None
+    context = None if args.context is None else ("all" if args.context == "all" else int(args.context))
+    fc = f.predict(args.data, futr_df=futr, context=context)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fc.to_parquet(out, index=False) if out.suffix in (".parquet", ".pq") else fc.to_csv(out, index=False)
+    if args.plot:
+        _plot(f, args.data, fc, Path(args.plot))
+    emit(args, {"forecasts": str(out), "rows": len(fc)}, lambda: f"{fc.head(10).to_string(index=False)}\n...\n"
+         f"{len(fc)} rows written to {out}" + (f"; plot: {args.plot}" if args.plot else ""))  # fmt: skip
+
+
+def _backtest(args: argparse.Namespace) -> None:
+    import lstmkit
+    from lstmkit.tasks.forecast.plots import plot_error_by_horizon, plot_forecasts
+
+    quiet_lightning()
+    f, data = _forecaster(args)
+    if args.model:
+        f = lstmkit.load(args.model)
+    out = Path(f.train_config.out or Path("runs") / "forecast" / f"backtest-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    r = f.backtest(data, n_windows=args.windows, step=args.step, refit=args.refit,
+                   statistical=args.statistical, out=out)  # fmt: skip
+    r.table.to_csv(out / "backtest.csv")
+    (out / "backtest.md").write_text(_markdown(r.table), encoding="utf-8")
+    r.last_window.to_csv(out / "last-window.csv", index=False)
+    plot_forecasts(r.history, r.last_window, out / "forecast.png")
+    plot_error_by_horizon(r.by_horizon, out / "error-by-horizon.png", title=f"{data}: MAE by step ahead")
+    emit(args, {**r.to_dict(), "out": str(out)}, lambda: _report(data, r, out))
+
+
+def _markdown(t: pd.DataFrame) -> str:
+    cols = list(t.columns)
+    lines = ["| method | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, row in t.iterrows():
+        lines.append(f"| {name} | " + " | ".join("" if pd.isna(v) else f"{v:.4g}" for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _report(data: str, r, out: Path) -> str:
+    i = r.info
+    rows = [{"method": name, **row} for name, row in r.table.iterrows()]
+    head = (f"{data}: rolling-origin backtest, {i['windows']} windows x {i['horizon']} steps (step {i['step']}), "
+            f"{i['series']} series, freq {i['freq']}, MASE season {i['season']}; lower is better")  # fmt: skip
+    t = r.table
+    verdict = ""
+    if "seasonal_naive" in t.index:
+        ratio = t.loc["lstmkit", "mase"] / t.loc["seasonal_naive", "mase"]
+        verdict = (f"\nlstmkit MASE is {ratio:.2f}x seasonal naive's: "
+                   f"{'beats' if ratio < 1 else 'does NOT beat'} the seasonal naive baseline")  # fmt: skip
+    cols = ["method", "mase", "smape", "mae", "rmse", "coverage", "fit_s", "predict_s"]
+    lo, hi = i["interval"]
+    return (f"{head}\n\n{table(rows, cols)}{verdict}\ncoverage: share of actuals inside the model's "
+            f"{lo * 100:g}-{hi * 100:g} % quantile interval\n"
+            f"written: {out}/backtest.csv, backtest.md, last-window.csv, forecast.png, error-by-horizon.png")
+
+
+def register_cli(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser("forecast", help="forecast time series: train, predict, backtest",
+                           description="Global LSTM forecasting over many series, with quantiles and baselines.",
+                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    verbs = group.add_subparsers(title="verbs", metavar="<verb>")
+    train = verbs.add_parser("train", help="train a forecaster; writes the run dir, model, forecast.csv and plot",
+                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    add_config_flags(train, ForecastConfig)
+    train.set_defaults(func=_train)
+
+    pred = verbs.add_parser("predict", help="forecast the next horizon of every series with a trained model")
+    pred.add_argument("--model", required=True, metavar="RUN", help="run directory or saved-model directory")
+    pred.add_argument("--data", required=True, metavar="PATH|DATASET", help="history to forecast from (long format)")
+    pred.add_argument("--future", metavar="FILE", help="known-future covariates for the horizon (long format)")
+    pred.add_argument("--out", default="forecasts.csv", metavar="FILE", help="CSV or .parquet (default: %(default)s)")
+    pred.add_argument("--plot", metavar="PNG", help="also draw history + forecast + interval per series")
+    pred.add_argument("--context", metavar="N|all", help="encoder steps to read (default: the model's lookback)")
+    pred.add_argument("--json", action="store_true", help="print the result as JSON")
+    pred.set_defaults(func=_predict)
+
+    bt = verbs.add_parser("backtest", help="rolling-origin backtest against naive and seasonal naive baselines",
+                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    add_config_flags(bt, ForecastConfig)
+    bt.add_argument("--windows", type=int, default=3, help="forecast windows (default: %(default)s)")
+    bt.add_argument("--step", type=int, help="steps between window origins (default: the horizon)")
+    bt.add_argument("--refit", action="store_true", help="retrain before every window (default: train once)")
+    bt.add_argument("--statistical", action=argparse.BooleanOptionalAction, default=True,
+                    help="add statsforecast AutoETS/AutoARIMA when installed (default: on)")  # fmt: skip
+    bt.add_argument("--model", metavar="RUN", help="backtest this trained model instead of training one")
+    bt.set_defaults(func=_backtest)

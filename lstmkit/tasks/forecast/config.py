@@ -1,0 +1,65 @@
+"""The forecasting task's config: data, features, model architecture. Training settings live in TrainConfig."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from lstmkit.config import ConfigError, option
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    """Forecasting: what to read, which covariates, the model and its outputs."""
+
+    data: str | None = option(
+        None, "a CSV/Parquet file in long format, or a built-in dataset (lstmkit datasets)", metavar="PATH|DATASET"
+    )
+    id_col: str = option("unique_id", "column naming the series (absent: the file is one series)", metavar="COL")
+    time_col: str = option("ds", "timestamp column", metavar="COL")
+    target: str = option("y", "column to forecast", metavar="COL")
+    freq: str | None = option(None, "pandas frequency, e.g. h, 30min, D, B, W, MS (default: inferred)", metavar="F")
+    horizon: int | None = option(None, "steps to forecast (default: the built-in dataset's, else required)")
+    lookback: int | None = option(None, "encoder window in steps (default: max(3 x horizon, 2 seasons, 24))")
+    past_covariates: tuple[str, ...] = option((), "columns known only up to the forecast origin (e.g. volume)")
+    future_covariates: tuple[str, ...] = option((), "columns known in advance for the horizon (e.g. a holiday flag)")
+    static_covariates: tuple[str, ...] = option((), "columns with one value per series (text: embedded; numbers)")
+    calendar: bool = option(True, "add calendar features derived from the timestamps (hour, weekday, season)")
+    id_embedding: bool = option(True, "learn an embedding of the series id (unseen ids at predict time get a shared one)")
+    scaler: Literal["standard", "robust", "none"] = option("standard", "per-series scaling, stored with the model")
+    head: Literal["quantile", "normal"] = option("quantile", "quantile outputs (pinball loss) or a normal distribution")
+    quantiles: tuple[float, ...] = option((0.1, 0.5, 0.9), "quantile levels to forecast; the point forecast is 0.5")
+    decoding: Literal["direct", "recursive"] = option(
+        "direct", "direct: all horizon steps at once; recursive: one step, fed back"
+    )
+    anchor: bool = option(True, "forecast the change from the last observed value (helps trending series)")
+    conformal: bool = option(False, "calibrate the intervals on the validation window (split conformal)")
+    validation: bool = option(True, "hold out each series' last horizon for validation and model selection")
+    hidden_size: int = option(64, "LSTM hidden units")
+    num_layers: int = option(2, "stacked LSTM layers")
+    dropout: float = option(0.1, "dropout between layers and in the decoder")
+    forking: int = option(16, "forecasts trained per window: one from each of its last N encoder steps")
+    steps_per_epoch: int = option(100, "training batches (random windows) per epoch")
+
+    def __post_init__(self) -> None:
+        if self.horizon is not None and self.horizon < 1:
+            raise ConfigError(f"horizon must be >= 1, got {self.horizon}")
+        if self.lookback is not None and self.lookback < 1:
+            raise ConfigError(f"lookback must be >= 1, got {self.lookback}")
+        if not self.quantiles or any(not 0 < q < 1 for q in self.quantiles):
+            raise ConfigError(f"quantiles must be in (0, 1), got {self.quantiles}")
+        if 0.5 not in self.quantiles:
+            raise ConfigError(f"quantiles must include 0.5 (the point forecast), got {self.quantiles}")
+        if len(set(self.quantiles)) != len(self.quantiles):
+            raise ConfigError(f"quantiles must be distinct, got {self.quantiles}")
+        clash = set(self.past_covariates) & set(self.future_covariates)
+        if clash:
+            raise ConfigError(f"{sorted(clash)} listed as both past and future covariates; choose one")
+        if self.forking < 1:
+            raise ConfigError(f"forking must be >= 1, got {self.forking}")
+        if self.steps_per_epoch < 1:
+            raise ConfigError(f"steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        return tuple(sorted(self.quantiles))

@@ -1,0 +1,152 @@
+"""From series to model inputs, with the fitted state (scalers, covariate statistics, vocabularies) that is
+saved with the model as JSON, so a loaded model featurises exactly as it did in training.
+
+Encoder features per step (F): scaled target (the last observed value carried forward where it is missing,
+0 before the first observation), observed mask, past covariates, known-future
+covariates, calendar. Known-future features (K): known-future covariates and calendar of the forecast step.
+Missing covariate values enter as 0 (the scaled mean); a missing target enters as 0 with mask 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstmkit.data.timeseries import DataError, Panel, Series, calendar_features, fit_scaler, n_calendar_features
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Preprocessor:
+    """Everything fitted on the training data that turns a series into model inputs and back."""
+
+    freq: str
+    scaler: str
+    calendar: bool
+    past_cols: list[str]
+    future_cols: list[str]
+    static_cols: list[str]
+    scalers: dict[str, list[float]] = field(default_factory=dict)  # uid -> [loc, scale]
+    cov_stats: dict[str, list[float]] = field(default_factory=dict)  # column -> [mean, std]
+    ids: list[str] = field(default_factory=list)  # embedding row i+1; row 0 is "unseen"
+    static_vocab: dict[str, list[str]] = field(default_factory=dict)  # categorical static -> values
+    static_num: dict[str, list[float]] = field(default_factory=dict)  # numeric static -> [mean, std]
+    train_end: dict[str, str] = field(default_factory=dict)  # uid -> last training timestamp
+
+    # ---- fitting and (de)serialising
+
+    @classmethod
+    def fit(cls, panel: Panel, scaler: str, calendar: bool) -> Preprocessor:
+        pre = cls(panel.freq, scaler, calendar, list(panel.past_cols), list(panel.future_cols), list(panel.static_cols))
+        pre.scalers = {s.uid: list(fit_scaler(s.y, scaler)) for s in panel.series}  # type: ignore[arg-type]
+        pre.ids = [s.uid for s in panel.series]
+        for j, col in enumerate(panel.past_cols):
+            pre.cov_stats[col] = _stats(np.concatenate([s.past[:, j] for s in panel.series]))
+        for j, col in enumerate(panel.future_cols):
+            pre.cov_stats[col] = _stats(np.concatenate([s.future[:, j] for s in panel.series]))
+        for col in panel.static_cols:
+            values = [s.static[col] for s in panel.series]
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                pre.static_num[col] = _stats(np.asarray(values, dtype=np.float64))
+            else:
+                pre.static_vocab[col] = sorted({str(v) for v in values})
+        pre.train_end = {s.uid: str(s.ds[-1]) for s in panel.series}
+        return pre
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preprocessor:
+        return cls(**data)
+
+    # ---- sizes the model is built with
+
+    @property
+    def n_calendar(self) -> int:
+        return n_calendar_features(self.freq) if self.calendar else 0
+
+    @property
+    def n_known(self) -> int:
+        return len(self.future_cols) + self.n_calendar
+
+    @property
+    def n_features(self) -> int:
+        return 2 + len(self.past_cols) + self.n_known
+
+    @property
+    def cat_sizes(self) -> list[int]:
+        return [len(v) for v in self.static_vocab.values()]
+
+    # ---- featurising
+
+    def scale_of(self, series: Series) -> tuple[float, float]:
+        """The stored (loc, scale) of a training series; an unseen series is scaled by its own history."""
+        if series.uid in self.scalers:
+            loc, scale = self.scalers[series.uid]
+            return loc, scale
+        log.info("series %r was not in the training data: scaling it by its own history", series.uid)
+        return fit_scaler(series.y, self.scaler)  # type: ignore[arg-type]
+
+    def known(self, ds: pd.DatetimeIndex, future: np.ndarray) -> np.ndarray:
+        """Known-future features of the steps `ds`: (T,), (T, Cf) -> (T, K)."""
+        cols = [self._scaled(future, self.future_cols)]
+        if self.calendar:
+            cols.append(calendar_features(ds, self.freq))
+        return np.concatenate(cols, axis=1).astype(np.float32)
+
+    def encoder(self, series: Series) -> tuple[np.ndarray, np.ndarray]:
+        """Encoder features (T, F) and the scaled target (T,) with NaN where it is missing."""
+        loc, scale = self.scale_of(series)
+        y = (series.y - loc) / scale  # (T,)
+        observed = np.isfinite(y)
+        x = np.concatenate([
+            _carry_forward(y)[:, None], observed[:, None].astype(np.float64),
+            self._scaled(series.past, self.past_cols), self.known(series.ds, series.future),
+        ], axis=1)  # fmt: skip
+        return x.astype(np.float32), y.astype(np.float32)
+
+    def static_row(self, series: Series) -> tuple[int, np.ndarray, np.ndarray]:
+        """(id index, categorical indices (Sc,), numeric values (Sn,)); 0 marks an unseen id or category."""
+        index = {u: i + 1 for i, u in enumerate(self.ids)}
+        missing = [c for c in self.static_cols if c not in series.static]
+        if missing:
+            raise DataError(f"series {series.uid!r} lacks the static column(s) {missing} the model was trained with")
+        cats = [
+            (vocab.index(str(series.static[c])) + 1) if str(series.static[c]) in vocab else 0
+            for c, vocab in self.static_vocab.items()
+        ]
+        nums = [(float(series.static[c]) - m) / s for c, (m, s) in self.static_num.items()]
+        return index.get(series.uid, 0), np.asarray(cats, np.int64), np.asarray(nums, np.float32)
+
+    def unscale(self, series: Series, values: np.ndarray) -> np.ndarray:
+        loc, scale = self.scale_of(series)
+        return values * scale + loc
+
+    def _scaled(self, values: np.ndarray, cols: list[str]) -> np.ndarray:
+        """(T, C) covariates -> standardised, missing -> 0."""
+        if not cols:
+            return np.zeros((len(values), 0))
+        stats = np.asarray([self.cov_stats[c] for c in cols])  # (C, 2)
+        out = (values - stats[:, 0]) / stats[:, 1]
+        return np.where(np.isfinite(out), out, 0.0)
+
+
+def _carry_forward(y: np.ndarray) -> np.ndarray:
+    """Missing values take the last observed one (0 before the first): (T,) -> (T,)."""
+    idx = np.where(np.isfinite(y), np.arange(len(y)), -1)
+    idx = np.maximum.accumulate(idx) if len(idx) else idx
+    return np.where(idx >= 0, y[np.maximum(idx, 0)], 0.0)
+
+
+def _stats(values: np.ndarray) -> list[float]:
+    obs = values[np.isfinite(values)]
+    if len(obs) == 0:
+        return [0.0, 1.0]
+    std = float(obs.std())
+    return [float(obs.mean()), std if std > 1e-8 else 1.0]

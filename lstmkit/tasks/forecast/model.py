@@ -1,0 +1,96 @@
+"""The forecasting network: an LSTM encoder over the history, a decoder that reads every horizon at once.
+
+Notation: B windows (series × origins), T encoder steps, Hz decoded horizon steps (the horizon for direct
+decoding, 1 for recursive), F encoder features per step, K known-future features per step, S static width,
+P outputs per horizon step (one per quantile, or 2 for a normal: mean and scale), D hidden size, L layers.
+Recurrent state (h, c) is (L, B, D) and is passed in and returned, never kept on the module.
+
+Every encoder step t emits a forecast of t+1..t+Hz (MQ-RNN's "forking sequences"): one pass over a window
+trains T forecasts, and one pass over a series gives the forecast from every origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from lstmkit.nn import LSTM
+
+State = tuple[Tensor, Tensor]
+
+
+def embedding_dim(cardinality: int) -> int:
+    return min(16, max(2, (cardinality + 1) // 2))
+
+
+class ForecastNet(nn.Module):
+    """Global forecaster: static embeddings + LSTM encoder + MLP decoder shared across horizon steps."""
+
+    def __init__(
+        self,
+        n_features: int,
+        n_known: int,
+        horizon: int,
+        n_outputs: int,
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        dropout: float = 0.1,
+        n_ids: int = 0,
+        cat_sizes: Sequence[int] = (),
+        n_static_num: int = 0,
+        anchored: int = 0,
+    ) -> None:
+        super().__init__()
+        # the first `anchored` outputs are changes from the step's last observed target (input feature 0)
+        self.anchored = anchored
+        self.id_emb = nn.Embedding(n_ids + 1, embedding_dim(n_ids)) if n_ids else None  # row 0: unseen series
+        self.cat_embs = nn.ModuleList(nn.Embedding(n + 1, embedding_dim(n)) for n in cat_sizes)
+        static = (embedding_dim(n_ids) if n_ids else 0) + sum(embedding_dim(n) for n in cat_sizes) + n_static_num
+        self.static_size = static
+        self.rnn = LSTM(n_features + static, hidden_size, num_layers, batch_first=True,
+                        dropout=dropout if num_layers > 1 else 0.0)  # fmt: skip
+        self.context = nn.Linear(hidden_size + static, hidden_size)
+        self.known = nn.Linear(n_known, hidden_size, bias=False) if n_known else None
+        self.step = nn.Embedding(horizon, hidden_size)
+        self.head = nn.Sequential(nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, hidden_size), nn.ReLU(),
+                                  nn.Linear(hidden_size, n_outputs))  # fmt: skip
+
+    def static(self, ids: Tensor, cats: Tensor, nums: Tensor) -> Tensor:
+        """(B,), (B, Sc), (B, Sn) -> (B, S)."""
+        parts = [] if self.id_emb is None else [self.id_emb(ids)]
+        parts += [emb(cats[:, j]) for j, emb in enumerate(self.cat_embs)]
+        parts.append(nums)
+        return torch.cat(parts, dim=-1) if parts else nums
+
+    def encode(self, x: Tensor, s: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
+        """(B, T, F) and static (B, S) -> top-layer outputs (B, T, D) and the state after the last step."""
+        if self.static_size:
+            x = torch.cat([x, s[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)  # (B, T, F + S)
+        return self.rnn(x, hx)
+
+    def decode(self, out: Tensor, known: Tensor, s: Tensor, level: Tensor) -> Tensor:
+        """Encoder outputs (B, T, D), known-future features (B, T, Hz, K), last observed target (B, T)
+        -> (B, T, Hz, P)."""
+        ctx = torch.cat([out, s[:, None, :].expand(-1, out.shape[1], -1)], dim=-1) if self.static_size else out
+        z = self.context(ctx)[:, :, None, :]  # (B, T, 1, D)
+        hz = known.shape[2]
+        z = z + self.step.weight[:hz]  # (B, T, Hz, D)
+        if self.known is not None:
+            z = z + self.known(known)  # (B, T, Hz, D)
+        y = self.head(z)  # (B, T, Hz, P)
+        if self.anchored:
+            shift = torch.zeros(y.shape[-1], device=y.device, dtype=y.dtype)
+            shift[: self.anchored] = 1.0
+            y = y + level[:, :, None, None] * shift  # (B, T, Hz, P)
+        return y
+
+    def forward(
+        self, x: Tensor, known: Tensor, ids: Tensor, cats: Tensor, nums: Tensor, hx: State | None = None
+    ) -> tuple[Tensor, State]:
+        """Forecasts from the last T' steps of x: (B, T, F), (B, T', Hz, K) -> (B, T', Hz, P), state."""
+        s = self.static(ids, cats, nums)
+        out, hx = self.encode(x, s, hx)  # (B, T, D)
+        n = known.shape[1]
+        return self.decode(out[:, -n:], known, s, x[:, -n:, 0]), hx

@@ -1,0 +1,75 @@
+"""Inference primitives: decode a forecast from an encoder state, directly or recursively (no training stack).
+
+Notation as in model.py: B windows, W encoder steps, H horizon, F encoder features, K known features,
+Q quantile levels, D hidden size; state (h, c) is (L, B, D).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lstmkit.tasks.forecast.config import ForecastConfig
+from lstmkit.tasks.forecast.model import ForecastNet, State
+from lstmkit.tasks.forecast.windows import Batch
+
+
+def forecast_batch(model: ForecastNet, cfg: ForecastConfig, batch: Batch, hx: State | None = None) -> Tensor:
+    """Quantile forecasts (B, H, Q), scaled, from the last encoder step of each window in `batch`."""
+    s = model.static(batch["ids"], batch["cats"], batch["nums"])  # (B, S)
+    out, hx = model.encode(batch["x"], s, hx)  # (B, W, D)
+    return decode_from(model, cfg, out[:, -1:], hx, s, batch["x"][:, -1], batch["known"][:, -1])
+
+
+def decode_from(
+    model: ForecastNet, cfg: ForecastConfig, last: Tensor, hx: State, s: Tensor, last_x: Tensor, known: Tensor
+) -> Tensor:
+    """From the top-layer output of the last step (B, 1, D), its state, its input row (B, F) and the
+    known-future features of the horizon (B, H, K): quantiles (B, H, Q)."""
+    from lstmkit.tasks.forecast.task import to_quantiles
+
+    if cfg.decoding == "direct":
+        return to_quantiles(cfg, model.decode(last, known[:, None], s, last_x[:, None, 0])[:, 0])  # (B, H, Q)
+    median = cfg.levels.index(0.5)
+    n_past = last_x.shape[-1] - 2 - known.shape[-1]
+    past = last_x[:, 2 : 2 + n_past]  # (B, Cp): past covariates are carried forward from the origin
+    steps = []
+    for k in range(known.shape[1]):
+        q = to_quantiles(cfg, model.decode(last, known[:, None, k : k + 1], s, last_x[:, None, 0])[:, 0, 0])  # (B, Q)
+        steps.append(q)
+        if k + 1 < known.shape[1]:
+            ones = torch.ones_like(q[:, :1])
+            x_next = torch.cat([q[:, median : median + 1], ones, past, known[:, k]], dim=-1)  # (B, F)
+            last, hx = model.encode(x_next[:, None], s, hx)  # (B, 1, D)
+            last_x = x_next
+    return torch.stack(steps, dim=1)  # (B, H, Q)
+
+
+def conformal_deltas(cfg: ForecastConfig, q: np.ndarray, y: np.ndarray) -> list[list[float]]:
+    """Split-conformal widening (CQR) for each symmetric interval (lo, hi) of the quantile levels, from
+    scaled forecasts q (N, H, Q) and actuals y (N, H) that the model did not train on."""
+    levels = list(cfg.levels)
+    out = []
+    for lo in [lv for lv in levels if lv < 0.5]:
+        hi = round(1 - lo, 10)
+        if hi not in levels:
+            continue
+        i, j = levels.index(lo), levels.index(hi)
+        valid = np.isfinite(y)
+        scores = np.maximum(q[..., i] - y, y - q[..., j])[valid]  # (M,)
+        if len(scores) == 0:
+            continue
+        level = min(1.0, np.ceil((len(scores) + 1) * (hi - lo)) / len(scores))
+        out.append([lo, hi, float(np.quantile(scores, level))])
+    return out
+
+
+def apply_conformal(cfg: ForecastConfig, q: np.ndarray, deltas: list[list[float]]) -> np.ndarray:
+    """Widen (or narrow) each calibrated interval of scaled quantiles q (..., Q) by its delta."""
+    q = q.copy()
+    levels = list(cfg.levels)
+    for lo, hi, delta in deltas:
+        q[..., levels.index(lo)] -= delta
+        q[..., levels.index(hi)] += delta
+    return np.sort(q, axis=-1)

@@ -1,0 +1,156 @@
+"""The forecasting task as the engine sees it: data split, model, loss and validation metrics.
+
+Validation holds out each series' last `horizon` steps: training targets stop before them, and the
+validation forecast is made from the origin just before them, so the selected weights never saw them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lstmkit.config import ConfigError, to_dict
+from lstmkit.data.timeseries import Panel, check_lengths, season_length
+from lstmkit.tasks.forecast.config import ForecastConfig
+from lstmkit.tasks.forecast.features import Preprocessor
+from lstmkit.tasks.forecast.model import ForecastNet
+from lstmkit.tasks.forecast.windows import Batch, OriginBatches, WindowSampler, build_tensors, origin_batches
+
+NAME = "forecast"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# outputs and losses (scaled space)
+
+
+def n_outputs(cfg: ForecastConfig) -> int:
+    return len(cfg.quantiles) if cfg.head == "quantile" else 2
+
+
+def decoded_steps(cfg: ForecastConfig) -> int:
+    assert cfg.horizon is not None
+    return cfg.horizon if cfg.decoding == "direct" else 1
+
+
+def forecast_loss(cfg: ForecastConfig, out: Tensor, y: Tensor) -> Tensor:
+    """Mean pinball loss (quantile head) or Gaussian negative log-likelihood (normal head) over the targets
+    that exist. out (..., P), y (...) with NaN for missing targets."""
+    valid = torch.isfinite(y)
+    if not bool(valid.any()):
+        return out.sum() * 0.0  # keeps the graph; nothing to learn from this batch
+    out, y = out[valid].float(), y[valid]  # (M, P), (M,)
+    if cfg.head == "quantile":
+        q = torch.tensor(cfg.levels, device=out.device)  # (P,)
+        diff = y[:, None] - out  # (M, P)
+        return torch.maximum(q * diff, (q - 1) * diff).mean()
+    mu, sigma = out[:, 0], nn.functional.softplus(out[:, 1]) + 1e-3
+    return (torch.log(sigma) + 0.5 * ((y - mu) / sigma) ** 2).mean()
+
+
+def to_quantiles(cfg: ForecastConfig, out: Tensor) -> Tensor:
+    """Model outputs (..., P) -> quantiles (..., Q) in the order of cfg.levels, never crossing."""
+    if cfg.head == "quantile":
+        return torch.sort(out.float(), dim=-1).values
+    mu, sigma = out[..., 0:1].float(), nn.functional.softplus(out[..., 1:2].float()) + 1e-3
+    z = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(cfg.levels, device=out.device))  # (Q,)
+    return mu + sigma * z
+
+
+def run(model: ForecastNet, batch: Batch) -> Tensor:
+    out, _ = model(batch["x"], batch["known"], batch["ids"], batch["cats"], batch["nums"])
+    return out  # (B, W', Hz, P)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# defaults that depend on the data
+
+
+def with_data_defaults(cfg: ForecastConfig, panel: Panel, horizon: int | None) -> ForecastConfig:
+    """A new config with horizon, lookback and freq made concrete (what is saved with the model)."""
+    horizon = cfg.horizon or horizon
+    if horizon is None:
+        raise ConfigError("--horizon is required for your own data (how many steps to forecast)")
+    lookback = cfg.lookback or max(3 * horizon, 2 * season_length(panel.freq), 24)
+    return dataclasses.replace(cfg, horizon=horizon, lookback=lookback, freq=panel.freq)
+
+
+def build_model(cfg: ForecastConfig, pre: Preprocessor) -> ForecastNet:
+    return ForecastNet(
+        pre.n_features, pre.n_known, decoded_steps(cfg), n_outputs(cfg), cfg.hidden_size, cfg.num_layers,
+        cfg.dropout, n_ids=len(pre.ids) if cfg.id_embedding else 0, cat_sizes=pre.cat_sizes,
+        n_static_num=len(pre.static_num), anchored=(n_outputs(cfg) if cfg.head == "quantile" else 1) * cfg.anchor,
+    )  # fmt: skip
+
+
+def split_validation(panel: Panel, horizon: int, validation: bool) -> Panel:
+    """The training part: without each series' last horizon when validating."""
+    if not validation:
+        return panel
+    check_lengths(panel, horizon + 2, f"training with a validation window of horizon {horizon}")
+    return panel.with_series([s.head(len(s) - horizon) for s in panel.series])
+
+
+class ForecastTask:
+    """One global model over every series of a panel."""
+
+    name = NAME
+    monitor, monitor_mode = "loss", "min"
+
+    def __init__(self, cfg: ForecastConfig, panel: Panel) -> None:
+        assert cfg.horizon is not None and cfg.lookback is not None, "call with_data_defaults first"
+        self.cfg, self.panel = cfg, panel
+        self.train_panel = split_validation(panel, cfg.horizon, cfg.validation)
+        check_lengths(self.train_panel, 2, "training")
+        self.pre = Preprocessor.fit(self.train_panel, cfg.scaler, cfg.calendar)
+        hz = decoded_steps(cfg)
+        self._train = build_tensors(self.train_panel.series, self.pre, cfg.lookback, hz)
+        # validation reads the whole series; origins are just before each held-out horizon
+        target = self.panel if cfg.validation else self.train_panel
+        self._val = build_tensors(target.series, self.pre, cfg.lookback, cfg.horizon)
+        self._val_origins = [(i, len(s)) for i, s in enumerate(self.train_panel.series)]
+
+    def build_model(self) -> nn.Module:
+        return build_model(self.cfg, self.pre)
+
+    def train_batches(self, batch_size: int, seed: int) -> WindowSampler:
+        return WindowSampler(self._train, self.cfg.lookback, decoded_steps(self.cfg), self.cfg.forking,
+                             batch_size, self.cfg.steps_per_epoch, seed)  # fmt: skip
+
+    def val_batches(self, batch_size: int) -> OriginBatches:
+        return origin_batches(self._val, self._val_origins, self.cfg.lookback, self.cfg.horizon, max(batch_size, 256))
+
+    def test_batches(self, batch_size: int) -> None:
+        return None
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+        return forecast_loss(self.cfg, run(model, batch), batch["y"])
+
+    def metrics(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
+        """Loss and MAE of the median over the held-out horizon, in scaled units (comparable across series)."""
+        from lstmkit.tasks.forecast.predict import forecast_batch
+
+        q = forecast_batch(model, self.cfg, batch)  # (B, H, Q)
+        y = batch["y"][:, -1]  # (B, H)
+        valid = torch.isfinite(y)
+        median = q[..., self.cfg.levels.index(0.5)]
+        mae = (median - y).abs()[valid].mean() if bool(valid.any()) else torch.tensor(float("nan"))
+        return {"loss": quantile_score(self.cfg, q, y), "mae": mae}
+
+    def config_dict(self) -> dict[str, Any]:
+        return to_dict(self.cfg)
+
+    def saved_state(self) -> dict[str, Any]:
+        return {"preprocessor": self.pre.to_dict()}
+
+
+def quantile_score(cfg: ForecastConfig, q: Tensor, y: Tensor) -> Tensor:
+    """Mean pinball loss of quantile forecasts (B, H, Q) against y (B, H): the same yardstick for both heads."""
+    valid = torch.isfinite(y)
+    if not bool(valid.any()):
+        return torch.tensor(float("nan"))
+    levels = torch.tensor(cfg.levels)
+    diff = y[valid][:, None] - q[valid]  # (M, Q)
+    return torch.maximum(levels * diff, (levels - 1) * diff).mean()
