@@ -30,15 +30,22 @@ def _forecaster(args: argparse.Namespace) -> tuple[Forecaster, str]:
 
 
 def _train(args: argparse.Namespace) -> None:
+    from lstmkit.data.timeseries import read_table
+
     quiet_lightning()
     f, data = _forecaster(args)
     f.fit(data)
     assert f.run_dir is not None
-    fc = f.predict(data)
-    fc.to_csv(f.run_dir / "forecast.csv", index=False)
-    _plot(f, data, fc, f.run_dir / "forecast.png")
     payload = {"run": str(f.run_dir), "model": str(f.run_dir / "model"), "horizon": f.config.horizon,
-               "lookback": f.config.lookback, "freq": f.config.freq, "forecast": str(f.run_dir / "forecast.csv")}  # fmt: skip
+               "lookback": f.config.lookback, "freq": f.config.freq}  # fmt: skip
+    if f.config.future_covariates and not args.future:
+        payload["forecast"] = "skipped: the model uses known-future covariates; pass --future FILE for the horizon"
+    else:
+        fc = f.predict(data, futr_df=read_table(args.future) if args.future else None)
+        fc.to_csv(f.run_dir / "forecast.csv", index=False)
+        _plot(f, data, fc, f.run_dir / "forecast.png")
+        payload["forecast"] = str(f.run_dir / "forecast.csv")
+        payload["plot"] = str(f.run_dir / "forecast.png")
     emit(args, payload, lambda: "\n".join(f"{k}: {v}" for k, v in payload.items()))
 
 
@@ -124,6 +131,7 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     train = verbs.add_parser("train", help="train a forecaster; writes the run dir, model, forecast.csv and plot",
                              epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     add_config_flags(train, ForecastConfig)
+    train.add_argument("--future", metavar="FILE", help="known-future covariates of the horizon, for forecast.csv")
     train.set_defaults(func=_train)
 
     pred = verbs.add_parser("predict", help="forecast the next horizon of every series with a trained model")

