@@ -1,0 +1,157 @@
+"""Forecasting benchmark on the M4 Hourly and M3 monthly test periods -> BENCHMARKS.md (section `forecast`).
+
+    python benchmarks/forecast.py [--data ../shared/data/timeseries] [--sets m4-hourly m3-monthly] [--minutes 8]
+
+Each set: lstmkit (trained on the official training part, forecasting the official test horizon), seasonal
+naive and naive in the same run, and statsforecast AutoETS/AutoARIMA when statsforecast is importable.
+MASE uses the in-sample seasonal naive scale (M4 definition, season 24 hourly, 12 monthly); sMAPE is the M4
+formula. Peak memory is the process's peak resident set after each method (methods run in the order shown).
+The series carry no real timestamps in these files, so a regular index is made up and calendar features are
+off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._report import machine, write_section  # noqa: E402
+from lstmkit.tasks.forecast import Forecaster  # noqa: E402
+from lstmkit.tasks.forecast import metrics as M  # noqa: E402
+
+TARGETS = {"m4-hourly": "MASE <= 0.85 and below AutoARIMA", "m3-monthly": "sMAPE <= 13.85 (Theta)"}
+
+
+def m4_hourly(root: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray], str, int]:
+    train = pd.read_csv(root / "m4" / "Hourly-train.csv", index_col=0)
+    test = pd.read_csv(root / "m4" / "Hourly-test.csv", index_col=0)
+    frames, actual = [], {}
+    for uid, row in train.iterrows():
+        y = row.dropna().to_numpy(float)
+        frames.append(pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2000-01-01", periods=len(y), freq="h"),
+                                    "y": y}))  # fmt: skip
+        actual[uid] = test.loc[uid].dropna().to_numpy(float)
+    return pd.concat(frames, ignore_index=True), actual, "h", 48
+
+
+def m3_monthly(root: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray], str, int]:
+    raw = pd.read_csv(root / "m3" / "m3.csv")
+    raw = raw[raw["freq"] == "monthly"]
+    frames, actual = [], {}
+    for _, row in raw.iterrows():
+        values = np.array(row["values"].split(), dtype=float)
+        h, uid = int(row["horizon"]), str(row["series"]).strip()
+        y = values[:-h]
+        frames.append(pd.DataFrame({"unique_id": uid, "ds": pd.date_range("1990-01-01", periods=len(y), freq="MS"),
+                                    "y": y}))  # fmt: skip
+        actual[uid] = values[-h:]
+    return pd.concat(frames, ignore_index=True), actual, "MS", int(raw["horizon"].iloc[0])
+
+
+SETS = {"m4-hourly": m4_hourly, "m3-monthly": m3_monthly}
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def score(name: str, forecasts: dict[str, np.ndarray], df: pd.DataFrame, actual: dict[str, np.ndarray], season: int,
+          fit_s: float, predict_s: float) -> dict:  # fmt: skip
+    ids = list(actual)
+    hist = {u: g["y"].to_numpy() for u, g in df.groupby("unique_id", sort=False)}
+    y = np.stack([actual[u] for u in ids])
+    yhat = np.stack([forecasts[u] for u in ids])
+    scale = np.array([M.mase_scale(hist[u], season) for u in ids])
+    m = M.point_metrics(y, yhat, scale)
+    return {"method": name, "mase": float(np.nanmean(m["mase"])), "smape": float(np.nanmean(m["smape"])),
+            "fit_s": round(fit_s, 1), "predict_s": round(predict_s, 2), "peak_rss_mb": round(peak_mb())}  # fmt: skip
+
+
+def run_set(name: str, root: Path, minutes: float, seed: int) -> tuple[list[dict], dict]:
+    df, actual, freq, h = SETS[name](root)
+    season = {"h": 24, "MS": 12}[freq]
+    rows = []
+    hist = {u: g["y"].to_numpy() for u, g in df.groupby("unique_id", sort=False)}
+    for base, fn in (("seasonal_naive", lambda y: M.seasonal_naive(y, h, season)), ("naive", lambda y: M.naive(y, h))):
+        t0 = time.perf_counter()
+        fc = {u: fn(y) for u, y in hist.items()}
+        rows.append(score(base, fc, df, actual, season, 0.0, time.perf_counter() - t0))
+    rows += statsforecast_rows(df, actual, freq, h, season)
+    f = Forecaster(horizon=h, calendar=False, max_time=f"{minutes}m", epochs=100, seed=seed, progress=False,
+                   name=f"bench-{name}")  # fmt: skip
+    t0 = time.perf_counter()
+    f.fit(df)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = f.predict(df)
+    predict_s = time.perf_counter() - t0
+    fc = {u: g["y_hat"].to_numpy() for u, g in pred.groupby("unique_id", sort=False)}
+    rows.insert(0, score("lstmkit", fc, df, actual, season, fit_s, predict_s))
+    meta = {"series": len(actual), "horizon": h, "freq": freq, "season": season, "lookback": f.config.lookback,
+            "run": str(f.run_dir)}  # fmt: skip
+    return rows, meta
+
+
+def statsforecast_rows(df, actual, freq, h, season) -> list[dict]:
+    try:
+        from statsforecast import StatsForecast
+        from statsforecast.models import AutoARIMA, AutoETS
+    except ImportError:
+        logging.warning("statsforecast is not importable here: AutoETS/AutoARIMA rows skipped")
+        return []
+    rows = []
+    for name, model in (("auto_ets", AutoETS(season_length=season)), ("auto_arima", AutoARIMA(season_length=season))):
+        t0 = time.perf_counter()
+        fc = StatsForecast(models=[model], freq=freq, n_jobs=-1).forecast(df=df, h=h)
+        col = next(c for c in fc.columns if c not in ("unique_id", "ds"))
+        out = {u: g[col].to_numpy() for u, g in fc.groupby("unique_id", sort=False)}
+        rows.append(score(name, out, df, actual, season, time.perf_counter() - t0, 0.0))
+    return rows
+
+
+def markdown(results: dict[str, tuple[list[dict], dict]], minutes: float, command: str, seconds: float) -> str:
+    lines = [
+        "## Forecasting: M4 Hourly and M3 monthly (official test periods)", "",
+        f"`{command}` — {machine()}; lstmkit trained with a {minutes:g}-minute budget per set (early stopping on "
+        "each series' last horizon of the training part), default model (2x64 LSTM, quantiles 0.1/0.5/0.9, "
+        "median scored), calendar features off (no real timestamps in these files). "
+        f"Whole run {seconds / 60:.1f} min.", "",
+    ]  # fmt: skip
+    for name, (rows, meta) in results.items():
+        lines += [f"### {name}: {meta['series']} series, horizon {meta['horizon']}, MASE season {meta['season']}, "
+                  f"lookback {meta['lookback']}; target: {TARGETS[name]}", "",
+                  "| method | MASE | sMAPE | fit s | predict s | peak RSS MB |", "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {r['method']} | {r['mase']:.3f} | {r['smape']:.2f} | {r['fit_s']} | {r['predict_s']} | "
+                  f"{r['peak_rss_mb']} |" for r in rows]  # fmt: skip
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "timeseries"))
+    ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    ap.add_argument("--minutes", type=float, default=8.0, help="training budget per set")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--section", default="forecast")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    start = time.perf_counter()
+    results = {name: run_set(name, Path(args.data), args.minutes, args.seed) for name in args.sets}
+    command = "python benchmarks/forecast.py " + " ".join(sys.argv[1:])
+    body = markdown(results, args.minutes, command.strip(), time.perf_counter() - start)
+    write_section(args.section, body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
