@@ -24,9 +24,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._report import machine, write_section  # noqa: E402
-from lstmkit.tasks.forecast import Forecaster  # noqa: E402
-from lstmkit.tasks.forecast import metrics as M  # noqa: E402
+from benchmarks._report import machine, write_section
+from lstmkit.tasks.forecast import Forecaster
+from lstmkit.tasks.forecast import metrics as M
 
 TARGETS = {"m4-hourly": "MASE <= 0.85 and below AutoARIMA", "m3-monthly": "sMAPE <= 13.85 (Theta)"}
 
@@ -76,7 +76,7 @@ def score(name: str, forecasts: dict[str, np.ndarray], df: pd.DataFrame, actual:
             "fit_s": round(fit_s, 1), "predict_s": round(predict_s, 2), "peak_rss_mb": round(peak_mb())}  # fmt: skip
 
 
-def run_set(name: str, root: Path, minutes: float, seed: int) -> tuple[list[dict], dict]:
+def run_set(name: str, root: Path, minutes: float, seed: int, options: dict) -> tuple[list[dict], dict]:
     df, actual, freq, h = SETS[name](root)
     season = {"h": 24, "MS": 12}[freq]
     rows = []
@@ -87,7 +87,7 @@ def run_set(name: str, root: Path, minutes: float, seed: int) -> tuple[list[dict
         rows.append(score(base, fc, df, actual, season, 0.0, time.perf_counter() - t0))
     rows += statsforecast_rows(df, actual, freq, h, season)
     f = Forecaster(horizon=h, calendar=False, max_time=f"{minutes}m", epochs=100, seed=seed, progress=False,
-                   name=f"bench-{name}")  # fmt: skip
+                   name=f"bench-{name}-{time.strftime('%H%M%S')}", **options)  # fmt: skip
     t0 = time.perf_counter()
     f.fit(df)
     fit_s = time.perf_counter() - t0
@@ -143,10 +143,13 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=8.0, help="training budget per set")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--section", default="forecast")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="Forecaster options for lstmkit, e.g. id_embedding=false dropout=0.3")  # fmt: skip
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     start = time.perf_counter()
-    results = {name: run_set(name, Path(args.data), args.minutes, args.seed) for name in args.sets}
+    options = dict(kv.split("=", 1) for kv in args.set)  # values are type-checked by the Forecaster's config
+    results = {name: run_set(name, Path(args.data), args.minutes, args.seed, options) for name in args.sets}
     command = "python benchmarks/forecast.py " + " ".join(sys.argv[1:])
     body = markdown(results, args.minutes, command.strip(), time.perf_counter() - start)
     write_section(args.section, body)
