@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo demo-longrange test lint bench clean
+.PHONY: demo demo-longrange test lint bench bench-env clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(BIN)/.installed  ## lint + the test suite
 
 bench: $(BIN)/.installed  ## core speed benchmark -> BENCHMARKS.md (run it alone on the machine)
 	$(BIN)/python benchmarks/core_speed.py
+
+bench-env:  ## a separate benchmark environment with statsforecast and NeuralForecast (they need pandas < 3)
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet -c constraints.txt torch==2.13.0
+	.venv-bench/bin/python -m pip install --quiet -c constraints.txt "pandas<3" statsforecast neuralforecast -e .
 
 clean:
 	rm -rf $(VENV) runs

@@ -3,7 +3,9 @@
     python benchmarks/forecast.py [--data ../shared/data/timeseries] [--sets m4-hourly m3-monthly] [--minutes 8]
 
 Each set: lstmkit (trained on the official training part, forecasting the official test horizon), seasonal
-naive and naive in the same run, and statsforecast AutoETS/AutoARIMA when statsforecast is importable.
+naive and naive in the same run, and statsforecast AutoETS/AutoARIMA and NeuralForecast's LSTM when they are
+importable. They need pandas < 3, so they live in a separate environment: `make bench-env`, then
+`.venv-bench/bin/python benchmarks/forecast.py`.
 MASE uses the in-sample seasonal naive scale (M4 definition, season 24 hourly, 12 monthly); sMAPE is the M4
 formula. Peak memory is the process's peak resident set after each method (methods run in the order shown).
 The series carry no real timestamps in these files, so a regular index is made up and calendar features are
@@ -86,6 +88,7 @@ def run_set(name: str, root: Path, minutes: float, seed: int, options: dict) -> 
         fc = {u: fn(y) for u, y in hist.items()}
         rows.append(score(base, fc, df, actual, season, 0.0, time.perf_counter() - t0))
     rows += statsforecast_rows(df, actual, freq, h, season)
+    rows += neuralforecast_rows(df, actual, freq, h, season)
     f = Forecaster(horizon=h, calendar=False, max_time=f"{minutes}m", epochs=100, seed=seed, progress=False,
                    name=f"bench-{name}-{time.strftime('%H%M%S')}", **options)  # fmt: skip
     t0 = time.perf_counter()
@@ -116,6 +119,30 @@ def statsforecast_rows(df, actual, freq, h, season) -> list[dict]:
         out = {u: g[col].to_numpy() for u, g in fc.groupby("unique_id", sort=False)}
         rows.append(score(name, out, df, actual, season, time.perf_counter() - t0, 0.0))
     return rows
+
+
+def neuralforecast_rows(df, actual, freq, h, season) -> list[dict]:
+    """NeuralForecast's LSTM with its defaults (1,000 steps), reading the same lookback as lstmkit's default."""
+    try:
+        from neuralforecast import NeuralForecast
+        from neuralforecast.models import LSTM
+    except ImportError:
+        logging.warning("neuralforecast is not importable here: its LSTM row is skipped")
+        return []
+    for name in ("pytorch_lightning", "lightning", "lightning_fabric", "neuralforecast"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    lookback = max(3 * h, 2 * season, 24)
+    nf = NeuralForecast(models=[LSTM(h=h, input_size=lookback, scaler_type="robust", enable_progress_bar=False,
+                                     enable_model_summary=False, logger=False)], freq=freq)  # fmt: skip
+    t0 = time.perf_counter()
+    nf.fit(df=df)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fc = nf.predict()
+    predict_s = time.perf_counter() - t0
+    col = next(c for c in fc.columns if c not in ("unique_id", "ds"))
+    out = {str(u): g[col].to_numpy() for u, g in fc.groupby("unique_id", sort=False)}
+    return [score("neuralforecast_lstm", out, df, actual, season, fit_s, predict_s)]
 
 
 def markdown(results: dict[str, tuple[list[dict], dict]], minutes: float, command: str, seconds: float) -> str:

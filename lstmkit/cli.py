@@ -15,7 +15,7 @@ from lstmkit.config import ConfigError, add_arguments, check_no_clashes, resolve
 from lstmkit.engine.config import TrainConfig
 
 # command groups: each module has register_cli(subparsers) adding `lstmkit <group> <verb>`
-TASK_CLIS = ["lstmkit.tasks.forecast.cli", "lstmkit.tasks.longrange_cli", "lstmkit.inspect.cli"]
+TASK_CLIS = ["lstmkit.tasks.forecast.cli", "lstmkit.tasks.language.cli", "lstmkit.tasks.longrange_cli", "lstmkit.inspect.cli"]
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -23,7 +23,9 @@ def to_device(batch: Any, device: torch.device) -> Any:
 def batch_size_of(batch: Any) -> int:
     """Examples in a batch: the leading size of its first tensor."""
     if isinstance(batch, Tensor):
-        return int(batch.shape[0])
+        return int(batch.shape[0]) if batch.dim() else 0
+    if not isinstance(batch, (dict, list, tuple)):
+        return 0  # flags and numbers riding along in a batch
     items = batch.values() if isinstance(batch, dict) else batch
     for b in items:
         n = batch_size_of(b)

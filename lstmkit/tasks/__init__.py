@@ -11,6 +11,7 @@ from types import ModuleType
 TASKS: dict[str, str] = {
     "longrange": "lstmkit.tasks.longrange",
     "forecast": "lstmkit.tasks.forecast",
+    "lm": "lstmkit.tasks.language",
 }
 
 

@@ -1,0 +1,95 @@
+"""`lstmkit lm train|evaluate|generate`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lstmkit.cli import add_config_flags, emit, quiet_lightning, resolve_from_args
+from lstmkit.config import ConfigError
+from lstmkit.tasks.language.config import LanguageConfig
+from lstmkit.tasks.language.lm import TRAIN_DEFAULTS, LanguageModel
+
+EXAMPLES = """examples:
+  lstmkit lm train --text shakespeare --epochs 2 --out runs/lm/shakespeare
+  lstmkit lm train --text my-notes/ --tokenizer bpe --vocab-size 4000
+  lstmkit lm evaluate --model runs/lm/shakespeare --text shakespeare --json
+  lstmkit lm generate --model runs/lm/shakespeare --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --top-p 0.95"""
+
+
+def _load(path: str) -> LanguageModel:
+    import lstmkit
+
+    lm = lstmkit.load(path)
+    if not isinstance(lm, LanguageModel):
+        raise ConfigError(f"{path} is not a language model")
+    return lm
+
+
+def _train(args: argparse.Namespace) -> None:
+    quiet_lightning()
+    resolved = resolve_from_args(args, LanguageConfig, TRAIN_DEFAULTS)
+    lm = LanguageModel(config=resolved["task"], train=resolved["train"]).fit()
+    assert lm.run_dir is not None
+    test = lm.evaluate_file(resolved["task"].text)
+    payload = {"run": str(lm.run_dir), "model": str(lm.run_dir / "model"), **lm.fit_metrics,
+               **{f"test_{k}": v for k, v in test.items()}}  # fmt: skip
+    sample = lm.generate("\n", max_new_tokens=200, temperature=0.8, seed=0)[0]
+    emit(args, payload, lambda: "\n".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
+                                          for k, v in payload.items()) + f"\nsample:\n{sample}")  # fmt: skip
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    m = _load(args.model).evaluate_file(args.text)
+    emit(args, m, lambda: (f"{args.text}: {m['loss']:.4f} nats/token, {m['bpc']:.4f} bits/char, perplexity "
+                           f"{m['perplexity']:.2f} per token ({m['char_perplexity']:.3f} per char) over "
+                           f"{m['tokens']} tokens"))  # fmt: skip
+
+
+def _generate(args: argparse.Namespace) -> None:
+    lm = _load(args.model)
+    opts = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
+            "repetition_penalty": args.repetition_penalty, "seed": args.seed}  # fmt: skip
+    stop = tuple(args.stop or ())
+    if args.json or args.num_samples > 1:
+        texts = lm.generate(args.prompt, args.max_new_tokens, args.num_samples, stop, **opts)
+        emit(args, {"prompt": args.prompt, "samples": texts},
+             lambda: "\n\n".join(f"--- sample {i + 1}\n{args.prompt}{t}" for i, t in enumerate(texts)))  # fmt: skip
+        return
+    sys.stdout.write(args.prompt)
+    for piece in lm.stream(args.prompt, args.max_new_tokens, stop, **opts):
+        sys.stdout.write(piece)
+        sys.stdout.flush()  # live output, token by token
+    sys.stdout.write("\n")
+
+
+def register_cli(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser("lm", help="language models: train, evaluate, generate text",
+                           description="LSTM language models on characters or BPE tokens.", epilog=EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    verbs = group.add_subparsers(title="verbs", metavar="<verb>")
+    train = verbs.add_parser("train", help="train on a text file, a folder or shakespeare", epilog=EXAMPLES,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    add_config_flags(train, LanguageConfig)
+    train.set_defaults(func=_train)
+
+    ev = verbs.add_parser("evaluate", help="loss, bits per character and perplexity over a whole text")
+    ev.add_argument("--model", required=True, metavar="RUN")
+    ev.add_argument("--text", required=True, metavar="PATH|shakespeare", help="a file (all of it) or shakespeare "
+                    "(its test plays)")  # fmt: skip
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=_evaluate)
+
+    gen = verbs.add_parser("generate", help="continue a prompt; tokens stream as they are produced")
+    gen.add_argument("--model", required=True, metavar="RUN")
+    gen.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    gen.add_argument("--max-new-tokens", type=int, default=300)
+    gen.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default: %(default)s)")
+    gen.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens (0: off)")
+    gen.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1: off)")
+    gen.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages repeats")
+    gen.add_argument("--num-samples", type=int, default=1, help="samples generated together in one batch")
+    gen.add_argument("--stop", nargs="+", metavar="TEXT", help="stop a sample when it produces one of these")
+    gen.add_argument("--seed", type=int, help="fix the sample")
+    gen.add_argument("--json", action="store_true")
+    gen.set_defaults(func=_generate)

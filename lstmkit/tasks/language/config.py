@@ -1,0 +1,39 @@
+"""The language-model task's config: corpus, tokenizer, architecture, AWD-style regularisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from lstmkit.config import ConfigError, option
+
+
+@dataclass(frozen=True)
+class LanguageConfig:
+    """Language modelling: what to read, how to tokenize, the LSTM and its regularisation."""
+
+    text: str | None = option(None, "a UTF-8 file or folder (split 90/5/5 in order), or shakespeare",
+                              metavar="PATH|shakespeare")
+    tokenizer: Literal["char", "bpe"] = option("char", "characters (with byte fallback) or byte-level BPE")
+    vocab_size: int = option(2000, "BPE vocabulary size (char: the characters of the training text)")
+    embedding_size: int = option(128, "token embedding size (= the decoder's input when weights are tied)")
+    hidden_size: int = option(512, "LSTM hidden units")
+    num_layers: int = option(2, "stacked LSTM layers")
+    tie_weights: bool = option(True, "share the embedding and the decoder (a projection maps hidden -> embedding)")
+    embedding_dropout: float = option(0.0, "drop whole tokens' embeddings (AWD dropoute)")
+    input_dropout: float = option(0.1, "locked dropout on the embeddings fed to the LSTM (AWD dropouti)")
+    hidden_dropout: float = option(0.1, "locked dropout between LSTM layers (AWD dropouth)")
+    output_dropout: float = option(0.1, "locked dropout on the last LSTM output (AWD dropout)")
+    weight_drop: float = option(0.0, "DropConnect on the recurrent weights (AWD wdrop; 0.5 for word-level)")
+    bptt: int = option(128, "truncated BPTT length in tokens (the state is carried across batches)")
+    variable_bptt: bool = option(True, "vary the BPTT length per batch as AWD-LSTM does (mean bptt)")
+    eval_columns: int = option(8, "parallel streams when validating during training (the final score uses 1)")
+
+    def __post_init__(self) -> None:
+        for name in ("embedding_dropout", "input_dropout", "hidden_dropout", "output_dropout", "weight_drop"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.bptt < 2:
+            raise ConfigError(f"bptt must be >= 2, got {self.bptt}")
+        if self.tokenizer == "bpe" and self.vocab_size < 300:
+            raise ConfigError(f"vocab_size must be >= 300 for byte-level BPE (256 bytes + merges), got {self.vocab_size}")

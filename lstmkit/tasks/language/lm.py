@@ -1,0 +1,165 @@
+"""`LanguageModel`: fit, evaluate, generate (and stream), save, load. Only `fit` touches the training engine."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lstmkit.config import ConfigError, from_dict, to_dict
+from lstmkit.data.text import Corpus, TextError, load_corpus, read_text
+from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
+from lstmkit.engine.config import TrainConfig
+from lstmkit.tasks.language.config import LanguageConfig
+from lstmkit.tasks.language.generate import Sampling, sample_tokens
+from lstmkit.tasks.language.model import LanguageNet
+from lstmkit.tasks.language.task import NAME, build_model, nll
+
+TRAIN_DEFAULTS = {"epochs": 10, "lr": 2e-3, "batch_size": 32, "grad_clip": 1.0}
+
+
+class LanguageModel:
+    """An LSTM language model: `LanguageModel(tokenizer="char").fit("shakespeare").generate("ROMEO:")`.
+
+    Options are LanguageConfig fields (corpus, tokenizer, architecture) and TrainConfig fields (epochs, lr, ...).
+    """
+
+    def __init__(self, *, config: LanguageConfig | None = None, train: TrainConfig | None = None, **options: Any):
+        import dataclasses
+
+        task_fields = {f.name for f in dataclasses.fields(LanguageConfig)}
+        train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = sorted(set(options) - task_fields - train_fields)
+        if unknown:
+            raise ConfigError(f"unknown LanguageModel option(s) {unknown}; see LanguageConfig and TrainConfig")
+        base = to_dict(config) if config else {}
+        self.config = from_dict(LanguageConfig, {**base, **{k: v for k, v in options.items() if k in task_fields}})
+        tbase = to_dict(train) if train else dict(TRAIN_DEFAULTS)
+        self.train_config = from_dict(TrainConfig, {**tbase, **{k: v for k, v in options.items() if k in train_fields}})
+        self.net: LanguageNet | None = None
+        self.tokenizer: CharTokenizer | BPETokenizer | None = None
+        self.run_dir: Path | None = None
+        self.fit_metrics: dict[str, float] = {}
+
+    def fit(self, text: str | None = None) -> LanguageModel:
+        """Train on a file, a folder or `shakespeare` (default: the config's `text`)."""
+        source = text or self.config.text
+        if not source:
+            raise ConfigError("no text to train on: pass a file, a folder or 'shakespeare' (--text)")
+        return self.fit_corpus(load_corpus(source), source)
+
+    def fit_corpus(self, corpus: Corpus, source: str | None = None) -> LanguageModel:
+        """Train on given train/validation text (the test text is left for `evaluate`)."""
+        from lstmkit.engine.trainer import fit
+        from lstmkit.tasks.language.task import LanguageTask
+
+        task = LanguageTask(self.config, corpus, self.train_config.batch_size)
+        resolved = {"task": {**to_dict(self.config), "text": source or self.config.text},
+                    "train": to_dict(self.train_config)}  # fmt: skip
+        result = fit(task, self.train_config, resolved)
+        self.net, self.tokenizer, self.run_dir = result.model.eval(), task.tokenizer, result.run_dir
+        self.fit_metrics = result.metrics
+        return self
+
+    def _ready(self) -> tuple[LanguageNet, CharTokenizer | BPETokenizer]:
+        if self.net is None or self.tokenizer is None:
+            raise RuntimeError("this LanguageModel is not trained: call fit(...) or lstmkit.load(path) first")
+        return self.net, self.tokenizer
+
+    @torch.no_grad()
+    def evaluate(self, text: str, chunk: int = 256) -> dict[str, float]:
+        """Loss over the whole text in one carried-state pass: nats per token, bits per character, perplexity
+        (per token and per character, so char and BPE models compare)."""
+        net, tok = self._ready()
+        ids = tok.encode(text)
+        if len(ids) < 2:
+            raise TextError("the evaluation text needs at least 2 tokens")
+        x = torch.tensor(ids)[None]  # (1, N)
+        net.eval()
+        total, hx = 0.0, None
+        for i in range(0, x.shape[1] - 1, chunk):
+            batch = {"x": x[:, i : i + chunk], "y": x[:, i + 1 : i + 1 + chunk]}
+            batch["x"] = batch["x"][:, : batch["y"].shape[1]]
+            loss, hx = nll(net, batch, hx)
+            total += float(loss) * batch["y"].shape[1]
+        n_tokens = x.shape[1] - 1
+        nats = total / n_tokens
+        chars = len(tok.decode(ids[1:]))
+        return {"loss": nats, "perplexity": math.exp(nats), "bpc": total / chars / math.log(2),
+                "char_perplexity": math.exp(total / chars), "tokens": n_tokens, "chars": chars}  # fmt: skip
+
+    def evaluate_file(self, path: str) -> dict[str, float]:
+        return self.evaluate(load_corpus(path).test if path == "shakespeare" else read_text(path))
+
+    def stream(self, prompt: str, max_new_tokens: int = 200, stop: tuple[str, ...] = (), **sampling: Any
+               ) -> Iterator[str]:  # fmt: skip
+        """Yield the generated text piece by piece as tokens are produced (one sample)."""
+        yield from self._pieces(prompt, max_new_tokens, stop, Sampling(**sampling), 1, index=0)
+
+    def generate(self, prompt: str, max_new_tokens: int = 200, num_samples: int = 1, stop: tuple[str, ...] = (),
+                 **sampling: Any) -> list[str]:  # fmt: skip
+        """`num_samples` continuations of `prompt`, generated together in one batch."""
+        net, tok = self._ready()
+        s = Sampling(**sampling)
+        rows: list[list[int]] = [[] for _ in range(num_samples)]
+        done = [False] * num_samples
+        for step in sample_tokens(net, tok.encode(prompt), max_new_tokens, s, num_samples):
+            for b, t in enumerate(step.tolist()):
+                if not done[b]:
+                    rows[b].append(t)
+                    done[b] = bool(stop) and any(x in tok.decode(rows[b]) for x in stop)
+            if all(done):
+                break
+        return [_cut(tok.decode(r), stop) for r in rows]
+
+    def _pieces(self, prompt: str, n: int, stop: tuple[str, ...], s: Sampling, b: int, index: int) -> Iterator[str]:
+        net, tok = self._ready()
+        ids: list[int] = []
+        shown = ""
+        for step in sample_tokens(net, tok.encode(prompt), n, s, b):
+            ids.append(int(step[index]))
+            text = tok.decode(ids)
+            cut = _cut(text, stop)
+            if text.endswith("\ufffd") and cut == text:
+                continue  # an unfinished multi-byte character: wait for its next byte
+            if len(cut) > len(shown):
+                yield cut[len(shown) :]
+                shown = cut
+            if cut != text:
+                return
+
+    def save(self, path: str | Path) -> Path:
+        from lstmkit.deploy.saved_model import save_model
+
+        net, tok = self._ready()
+        resolved = {"task": to_dict(self.config), "train": to_dict(self.train_config)}
+        return save_model(path, task=NAME, config=resolved, tensors=net.state_dict(),
+                          state={"tokenizer": tok.to_dict()})  # fmt: skip
+
+
+def _cut(text: str, stop: tuple[str, ...]) -> str:
+    """The text up to (not including) the first stop string."""
+    ends = [text.index(s) for s in stop if s and s in text]
+    return text[: min(ends)] if ends else text
+
+
+def load_saved(saved: Any, device: torch.device) -> LanguageModel:
+    from lstmkit.deploy.saved_model import ModelFileError
+
+    where = f"{saved.path}/config.json"
+    cfg = from_dict(LanguageConfig, saved.config["task"], where=f"{where} task")
+    train = from_dict(TrainConfig, saved.config.get("train", {}), where=f"{where} train")
+    if "tokenizer" not in saved.state:
+        raise ModelFileError(f"{saved.path} lacks tokenizer.json; re-save the model")
+    lm = LanguageModel(config=cfg, train=train)
+    lm.tokenizer = tokenizer_from_dict(saved.state["tokenizer"])
+    net = build_model(cfg, lm.tokenizer.vocab_size)
+    try:
+        net.load_state_dict(saved.tensors)
+    except RuntimeError as err:
+        raise ModelFileError(f"{saved.path}/model.safetensors does not fit the model in config.json: {err}") from err
+    lm.net = net.to(device).eval()
+    return lm

@@ -1,0 +1,139 @@
+"""The language-model task as the engine sees it: a contiguous token stream, truncated BPTT with the state
+carried from batch to batch (reset at each epoch start), and carried-state evaluation.
+
+Notation: N tokens, B parallel streams (columns), T the BPTT length of a batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from lstmkit.config import to_dict
+from lstmkit.data.text import Corpus, TextError
+from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, build_tokenizer
+from lstmkit.nn.state import detach_state
+from lstmkit.tasks.language.config import LanguageConfig
+from lstmkit.tasks.language.model import LanguageNet, State
+
+NAME = "lm"
+Batch = dict[str, Any]
+
+
+def columns(tokens: Tensor, n: int) -> Tensor:
+    """(N,) -> (n, N // n): n contiguous streams side by side (the tail that does not fill a row is dropped)."""
+    width = len(tokens) // n
+    return tokens[: width * n].view(n, width)
+
+
+def bptt_lengths(width: int, bptt: int, variable: bool, rng: np.random.Generator) -> list[int]:
+    """Batch lengths that tile `width - 1` target positions exactly (AWD-LSTM's variable BPTT when asked)."""
+    out, i = [], 0
+    while i < width - 1:
+        if variable:
+            base = bptt if rng.random() < 0.95 else bptt / 2
+            n = max(5, int(rng.normal(base, 5)))
+        else:
+            n = bptt
+        n = min(n, width - 1 - i)
+        out.append(n)
+        i += n
+    return out
+
+
+class StreamBatches:
+    """One epoch over B streams: batch k holds x = data[:, i:i+T] and y = data[:, i+1:i+T+1]. Every token
+    after each stream's first is a target exactly once per epoch; `reset` marks the epoch's first batch."""
+
+    def __init__(self, data: Tensor, bptt: int, variable: bool, seed: int) -> None:
+        self.data, self.bptt, self.variable, self.seed = data, bptt, variable, seed
+        self.epoch = 0
+
+    def _lengths(self, epoch: int) -> list[int]:
+        return bptt_lengths(self.data.shape[1], self.bptt, self.variable, np.random.default_rng([self.seed, epoch]))
+
+    def __len__(self) -> int:
+        return len(self._lengths(self.epoch))
+
+    def __iter__(self) -> Iterator[Batch]:
+        lengths = self._lengths(self.epoch)
+        self.epoch += 1
+        i = 0
+        for k, n in enumerate(lengths):
+            yield {"x": self.data[:, i : i + n], "y": self.data[:, i + 1 : i + 1 + n], "reset": k == 0,
+                   "scale": n / self.bptt}  # fmt: skip
+            i += n
+
+
+def encode_text(tokenizer: CharTokenizer | BPETokenizer, text: str, what: str, need: int) -> Tensor:
+    ids = tokenizer.encode(text)
+    if len(ids) < need:
+        raise TextError(f"the {what} text has {len(ids)} tokens; at least {need} are needed (one batch): "
+                        "give more text or lower --batch-size/--bptt")  # fmt: skip
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def build_model(cfg: LanguageConfig, vocab_size: int) -> LanguageNet:
+    return LanguageNet(vocab_size, cfg.embedding_size, cfg.hidden_size, cfg.num_layers, cfg.tie_weights,
+                       cfg.embedding_dropout, cfg.input_dropout, cfg.hidden_dropout, cfg.output_dropout,
+                       cfg.weight_drop)  # fmt: skip
+
+
+def nll(model: nn.Module, batch: Batch, hx: State | None) -> tuple[Tensor, State]:
+    """Mean negative log-likelihood (nats per token) of a batch, and the state after it."""
+    logits, hx = model(batch["x"], hx)  # (B, T, V)
+    loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), batch["y"].reshape(-1))
+    return loss, hx
+
+
+class LanguageTask:
+    """Train a language model on one corpus; the carried state lives here (never on the model)."""
+
+    name = NAME
+    monitor, monitor_mode = "loss", "min"
+
+    def __init__(self, cfg: LanguageConfig, corpus: Corpus, batch_size: int,
+                 tokenizer: CharTokenizer | BPETokenizer | None = None) -> None:  # fmt: skip
+        self.cfg, self.corpus = cfg, corpus
+        self.tokenizer = tokenizer or build_tokenizer(cfg.tokenizer, corpus.train, cfg.vocab_size)
+        self.train_ids = encode_text(self.tokenizer, corpus.train, "training", batch_size * (cfg.bptt + 1))
+        self.val_ids = encode_text(self.tokenizer, corpus.val, "validation", cfg.eval_columns * 2 + 1)
+        self.chars_per_token = len(corpus.val) / len(self.val_ids)
+        self._state: dict[str, State | None] = {"train": None, "val": None}
+
+    def build_model(self) -> nn.Module:
+        return build_model(self.cfg, self.tokenizer.vocab_size)
+
+    def train_batches(self, batch_size: int, seed: int) -> StreamBatches:
+        return StreamBatches(columns(self.train_ids, batch_size), self.cfg.bptt, self.cfg.variable_bptt, seed)
+
+    def val_batches(self, batch_size: int) -> StreamBatches:
+        return StreamBatches(columns(self.val_ids, self.cfg.eval_columns), self.cfg.bptt, False, 0)
+
+    def test_batches(self, batch_size: int) -> None:
+        return None  # the test text is scored by LanguageModel.evaluate, as one carried-state pass
+
+    def _carried(self, key: str, model: nn.Module, batch: Batch) -> Tensor:
+        hx = None if batch["reset"] else self._state[key]
+        loss, hx = nll(model, batch, hx)
+        self._state[key] = detach_state(hx)
+        return loss
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+        return self._carried("train", model, batch) * batch["scale"]  # AWD: shorter batches count less
+
+    def metrics(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
+        loss = self._carried("val", model, batch)
+        return {"loss": loss, "bpc": loss / self.chars_per_token / math.log(2)}
+
+    def config_dict(self) -> dict[str, Any]:
+        return to_dict(self.cfg)
+
+    def saved_state(self) -> dict[str, Any]:
+        return {"tokenizer": self.tokenizer.to_dict()}

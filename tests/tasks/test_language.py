@@ -1,0 +1,143 @@
+"""Language models: the stream batcher, carried state, cached generation, sampling controls, learning."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+import lstmkit
+from lstmkit.cli import main
+from lstmkit.data.text import Corpus, TextError
+from lstmkit.tasks.language import LanguageConfig, LanguageModel
+from lstmkit.tasks.language.generate import Sampling, filter_logits, sample_tokens
+from lstmkit.tasks.language.task import LanguageTask, StreamBatches, bptt_lengths, columns
+from tests.tasks.conformance import check_task
+
+TEXT = "".join(f"{w} " for w in ["the cat sat on the mat.", "a dog ate the hat.", "we sing all day long."] * 200)
+SMALL = {"embedding_size": 16, "hidden_size": 32, "num_layers": 1, "bptt": 16}
+
+
+def corpus() -> Corpus:
+    n = len(TEXT)
+    return Corpus(TEXT[: int(n * 0.8)], TEXT[int(n * 0.8) : int(n * 0.9)], TEXT[int(n * 0.9) :], "test")
+
+
+@pytest.mark.parametrize("over", [{}, {"tokenizer": "bpe", "vocab_size": 300}, {"tie_weights": False},
+                                  {"weight_drop": 0.3, "embedding_dropout": 0.1}])  # fmt: skip
+def test_conformance(over):
+    check_task(LanguageTask(LanguageConfig(**{**SMALL, **over}), corpus(), batch_size=4), batch_size=4)
+
+
+@pytest.mark.parametrize("variable", [False, True])
+def test_stream_batcher_covers_every_token_once_per_epoch(variable):
+    data = columns(torch.arange(1003), 4)  # (4, 250): the tail of 3 tokens is dropped
+    batches = StreamBatches(data, bptt=7, variable=variable, seed=0)
+    for _ in range(2):  # two epochs, each complete
+        seen = Counter()
+        first = True
+        for b in batches:
+            assert b["reset"] is first
+            first = False
+            assert torch.equal(b["y"][:, :-1], b["x"][:, 1:])  # y is x shifted by one within the stream
+            seen.update(b["y"].flatten().tolist())
+        expected = set(range(1000)) - {0, 250, 500, 750}  # every token but each stream's first is a target
+        assert set(seen) == expected and set(seen.values()) == {1}
+    lengths = bptt_lengths(250, 20, True, np.random.default_rng(0))
+    assert sum(lengths) == 249 and len(set(lengths)) > 1
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> LanguageModel:
+    out = tmp_path_factory.mktemp("lm") / "run"
+    return LanguageModel(**{**SMALL, "hidden_size": 64}, epochs=8, batch_size=8, lr=1e-2, grad_clip=0.0,
+                         progress=False, out=str(out)).fit_corpus(corpus())  # fmt: skip
+
+
+def test_short_training_beats_the_unigram_baseline(trained):
+    test = corpus().test
+    counts = Counter(trained.tokenizer.encode(corpus().train))
+    total = sum(counts.values())
+    ids = trained.tokenizer.encode(test)[1:]
+    unigram = -sum(math.log(counts.get(i, 0.5) / total) for i in ids) / len(ids)
+    m = trained.evaluate(test)
+    assert m["loss"] < 0.75 * unigram, (m, unigram)
+
+
+def test_carried_state_evaluation_equals_one_pass(trained):
+    text = corpus().test
+    whole = trained.evaluate(text, chunk=10_000)
+    chunked = trained.evaluate(text, chunk=7)
+    assert chunked["loss"] == pytest.approx(whole["loss"], rel=1e-5)
+    assert whole["bpc"] == pytest.approx(whole["loss"] * whole["tokens"] / whole["chars"] / math.log(2))
+
+
+def test_cached_generation_equals_refeeding(trained):
+    net, tok = trained.net, trained.tokenizer
+    prompt = tok.encode("the cat")
+    s = Sampling(temperature=0.0)
+    new = [int(t[0]) for t in sample_tokens(net, prompt, 12, s)]
+    seq = list(prompt)
+    with torch.no_grad():
+        for t in new:
+            logits, _ = net(torch.tensor(seq)[None])  # the whole sequence again, from a zero state
+            assert int(logits[0, -1].argmax()) == t
+            seq.append(t)
+
+
+def test_sampling_controls_do_what_they_say():
+    logits = torch.tensor([[4.0, 3.0, 2.0, 1.0, 0.0]])
+    gen = torch.Generator().manual_seed(0)
+    top2 = filter_logits(logits, Sampling(top_k=2))
+    picks = torch.multinomial(top2.softmax(-1).expand(500, -1), 1, replacement=True, generator=gen)
+    assert set(picks.flatten().tolist()) <= {0, 1}
+    probs = logits.softmax(-1)[0]
+    nucleus = filter_logits(logits, Sampling(top_p=float(probs[0] + probs[1]) - 1e-4))
+    assert torch.isfinite(nucleus).flatten().tolist() == [True, True, False, False, False]
+    penalised = filter_logits(logits, Sampling(repetition_penalty=2.0), seen=torch.tensor([[0]]))
+    assert penalised[0, 0] == 2.0 and penalised[0, 1] == 3.0
+    assert torch.allclose(filter_logits(logits, Sampling(temperature=2.0)), logits / 2)
+    with pytest.raises(ValueError, match="top_p"):
+        Sampling(top_p=0.0)
+
+
+def test_seed_reproduces_and_samples_batch(trained):
+    a = trained.generate("the ", 30, num_samples=3, seed=5, temperature=1.0)
+    b = trained.generate("the ", 30, num_samples=3, seed=5, temperature=1.0)
+    assert a == b and len(a) == 3 and len(set(a)) > 1
+    streamed = "".join(trained.stream("the ", 30, seed=5, temperature=1.0))
+    assert streamed == trained.generate("the ", 30, seed=5, temperature=1.0)[0]
+    stopped = trained.generate("the ", 200, seed=1, stop=(".",))[0]
+    assert "." not in stopped
+
+
+def test_save_load_and_errors(trained, tmp_path):
+    loaded = lstmkit.load(trained.save(tmp_path / "m"))
+    assert loaded.config == trained.config
+    assert loaded.generate("the", 20, seed=3) == trained.generate("the", 20, seed=3)
+    assert loaded.evaluate("the cat sat")["loss"] == pytest.approx(trained.evaluate("the cat sat")["loss"])
+    with pytest.raises(TextError, match="at least"):
+        LanguageModel(**SMALL, batch_size=64).fit_corpus(Corpus("tiny text", "more", "x", "t"))
+    with pytest.raises(RuntimeError, match="not trained"):
+        LanguageModel().generate("x")
+
+
+def test_cli_train_evaluate_generate(tmp_path, capsys):
+    path = tmp_path / "t.txt"
+    path.write_text(TEXT)
+    run = tmp_path / "run"
+    small = ["--embedding-size", "8", "--hidden-size", "16", "--num-layers", "1", "--bptt", "16"]
+    assert main(["lm", "train", "--text", str(path), *small, "--max-steps", "5", "--batch-size", "4", "--out",
+                 str(run), "--no-progress", "--json"]) == 0  # fmt: skip
+    info = json.loads(capsys.readouterr().out)
+    assert info["test_bpc"] > 0 and (run / "model" / "tokenizer.json").is_file()
+    assert main(["lm", "evaluate", "--model", str(run), "--text", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tokens"] == len(TEXT) - 1
+    assert main(["lm", "generate", "--model", str(run), "--prompt", "the", "--max-new-tokens", "10", "--seed", "1",
+                 "--top-k", "5"]) == 0  # fmt: skip
+    assert capsys.readouterr().out.startswith("the")
+    assert main(["lm", "train", "--text", str(tmp_path / "nope.txt"), "--no-progress"]) == 2
