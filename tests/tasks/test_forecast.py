@@ -54,7 +54,7 @@ def make_task(**over) -> ForecastTask:
 
 
 @pytest.mark.parametrize(
-    "over", [{}, {"decoding": "recursive"}, {"head": "normal"}, {"anchor": False, "id_embedding": False}]
+    "over", [{}, {"decoding": "recursive"}, {"head": "normal"}, {"anchor": "none", "id_embedding": False}, {"anchor": "last", "seasonal_lags": False}]
 )
 def test_conformance(over):
     check_task(make_task(**over))
@@ -65,11 +65,15 @@ def test_windows_match_a_hand_built_example():
     panel = to_panel(df)
     pre = Preprocessor.fit(panel, "none", calendar=False)
     pt = build_tensors(panel.series, pre, pad_left=4, pad_right=2)
-    b = gather(pt, torch.tensor([0]), torch.tensor([3]), window=4, hz=2, origins=2)
+    b = gather(pt, torch.tensor([0]), torch.tensor([3]), window=4, hz=2, origins=2, season=2)
     # encoder rows -1..2: one padding row (value 0, mask 0) then 1, 2, 3 observed
     assert b["x"][0, :, 0].tolist() == [0.0, 1.0, 2.0, 3.0] and b["x"][0, :, 1].tolist() == [0, 1, 1, 1]
     # the last two encoder steps (values 2 and 3) forecast the next two values each
     assert b["y"][0].tolist() == [[3.0, 4.0], [4.0, 5.0]]
+    # seasonal lags (season 2): the value two steps before each forecast step; before the series: padding
+    assert b["lags"][0].tolist() == [[1.0, 2.0], [2.0, 3.0]]
+    first = gather(pt, torch.tensor([0]), torch.tensor([1]), window=4, hz=2, origins=1, season=2)
+    assert first["lags"][0].tolist() == [[0.0, 1.0]]
 
 
 def test_training_windows_never_see_the_validation_horizon():

@@ -32,7 +32,10 @@ class ForecastConfig:
     decoding: Literal["direct", "recursive"] = option(
         "direct", "direct: all horizon steps at once; recursive: one step, fed back"
     )
-    anchor: bool = option(True, "forecast the change from the last observed value (helps trending series)")
+    anchor: Literal["season", "last", "none"] = option(
+        "season", "forecast the offset from seasonal naive (season), from the last value (last), or the level (none)"
+    )
+    seasonal_lags: bool = option(True, "feed the decoder the value one season before each forecast step")
     conformal: bool = option(False, "calibrate the intervals on the validation window (split conformal)")
     validation: bool = option(True, "hold out each series' last horizon for validation and model selection")
     hidden_size: int = option(64, "LSTM hidden units")

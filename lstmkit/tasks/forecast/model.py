@@ -41,10 +41,13 @@ class ForecastNet(nn.Module):
         cat_sizes: Sequence[int] = (),
         n_static_num: int = 0,
         anchored: int = 0,
+        seasonal: bool = False,
+        anchor: str = "last",
     ) -> None:
         super().__init__()
-        # the first `anchored` outputs are changes from the step's last observed target (input feature 0)
-        self.anchored = anchored
+        # the first `anchored` outputs are offsets from a base forecast: the step's last observed target
+        # (anchor "last") or the value one season before each forecast step (anchor "season")
+        self.anchored, self.anchor = anchored, anchor
         self.id_emb = nn.Embedding(n_ids + 1, embedding_dim(n_ids)) if n_ids else None  # row 0: unseen series
         self.cat_embs = nn.ModuleList(nn.Embedding(n + 1, embedding_dim(n)) for n in cat_sizes)
         static = (embedding_dim(n_ids) if n_ids else 0) + sum(embedding_dim(n) for n in cat_sizes) + n_static_num
@@ -54,6 +57,7 @@ class ForecastNet(nn.Module):
         self.context = nn.Linear(hidden_size + static, hidden_size)
         self.known = nn.Linear(n_known, hidden_size, bias=False) if n_known else None
         self.step = nn.Embedding(horizon, hidden_size)
+        self.lag = nn.Linear(1, hidden_size) if seasonal else None  # the value a season before, as a feature
         self.head = nn.Sequential(nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, hidden_size), nn.ReLU(),
                                   nn.Linear(hidden_size, n_outputs))  # fmt: skip
 
@@ -70,27 +74,31 @@ class ForecastNet(nn.Module):
             x = torch.cat([x, s[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)  # (B, T, F + S)
         return self.rnn(x, hx)
 
-    def decode(self, out: Tensor, known: Tensor, s: Tensor, level: Tensor) -> Tensor:
-        """Encoder outputs (B, T, D), known-future features (B, T, Hz, K), last observed target (B, T)
-        -> (B, T, Hz, P)."""
+    def decode(self, out: Tensor, known: Tensor, s: Tensor, level: Tensor, lags: Tensor) -> Tensor:
+        """Encoder outputs (B, T, D), known-future features (B, T, Hz, K), last observed target (B, T),
+        seasonal lags (B, T, Hz) -> (B, T, Hz, P)."""
         ctx = torch.cat([out, s[:, None, :].expand(-1, out.shape[1], -1)], dim=-1) if self.static_size else out
         z = self.context(ctx)[:, :, None, :]  # (B, T, 1, D)
         hz = known.shape[2]
         z = z + self.step.weight[:hz]  # (B, T, Hz, D)
         if self.known is not None:
             z = z + self.known(known)  # (B, T, Hz, D)
+        if self.lag is not None:
+            z = z + self.lag((lags - level[:, :, None])[..., None])  # (B, T, Hz, D)
         y = self.head(z)  # (B, T, Hz, P)
         if self.anchored:
             shift = torch.zeros(y.shape[-1], device=y.device, dtype=y.dtype)
             shift[: self.anchored] = 1.0
-            y = y + level[:, :, None, None] * shift  # (B, T, Hz, P)
+            base = lags if self.anchor == "season" else level[:, :, None].expand_as(lags)  # (B, T, Hz)
+            y = y + base[..., None] * shift  # (B, T, Hz, P)
         return y
 
     def forward(
-        self, x: Tensor, known: Tensor, ids: Tensor, cats: Tensor, nums: Tensor, hx: State | None = None
+        self, x: Tensor, known: Tensor, lags: Tensor, ids: Tensor, cats: Tensor, nums: Tensor,
+        hx: State | None = None,
     ) -> tuple[Tensor, State]:
-        """Forecasts from the last T' steps of x: (B, T, F), (B, T', Hz, K) -> (B, T', Hz, P), state."""
+        """Forecasts from the last T' steps of x: (B, T, F), (B, T', Hz, K), (B, T', Hz) -> (B, T', Hz, P)."""
         s = self.static(ids, cats, nums)
         out, hx = self.encode(x, s, hx)  # (B, T, D)
         n = known.shape[1]
-        return self.decode(out[:, -n:], known, s, x[:, -n:, 0]), hx
+        return self.decode(out[:, -n:], known, s, x[:, -n:, 0], lags), hx

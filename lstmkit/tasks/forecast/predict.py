@@ -19,24 +19,26 @@ def forecast_batch(model: ForecastNet, cfg: ForecastConfig, batch: Batch, hx: St
     """Quantile forecasts (B, H, Q), scaled, from the last encoder step of each window in `batch`."""
     s = model.static(batch["ids"], batch["cats"], batch["nums"])  # (B, S)
     out, hx = model.encode(batch["x"], s, hx)  # (B, W, D)
-    return decode_from(model, cfg, out[:, -1:], hx, s, batch["x"][:, -1], batch["known"][:, -1])
+    return decode_from(model, cfg, out[:, -1:], hx, s, batch["x"][:, -1], batch["known"][:, -1], batch["lags"][:, -1])
 
 
 def decode_from(
-    model: ForecastNet, cfg: ForecastConfig, last: Tensor, hx: State, s: Tensor, last_x: Tensor, known: Tensor
+    model: ForecastNet, cfg: ForecastConfig, last: Tensor, hx: State, s: Tensor, last_x: Tensor, known: Tensor,
+    lags: Tensor,
 ) -> Tensor:
-    """From the top-layer output of the last step (B, 1, D), its state, its input row (B, F) and the
-    known-future features of the horizon (B, H, K): quantiles (B, H, Q)."""
+    """From the top-layer output of the last step (B, 1, D), its state, its input row (B, F), the
+    known-future features (B, H, K) and seasonal lags (B, H) of the horizon: quantiles (B, H, Q)."""
     from lstmkit.tasks.forecast.task import to_quantiles
 
     if cfg.decoding == "direct":
-        return to_quantiles(cfg, model.decode(last, known[:, None], s, last_x[:, None, 0])[:, 0])  # (B, H, Q)
+        return to_quantiles(cfg, model.decode(last, known[:, None], s, last_x[:, None, 0], lags[:, None])[:, 0])
     median = cfg.levels.index(0.5)
     n_past = last_x.shape[-1] - 2 - known.shape[-1]
     past = last_x[:, 2 : 2 + n_past]  # (B, Cp): past covariates are carried forward from the origin
     steps = []
     for k in range(known.shape[1]):
-        q = to_quantiles(cfg, model.decode(last, known[:, None, k : k + 1], s, last_x[:, None, 0])[:, 0, 0])  # (B, Q)
+        out = model.decode(last, known[:, None, k : k + 1], s, last_x[:, None, 0], lags[:, None, k : k + 1])
+        q = to_quantiles(cfg, out[:, 0, 0])  # (B, Q)
         steps.append(q)
         if k + 1 < known.shape[1]:
             ones = torch.ones_like(q[:, :1])

@@ -60,7 +60,7 @@ def to_quantiles(cfg: ForecastConfig, out: Tensor) -> Tensor:
 
 
 def run(model: ForecastNet, batch: Batch) -> Tensor:
-    out, _ = model(batch["x"], batch["known"], batch["ids"], batch["cats"], batch["nums"])
+    out, _ = model(batch["x"], batch["known"], batch["lags"], batch["ids"], batch["cats"], batch["nums"])
     return out  # (B, W', Hz, P)
 
 
@@ -77,11 +77,17 @@ def with_data_defaults(cfg: ForecastConfig, panel: Panel, horizon: int | None) -
     return dataclasses.replace(cfg, horizon=horizon, lookback=lookback, freq=panel.freq)
 
 
+def season_of(cfg: ForecastConfig) -> int:
+    assert cfg.freq is not None
+    return season_length(cfg.freq)
+
+
 def build_model(cfg: ForecastConfig, pre: Preprocessor) -> ForecastNet:
     return ForecastNet(
         pre.n_features, pre.n_known, decoded_steps(cfg), n_outputs(cfg), cfg.hidden_size, cfg.num_layers,
         cfg.dropout, n_ids=len(pre.ids) if cfg.id_embedding else 0, cat_sizes=pre.cat_sizes,
-        n_static_num=len(pre.static_num), anchored=(n_outputs(cfg) if cfg.head == "quantile" else 1) * cfg.anchor,
+        n_static_num=len(pre.static_num), anchored=0 if cfg.anchor == "none" else (n_outputs(cfg) if cfg.head == "quantile" else 1),
+        seasonal=cfg.seasonal_lags, anchor=cfg.anchor,
     )  # fmt: skip
 
 
@@ -117,10 +123,11 @@ class ForecastTask:
 
     def train_batches(self, batch_size: int, seed: int) -> WindowSampler:
         return WindowSampler(self._train, self.cfg.lookback, decoded_steps(self.cfg), self.cfg.forking,
-                             batch_size, self.cfg.steps_per_epoch, seed)  # fmt: skip
+                             season_of(self.cfg), batch_size, self.cfg.steps_per_epoch, seed)  # fmt: skip
 
     def val_batches(self, batch_size: int) -> OriginBatches:
-        return origin_batches(self._val, self._val_origins, self.cfg.lookback, self.cfg.horizon, max(batch_size, 256))
+        return origin_batches(self._val, self._val_origins, self.cfg.lookback, self.cfg.horizon, season_of(self.cfg),
+                              max(batch_size, 256))  # fmt: skip
 
     def test_batches(self, batch_size: int) -> None:
         return None

@@ -58,17 +58,23 @@ def build_tensors(series: list[Series], pre: Preprocessor, pad_left: int, pad_ri
     )  # fmt: skip
 
 
-def gather(pt: PanelTensors, series: Tensor, ends: Tensor, window: int, hz: int, origins: int) -> Batch:
-    """Windows whose encoder reads rows [end - window, end) of each chosen series, with the targets and
-    known-future features of the Hz steps after each of the last `origins` encoder steps."""
+def gather(
+    pt: PanelTensors, series: Tensor, ends: Tensor, window: int, hz: int, origins: int, season: int
+) -> Batch:
+    """Windows whose encoder reads rows [end - window, end) of each chosen series, with the targets,
+    known-future features and seasonal lags (the scaled value one season before) of the Hz steps after each
+    of the last `origins` encoder steps."""
     base = pt.starts[series] + ends - window  # (B,)
     rows = base[:, None] + torch.arange(window)  # (B, W)
     origin = rows[:, -min(origins, window) :]  # (B, W') the steps that forecast
     ahead = origin[:, :, None] + torch.arange(1, hz + 1)  # (B, W', Hz)
+    lag = origin[:, :, None] + 1 + torch.arange(hz) % season - season  # (B, W', Hz): observed rows only
+    lag = torch.maximum(lag, (pt.starts[series] - 1)[:, None, None])  # before the series: a padding row
     return {
         "x": pt.x[rows],  # (B, W, F)
         "known": pt.known[ahead],  # (B, W', Hz, K)
         "y": pt.y[ahead],  # (B, W', Hz)
+        "lags": pt.x[lag, 0],  # (B, W', Hz)
         "ids": pt.ids[series], "cats": pt.cats[series], "nums": pt.nums[series],
         "series": series, "ends": ends,
     }  # fmt: skip
@@ -77,9 +83,9 @@ def gather(pt: PanelTensors, series: Tensor, ends: Tensor, window: int, hz: int,
 class WindowSampler:
     """An epoch of `steps` random training windows: (series, end) drawn uniformly over every forecast origin."""
 
-    def __init__(self, pt: PanelTensors, window: int, hz: int, origins: int, batch_size: int, steps: int,
-                 seed: int) -> None:  # fmt: skip
-        self.pt, self.window, self.hz, self.origins = pt, window, hz, origins
+    def __init__(self, pt: PanelTensors, window: int, hz: int, origins: int, season: int, batch_size: int,
+                 steps: int, seed: int) -> None:  # fmt: skip
+        self.pt, self.window, self.hz, self.origins, self.season = pt, window, hz, origins, season
         self.batch_size, self.steps, self.seed = batch_size, steps, seed
         self.epoch = 0
         self.counts = pt.lengths - 1  # origins per series: ends 1 .. T-1 leave at least one target
@@ -99,15 +105,16 @@ class WindowSampler:
             series = torch.searchsorted(self.cum, flat, right=True)  # (B,)
             before = torch.where(series > 0, self.cum[series - 1], torch.zeros_like(flat))
             ends = flat - before + 1  # (B,) in 1 .. T-1
-            yield gather(self.pt, series, ends, self.window, self.hz, self.origins)
+            yield gather(self.pt, series, ends, self.window, self.hz, self.origins, self.season)
 
 
 class OriginBatches:
     """Fixed batches forecasting from given (series index, end) origins, from the last encoder step only.
     (An iterable rather than a list: the engine reads a list as several validation sets.)"""
 
-    def __init__(self, pt: PanelTensors, origins: list[tuple[int, int]], window: int, hz: int, size: int) -> None:
-        self.pt, self.origins, self.window, self.hz, self.size = pt, origins, window, hz, size
+    def __init__(self, pt: PanelTensors, origins: list[tuple[int, int]], window: int, hz: int, season: int,
+                 size: int) -> None:  # fmt: skip
+        self.pt, self.origins, self.window, self.hz, self.season, self.size = pt, origins, window, hz, season, size
 
     def __len__(self) -> int:
         return -(-len(self.origins) // self.size)
@@ -115,8 +122,10 @@ class OriginBatches:
     def __iter__(self) -> Iterator[Batch]:
         for i in range(0, len(self.origins), self.size):
             chunk = torch.tensor(self.origins[i : i + self.size])
-            yield gather(self.pt, chunk[:, 0], chunk[:, 1], self.window, self.hz, origins=1)
+            yield gather(self.pt, chunk[:, 0], chunk[:, 1], self.window, self.hz, 1, self.season)
 
 
-def origin_batches(pt: PanelTensors, origins: list[tuple[int, int]], window: int, hz: int, size: int) -> OriginBatches:
-    return OriginBatches(pt, origins, window, hz, size)
+def origin_batches(
+    pt: PanelTensors, origins: list[tuple[int, int]], window: int, hz: int, season: int, size: int
+) -> OriginBatches:
+    return OriginBatches(pt, origins, window, hz, season, size)
