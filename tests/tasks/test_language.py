@@ -49,6 +49,9 @@ def test_stream_batcher_covers_every_token_once_per_epoch(variable):
         assert set(seen) == expected and set(seen.values()) == {1}
     lengths = bptt_lengths(250, 20, True, np.random.default_rng(0))
     assert sum(lengths) == 249 and len(set(lengths)) > 1
+    # the engine schedules validation by batch count: every epoch must have the same number of batches
+    counts = {len(bptt_lengths(1000, 16, True, np.random.default_rng(e))) for e in range(20)}
+    assert counts == {len(bptt_lengths(1000, 16, False, np.random.default_rng(0)))}
 
 
 @pytest.fixture(scope="module")

@@ -33,18 +33,20 @@ def columns(tokens: Tensor, n: int) -> Tensor:
 
 
 def bptt_lengths(width: int, bptt: int, variable: bool, rng: np.random.Generator) -> list[int]:
-    """Batch lengths that tile `width - 1` target positions exactly (AWD-LSTM's variable BPTT when asked)."""
-    out, i = [], 0
-    while i < width - 1:
-        if variable:
-            base = bptt if rng.random() < 0.95 else bptt / 2
-            n = max(5, int(rng.normal(base, 5)))
-        else:
-            n = bptt
-        n = min(n, width - 1 - i)
-        out.append(n)
-        i += n
-    return out
+    """Batch lengths that tile `width - 1` target positions exactly. Every epoch has the same number of
+    batches (the engine schedules validation by batch count); with `variable`, the lengths follow AWD-LSTM's
+    draw (mean bptt, sometimes bptt/2, sd 5) rescaled to fill the stream."""
+    total = width - 1
+    n = -(-total // bptt)  # ceil
+    if not variable:
+        return [min(bptt, total - i * bptt) for i in range(n)]
+    base = np.where(rng.random(n) < 0.95, bptt, bptt / 2)
+    draws = np.maximum(5, rng.normal(base, 5))
+    edges = np.round(np.cumsum(draws) / draws.sum() * total).astype(int)
+    lengths = np.diff(np.concatenate([[0], edges]))
+    if (lengths < 1).any():  # a degenerate draw on a tiny stream: fall back to fixed lengths
+        return [min(bptt, total - i * bptt) for i in range(n)]
+    return lengths.tolist()
 
 
 class StreamBatches:
