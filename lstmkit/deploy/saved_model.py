@@ -154,6 +154,15 @@ def _verify_files(path: Path, files: dict[str, Any]) -> None:
             )
 
 
+def load_weights(model: torch.nn.Module, saved: SavedModel) -> torch.nn.Module:
+    """Load a saved model's tensors into a model rebuilt from its config; a mismatch names the files."""
+    try:
+        model.load_state_dict(saved.tensors)
+    except RuntimeError as err:
+        raise ModelFileError(f"{saved.path}/{WEIGHTS} does not fit the model in {CONFIG}: {err}") from err
+    return model
+
+
 def read_saved(path: str | Path, device: torch.device | str = "cpu") -> SavedModel:
     """Read and verify a saved-model directory; tensors land on `device`."""
     from safetensors import SafetensorError

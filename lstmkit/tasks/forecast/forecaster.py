@@ -300,7 +300,7 @@ def _after(last: pd.Timestamp, s: Series, freq: str) -> Series:
 
 def load_saved(saved: Any, device: torch.device) -> Forecaster:
     """Rebuild a Forecaster exactly as it was trained (the saved-model loader of this task)."""
-    from lstmkit.deploy.saved_model import ModelFileError
+    from lstmkit.deploy.saved_model import ModelFileError, load_weights
 
     where = f"{saved.path}/config.json"
     cfg = from_dict(ForecastConfig, saved.config["task"], where=f"{where} task")
@@ -310,10 +310,5 @@ def load_saved(saved: Any, device: torch.device) -> Forecaster:
     f = Forecaster(config=cfg, train=train)
     f.pre = Preprocessor.from_dict(saved.state["preprocessor"])
     f.calibration = saved.state.get("calibration") or []
-    net = build_model(cfg, f.pre)
-    try:
-        net.load_state_dict(saved.tensors)
-    except RuntimeError as err:
-        raise ModelFileError(f"{saved.path}/model.safetensors does not fit the model in config.json: {err}") from err
-    f.net = net.eval()  # CPU inference; `device` is accepted for the common loader signature
+    f.net = load_weights(build_model(cfg, f.pre), saved).eval()  # CPU inference (`device`: common signature)
     return f

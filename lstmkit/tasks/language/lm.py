@@ -147,7 +147,7 @@ def _cut(text: str, stop: tuple[str, ...]) -> str:
 
 
 def load_saved(saved: Any, device: torch.device) -> LanguageModel:
-    from lstmkit.deploy.saved_model import ModelFileError
+    from lstmkit.deploy.saved_model import ModelFileError, load_weights
 
     where = f"{saved.path}/config.json"
     cfg = from_dict(LanguageConfig, saved.config["task"], where=f"{where} task")
@@ -156,10 +156,5 @@ def load_saved(saved: Any, device: torch.device) -> LanguageModel:
         raise ModelFileError(f"{saved.path} lacks tokenizer.json; re-save the model")
     lm = LanguageModel(config=cfg, train=train)
     lm.tokenizer = tokenizer_from_dict(saved.state["tokenizer"])
-    net = build_model(cfg, lm.tokenizer.vocab_size)
-    try:
-        net.load_state_dict(saved.tensors)
-    except RuntimeError as err:
-        raise ModelFileError(f"{saved.path}/model.safetensors does not fit the model in config.json: {err}") from err
-    lm.net = net.to(device).eval()
+    lm.net = load_weights(build_model(cfg, lm.tokenizer.vocab_size), saved).to(device).eval()
     return lm
