@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from lstmkit.config import ConfigError, option
+from lstmkit.config import ConfigError, from_dict, option, to_dict
 
 
 @dataclass(frozen=True)
@@ -62,3 +63,21 @@ def parse_duration(text: str) -> timedelta:
     if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
         raise ConfigError(f"max_time {text!r} is not a duration; use e.g. 90s, 10m, 1h30m")
     return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+
+
+def task_and_train(
+    task_cls: type, config: Any, train: TrainConfig | None, train_defaults: dict[str, Any], options: dict[str, Any],
+    where: str,
+) -> tuple[Any, TrainConfig]:
+    """For Python-API constructors: keyword options split between a task config and TrainConfig, over the
+    given configs (or the defaults, and the task's recommended training defaults); unknown names are errors."""
+    task_fields = {f.name for f in dataclasses.fields(task_cls)}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(options) - task_fields - train_fields)
+    if unknown:
+        raise ConfigError(f"unknown {where} option(s) {unknown}; see {task_cls.__name__} and TrainConfig")
+    task_base = to_dict(config) if config else {}
+    train_base = to_dict(train) if train else dict(train_defaults)
+    task_cfg = from_dict(task_cls, {**task_base, **{k: v for k, v in options.items() if k in task_fields}}, where)
+    train_cfg = from_dict(TrainConfig, {**train_base, **{k: v for k, v in options.items() if k in train_fields}}, where)
+    return task_cfg, train_cfg

@@ -402,11 +402,6 @@ def _probe_gen() -> torch.Generator:
 def load_saved(saved: Any, device: torch.device) -> LongRangeModel:
     """Rebuild the model exactly as configured at training time (the saved-model loader for this task)."""
     cfg = from_dict(LongRangeConfig, saved.config["task"], where=f"{saved.path}/config.json task")
-    model = build_model(cfg)
-    try:
-        model.load_state_dict(saved.tensors)
-    except RuntimeError as err:
-        from lstmkit.deploy.saved_model import ModelFileError
+    from lstmkit.deploy.saved_model import load_weights
 
-        raise ModelFileError(f"{saved.path}/model.safetensors does not fit the model in config.json: {err}") from err
-    return LongRangeModel(cfg, model.to(device).eval())
+    return LongRangeModel(cfg, load_weights(build_model(cfg), saved).to(device).eval())

@@ -17,7 +17,7 @@ import torch
 
 from lstmkit.config import ConfigError, from_dict, to_dict
 from lstmkit.data.timeseries import Columns, DataError, Panel, Series, future_index, to_panel
-from lstmkit.engine.config import TrainConfig
+from lstmkit.engine.config import TrainConfig, task_and_train
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
@@ -61,16 +61,6 @@ def load_data(data: Data, cfg: ForecastConfig) -> tuple[Panel, ForecastConfig, i
     return panel, cfg, horizon
 
 
-def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    task_fields = {f.name for f in dataclasses.fields(ForecastConfig)}
-    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(options) - task_fields - train_fields)
-    if unknown:
-        raise ConfigError(f"unknown Forecaster option(s) {unknown}; see ForecastConfig and TrainConfig")
-    return ({k: v for k, v in options.items() if k in task_fields},
-            {k: v for k, v in options.items() if k in train_fields})  # fmt: skip
-
-
 class Forecaster:
     """A global LSTM forecaster over many series: `Forecaster(horizon=24).fit(df).predict(df)`.
 
@@ -79,13 +69,10 @@ class Forecaster:
 
     def __init__(self, horizon: int | None = None, *, config: ForecastConfig | None = None,
                  train: TrainConfig | None = None, **options: Any) -> None:  # fmt: skip
-        task_opts, train_opts = split_options(options)
         if horizon is not None:
-            task_opts["horizon"] = horizon
-        base = to_dict(config) if config else {}
-        self.config = from_dict(ForecastConfig, {**base, **task_opts}, where="Forecaster")
-        train_base = to_dict(train) if train else dict(TRAIN_DEFAULTS)
-        self.train_config = from_dict(TrainConfig, {**train_base, **train_opts}, where="Forecaster")
+            options = {**options, "horizon": horizon}
+        self.config, self.train_config = task_and_train(ForecastConfig, config, train, TRAIN_DEFAULTS, options,
+                                                        "Forecaster")  # fmt: skip
         self.net: ForecastNet | None = None
         self.pre: Preprocessor | None = None
         self.calibration: list[list[float]] = []

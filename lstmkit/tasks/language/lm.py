@@ -12,7 +12,7 @@ import torch
 from lstmkit.config import ConfigError, from_dict, to_dict
 from lstmkit.data.text import Corpus, TextError, load_corpus, read_text
 from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
-from lstmkit.engine.config import TrainConfig
+from lstmkit.engine.config import TrainConfig, task_and_train
 from lstmkit.tasks.language.config import LanguageConfig
 from lstmkit.tasks.language.generate import Sampling, sample_tokens
 from lstmkit.tasks.language.model import LanguageNet
@@ -28,17 +28,8 @@ class LanguageModel:
     """
 
     def __init__(self, *, config: LanguageConfig | None = None, train: TrainConfig | None = None, **options: Any):
-        import dataclasses
-
-        task_fields = {f.name for f in dataclasses.fields(LanguageConfig)}
-        train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = sorted(set(options) - task_fields - train_fields)
-        if unknown:
-            raise ConfigError(f"unknown LanguageModel option(s) {unknown}; see LanguageConfig and TrainConfig")
-        base = to_dict(config) if config else {}
-        self.config = from_dict(LanguageConfig, {**base, **{k: v for k, v in options.items() if k in task_fields}})
-        tbase = to_dict(train) if train else dict(TRAIN_DEFAULTS)
-        self.train_config = from_dict(TrainConfig, {**tbase, **{k: v for k, v in options.items() if k in train_fields}})
+        self.config, self.train_config = task_and_train(LanguageConfig, config, train, TRAIN_DEFAULTS, options,
+                                                        "LanguageModel")  # fmt: skip
         self.net: LanguageNet | None = None
         self.tokenizer: CharTokenizer | BPETokenizer | None = None
         self.run_dir: Path | None = None
