@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._report import machine, write_section
 from lstmkit.cli import quiet_lightning
@@ -64,11 +66,7 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
         "## Long-range lab: who learns what" + ("" if args.section == "longrange" else f" ({args.section})"),
         "",
-        f"Command: `python benchmarks/longrange.py --minutes {args.minutes} --steps {args.steps} "
-        f"--hidden {args.hidden} --lengths {' '.join(map(str, args.lengths))} --cells {' '.join(args.cells)} "
-        f"--tasks {' '.join(args.tasks)}"
-        + ("" if args.section == "longrange" else f" --section {args.section}")
-        + "`  ",
+        f"Command: `python benchmarks/longrange.py {' '.join(sys.argv[1:])}`  ",
         f"Machine: {machine()}  ",
         f"Budget per run: at most {args.steps} steps of batch 64 and {args.minutes} min wall time, AdamW lr "
         f"{args.lr} with cosine decay, bf16 autocast where the CPU has it, selection on a fixed-seed validation "
@@ -99,7 +97,10 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "sequences"))
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-longrange"))
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's; 1 lets two runs share 2 cores)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     quiet_lightning()
     rows = []
     for label, cfg in plan(args):

@@ -38,7 +38,7 @@ class Variants:
     output_dropout: float = 0.0  # locked dropout on the last layer's output
     weight_drop: float = 0.0  # DropConnect on the recurrent weights, one mask per forward
     forget_bias: float | None = None  # initial forget-gate bias (LSTM); None keeps torch's init
-    chrono_init: int | None = None  # chrono initialisation with this T_max (LSTM)
+    chrono_init: int | None = None  # chrono initialisation with this T_max (LSTM forget gate, GRU update gate)
 
     def needs_explicit(self) -> bool:
         return self.layer_norm or self.zoneout > 0
@@ -63,8 +63,10 @@ def _setup(m: nn.RNNBase, cell: str, variants: Variants, backend: str) -> None:
         p = getattr(variants, name)
         if not 0.0 <= p < 1.0:
             raise ValueError(f"{name} must be in [0, 1), got {p}")
-    if cell != "lstm" and (variants.layer_norm or variants.forget_bias is not None or variants.chrono_init):
-        raise ValueError("layer_norm, forget_bias and chrono_init apply to LSTM only")
+    if cell != "lstm" and (variants.layer_norm or variants.forget_bias is not None):
+        raise ValueError("layer_norm and forget_bias apply to LSTM only")
+    if cell == "rnn" and variants.chrono_init:
+        raise ValueError("chrono_init needs a gate (LSTM or GRU); the tanh RNN has none")
     if (variants.forget_bias is not None or variants.chrono_init) and not m.bias:
         raise ValueError("forget_bias / chrono_init need bias=True")
     if variants.chrono_init is not None and variants.chrono_init < 2:
@@ -101,7 +103,11 @@ def _add_layer_norm(m: nn.RNNBase) -> None:
 
 @torch.no_grad()
 def _init_variants(m: nn.RNNBase) -> None:
-    """Layer norm to identity; forget-gate bias or chrono init (both biases sum to the target value)."""
+    """Layer norm to identity; forget-gate bias or chrono init (both biases sum to the target value).
+
+    Chrono (Tallec & Ollivier 2018) sets the keep gate's bias to log U(1, T_max - 1), so the units' memory
+    time scales spread up to T_max: the LSTM forget gate (and input gate = -forget), the GRU update gate z
+    (torch's GRU keeps z * h_{t-1})."""
     v = m.variants
     h = m.hidden_size
     for _, _, sfx in _suffixes(m):
@@ -112,8 +118,12 @@ def _init_variants(m: nn.RNNBase) -> None:
         if v.forget_bias is None and not v.chrono_init:
             continue
         b_ih, b_hh = getattr(m, f"bias_ih{sfx}"), getattr(m, f"bias_hh{sfx}")
-        b_hh[: 2 * h].zero_()  # gate order i, f, g, o
-        if v.chrono_init:  # Tallec & Ollivier 2018: b_f ~ log U(1, T_max - 1), b_i = -b_f
+        b_hh[: 2 * h].zero_()  # LSTM gate order i, f, g, o; GRU r, z, n
+        if v.chrono_init and m.cell == "gru":
+            b_z = torch.empty(h, dtype=b_ih.dtype, device=b_ih.device).uniform_(1, v.chrono_init - 1).log_()
+            b_ih[h : 2 * h].copy_(b_z)
+            b_ih[:h].zero_()
+        elif v.chrono_init:  # Tallec & Ollivier 2018: b_f ~ log U(1, T_max - 1), b_i = -b_f
             b_f = torch.empty(h, dtype=b_ih.dtype, device=b_ih.device).uniform_(1, v.chrono_init - 1).log_()
             b_ih[h : 2 * h].copy_(b_f)
             b_ih[:h].copy_(-b_f)

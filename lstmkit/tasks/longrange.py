@@ -132,7 +132,8 @@ class LongRangeConfig:
     hidden_size: int = option(64, "hidden units per layer")
     num_layers: int = option(1, "stacked recurrent layers")
     forget_bias: float = option(1.0, "initial LSTM forget-gate bias (ignored by GRU/RNN)")
-    chrono_init: bool = option(False, "LSTM chrono initialisation with T_max = length (overrides --forget-bias)")
+    chrono_init: bool = option(False, "chrono initialisation with T_max = length: the LSTM forget gate (overrides "
+                               "--forget-bias) or the GRU update gate")
     layer_norm: bool = option(False, "layer-normalised LSTM cell (explicit backend: slower)")
     budget: Literal["hidden", "params"] = option(
         "hidden", "hidden: every cell gets --hidden-size units; params: GRU/RNN get as many units as match the "
@@ -149,8 +150,10 @@ class LongRangeConfig:
                 raise ConfigError(f"{name} must be >= {2 if name == 'length' else 1}, got {getattr(self, name)}")
         if self.task == "order" and self.length < 20:
             raise ConfigError(f"the order task needs length >= 20, got {self.length}")
-        if self.cell != "lstm" and (self.layer_norm or self.chrono_init):
-            raise ConfigError(f"layer_norm and chrono_init are LSTM variants; the {self.cell} has none")
+        if self.cell != "lstm" and self.layer_norm:
+            raise ConfigError(f"layer_norm is an LSTM variant; the {self.cell} has none")
+        if self.cell == "rnn" and self.chrono_init:
+            raise ConfigError("chrono_init sets a gate's bias (LSTM or GRU); the tanh RNN has no gate")
 
     @property
     def problem(self) -> Problem:
@@ -283,6 +286,8 @@ def build_model(cfg: LongRangeConfig) -> SequenceModel:
         variants = {"forget_bias": cfg.forget_bias, "layer_norm": cfg.layer_norm}
         if cfg.chrono_init:
             variants = {"chrono_init": max(cfg.steps, 3), "layer_norm": cfg.layer_norm}
+    elif cfg.cell == "gru" and cfg.chrono_init:
+        variants = {"chrono_init": max(cfg.steps, 3)}
     return SequenceModel(cfg.cell, p.input_size, hidden_size_for(cfg), cfg.num_layers, p.output_size, p.per_step,
                          **variants)  # fmt: skip
 

@@ -20,6 +20,7 @@ CELL_CHOICES = {
     "lstm-ln": {"cell": "lstm", "layer_norm": True},
     "lstm-chrono": {"cell": "lstm", "chrono_init": True},
     "lstm-fb0": {"cell": "lstm", "forget_bias": 0.0},
+    "gru-chrono": {"cell": "gru", "chrono_init": True},
 }  # fmt: skip
 
 
@@ -213,8 +214,8 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     )
     add_config_flags(compare, LongRangeConfig)
     compare.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=list(CELL_CHOICES),
-                         help="cells or LSTM variants to compare (default: lstm gru rnn); lstm-ln: layer norm, "
-                         "lstm-chrono: chrono init, lstm-fb0: forget bias 0")  # fmt: skip
+                         help="cells or core variants to compare (default: lstm gru rnn); lstm-ln: layer norm, "
+                         "lstm-chrono / gru-chrono: chrono init, lstm-fb0: forget bias 0")  # fmt: skip
     compare.add_argument("--lengths", nargs="+", type=int, metavar="T",
                          help="sweep these sequence lengths (default: just --length)")  # fmt: skip
     compare.set_defaults(func=_compare)

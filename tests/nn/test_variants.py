@@ -122,6 +122,25 @@ def test_forget_bias_and_chrono_init():
         lnn.GRU(I, H, forget_bias=1.0)
 
 
+def test_gru_chrono_init_opens_the_update_gate_by_hand():
+    """GRU chrono: the update gate z (torch keeps z * h_prev) starts at sigmoid(log U(1, T_max - 1)).
+    With zero weights, x = 0 and h0 = 0 the first step is h1 = (1 - z) * tanh(b_in + r * b_hn), r = sigmoid(b_r)."""
+    gru = lnn.GRU(I, H, chrono_init=100)
+    b = gru.bias_ih_l0 + gru.bias_hh_l0  # (3H,) gate order r, z, n
+    b_r, b_z = b[:H], b[H : 2 * H]
+    assert bool((b_z >= 0).all() and (b_z <= torch.log(torch.tensor(99.0))).all()) and b_z.std() > 0
+    torch.testing.assert_close(b_r, torch.zeros(H))
+    with torch.no_grad():
+        gru.weight_ih_l0.zero_()
+        gru.weight_hh_l0.zero_()
+        h1, _ = gru(torch.zeros(1, 1, I))  # (T, B, H) = (1, 1, H)
+    r, z = torch.sigmoid(b_r), torch.sigmoid(b_z)
+    n = torch.tanh(gru.bias_ih_l0[2 * H :] + r * gru.bias_hh_l0[2 * H :])
+    torch.testing.assert_close(h1[0, 0], ((1 - z) * n).detach())
+    with pytest.raises(ValueError, match="needs a gate"):
+        lnn.RNN(I, H, chrono_init=100)
+
+
 VARIANTS = [
     dict(layer_norm=True),
     dict(zoneout=0.2),

@@ -92,8 +92,12 @@ def test_lstm_variants_reach_the_layer():
     assert build_model(LongRangeConfig(layer_norm=True)).rnn.variants.layer_norm
     chrono = build_model(LongRangeConfig(chrono_init=True, length=50)).rnn
     assert chrono.variants.chrono_init == 50
-    with pytest.raises(ValueError, match="LSTM variants"):
+    with pytest.raises(ValueError, match="LSTM variant"):
         LongRangeConfig(cell="gru", layer_norm=True)
+    gru = build_model(LongRangeConfig(cell="gru", chrono_init=True, length=50)).rnn
+    assert gru.variants.chrono_init == 50
+    with pytest.raises(ValueError, match="no gate"):
+        LongRangeConfig(cell="rnn", chrono_init=True)
 
 
 def test_lstm_learns_adding_where_the_rnn_does_not(tmp_path):
