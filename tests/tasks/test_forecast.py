@@ -170,6 +170,27 @@ def test_metrics_by_hand():
     np.testing.assert_array_equal(M.naive(np.array([1.0, 2, np.nan]), 2), [2, 2])
 
 
+def test_backtest_scores_are_running_sums_equal_to_the_mean_over_all_windows():
+    """The table equals np.nanmean over every (series, window) forecast, and what is stored per method does
+    not grow with the number of windows (flat memory in long backtests)."""
+    from lstmkit.tasks.forecast.backtest import _Scores
+
+    rng = np.random.default_rng(0)
+    windows = [(rng.normal(size=(4, 3)), rng.normal(size=(4, 3))) for _ in range(30)]
+    windows[1][0][2] = np.nan  # a forecast with no actuals is skipped, as nanmean does
+    scale = rng.uniform(0.5, 2, 4)
+    sizes = []
+    scores = _Scores(3)
+    for y, yhat in windows:
+        scores.add("m", y, yhat, scale)
+        sizes.append(len(repr(scores.rows)))
+    expected = {k: np.nanmean(np.concatenate([M.point_metrics(y, p, scale)[k] for y, p in windows]))
+                for k in ("mae", "rmse", "smape", "mase")}  # fmt: skip
+    for k, v in expected.items():
+        assert scores.table().loc["m", k] == pytest.approx(v)
+    assert max(sizes[5:]) - min(sizes[5:]) < 40  # a few digits more in the sums, never a row per window
+
+
 def test_conformal_widening_covers_the_calibration_set():
     cfg = ForecastConfig(horizon=1, quantiles=(0.1, 0.5, 0.9))
     rng = np.random.default_rng(0)

@@ -2,9 +2,10 @@
 AutoETS/AutoARIMA, on the same windows.
 
 Window w of n forecasts the `horizon` steps after origin T - horizon - (n - 1 - w) * step of each series.
-Without refit the model is trained once on the data before the first origin and forecasts every window
-from one batched pass (series × windows); with refit it is retrained before each window. Only metric
-sums and the last window's forecasts are kept, so memory does not grow with the number of windows.
+Without refit the model is trained once on the data before the first origin and forecasts each window in
+batched passes over all series; with refit it is retrained before each window. Only running metric sums and
+the last window's forecasts are kept, so memory does not grow with the number of windows
+(benchmarks/forecast_memory.py measures it).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class _Scores:
     """Running per-forecast metrics and per-horizon absolute errors of each method."""
 
     def __init__(self, horizon: int) -> None:
-        self.rows: dict[str, list[dict[str, np.ndarray]]] = {}
+        self.rows: dict[str, dict[str, list[float]]] = {}  # method -> metric -> [sum, count] of non-NaN values
         self.abs_sum: dict[str, np.ndarray] = {}
         self.count = np.zeros(horizon)
         self.seconds: dict[str, list[float]] = {}
@@ -58,7 +59,12 @@ class _Scores:
         row = M.point_metrics(y, yhat, scale)
         if q is not None:
             row["coverage"] = M.coverage(y, q[..., 0], q[..., -1])
-        self.rows.setdefault(name, []).append(row)
+        sums = self.rows.setdefault(name, {})
+        for k, v in row.items():  # running sums, so memory does not grow with the number of windows
+            finite = ~np.isnan(v)  # as np.nanmean: NaN (no actuals) is skipped
+            total = sums.setdefault(k, [0.0, 0])
+            total[0] += float(v[finite].sum())
+            total[1] += int(finite.sum())
         err = np.where(np.isfinite(y), np.abs(yhat - y), 0.0).sum(axis=0)
         self.abs_sum[name] = self.abs_sum.get(name, 0.0) + err
 
@@ -67,9 +73,8 @@ class _Scores:
 
     def table(self) -> pd.DataFrame:
         out = {}
-        for name, rows in self.rows.items():
-            joined = {k: np.concatenate([r[k] for r in rows if k in r]) for k in rows[0]}
-            out[name] = {k: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for k, v in joined.items()}
+        for name, sums in self.rows.items():
+            out[name] = {k: total / n if n else np.nan for k, (total, n) in sums.items()}
             out[name]["fit_s"] = sum(self.seconds.get(f"{name}:fit", [0.0]))
             out[name]["predict_s"] = sum(self.seconds.get(f"{name}:predict", [0.0]))
         cols = ["mase", "smape", "mae", "rmse", "coverage", "fit_s", "predict_s"]
