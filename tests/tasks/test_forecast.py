@@ -191,6 +191,19 @@ def test_backtest_scores_are_running_sums_equal_to_the_mean_over_all_windows():
     assert max(sizes[5:]) - min(sizes[5:]) < 40  # a few digits more in the sums, never a row per window
 
 
+def test_backtest_window_forecasts_equal_predict_on_the_history():
+    """A trained model's backtest (tensors built once, windows forecast in batches) gives, for the last
+    window, exactly what predict() gives on each series cut at that window's origin."""
+    df = panel_frame(n=60)
+    f = Forecaster(horizon=4, **FAST).fit(df)
+    r = f.backtest(df, n_windows=3, statistical=False)  # warns: the model saw these windows (fine here)
+    history = df.groupby("unique_id", sort=False).head(56)
+    pred = f.predict(history)
+    got = r.last_window.merge(pred, on=["unique_id", "ds"], suffixes=("", "_predict"))
+    assert len(got) == 12
+    np.testing.assert_allclose(got["y_hat"], got["y_hat_predict"], rtol=1e-5, atol=1e-5)
+
+
 def test_conformal_widening_covers_the_calibration_set():
     cfg = ForecastConfig(horizon=1, quantiles=(0.1, 0.5, 0.9))
     rng = np.random.default_rng(0)

@@ -105,13 +105,14 @@ def backtest(forecaster: Any, data: Any, n_windows: int = 3, step: int | None = 
     scores = _Scores(h)
     fitted = None if refit else _fit_before(forecaster, cfg, panel, firsts, scores, out, "fit")
     last: dict[str, np.ndarray] = {}
+    tensors = None if refit else build_tensors(panel.series, fitted.pre, fitted.config.lookback, 0)  # built once
     for w in range(n_windows):
         origins = [len(s) - h - (n_windows - 1 - w) * step for s in panel.series]
         model = fitted or _fit_before(forecaster, cfg, panel, origins, scores, out, f"fit-w{w}")
         y = np.stack([s.y[o : o + h] for s, o in zip(panel.series, origins)])  # (S, H)
         scores.count += np.isfinite(y).sum(axis=0)
         t0 = time.perf_counter()
-        q = model_forecasts(model, panel.series, origins)  # (S, H, Q)
+        q = model_forecasts(model, panel.series, origins, tensors=tensors)  # (S, H, Q)
         scores.timed(MODEL, "predict", time.perf_counter() - t0)
         median = q[..., list(model.config.levels).index(0.5)]
         scores.add(MODEL, y, median, scale, q)
@@ -150,10 +151,12 @@ def _fit_before(forecaster, cfg, panel, origins, scores: _Scores, out, label: st
     return model
 
 
-def model_forecasts(model: Any, series: list[Series], origins: list[int], batch: int = 512) -> np.ndarray:
-    """Quantile forecasts (S, H, Q) in data units from each series' origin, batched across series."""
+def model_forecasts(model: Any, series: list[Series], origins: list[int], batch: int = 512,
+                    tensors: Any = None) -> np.ndarray:  # fmt: skip
+    """Quantile forecasts (S, H, Q) in data units from each series' origin, batched across series
+    (`tensors`: the series already built for this model, reused across windows)."""
     cfg, pre = model.config, model.pre
-    pt = build_tensors(series, pre, cfg.lookback, 0)
+    pt = tensors if tensors is not None else build_tensors(series, pre, cfg.lookback, 0)
     qs = []
     with torch.no_grad():
         for b in origin_batches(pt, list(enumerate(origins)), cfg.lookback, cfg.horizon, season_of(cfg), batch):
