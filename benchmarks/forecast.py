@@ -152,11 +152,13 @@ def neuralforecast_rows(df, actual, freq, h, season) -> list[dict]:
     return [score("neuralforecast_lstm", out, df, actual, season, fit_s, predict_s)]
 
 
-def markdown(results: dict[str, tuple[list[dict], dict]], minutes: float, command: str, seconds: float) -> str:
+def markdown(results: dict[str, tuple[list[dict], dict]], minutes: float, command: str, seconds: float,
+             options: dict) -> str:  # fmt: skip
+    model = "default model" + (f" with {', '.join(f'{k}={v}' for k, v in options.items())}" if options else "")
     lines = [
         "## Forecasting: M4 Hourly and M3 monthly (official test periods)", "",
         f"`{command}` — {machine()}; lstmkit trained with a {minutes:g}-minute budget per set (early stopping on "
-        "each series' last horizon of the training part), default model (2x64 LSTM, quantiles 0.1/0.5/0.9, "
+        f"each series' last horizon of the training part), {model} (default: 2x64 LSTM, quantiles 0.1/0.5/0.9, "
         "median scored), calendar features off (no real timestamps in these files). "
         f"Whole run {seconds / 60:.1f} min.", "",
     ]  # fmt: skip
@@ -192,7 +194,7 @@ def main() -> None:
     results = {}
     for name in args.sets:  # the section is rewritten after each set, so a crash keeps what was measured
         results[name] = run_set(name, Path(args.data), args.minutes, args.seed, options, others)
-        body = markdown(results, args.minutes, command.strip(), time.perf_counter() - start)
+        body = markdown(results, args.minutes, command.strip(), time.perf_counter() - start, options)
         write_section(args.section, body)
     print(body)
 
