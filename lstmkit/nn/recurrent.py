@@ -119,14 +119,10 @@ def _init_variants(m: nn.RNNBase) -> None:
             continue
         b_ih, b_hh = getattr(m, f"bias_ih{sfx}"), getattr(m, f"bias_hh{sfx}")
         b_hh[: 2 * h].zero_()  # LSTM gate order i, f, g, o; GRU r, z, n
-        if v.chrono_init and m.cell == "gru":
-            b_z = torch.empty(h, dtype=b_ih.dtype, device=b_ih.device).uniform_(1, v.chrono_init - 1).log_()
-            b_ih[h : 2 * h].copy_(b_z)
-            b_ih[:h].zero_()
-        elif v.chrono_init:  # Tallec & Ollivier 2018: b_f ~ log U(1, T_max - 1), b_i = -b_f
-            b_f = torch.empty(h, dtype=b_ih.dtype, device=b_ih.device).uniform_(1, v.chrono_init - 1).log_()
-            b_ih[h : 2 * h].copy_(b_f)
-            b_ih[:h].copy_(-b_f)
+        if v.chrono_init:  # keep-gate bias ~ log U(1, T_max - 1): LSTM f (with i = -f) or GRU z (with r = 0)
+            keep = torch.empty(h, dtype=b_ih.dtype, device=b_ih.device).uniform_(1, v.chrono_init - 1).log_()
+            b_ih[h : 2 * h].copy_(keep)
+            b_ih[:h].copy_(-keep if m.cell == "lstm" else torch.zeros_like(keep))
         else:
             b_ih[h : 2 * h].fill_(v.forget_bias)
 
