@@ -164,8 +164,7 @@ def model_forecasts(model: Any, series: list[Series], origins: list[int], batch:
     q = np.concatenate(qs)
     if model.calibration:
         q = apply_conformal(cfg, q, model.calibration)
-    scales = np.array([pre.scale_of(s) for s in series])  # (S, 2)
-    return q * scales[:, 1, None, None] + scales[:, 0, None, None]
+    return np.stack([pre.unscale(s, qs) for s, qs in zip(series, q)])  # (S, H, Q)
 
 
 def _baselines(panel, origins, h: int, season: int, statistical: bool, scores: _Scores) -> dict[str, np.ndarray]:

@@ -27,6 +27,9 @@ class ForecastConfig:
     calendar: bool = option(True, "add calendar features derived from the timestamps (hour, weekday, season)")
     id_embedding: bool = option(True, "learn an embedding of the series id (unseen ids at predict time get a shared one)")
     scaler: Literal["standard", "robust", "none"] = option("standard", "per-series scaling, stored with the model")
+    transform: Literal["none", "log"] = option(
+        "none", "log: model log(y) (positive targets; multiplicative trend and season), forecasts mapped back"
+    )
     head: Literal["quantile", "normal"] = option("quantile", "quantile outputs (pinball loss) or a normal distribution")
     quantiles: tuple[float, ...] = option((0.1, 0.5, 0.9), "quantile levels to forecast; the point forecast is 0.5")
     decoding: Literal["direct", "recursive"] = option(

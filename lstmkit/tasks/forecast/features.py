@@ -37,13 +37,15 @@ class Preprocessor:
     static_vocab: dict[str, list[str]] = field(default_factory=dict)  # categorical static -> values
     static_num: dict[str, list[float]] = field(default_factory=dict)  # numeric static -> [mean, std]
     train_end: dict[str, str] = field(default_factory=dict)  # uid -> last training timestamp
+    transform: str = "none"  # "log": the model sees log(y); models saved before this field was added: "none"
 
     # ---- fitting and (de)serialising
 
     @classmethod
-    def fit(cls, panel: Panel, scaler: str, calendar: bool) -> Preprocessor:
-        pre = cls(panel.freq, scaler, calendar, list(panel.past_cols), list(panel.future_cols), list(panel.static_cols))
-        pre.scalers = {s.uid: list(fit_scaler(s.y, scaler)) for s in panel.series}  # type: ignore[arg-type]
+    def fit(cls, panel: Panel, scaler: str, calendar: bool, transform: str = "none") -> Preprocessor:
+        pre = cls(panel.freq, scaler, calendar, list(panel.past_cols), list(panel.future_cols), list(panel.static_cols),
+                  transform=transform)  # fmt: skip
+        pre.scalers = {s.uid: list(fit_scaler(pre.forward(s), scaler)) for s in panel.series}  # type: ignore[arg-type]
         pre.ids = [s.uid for s in panel.series]
         for j, col in enumerate(panel.past_cols):
             pre.cov_stats[col] = _stats(np.concatenate([s.past[:, j] for s in panel.series]))
@@ -91,7 +93,21 @@ class Preprocessor:
             loc, scale = self.scalers[series.uid]
             return loc, scale
         log.info("series %r was not in the training data: scaling it by its own history", series.uid)
-        return fit_scaler(series.y, self.scaler)  # type: ignore[arg-type]
+        return fit_scaler(self.forward(series), self.scaler)  # type: ignore[arg-type]
+
+    def forward(self, series: Series) -> np.ndarray:
+        """The target as the model sees it before scaling: y, or log(y) (which needs every observed y > 0)."""
+        if self.transform == "none":
+            return series.y
+        if self.transform != "log":
+            raise DataError(f"unknown transform {self.transform!r}; use none or log")
+        bad = np.flatnonzero(series.y <= 0)  # NaN compares False: missing values stay missing
+        if len(bad):
+            raise DataError(
+                f"series {series.uid!r} has y = {series.y[bad[0]]:g} at {series.ds[bad[0]]}: the log transform needs "
+                "every target > 0; use --transform none (or shift the data above 0)"
+            )
+        return np.log(series.y)
 
     def known(self, ds: pd.DatetimeIndex, future: np.ndarray) -> np.ndarray:
         """Known-future features of the steps `ds`: (T,), (T, Cf) -> (T, K)."""
@@ -103,7 +119,7 @@ class Preprocessor:
     def encoder(self, series: Series) -> tuple[np.ndarray, np.ndarray]:
         """Encoder features (T, F) and the scaled target (T,) with NaN where it is missing."""
         loc, scale = self.scale_of(series)
-        y = (series.y - loc) / scale  # (T,)
+        y = (self.forward(series) - loc) / scale  # (T,)
         observed = np.isfinite(y)
         x = np.concatenate([
             _carry_forward(y)[:, None], observed[:, None].astype(np.float64),
@@ -125,8 +141,10 @@ class Preprocessor:
         return index.get(series.uid, 0), np.asarray(cats, np.int64), np.asarray(nums, np.float32)
 
     def unscale(self, series: Series, values: np.ndarray) -> np.ndarray:
+        """Scaled model outputs of one series -> data units (quantiles stay quantiles: both maps are monotone)."""
         loc, scale = self.scale_of(series)
-        return values * scale + loc
+        out = values * scale + loc
+        return np.exp(out) if self.transform == "log" else out
 
     def _scaled(self, values: np.ndarray, cols: list[str]) -> np.ndarray:
         """(T, C) covariates -> standardised, missing -> 0."""

@@ -110,7 +110,7 @@ class ForecastTask:
         self.cfg, self.panel = cfg, panel
         self.train_panel = split_validation(panel, cfg.horizon, cfg.validation)
         check_lengths(self.train_panel, 2, "training")
-        self.pre = Preprocessor.fit(self.train_panel, cfg.scaler, cfg.calendar)
+        self.pre = Preprocessor.fit(self.train_panel, cfg.scaler, cfg.calendar, cfg.transform)
         hz = decoded_steps(cfg)
         self._train = build_tensors(self.train_panel.series, self.pre, cfg.lookback, hz)
         # validation reads the whole series; origins are just before each held-out horizon
