@@ -78,7 +78,7 @@ def score(name: str, forecasts: dict[str, np.ndarray], df: pd.DataFrame, actual:
             "fit_s": round(fit_s, 1), "predict_s": round(predict_s, 2), "peak_rss_mb": round(peak_mb())}  # fmt: skip
 
 
-def run_set(name: str, root: Path, minutes: float, seed: int, options: dict, others: set[str]
+def run_set(name: str, root: Path, minutes: float, seed: int, options: dict, others: set[str], ensemble: int = 1
             ) -> tuple[list[dict], dict]:  # fmt: skip
     df, actual, freq, h = SETS[name](root)
     season = {"h": 24, "MS": 12}[freq]
@@ -93,16 +93,21 @@ def run_set(name: str, root: Path, minutes: float, seed: int, options: dict, oth
         rows += statsforecast_rows(df, actual, freq, h, season, stats)
     if "neuralforecast" in others:
         rows += neuralforecast_rows(df, actual, freq, h, season)
-    f = Forecaster(horizon=h, calendar=False, max_time=f"{minutes}m", epochs=100, seed=seed, progress=False,
-                   name=f"bench-{name}-{time.strftime('%H%M%S')}", **options)  # fmt: skip
-    t0 = time.perf_counter()
-    f.fit(df)
-    fit_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    pred = f.predict(df)
-    predict_s = time.perf_counter() - t0
-    fc = {u: g["y_hat"].to_numpy() for u, g in pred.groupby("unique_id", sort=False)}
-    rows.insert(0, score("lstmkit", fc, df, actual, season, fit_s, predict_s))
+    fit_s = predict_s = 0.0
+    members = []
+    for k in range(ensemble):  # members differ only in their seed; the point forecast is the members' median
+        f = Forecaster(horizon=h, calendar=False, max_time=f"{minutes}m", epochs=100, seed=seed + k, progress=False,
+                       name=f"bench-{name}-{time.strftime('%H%M%S')}-{k}", **options)  # fmt: skip
+        t0 = time.perf_counter()
+        f.fit(df)
+        fit_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pred = f.predict(df)
+        predict_s += time.perf_counter() - t0
+        members.append({u: g["y_hat"].to_numpy() for u, g in pred.groupby("unique_id", sort=False)})
+    fc = {u: np.median(np.stack([m[u] for m in members]), axis=0) for u in members[0]}
+    rows.insert(0, score("lstmkit" if ensemble == 1 else f"lstmkit x{ensemble}", fc, df, actual, season, fit_s,
+                         predict_s))  # fmt: skip
     meta = {"series": len(actual), "horizon": h, "freq": freq, "season": season, "lookback": f.config.lookback,
             "run": str(f.run_dir)}  # fmt: skip
     return rows, meta
@@ -158,7 +163,7 @@ def markdown(results: dict[str, tuple[list[dict], dict]], minutes: float, comman
     lines = [
         "## Forecasting: M4 Hourly and M3 monthly (official test periods)", "",
         f"`{command}` — {machine()}; lstmkit trained with a {minutes:g}-minute budget per set (early stopping on "
-        f"each series' last horizon of the training part), {model} (default: 2x64 LSTM, quantiles 0.1/0.5/0.9, "
+        f"each series' last horizon of the training part; times summed over ensemble members), {model} (default: 2x64 LSTM, quantiles 0.1/0.5/0.9, "
         "median scored), calendar features off (no real timestamps in these files). "
         f"Whole run {seconds / 60:.1f} min.", "",
     ]  # fmt: skip
@@ -178,6 +183,7 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     ap.add_argument("--minutes", type=float, default=8.0, help="training budget per set")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ensemble", type=int, default=1, help="train K models (seeds seed..seed+K-1), score their median")
     ap.add_argument("--section", default="forecast")
     ap.add_argument("--others", nargs="*", default=["statsforecast", "neuralforecast"],
                     choices=["statsforecast", "auto_ets", "auto_arima", "neuralforecast"],
@@ -193,7 +199,7 @@ def main() -> None:
     command = f"{Path(sys.executable).parent.parent.name}/bin/python benchmarks/forecast.py " + " ".join(sys.argv[1:])
     results = {}
     for name in args.sets:  # the section is rewritten after each set, so a crash keeps what was measured
-        results[name] = run_set(name, Path(args.data), args.minutes, args.seed, options, others)
+        results[name] = run_set(name, Path(args.data), args.minutes, args.seed, options, others, args.ensemble)
         body = markdown(results, args.minutes, command.strip(), time.perf_counter() - start, options)
         write_section(args.section, body)
     print(body)

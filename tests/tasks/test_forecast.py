@@ -54,7 +54,8 @@ def make_task(**over) -> ForecastTask:
 
 
 @pytest.mark.parametrize(
-    "over", [{}, {"decoding": "recursive"}, {"head": "normal"}, {"anchor": "none", "id_embedding": False}, {"anchor": "last", "seasonal_lags": False}]
+    "over", [{}, {"decoding": "recursive"}, {"head": "normal"}, {"anchor": "none", "id_embedding": False}, {"anchor": "last", "seasonal_lags": False},
+     {"transform": "log"}]
 )
 def test_conformance(over):
     check_task(make_task(**over))
@@ -92,6 +93,22 @@ def test_loss_masks_missing_targets():
     loss = forecast_loss(cfg, out, y)
     assert torch.isfinite(loss)
     assert loss.item() == pytest.approx(np.mean([0.1 * 1, 0.5 * 1, 0.9 * 1]))  # pinball of 0 against 1
+
+
+def test_log_transform_round_trips_and_rejects_non_positive_targets():
+    panel = to_panel(panel_frame())
+    pre = Preprocessor.fit(panel, "standard", calendar=False, transform="log")
+    s = panel.series[1]
+    _, y = pre.encoder(s)  # scaled log target
+    loc, scale = pre.scalers[s.uid]
+    np.testing.assert_allclose(y, (np.log(s.y) - loc) / scale, rtol=1e-5)
+    np.testing.assert_allclose(pre.unscale(s, y.astype(np.float64)), s.y, rtol=1e-5)  # back to data units
+    old = {k: v for k, v in pre.to_dict().items() if k != "transform"}  # a model saved before the option
+    assert Preprocessor.from_dict(old).transform == "none"
+    df = panel_frame()
+    df.loc[df["unique_id"].eq("b").idxmax() + 3, "y"] = 0.0
+    with pytest.raises(DataError, match=r"series 'b' has y = 0 .*--transform none"):
+        Preprocessor.fit(to_panel(df), "standard", calendar=False, transform="log")
 
 
 @pytest.fixture(scope="module")
