@@ -86,6 +86,15 @@ def test_training_windows_never_see_the_validation_horizon():
     assert int(task._train.lengths.max()) == 73  # the buffer holds no row of the held-out horizon
 
 
+def test_without_a_validation_window_the_monitor_reads_the_last_horizon_in_sample():
+    task = make_task(validation=False)
+    batch = next(iter(task.val_batches(8)))
+    for j, s in enumerate(task.train_panel.series):  # every row trains; the monitor's targets are the last 7
+        _, y = task.pre.encoder(s)
+        np.testing.assert_allclose(batch["y"][j, -1].numpy(), y[-7:])
+    assert torch.isfinite(task.metrics(task.build_model(), batch)["loss"])
+
+
 def test_loss_masks_missing_targets():
     cfg = ForecastConfig(horizon=2, lookback=4)
     out = torch.zeros(1, 1, 2, 3, requires_grad=True)

@@ -40,7 +40,10 @@ class ForecastConfig:
     )
     seasonal_lags: bool = option(True, "feed the decoder the value one season before each forecast step")
     conformal: bool = option(False, "calibrate the intervals on the validation window (split conformal)")
-    validation: bool = option(True, "hold out each series' last horizon for validation and model selection")
+    validation: bool = option(
+        True, "hold out each series' last horizon for validation and model selection (off: train on all rows; "
+        "the monitor then reads that horizon in-sample)"
+    )
     hidden_size: int = option(64, "LSTM hidden units")
     num_layers: int = option(2, "stacked LSTM layers")
     dropout: float = option(0.1, "dropout between layers and in the decoder")

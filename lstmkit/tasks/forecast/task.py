@@ -113,10 +113,12 @@ class ForecastTask:
         self.pre = Preprocessor.fit(self.train_panel, cfg.scaler, cfg.calendar, cfg.transform)
         hz = decoded_steps(cfg)
         self._train = build_tensors(self.train_panel.series, self.pre, cfg.lookback, hz)
-        # validation reads the whole series; origins are just before each held-out horizon
+        # validation reads the whole series; origins are just before each held-out horizon, or (no
+        # validation window) just before the training data's own last horizon, so the monitor stays finite
         target = self.panel if cfg.validation else self.train_panel
         self._val = build_tensors(target.series, self.pre, cfg.lookback, cfg.horizon)
-        self._val_origins = [(i, len(s)) for i, s in enumerate(self.train_panel.series)]
+        back = 0 if cfg.validation else cfg.horizon
+        self._val_origins = [(i, max(1, len(s) - back)) for i, s in enumerate(self.train_panel.series)]
 
     def build_model(self) -> nn.Module:
         return build_model(self.cfg, self.pre)
