@@ -96,8 +96,9 @@ def run_set(name: str, root: Path, minutes: float, seed: int, options: dict, oth
     fit_s = predict_s = 0.0
     members = []
     for k in range(ensemble):  # members differ only in their seed; the point forecast is the members' median
-        f = Forecaster(horizon=h, max_time=f"{minutes}m", epochs=100, seed=seed + k, progress=False,
-                       name=f"bench-{name}-{time.strftime('%H%M%S')}-{k}", **{"calendar": False, **options})  # fmt: skip
+        f = Forecaster(horizon=h, max_time=f"{minutes}m", seed=seed + k, progress=False,
+                       name=f"bench-{name}-{time.strftime('%H%M%S')}-{k}",
+                       **{"calendar": False, "epochs": 100, **options})  # fmt: skip
         t0 = time.perf_counter()
         f.fit(df)
         fit_s += time.perf_counter() - t0
