@@ -55,7 +55,7 @@ def make_task(**over) -> ForecastTask:
 
 @pytest.mark.parametrize(
     "over", [{}, {"decoding": "recursive"}, {"head": "normal"}, {"anchor": "none", "id_embedding": False}, {"anchor": "last", "seasonal_lags": False},
-     {"transform": "log"}]
+     {"transform": "log"}, {"extra_seasons": (3, 14)}]
 )
 def test_conformance(over):
     check_task(make_task(**over))
@@ -72,9 +72,12 @@ def test_windows_match_a_hand_built_example():
     # the last two encoder steps (values 2 and 3) forecast the next two values each
     assert b["y"][0].tolist() == [[3.0, 4.0], [4.0, 5.0]]
     # seasonal lags (season 2): the value two steps before each forecast step; before the series: padding
-    assert b["lags"][0].tolist() == [[1.0, 2.0], [2.0, 3.0]]
+    assert b["lags"][0, ..., 0].tolist() == [[1.0, 2.0], [2.0, 3.0]]
     first = gather(pt, torch.tensor([0]), torch.tensor([1]), window=4, hz=2, origins=1, season=2)
-    assert first["lags"][0].tolist() == [[0.0, 1.0]]
+    assert first["lags"][0, ..., 0].tolist() == [[0.0, 1.0]]
+    # a second season (3): the value three steps before each forecast step, next to the first
+    two = gather(pt, torch.tensor([0]), torch.tensor([4]), window=4, hz=2, origins=1, season=(2, 3))
+    assert two["lags"][0, 0].tolist() == [[3.0, 2.0], [4.0, 3.0]]  # steps 5 and 6: (5-2, 5-3), (6-2, 6-3)
 
 
 def test_training_windows_never_see_the_validation_horizon():
@@ -136,12 +139,13 @@ def test_missing_values_never_reach_the_forecast(fitted):
     assert (fc["y_hat_q10"] <= fc["y_hat"]).all() and (fc["y_hat"] <= fc["y_hat_q90"]).all()
 
 
-@pytest.mark.parametrize("decoding", ["direct", "recursive"])
-def test_update_equals_a_full_recompute(fitted, decoding):
+@pytest.mark.parametrize("decoding, extra", [("direct", ()), ("recursive", ()), ("direct", (3, 14)),
+                                             ("recursive", (14,))])
+def test_update_equals_a_full_recompute(fitted, decoding, extra):
     f = fitted
-    if decoding == "recursive":
-        f = Forecaster(horizon=7, lookback=21, decoding="recursive", out=None, **COVS, **FAST)
-        f.pre, f.config = fitted.pre, dataclasses.replace(fitted.config, decoding="recursive")
+    if decoding == "recursive" or extra:
+        f = Forecaster(horizon=7, lookback=21, decoding=decoding, out=None, **COVS, **FAST)
+        f.pre, f.config = fitted.pre, dataclasses.replace(fitted.config, decoding=decoding, extra_seasons=extra)
         from lstmkit.tasks.forecast.task import build_model
 
         f.net = build_model(f.config, f.pre).eval()

@@ -24,7 +24,7 @@ import torch
 from lstmkit.data.timeseries import Series, check_lengths, future_index, season_length
 from lstmkit.tasks.forecast import metrics as M
 from lstmkit.tasks.forecast.predict import apply_conformal, forecast_batch
-from lstmkit.tasks.forecast.task import season_of
+from lstmkit.tasks.forecast.task import seasons_of
 from lstmkit.tasks.forecast.windows import build_tensors, origin_batches
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def model_forecasts(model: Any, series: list[Series], origins: list[int], batch:
     pt = tensors if tensors is not None else build_tensors(series, pre, cfg.lookback, 0)
     qs = []
     with torch.no_grad():
-        for b in origin_batches(pt, list(enumerate(origins)), cfg.lookback, cfg.horizon, season_of(cfg), batch):
+        for b in origin_batches(pt, list(enumerate(origins)), cfg.lookback, cfg.horizon, seasons_of(cfg), batch):
             qs.append(forecast_batch(model.net, cfg, b).numpy())
     q = np.concatenate(qs)
     if model.calibration:

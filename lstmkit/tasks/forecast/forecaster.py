@@ -22,7 +22,7 @@ from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
 from lstmkit.tasks.forecast.predict import apply_conformal, conformal_deltas, decode_from, forecast_batch
-from lstmkit.tasks.forecast.task import NAME, build_model, season_of
+from lstmkit.tasks.forecast.task import NAME, build_model, seasons_of
 from lstmkit.tasks.forecast.windows import build_tensors, origin_batches
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class Forecaster:
         origins = [(i, len(s)) for i, s in enumerate(series)]
         qs = []
         with torch.no_grad():
-            for batch in origin_batches(pt, origins, window, self.config.horizon, season_of(self.config), 256):
+            for batch in origin_batches(pt, origins, window, self.config.horizon, seasons_of(self.config), 256):
                 qs.append(forecast_batch(net, self.config, batch).numpy())
         return self._frame(series, np.concatenate(qs))
 
@@ -194,7 +194,7 @@ class Forecaster:
                 i, cats, nums = pre.static_row(s)
                 st = net.static(torch.tensor([i]), torch.from_numpy(cats)[None], torch.from_numpy(nums)[None])
                 out, hx = net.encode(torch.from_numpy(x)[None], st, None if carry is None else carry["hx"])
-                m = season_of(self.config)
+                m = max(seasons_of(self.config))
                 tail = np.concatenate([np.zeros(m, np.float32) if carry is None else carry["tail"], x[:, 0]])[-m:]
                 self._carry[s.uid] = {"hx": hx, "last": out[:, -1:], "x": torch.from_numpy(x[-1])[None], "s": st,
                                       "ds": s.ds[-1], "series": s, "tail": tail}  # fmt: skip
@@ -210,8 +210,9 @@ class Forecaster:
                 s = carry["series"]
                 ext = self._with_future(s, futr_df)
                 known = torch.from_numpy(pre.known(ext.ds[len(s):], ext.future[len(s):]))[None]  # (1, H, K)
-                tail = carry["tail"]  # the last season of scaled values; step k lags by one season
-                lags = torch.from_numpy(tail[np.arange(self.config.horizon) % len(tail)])[None]  # (1, H)
+                tail = carry["tail"]  # the last (longest) season of scaled values; step k lags by one season
+                k, m = np.arange(self.config.horizon)[:, None], np.asarray(seasons_of(self.config))  # (H, 1), (E,)
+                lags = torch.from_numpy(tail[len(tail) - m + k % m])[None]  # (1, H, E)
                 qs.append(decode_from(net, self.config, carry["last"], carry["hx"], carry["s"], carry["x"], known,
                                       lags))  # fmt: skip
                 series.append(s)

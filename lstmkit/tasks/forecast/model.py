@@ -43,6 +43,7 @@ class ForecastNet(nn.Module):
         anchored: int = 0,
         seasonal: bool = False,
         anchor: str = "last",
+        n_seasons: int = 1,
     ) -> None:
         super().__init__()
         # the first `anchored` outputs are offsets from a base forecast: the step's last observed target
@@ -57,7 +58,7 @@ class ForecastNet(nn.Module):
         self.context = nn.Linear(hidden_size + static, hidden_size)
         self.known = nn.Linear(n_known, hidden_size, bias=False) if n_known else None
         self.step = nn.Embedding(horizon, hidden_size)
-        self.lag = nn.Linear(1, hidden_size) if seasonal else None  # the value a season before, as a feature
+        self.lag = nn.Linear(n_seasons, hidden_size) if seasonal else None  # the values a season before, as features
         self.head = nn.Sequential(nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, hidden_size), nn.ReLU(),
                                   nn.Linear(hidden_size, n_outputs))  # fmt: skip
 
@@ -76,7 +77,7 @@ class ForecastNet(nn.Module):
 
     def decode(self, out: Tensor, known: Tensor, s: Tensor, level: Tensor, lags: Tensor) -> Tensor:
         """Encoder outputs (B, T, D), known-future features (B, T, Hz, K), last observed target (B, T),
-        seasonal lags (B, T, Hz) -> (B, T, Hz, P)."""
+        seasonal lags (B, T, Hz, E), the data's own season first -> (B, T, Hz, P)."""
         ctx = torch.cat([out, s[:, None, :].expand(-1, out.shape[1], -1)], dim=-1) if self.static_size else out
         z = self.context(ctx)[:, :, None, :]  # (B, T, 1, D)
         hz = known.shape[2]
@@ -84,12 +85,13 @@ class ForecastNet(nn.Module):
         if self.known is not None:
             z = z + self.known(known)  # (B, T, Hz, D)
         if self.lag is not None:
-            z = z + self.lag((lags - level[:, :, None])[..., None])  # (B, T, Hz, D)
+            z = z + self.lag(lags - level[:, :, None, None])  # (B, T, Hz, D)
         y = self.head(z)  # (B, T, Hz, P)
         if self.anchored:
             shift = torch.zeros(y.shape[-1], device=y.device, dtype=y.dtype)
             shift[: self.anchored] = 1.0
-            base = lags if self.anchor == "season" else level[:, :, None].expand_as(lags)  # (B, T, Hz)
+            season = lags[..., 0]  # (B, T, Hz)
+            base = season if self.anchor == "season" else level[:, :, None].expand_as(season)  # (B, T, Hz)
             y = y + base[..., None] * shift  # (B, T, Hz, P)
         return y
 
@@ -97,7 +99,7 @@ class ForecastNet(nn.Module):
         self, x: Tensor, known: Tensor, lags: Tensor, ids: Tensor, cats: Tensor, nums: Tensor,
         hx: State | None = None,
     ) -> tuple[Tensor, State]:
-        """Forecasts from the last T' steps of x: (B, T, F), (B, T', Hz, K), (B, T', Hz) -> (B, T', Hz, P)."""
+        """Forecasts from the last T' steps of x: (B, T, F), (B, T', Hz, K), (B, T', Hz, E) -> (B, T', Hz, P)."""
         s = self.static(ids, cats, nums)
         out, hx = self.encode(x, s, hx)  # (B, T, D)
         n = known.shape[1]

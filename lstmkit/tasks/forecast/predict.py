@@ -27,7 +27,7 @@ def decode_from(
     lags: Tensor,
 ) -> Tensor:
     """From the top-layer output of the last step (B, 1, D), its state, its input row (B, F), the
-    known-future features (B, H, K) and seasonal lags (B, H) of the horizon: quantiles (B, H, Q)."""
+    known-future features (B, H, K) and seasonal lags (B, H, E) of the horizon: quantiles (B, H, Q)."""
     from lstmkit.tasks.forecast.task import to_quantiles
 
     if cfg.decoding == "direct":

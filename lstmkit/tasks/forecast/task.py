@@ -82,12 +82,17 @@ def season_of(cfg: ForecastConfig) -> int:
     return season_length(cfg.freq)
 
 
+def seasons_of(cfg: ForecastConfig) -> tuple[int, ...]:
+    """The periods of the decoder's seasonal lags: the data's own season, then --extra-seasons."""
+    return (season_of(cfg), *cfg.extra_seasons)
+
+
 def build_model(cfg: ForecastConfig, pre: Preprocessor) -> ForecastNet:
     return ForecastNet(
         pre.n_features, pre.n_known, decoded_steps(cfg), n_outputs(cfg), cfg.hidden_size, cfg.num_layers,
         cfg.dropout, n_ids=len(pre.ids) if cfg.id_embedding else 0, cat_sizes=pre.cat_sizes,
         n_static_num=len(pre.static_num), anchored=0 if cfg.anchor == "none" else (n_outputs(cfg) if cfg.head == "quantile" else 1),
-        seasonal=cfg.seasonal_lags, anchor=cfg.anchor,
+        seasonal=cfg.seasonal_lags, anchor=cfg.anchor, n_seasons=len(seasons_of(cfg)),
     )  # fmt: skip
 
 
@@ -125,10 +130,10 @@ class ForecastTask:
 
     def train_batches(self, batch_size: int, seed: int) -> WindowSampler:
         return WindowSampler(self._train, self.cfg.lookback, decoded_steps(self.cfg), self.cfg.forking,
-                             season_of(self.cfg), batch_size, self.cfg.steps_per_epoch, seed)  # fmt: skip
+                             seasons_of(self.cfg), batch_size, self.cfg.steps_per_epoch, seed)  # fmt: skip
 
     def val_batches(self, batch_size: int) -> OriginBatches:
-        return origin_batches(self._val, self._val_origins, self.cfg.lookback, self.cfg.horizon, season_of(self.cfg),
+        return origin_batches(self._val, self._val_origins, self.cfg.lookback, self.cfg.horizon, seasons_of(self.cfg),
                               max(batch_size, 256))  # fmt: skip
 
     def test_batches(self, batch_size: int) -> None:

@@ -18,6 +18,7 @@ from lstmkit.data.timeseries import Series
 from lstmkit.tasks.forecast.features import Preprocessor
 
 Batch = dict[str, Tensor]
+Seasons = tuple[int, ...]
 
 
 @dataclass
@@ -59,22 +60,24 @@ def build_tensors(series: list[Series], pre: Preprocessor, pad_left: int, pad_ri
 
 
 def gather(
-    pt: PanelTensors, series: Tensor, ends: Tensor, window: int, hz: int, origins: int, season: int
+    pt: PanelTensors, series: Tensor, ends: Tensor, window: int, hz: int, origins: int, season: int | Seasons
 ) -> Batch:
     """Windows whose encoder reads rows [end - window, end) of each chosen series, with the targets,
-    known-future features and seasonal lags (the scaled value one season before) of the Hz steps after each
-    of the last `origins` encoder steps."""
+    known-future features and seasonal lags (the scaled value one season before, for each of the E seasons;
+    the first is the data's own) of the Hz steps after each of the last `origins` encoder steps."""
+    seasons = torch.tensor((season,) if isinstance(season, int) else season)  # (E,)
     base = pt.starts[series] + ends - window  # (B,)
     rows = base[:, None] + torch.arange(window)  # (B, W)
     origin = rows[:, -min(origins, window) :]  # (B, W') the steps that forecast
     ahead = origin[:, :, None] + torch.arange(1, hz + 1)  # (B, W', Hz)
-    lag = origin[:, :, None] + 1 + torch.arange(hz) % season - season  # (B, W', Hz): observed rows only
-    lag = torch.maximum(lag, (pt.starts[series] - 1)[:, None, None])  # before the series: a padding row
+    k = torch.arange(hz)[:, None]  # (Hz, 1)
+    lag = origin[:, :, None, None] + 1 + k % seasons - seasons  # (B, W', Hz, E): observed rows only
+    lag = torch.maximum(lag, (pt.starts[series] - 1)[:, None, None, None])  # before the series: a padding row
     return {
         "x": pt.x[rows],  # (B, W, F)
         "known": pt.known[ahead],  # (B, W', Hz, K)
         "y": pt.y[ahead],  # (B, W', Hz)
-        "lags": pt.x[lag, 0],  # (B, W', Hz)
+        "lags": pt.x[lag, 0],  # (B, W', Hz, E)
         "ids": pt.ids[series], "cats": pt.cats[series], "nums": pt.nums[series],
         "series": series, "ends": ends,
     }  # fmt: skip
@@ -83,7 +86,7 @@ def gather(
 class WindowSampler:
     """An epoch of `steps` random training windows: (series, end) drawn uniformly over every forecast origin."""
 
-    def __init__(self, pt: PanelTensors, window: int, hz: int, origins: int, season: int, batch_size: int,
+    def __init__(self, pt: PanelTensors, window: int, hz: int, origins: int, season: int | Seasons, batch_size: int,
                  steps: int, seed: int) -> None:  # fmt: skip
         self.pt, self.window, self.hz, self.origins, self.season = pt, window, hz, origins, season
         self.batch_size, self.steps, self.seed = batch_size, steps, seed
@@ -112,7 +115,7 @@ class OriginBatches:
     """Fixed batches forecasting from given (series index, end) origins, from the last encoder step only.
     (An iterable rather than a list: the engine reads a list as several validation sets.)"""
 
-    def __init__(self, pt: PanelTensors, origins: list[tuple[int, int]], window: int, hz: int, season: int,
+    def __init__(self, pt: PanelTensors, origins: list[tuple[int, int]], window: int, hz: int, season: int | Seasons,
                  size: int) -> None:  # fmt: skip
         self.pt, self.origins, self.window, self.hz, self.season, self.size = pt, origins, window, hz, season, size
 
@@ -126,6 +129,6 @@ class OriginBatches:
 
 
 def origin_batches(
-    pt: PanelTensors, origins: list[tuple[int, int]], window: int, hz: int, season: int, size: int
+    pt: PanelTensors, origins: list[tuple[int, int]], window: int, hz: int, season: int | Seasons, size: int
 ) -> OriginBatches:
     return OriginBatches(pt, origins, window, hz, season, size)
