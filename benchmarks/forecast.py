@@ -78,8 +78,8 @@ def score(name: str, forecasts: dict[str, np.ndarray], df: pd.DataFrame, actual:
             "fit_s": round(fit_s, 1), "predict_s": round(predict_s, 2), "peak_rss_mb": round(peak_mb())}  # fmt: skip
 
 
-def run_set(name: str, root: Path, minutes: float, seed: int, options: dict, others: set[str], ensemble: int = 1
-            ) -> tuple[list[dict], dict]:  # fmt: skip
+def run_set(name: str, root: Path, minutes: float, seed: int, options: dict, others: set[str], ensemble: int = 1,
+            jobs: int = -1) -> tuple[list[dict], dict]:  # fmt: skip
     df, actual, freq, h = SETS[name](root)
     season = {"h": 24, "MS": 12}[freq]
     rows = []
@@ -90,7 +90,7 @@ def run_set(name: str, root: Path, minutes: float, seed: int, options: dict, oth
         rows.append(score(base, fc, df, actual, season, 0.0, time.perf_counter() - t0))
     stats = [m for m in ("auto_ets", "auto_arima") if m in others or "statsforecast" in others]
     if stats:
-        rows += statsforecast_rows(df, actual, freq, h, season, stats)
+        rows += statsforecast_rows(df, actual, freq, h, season, stats, jobs)
     if "neuralforecast" in others:
         rows += neuralforecast_rows(df, actual, freq, h, season)
     fit_s = predict_s = 0.0
@@ -106,15 +106,16 @@ def run_set(name: str, root: Path, minutes: float, seed: int, options: dict, oth
         pred = f.predict(df)
         predict_s += time.perf_counter() - t0
         members.append({u: g["y_hat"].to_numpy() for u, g in pred.groupby("unique_id", sort=False)})
-    fc = {u: np.median(np.stack([m[u] for m in members]), axis=0) for u in members[0]}
-    rows.insert(0, score("lstmkit" if ensemble == 1 else f"lstmkit x{ensemble}", fc, df, actual, season, fit_s,
-                         predict_s))  # fmt: skip
-    meta = {"series": len(actual), "horizon": h, "freq": freq, "season": season, "lookback": f.config.lookback,
-            "run": str(f.run_dir)}  # fmt: skip
+    meta = {"series": len(actual), "horizon": h, "freq": freq, "season": season, "lookback": "-", "run": "-"}
+    if members:  # --ensemble 0: the other methods only
+        fc = {u: np.median(np.stack([m[u] for m in members]), axis=0) for u in members[0]}
+        rows.insert(0, score("lstmkit" if ensemble == 1 else f"lstmkit x{ensemble}", fc, df, actual, season, fit_s,
+                             predict_s))  # fmt: skip
+        meta.update(lookback=f.config.lookback, run=str(f.run_dir))
     return rows, meta
 
 
-def statsforecast_rows(df, actual, freq, h, season, which: list[str]) -> list[dict]:
+def statsforecast_rows(df, actual, freq, h, season, which: list[str], jobs: int = -1) -> list[dict]:
     try:
         from statsforecast import StatsForecast
         from statsforecast.models import AutoARIMA, AutoETS
@@ -126,7 +127,7 @@ def statsforecast_rows(df, actual, freq, h, season, which: list[str]) -> list[di
     for name in which:
         model = models[name]()
         t0 = time.perf_counter()
-        fc = StatsForecast(models=[model], freq=freq, n_jobs=-1).forecast(df=df, h=h)
+        fc = StatsForecast(models=[model], freq=freq, n_jobs=jobs).forecast(df=df, h=h)
         col = next(c for c in fc.columns if c not in ("unique_id", "ds"))
         out = {u: g[col].to_numpy() for u, g in fc.groupby("unique_id", sort=False)}
         rows.append(score(name, out, df, actual, season, time.perf_counter() - t0, 0.0))
@@ -184,7 +185,9 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     ap.add_argument("--minutes", type=float, default=8.0, help="training budget per set")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--ensemble", type=int, default=1, help="train K models (seeds seed..seed+K-1), score their median")
+    ap.add_argument("--ensemble", type=int, default=1,
+                    help="train K models (seeds seed..seed+K-1) and score their median; 0: only the other methods")
+    ap.add_argument("--jobs", type=int, default=-1, help="statsforecast processes (-1: every core)")
     ap.add_argument("--section", default="forecast")
     ap.add_argument("--others", nargs="*", default=["statsforecast", "neuralforecast"],
                     choices=["statsforecast", "auto_ets", "auto_arima", "neuralforecast"],
@@ -200,7 +203,8 @@ def main() -> None:
     command = f"{Path(sys.executable).parent.parent.name}/bin/python benchmarks/forecast.py " + " ".join(sys.argv[1:])
     results = {}
     for name in args.sets:  # the section is rewritten after each set, so a crash keeps what was measured
-        results[name] = run_set(name, Path(args.data), args.minutes, args.seed, options, others, args.ensemble)
+        results[name] = run_set(name, Path(args.data), args.minutes, args.seed, options, others, args.ensemble,
+                                args.jobs)
         body = markdown(results, args.minutes, command.strip(), time.perf_counter() - start, options)
         write_section(args.section, body)
     print(body)
