@@ -297,6 +297,17 @@ def season_length(freq: str) -> int:
     return max(1, int(pd.Timedelta(days=1) / step))
 
 
+def weekly_period(freq: str) -> int | None:
+    """Steps per week for sub-daily data (168 hourly, 336 half-hourly): the second cycle of such series."""
+    if season_length(freq) <= 1 or pd.tseries.frequencies.to_offset(freq).name.upper() in ("B",):
+        return None
+    try:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+    except ValueError:  # calendar offsets (months, weeks) have no fixed length
+        return None
+    return int(pd.Timedelta(days=7) / step) if step < pd.Timedelta(days=1) else None
+
+
 def calendar_features(ds: pd.DatetimeIndex, freq: str) -> np.ndarray:
     """Sine/cosine of the cycles finer than a year that the frequency can see. (T,) -> (T, C)."""
     step = _nominal_step(freq)

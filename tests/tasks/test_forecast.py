@@ -107,6 +107,20 @@ def test_loss_masks_missing_targets():
     assert loss.item() == pytest.approx(np.mean([0.1 * 1, 0.5 * 1, 0.9 * 1]))  # pinball of 0 against 1
 
 
+def test_extra_seasons_default_to_the_week_for_sub_daily_data():
+    daily = to_panel(panel_frame())
+    df = panel_frame()
+    hourly = to_panel(df.assign(ds=pd.Timestamp("2023-01-01") + pd.to_timedelta(df.groupby("unique_id").cumcount(), "h")))
+    assert hourly.freq == "h"
+    assert with_data_defaults(ForecastConfig(horizon=7), hourly, None).extra_seasons == (168,)
+    assert with_data_defaults(ForecastConfig(horizon=7), daily, None).extra_seasons == ()
+    assert with_data_defaults(ForecastConfig(horizon=7, extra_seasons=(0,)), hourly, None).extra_seasons == ()
+    assert with_data_defaults(ForecastConfig(horizon=7, extra_seasons=(24 * 365,)), daily, None).extra_seasons == (
+        8760,)
+    with pytest.raises(ConfigError, match="extra_seasons"):
+        ForecastConfig(extra_seasons=(-1,))
+
+
 def test_log_transform_round_trips_and_rejects_non_positive_targets():
     panel = to_panel(panel_frame())
     pre = Preprocessor.fit(panel, "standard", calendar=False, transform="log")

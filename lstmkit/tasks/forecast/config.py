@@ -39,8 +39,9 @@ class ForecastConfig:
         "season", "forecast the offset from seasonal naive (season), from the last value (last), or the level (none)"
     )
     seasonal_lags: bool = option(True, "feed the decoder the value one season before each forecast step")
-    extra_seasons: tuple[int, ...] = option(
-        (), "more periods (in steps) whose lagged values the decoder sees, e.g. 168 (a week) for hourly data"
+    extra_seasons: tuple[int, ...] | None = option(
+        None, "more periods (in steps) whose lagged values the decoder sees (default: the week for sub-daily data, "
+        "e.g. 168 hourly; 0: none)", metavar="STEPS"
     )
     conformal: bool = option(False, "calibrate the intervals on the validation window (split conformal)")
     validation: bool = option(
@@ -67,8 +68,8 @@ class ForecastConfig:
         clash = set(self.past_covariates) & set(self.future_covariates)
         if clash:
             raise ConfigError(f"{sorted(clash)} listed as both past and future covariates; choose one")
-        if any(p < 1 for p in self.extra_seasons):
-            raise ConfigError(f"extra_seasons must be periods >= 1, got {self.extra_seasons}")
+        if any(p < 0 for p in self.extra_seasons or ()):
+            raise ConfigError(f"extra_seasons must be periods >= 1 (or 0 for none), got {self.extra_seasons}")
         if self.forking < 1:
             raise ConfigError(f"forking must be >= 1, got {self.forking}")
         if self.steps_per_epoch < 1:

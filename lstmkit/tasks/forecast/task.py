@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.config import ConfigError, to_dict
-from lstmkit.data.timeseries import Panel, check_lengths, season_length
+from lstmkit.data.timeseries import Panel, check_lengths, season_length, weekly_period
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
@@ -74,7 +74,10 @@ def with_data_defaults(cfg: ForecastConfig, panel: Panel, horizon: int | None) -
     if horizon is None:
         raise ConfigError("--horizon is required for your own data (how many steps to forecast)")
     lookback = cfg.lookback or max(3 * horizon, 2 * season_length(panel.freq), 24)
-    return dataclasses.replace(cfg, horizon=horizon, lookback=lookback, freq=panel.freq)
+    week = weekly_period(panel.freq)
+    extra = cfg.extra_seasons if cfg.extra_seasons is not None else ((week,) if week else ())
+    extra = tuple(p for p in extra if p > 0)
+    return dataclasses.replace(cfg, horizon=horizon, lookback=lookback, freq=panel.freq, extra_seasons=extra)
 
 
 def season_of(cfg: ForecastConfig) -> int:
@@ -84,7 +87,7 @@ def season_of(cfg: ForecastConfig) -> int:
 
 def seasons_of(cfg: ForecastConfig) -> tuple[int, ...]:
     """The periods of the decoder's seasonal lags: the data's own season, then --extra-seasons."""
-    return (season_of(cfg), *cfg.extra_seasons)
+    return (season_of(cfg), *(cfg.extra_seasons or ()))  # None: a model saved before the option
 
 
 def build_model(cfg: ForecastConfig, pre: Preprocessor) -> ForecastNet:
