@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_one(label: str, cfg: LongRangeConfig, args: argparse.Namespace, out: Path) -> dict:
     train = TrainConfig(epochs=10_000, max_steps=args.steps, max_time=f"{args.minutes}m", lr=args.lr,
-                        batch_size=64, progress=False, out=str(out), seed=0)  # fmt: skip
+                        batch_size=64, progress=False, out=str(out), seed=0, precision=args.precision)  # fmt: skip
     start = time.perf_counter()
     result = fit(LongRangeTask(cfg), train, {"task": dataclasses.asdict(cfg), "train": dataclasses.asdict(train)})
     p = cfg.problem
@@ -69,7 +69,8 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
         f"Command: `python benchmarks/longrange.py {' '.join(sys.argv[1:])}`  ",
         f"Machine: {machine()}  ",
         f"Budget per run: at most {args.steps} steps of batch 64 and {args.minutes} min wall time, AdamW lr "
-        f"{args.lr} with cosine decay, bf16 autocast where the CPU has it, selection on a fixed-seed validation "
+        f"{args.lr} with cosine decay, "
+        f"{'bf16 autocast where the CPU has it' if args.precision == 'auto' else args.precision + ' training'}, selection on a fixed-seed validation "
         "set, test on a separate set. Equal hidden size for every cell.  ",
         "Learned: adding MSE ≤ 0.01; accuracies ≥ 0.95 (digits, MNIST-1D) or ≥ 0.99 (Reber's T/P recall).",
         "",
@@ -90,6 +91,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000, help="step budget per run")
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--precision", default="auto", choices=["auto", "32", "bf16"],
+                        help="training precision (auto: bf16 autocast where the CPU has it, as in the recorded runs)")
     parser.add_argument("--lengths", type=int, nargs="+", default=[50, 100, 200, 500, 1000])
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=list(CELL_CHOICES))
     parser.add_argument("--tasks", nargs="+", default=["adding", "mnist1d", "digits", "reber"])
