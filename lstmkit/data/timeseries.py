@@ -298,6 +298,27 @@ def season_length(freq: str) -> int:
     return max(1, int(pd.Timedelta(days=1) / step))
 
 
+def season_position(ds: pd.DatetimeIndex, freq: str) -> np.ndarray:
+    """Each timestamp's place in the season (0 .. m-1, m = season_length): periods since a fixed epoch, mod m,
+    so every series of a frequency shares one labelling. (T,) -> (T,) int."""
+    m = season_length(freq)
+    name = pd.tseries.frequencies.to_offset(freq).name.upper()
+    if m == 1:
+        return np.zeros(len(ds), np.int64)
+    if name.startswith(("Q", "BQ")):
+        periods = ds.year.to_numpy() * 4 + (ds.month.to_numpy() - 1) // 3
+    elif name.startswith(("M", "BM", "SM")) and not name.startswith("MIN"):
+        periods = ds.year.to_numpy() * 12 + ds.month.to_numpy() - 1
+    elif name.startswith("W"):
+        periods = (ds - pd.Timestamp("1970-01-05")) // pd.Timedelta(days=7)
+        periods = np.asarray(periods, np.int64)
+    elif name == "B":
+        periods = ds.dayofweek.to_numpy()
+    else:
+        periods = np.asarray((ds - pd.Timestamp(0)) // pd.Timedelta(pd.tseries.frequencies.to_offset(freq)), np.int64)
+    return np.asarray(periods, np.int64) % m
+
+
 def weekly_period(freq: str) -> int | None:
     """Steps per week for sub-daily data (168 hourly, 336 half-hourly): the second cycle of such series."""
     if season_length(freq) <= 1 or pd.tseries.frequencies.to_offset(freq).name.upper() in ("B",):

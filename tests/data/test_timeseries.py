@@ -15,6 +15,7 @@ from lstmkit.data.timeseries import (
     fit_scaler,
     read_table,
     season_length,
+    season_position,
     to_panel,
 )
 
@@ -131,6 +132,20 @@ def test_season_length_and_calendar_features():
     np.testing.assert_allclose(cal[0, :2], [0.0, 1.0], atol=1e-12)  # hour 0: sin 0, cos 1
     np.testing.assert_allclose(cal[6, :2], [1.0, 0.0], atol=1e-12)  # hour 6: a quarter of the day
     np.testing.assert_allclose(cal[0], cal[24][:2].tolist() + cal[0][2:].tolist())
+
+
+def test_season_position_labels_each_step_by_its_place_in_the_season():
+    hours = pd.date_range("2024-03-05 13:00", periods=30, freq="h")
+    np.testing.assert_array_equal(season_position(hours, "h"), hours.hour)
+    months = pd.date_range("1990-11-01", periods=14, freq="MS")
+    np.testing.assert_array_equal(season_position(months, "MS"), months.month - 1)
+    quarters = pd.date_range("2001-04-01", periods=6, freq="QS")
+    np.testing.assert_array_equal(season_position(quarters, "QS"), quarters.quarter - 1)
+    # daily: two series starting on different days give the same weekday the same label
+    a, b = pd.date_range("2024-01-01", periods=10, freq="D"), pd.date_range("2024-01-04", periods=10, freq="D")
+    pa, pb = season_position(a, "D"), season_position(b, "D")
+    assert set(pa) <= set(range(7)) and (pa[3:] == pb[:7]).all()
+    assert (season_position(pd.date_range("2024-01-01", periods=3, freq="YS"), "YS") == 0).all()
 
 
 @pytest.mark.parametrize("name", sorted(SERIES_DATASETS))

@@ -55,7 +55,7 @@ def make_task(**over) -> ForecastTask:
 
 @pytest.mark.parametrize(
     "over", [{}, {"decoding": "recursive"}, {"head": "normal"}, {"anchor": "none", "id_embedding": False}, {"anchor": "last", "seasonal_lags": False},
-     {"transform": "log"}, {"extra_seasons": (3, 14)}]
+     {"transform": "log"}, {"extra_seasons": (3, 14)}, {"anchor": "theta", "transform": "log"}]
 )
 def test_conformance(over):
     check_task(make_task(**over))
@@ -153,13 +153,19 @@ def test_missing_values_never_reach_the_forecast(fitted):
     assert (fc["y_hat_q10"] <= fc["y_hat"]).all() and (fc["y_hat"] <= fc["y_hat_q90"]).all()
 
 
-@pytest.mark.parametrize("decoding, extra", [("direct", ()), ("recursive", ()), ("direct", (3, 14)),
-                                             ("recursive", (14,))])
-def test_update_equals_a_full_recompute(fitted, decoding, extra):
+@pytest.mark.parametrize("decoding, extra, anchor", [("direct", (), "season"), ("recursive", (), "season"),
+                                                     ("direct", (3, 14), "season"), ("recursive", (14,), "season"),
+                                                     ("direct", (), "theta")])  # fmt: skip
+def test_update_equals_a_full_recompute(fitted, decoding, extra, anchor):
     f = fitted
-    if decoding == "recursive" or extra:
+    if decoding == "recursive" or extra or anchor != "season":
         f = Forecaster(horizon=7, lookback=21, decoding=decoding, out=None, **COVS, **FAST)
-        f.pre, f.config = fitted.pre, dataclasses.replace(fitted.config, decoding=decoding, extra_seasons=extra)
+        f.pre, f.config = fitted.pre, dataclasses.replace(fitted.config, decoding=decoding, extra_seasons=extra,
+                                                          anchor=anchor)  # fmt: skip
+        if anchor == "theta":  # its preprocessor carries the theta pieces (fitted on the same training part)
+            panel = to_panel(panel_frame(), past=COVS["past_covariates"], future=COVS["future_covariates"],
+                             static=COVS["static_covariates"])  # fmt: skip
+            f.pre = Preprocessor.fit(panel, "standard", True, use_theta=True)
         from lstmkit.tasks.forecast.task import build_model
 
         f.net = build_model(f.config, f.pre).eval()

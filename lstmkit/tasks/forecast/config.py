@@ -35,8 +35,10 @@ class ForecastConfig:
     decoding: Literal["direct", "recursive"] = option(
         "direct", "direct: all horizon steps at once; recursive: one step, fed back"
     )
-    anchor: Literal["season", "last", "none"] = option(
-        "season", "forecast the offset from seasonal naive (season), from the last value (last), or the level (none)"
+    anchor: Literal["season", "last", "theta", "none"] = option(
+        "season", "forecast the offset from seasonal naive (season), from the last value (last), from the theta "
+        "method's forecast (theta: deseasonalised smoothed level + half the trend; short noisy series), or the "
+        "level itself (none)"
     )
     seasonal_lags: bool = option(True, "feed the decoder the value one season before each forecast step")
     extra_seasons: tuple[int, ...] | None = option(
@@ -70,6 +72,8 @@ class ForecastConfig:
             raise ConfigError(f"{sorted(clash)} listed as both past and future covariates; choose one")
         if any(p < 0 for p in self.extra_seasons or ()):
             raise ConfigError(f"extra_seasons must be periods >= 1 (or 0 for none), got {self.extra_seasons}")
+        if self.anchor == "theta" and self.decoding != "direct":
+            raise ConfigError("anchor theta needs direct decoding (--decoding direct)")
         if self.forking < 1:
             raise ConfigError(f"forking must be >= 1, got {self.forking}")
         if self.steps_per_epoch < 1:

@@ -16,7 +16,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lstmkit.data.timeseries import DataError, Panel, Series, calendar_features, fit_scaler, n_calendar_features
+from lstmkit.data.timeseries import (
+    DataError,
+    Panel,
+    Series,
+    calendar_features,
+    fit_scaler,
+    n_calendar_features,
+    season_length,
+    season_position,
+)  # fmt: skip
+from lstmkit.tasks.forecast import theta
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +48,19 @@ class Preprocessor:
     static_num: dict[str, list[float]] = field(default_factory=dict)  # numeric static -> [mean, std]
     train_end: dict[str, str] = field(default_factory=dict)  # uid -> last training timestamp
     transform: str = "none"  # "log": the model sees log(y); models saved before this field was added: "none"
+    use_theta: bool = False  # anchor "theta": theta-method pieces as features (models saved before: False)
+    theta: dict[str, list[float]] = field(default_factory=dict)  # uid -> ThetaParams.to_list()
 
     # ---- fitting and (de)serialising
 
     @classmethod
-    def fit(cls, panel: Panel, scaler: str, calendar: bool, transform: str = "none") -> Preprocessor:
+    def fit(cls, panel: Panel, scaler: str, calendar: bool, transform: str = "none",
+            use_theta: bool = False) -> Preprocessor:  # fmt: skip
         pre = cls(panel.freq, scaler, calendar, list(panel.past_cols), list(panel.future_cols), list(panel.static_cols),
-                  transform=transform)  # fmt: skip
+                  transform=transform, use_theta=use_theta)  # fmt: skip
         pre.scalers = {s.uid: list(fit_scaler(pre.forward(s), scaler)) for s in panel.series}  # type: ignore[arg-type]
+        if use_theta:
+            pre.theta = {s.uid: pre.theta_params(s).to_list() for s in panel.series}
         pre.ids = [s.uid for s in panel.series]
         for j, col in enumerate(panel.past_cols):
             pre.cov_stats[col] = _stats(np.concatenate([s.past[:, j] for s in panel.series]))
@@ -75,11 +90,11 @@ class Preprocessor:
 
     @property
     def n_known(self) -> int:
-        return len(self.future_cols) + self.n_calendar
+        return len(self.future_cols) + self.n_calendar + int(self.use_theta)  # theta: the step's seasonal index
 
     @property
     def n_features(self) -> int:
-        return 2 + len(self.past_cols) + self.n_known
+        return 2 + len(self.past_cols) + self.n_known + 2 * int(self.use_theta)  # theta: level and drift
 
     @property
     def cat_sizes(self) -> list[int]:
@@ -109,22 +124,45 @@ class Preprocessor:
             )
         return np.log(series.y)
 
-    def known(self, ds: pd.DatetimeIndex, future: np.ndarray) -> np.ndarray:
-        """Known-future features of the steps `ds`: (T,), (T, Cf) -> (T, K)."""
+    def theta_of(self, series: Series) -> theta.ThetaParams:
+        """The stored theta pieces of a training series; an unseen series gets them from its own history."""
+        if series.uid in self.theta:
+            return theta.ThetaParams.from_list(self.theta[series.uid])
+        return self.theta_params(series)
+
+    def theta_params(self, series: Series) -> theta.ThetaParams:
+        """Theta pieces fitted on `series` (scaled with its stored scaler)."""
+        loc, scale = self.scale_of(series)
+        y = (self.forward(series) - loc) / scale  # (T,)
+        return theta.fit(y, season_position(series.ds, self.freq), season_length(self.freq))
+
+    def known(self, ds: pd.DatetimeIndex, future: np.ndarray, series: Series | None = None) -> np.ndarray:
+        """Known-future features of the steps `ds` of `series`: (T,), (T, Cf) -> (T, K). With the theta
+        anchor the last column is each step's seasonal index (which needs the series)."""
         cols = [self._scaled(future, self.future_cols)]
         if self.calendar:
             cols.append(calendar_features(ds, self.freq))
+        if self.use_theta:
+            assert series is not None, "the theta anchor's seasonal index belongs to a series"
+            season = np.asarray(self.theta_of(series).season)
+            cols.append(season[season_position(ds, self.freq)][:, None])
         return np.concatenate(cols, axis=1).astype(np.float32)
 
-    def encoder(self, series: Series) -> tuple[np.ndarray, np.ndarray]:
-        """Encoder features (T, F) and the scaled target (T,) with NaN where it is missing."""
+    def encoder(self, series: Series, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Encoder features (T, F) and the scaled target (T,) with NaN where it is missing. With the theta
+        anchor the last two features are the smoothed deseasonalised level (continuing from `level`, one
+        carried from earlier rows) and the drift."""
         loc, scale = self.scale_of(series)
         y = (self.forward(series) - loc) / scale  # (T,)
         observed = np.isfinite(y)
-        x = np.concatenate([
-            _carry_forward(y)[:, None], observed[:, None].astype(np.float64),
-            self._scaled(series.past, self.past_cols), self.known(series.ds, series.future),
-        ], axis=1)  # fmt: skip
+        known = self.known(series.ds, series.future, series)  # (T, K)
+        cols = [_carry_forward(y)[:, None], observed[:, None].astype(np.float64),
+                self._scaled(series.past, self.past_cols), known]  # fmt: skip
+        if self.use_theta:
+            p = self.theta_of(series)
+            lv = theta.levels(y - known[:, -1], p.alpha, level)  # (T,) NaN before the first observation
+            cols += [np.nan_to_num(lv)[:, None], np.full((len(y), 1), p.drift)]
+        x = np.concatenate(cols, axis=1)  # (T, F)
         return x.astype(np.float32), y.astype(np.float32)
 
     def static_row(self, series: Series) -> tuple[int, np.ndarray, np.ndarray]:

@@ -96,7 +96,7 @@ class Forecaster:
         task = ForecastTask(cfg, panel)
         resolved = {"task": to_dict(cfg), "train": to_dict(self.train_config)}
         result = fit(task, self.train_config, resolved)
-        self.config, self.pre, self.net = cfg, task.pre, result.model.eval()
+        self.config, self.pre, self.net = cfg, task.final_preprocessor(), result.model.eval()
         self.run_dir, self._carry = result.run_dir, {}
         if cfg.conformal:
             self.calibration = self._calibrate(task)
@@ -190,14 +190,15 @@ class Forecaster:
                 carry = self._carry.get(s.uid)
                 if carry is not None:
                     s = _after(carry["ds"], s, self.config.freq)
-                x, _ = pre.encoder(s)  # (T, F)
+                x, _ = pre.encoder(s, None if carry is None else carry["level"])  # (T, F)
                 i, cats, nums = pre.static_row(s)
                 st = net.static(torch.tensor([i]), torch.from_numpy(cats)[None], torch.from_numpy(nums)[None])
                 out, hx = net.encode(torch.from_numpy(x)[None], st, None if carry is None else carry["hx"])
                 m = max(seasons_of(self.config))
                 tail = np.concatenate([np.zeros(m, np.float32) if carry is None else carry["tail"], x[:, 0]])[-m:]
+                level = _carried_level(pre, x, None if carry is None else carry["level"])
                 self._carry[s.uid] = {"hx": hx, "last": out[:, -1:], "x": torch.from_numpy(x[-1])[None], "s": st,
-                                      "ds": s.ds[-1], "series": s, "tail": tail}  # fmt: skip
+                                      "ds": s.ds[-1], "series": s, "tail": tail, "level": level}  # fmt: skip
         return self
 
     def _predict_carried(self, futr_df: pd.DataFrame | None) -> pd.DataFrame:
@@ -209,7 +210,7 @@ class Forecaster:
             for carry in self._carry.values():
                 s = carry["series"]
                 ext = self._with_future(s, futr_df)
-                known = torch.from_numpy(pre.known(ext.ds[len(s):], ext.future[len(s):]))[None]  # (1, H, K)
+                known = torch.from_numpy(pre.known(ext.ds[len(s):], ext.future[len(s):], s))[None]  # (1, H, K)
                 tail = carry["tail"]  # the last (longest) season of scaled values; step k lags by one season
                 k, m = np.arange(self.config.horizon)[:, None], np.asarray(seasons_of(self.config))  # (H, 1), (E,)
                 lags = torch.from_numpy(tail[len(tail) - m + k % m])[None]  # (1, H, E)
@@ -237,6 +238,13 @@ class Forecaster:
         resolved = {"task": to_dict(self.config), "train": to_dict(self.train_config)}
         state = {"preprocessor": pre.to_dict(), "calibration": self.calibration}
         return save_model(path, task=NAME, config=resolved, tensors=net.state_dict(), state=state)
+
+
+def _carried_level(pre: Preprocessor, x: np.ndarray, before: float | None) -> float | None:
+    """The theta anchor's smoothed level after rows x (T, F): none until a first observation."""
+    if not pre.use_theta or (before is None and not x[:, 1].any()):
+        return None
+    return float(x[-1, -2])
 
 
 def _context(context: int | str | None, lookback: int | None, series: list[Series]) -> int:

@@ -47,7 +47,8 @@ class ForecastNet(nn.Module):
     ) -> None:
         super().__init__()
         # the first `anchored` outputs are offsets from a base forecast: the step's last observed target
-        # (anchor "last") or the value one season before each forecast step (anchor "season")
+        # (anchor "last"), the value one season before each forecast step (anchor "season"), or the theta
+        # method's forecast from features the preprocessor adds (anchor "theta": see theta.py)
         self.anchored, self.anchor = anchored, anchor
         self.id_emb = nn.Embedding(n_ids + 1, embedding_dim(n_ids)) if n_ids else None  # row 0: unseen series
         self.cat_embs = nn.ModuleList(nn.Embedding(n + 1, embedding_dim(n)) for n in cat_sizes)
@@ -61,6 +62,9 @@ class ForecastNet(nn.Module):
         self.lag = nn.Linear(n_seasons, hidden_size) if seasonal else None  # the values a season before, as features
         self.head = nn.Sequential(nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, hidden_size), nn.ReLU(),
                                   nn.Linear(hidden_size, n_outputs))  # fmt: skip
+        if anchor == "theta":  # start from the theta forecast itself: training moves away only where it pays
+            nn.init.zeros_(self.head[-1].weight)
+            nn.init.zeros_(self.head[-1].bias)
 
     def static(self, ids: Tensor, cats: Tensor, nums: Tensor) -> Tensor:
         """(B,), (B, Sc), (B, Sn) -> (B, S)."""
@@ -75,9 +79,10 @@ class ForecastNet(nn.Module):
             x = torch.cat([x, s[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)  # (B, T, F + S)
         return self.rnn(x, hx)
 
-    def decode(self, out: Tensor, known: Tensor, s: Tensor, level: Tensor, lags: Tensor) -> Tensor:
-        """Encoder outputs (B, T, D), known-future features (B, T, Hz, K), last observed target (B, T),
+    def decode(self, out: Tensor, known: Tensor, s: Tensor, rows: Tensor, lags: Tensor) -> Tensor:
+        """Encoder outputs (B, T, D), known-future features (B, T, Hz, K), the origins' input rows (B, T, F),
         seasonal lags (B, T, Hz, E), the data's own season first -> (B, T, Hz, P)."""
+        level = rows[..., 0]  # (B, T) last observed target
         ctx = torch.cat([out, s[:, None, :].expand(-1, out.shape[1], -1)], dim=-1) if self.static_size else out
         z = self.context(ctx)[:, :, None, :]  # (B, T, 1, D)
         hz = known.shape[2]
@@ -90,10 +95,18 @@ class ForecastNet(nn.Module):
         if self.anchored:
             shift = torch.zeros(y.shape[-1], device=y.device, dtype=y.dtype)
             shift[: self.anchored] = 1.0
-            season = lags[..., 0]  # (B, T, Hz)
-            base = season if self.anchor == "season" else level[:, :, None].expand_as(season)  # (B, T, Hz)
-            y = y + base[..., None] * shift  # (B, T, Hz, P)
+            y = y + self.base(rows, known, lags)[..., None] * shift  # (B, T, Hz, P)
         return y
+
+    def base(self, rows: Tensor, known: Tensor, lags: Tensor) -> Tensor:
+        """The anchor's forecast (B, T, Hz) from the origins' rows (B, T, F), known (B, T, Hz, K), lags."""
+        season = lags[..., 0]  # (B, T, Hz)
+        if self.anchor == "season":
+            return season
+        if self.anchor == "theta":  # level + drift x steps ahead + the step's seasonal index
+            ahead = torch.arange(1, known.shape[2] + 1, device=rows.device, dtype=rows.dtype)  # (Hz,)
+            return rows[..., -2, None] + rows[..., -1, None] * ahead + known[..., -1]
+        return rows[..., 0, None].expand_as(season)
 
     def forward(
         self, x: Tensor, known: Tensor, lags: Tensor, ids: Tensor, cats: Tensor, nums: Tensor,
@@ -103,4 +116,4 @@ class ForecastNet(nn.Module):
         s = self.static(ids, cats, nums)
         out, hx = self.encode(x, s, hx)  # (B, T, D)
         n = known.shape[1]
-        return self.decode(out[:, -n:], known, s, x[:, -n:, 0], lags), hx
+        return self.decode(out[:, -n:], known, s, x[:, -n:], lags), hx

@@ -31,13 +31,13 @@ def decode_from(
     from lstmkit.tasks.forecast.task import to_quantiles
 
     if cfg.decoding == "direct":
-        return to_quantiles(cfg, model.decode(last, known[:, None], s, last_x[:, None, 0], lags[:, None])[:, 0])
+        return to_quantiles(cfg, model.decode(last, known[:, None], s, last_x[:, None], lags[:, None])[:, 0])
     median = cfg.levels.index(0.5)
     n_past = last_x.shape[-1] - 2 - known.shape[-1]
     past = last_x[:, 2 : 2 + n_past]  # (B, Cp): past covariates are carried forward from the origin
     steps = []
     for k in range(known.shape[1]):
-        out = model.decode(last, known[:, None, k : k + 1], s, last_x[:, None, 0], lags[:, None, k : k + 1])
+        out = model.decode(last, known[:, None, k : k + 1], s, last_x[:, None], lags[:, None, k : k + 1])
         q = to_quantiles(cfg, out[:, 0, 0])  # (B, Q)
         steps.append(q)
         if k + 1 < known.shape[1]:

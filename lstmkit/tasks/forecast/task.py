@@ -118,7 +118,7 @@ class ForecastTask:
         self.cfg, self.panel = cfg, panel
         self.train_panel = split_validation(panel, cfg.horizon, cfg.validation)
         check_lengths(self.train_panel, 2, "training")
-        self.pre = Preprocessor.fit(self.train_panel, cfg.scaler, cfg.calendar, cfg.transform)
+        self.pre = Preprocessor.fit(self.train_panel, cfg.scaler, cfg.calendar, cfg.transform, cfg.anchor == "theta")
         hz = decoded_steps(cfg)
         self._train = build_tensors(self.train_panel.series, self.pre, cfg.lookback, hz)
         # validation reads the whole series; origins are just before each held-out horizon, or (no
@@ -127,6 +127,7 @@ class ForecastTask:
         self._val = build_tensors(target.series, self.pre, cfg.lookback, cfg.horizon)
         back = 0 if cfg.validation else cfg.horizon
         self._val_origins = [(i, max(1, len(s) - back)) for i, s in enumerate(self.train_panel.series)]
+        self._final: Preprocessor | None = None
 
     def build_model(self) -> nn.Module:
         return build_model(self.cfg, self.pre)
@@ -160,7 +161,18 @@ class ForecastTask:
         return to_dict(self.cfg)
 
     def saved_state(self) -> dict[str, Any]:
-        return {"preprocessor": self.pre.to_dict()}
+        return {"preprocessor": self.final_preprocessor().to_dict()}
+
+    def final_preprocessor(self) -> Preprocessor:
+        """What the trained model forecasts with: the training preprocessor, except that the theta anchor's
+        pieces (season, smoothing, drift) are refit on whole series once validation has picked the weights:
+        a short series loses its season if it is estimated without its last horizon."""
+        if not (self.pre.use_theta and self.cfg.validation):
+            return self.pre
+        if self._final is None:
+            theta = {s.uid: self.pre.theta_params(s).to_list() for s in self.panel.series}
+            self._final = dataclasses.replace(self.pre, theta=theta)
+        return self._final
 
 
 def quantile_score(cfg: ForecastConfig, q: Tensor, y: Tensor) -> Tensor:
