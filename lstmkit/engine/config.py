@@ -28,7 +28,10 @@ class TrainConfig:
     batch_size: int = option(64, "examples per optimiser step")
     lr: float = option(2e-3, "peak learning rate (AdamW)")
     weight_decay: float = option(0.0, "AdamW weight decay")
-    lr_schedule: Literal["constant", "cosine"] = option("cosine", "learning-rate schedule after warm-up")
+    lr_schedule: Literal["constant", "cosine"] = option(
+        "cosine", "learning-rate schedule after warm-up (cosine: down to a tenth of the peak over the steps, or over "
+        "--max-time when that runs out first)"
+    )
     warmup_steps: int = option(0, "linear warm-up steps")
     grad_clip: float = option(1.0, "clip the gradient norm to this value (0: off)")
     early_stopping: int = option(0, "stop after this many validations without improvement (0: off)")

@@ -18,6 +18,7 @@ import math
 import random
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 import yaml
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, Timer
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
@@ -71,20 +72,30 @@ class _LitTask(pl.LightningModule):
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
         total = self.trainer.estimated_stepping_batches
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(self.cfg, total))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(self.cfg, total, self._time_spent))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
+    def _time_spent(self) -> float:
+        """The fraction of --max-time used so far (resumed runs included); 0 without a time budget."""
+        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+        if not self.cfg.max_time or timer is None:
+            return 0.0
+        return timer.time_elapsed("train") / parse_duration(self.cfg.max_time).total_seconds()
 
-def _schedule(cfg: TrainConfig, total: float):
-    """Linear warm-up, then constant or cosine decay to 10 % of the peak over the known step budget."""
+
+def _schedule(cfg: TrainConfig, total: float, time_spent: Callable[[], float] | None = None):
+    """Linear warm-up, then constant or cosine decay to 10 % of the peak over whichever budget runs out first:
+    the steps, or (when `time_spent` reports the fraction of --max-time used) the wall time, so a run cut by
+    time still ends annealed."""
     warm = max(cfg.warmup_steps, 0)
 
     def factor(step: int) -> float:
         if step < warm:
             return (step + 1) / warm
-        if cfg.lr_schedule == "constant" or not math.isfinite(total) or total <= warm:
+        if cfg.lr_schedule == "constant":
             return 1.0
-        progress = min((step - warm) / (total - warm), 1.0)
+        by_steps = (step - warm) / (total - warm) if math.isfinite(total) and total > warm else 0.0
+        progress = min(max(by_steps, time_spent() if time_spent else 0.0), 1.0)
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor

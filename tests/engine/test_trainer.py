@@ -1,5 +1,6 @@
 """The engine with a toy task it knows nothing about: trains, writes the run directory, resumes."""
 
+import math
 import subprocess
 import sys
 
@@ -150,4 +151,13 @@ def test_learning_rate_schedule():
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
     assert f(10) == pytest.approx(1.0) and f(60) == pytest.approx(0.55) and f(110) == pytest.approx(0.1)
     assert _schedule(TrainConfig(lr_schedule="constant"), total=100)(50) == 1.0
-    assert _schedule(TrainConfig(), total=float("inf"))(50) == 1.0  # unknown budget (time only): constant
+    assert _schedule(TrainConfig(), total=float("inf"))(50) == 1.0  # no step budget, no time budget: constant
+    # a time budget: the cosine follows the fraction of wall time used when that runs out before the steps
+    spent = [0.0]
+    g = _schedule(TrainConfig(lr_schedule="cosine"), total=1000, time_spent=lambda: spent[0])
+    assert g(100) == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * 0.1)))  # steps ahead of time
+    spent[0] = 0.5
+    assert g(100) == pytest.approx(0.55)  # half the time gone: half-way down, whatever the step
+    spent[0] = 1.2
+    assert g(100) == pytest.approx(0.1)
+    assert _schedule(TrainConfig(), total=float("inf"), time_spent=lambda: 0.5)(7) == pytest.approx(0.55)

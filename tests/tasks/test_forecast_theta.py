@@ -1,4 +1,5 @@
-"""The theta anchor: its pieces by hand, and a network with a zero correction forecasts what theta does."""
+"""The theta anchor: its pieces by hand, a network with a zero correction forecasts what theta does;
+the decoder's horizon-shared dropout."""
 
 from __future__ import annotations
 
@@ -85,3 +86,16 @@ def test_with_a_zero_correction_the_forecast_is_the_theta_method(tmp_path):
 def test_theta_needs_direct_decoding():
     with pytest.raises(ConfigError, match="direct"):
         ForecastConfig(anchor="theta", decoding="recursive")
+
+
+def test_horizon_dropout_shares_its_mask_across_horizon_steps():
+    from lstmkit.tasks.forecast.model import HorizonDropout
+
+    torch.manual_seed(0)
+    drop = HorizonDropout(0.5)
+    z = torch.ones(4, 3, 6, 8)  # (B, T, Hz, D)
+    out = drop(z)
+    assert set(out.unique().tolist()) <= {0.0, 2.0}  # kept units scaled by 1 / (1 - p)
+    assert (out == out[:, :, :1, :]).all()  # one mask for every horizon step of a forecast
+    assert 0 < (out == 0).float().mean() < 1
+    assert torch.equal(drop.eval()(z), z)  # inference: identity

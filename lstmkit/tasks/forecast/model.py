@@ -25,6 +25,22 @@ def embedding_dim(cardinality: int) -> int:
     return min(16, max(2, (cardinality + 1) // 2))
 
 
+class HorizonDropout(nn.Module):
+    """Dropout whose mask is shared by the horizon steps of one forecast: (B, T, Hz, D) draws (B, T, 1, D)
+    random numbers, not B·T·Hz·D. Random numbers dominate a CPU training step otherwise (a 64 x 16 x 48 x 64
+    decoder tensor: ~40 ms of dropout against ~1 ms of ReLU)."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, z: Tensor) -> Tensor:
+        if not self.training or self.p == 0:
+            return z
+        keep = torch.empty_like(z[..., :1, :]).bernoulli_(1 - self.p)  # (B, T, 1, D)
+        return z * keep.div_(1 - self.p)  # scale the small mask, not the big tensor
+
+
 class ForecastNet(nn.Module):
     """Global forecaster: static embeddings + LSTM encoder + MLP decoder shared across horizon steps."""
 
@@ -60,7 +76,7 @@ class ForecastNet(nn.Module):
         self.known = nn.Linear(n_known, hidden_size, bias=False) if n_known else None
         self.step = nn.Embedding(horizon, hidden_size)
         self.lag = nn.Linear(n_seasons, hidden_size) if seasonal else None  # the values a season before, as features
-        self.head = nn.Sequential(nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, hidden_size), nn.ReLU(),
+        self.head = nn.Sequential(nn.ReLU(), HorizonDropout(dropout), nn.Linear(hidden_size, hidden_size), nn.ReLU(),
                                   nn.Linear(hidden_size, n_outputs))  # fmt: skip
         if anchor == "theta":  # start from the theta forecast itself: training moves away only where it pays
             nn.init.zeros_(self.head[-1].weight)
