@@ -181,6 +181,23 @@ def test_update_equals_a_full_recompute(fitted, decoding, extra, anchor):
         f.update(df[df["ds"] >= "2023-03-01"])
 
 
+def test_update_of_an_unseen_series_keeps_the_scaling_of_its_first_rows(fitted):
+    import copy
+
+    df = panel_frame(ids=("zz",), seed=3)
+    futr = future_frame(df, 7)
+    first, rest = df[df["ds"] < "2023-02-15"], df[df["ds"] >= "2023-02-15"]
+    f = copy.copy(fitted)
+    f._carry = {}
+    carried = f.update(first).update(rest).predict(futr_df=futr)
+    # the same as a full pass with that series' scaler fitted on its first rows
+    g = copy.copy(fitted)
+    g.pre = fitted.pre.pinned(to_panel(first, past=COVS["past_covariates"], future=COVS["future_covariates"],
+                                       static=COVS["static_covariates"]).series[0])  # fmt: skip
+    pd.testing.assert_frame_equal(carried, g.predict(df, futr_df=futr, context="all"), atol=1e-4, rtol=1e-4)
+    assert "zz" not in fitted.pre.scalers  # the model's own preprocessor is untouched
+
+
 def test_saved_model_reloads_to_identical_forecasts(fitted, tmp_path):
     df, futr = panel_frame(), future_frame(panel_frame(), 7)
     loaded = lstmkit.load(fitted.save(tmp_path / "m"))

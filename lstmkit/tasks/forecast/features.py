@@ -10,7 +10,7 @@ Missing covariate values enter as 0 (the scaled mean); a missing target enters a
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -123,6 +123,16 @@ class Preprocessor:
                 "every target > 0; use --transform none (or shift the data above 0)"
             )
         return np.log(series.y)
+
+    def pinned(self, series: Series) -> Preprocessor:
+        """Itself for a training series; for an unseen one, a copy with its scaler (and theta pieces) fixed
+        from these rows, so that its later rows are featurised alike (stateful update)."""
+        if series.uid in self.scalers:
+            return self
+        out = replace(self, scalers={**self.scalers, series.uid: list(self.scale_of(series))})
+        if self.use_theta:
+            out = replace(out, theta={**self.theta, series.uid: out.theta_params(series).to_list()})
+        return out
 
     def theta_of(self, series: Series) -> theta.ThetaParams:
         """The stored theta pieces of a training series; an unseen series gets them from its own history."""

@@ -164,14 +164,15 @@ class Forecaster:
                 qs.append(forecast_batch(net, self.config, batch).numpy())
         return self._frame(series, np.concatenate(qs))
 
-    def _frame(self, series: list[Series], q: np.ndarray) -> pd.DataFrame:
-        """Scaled quantiles (S, H, Q) -> the long forecast frame, in the data's units."""
+    def _frame(self, series: list[Series], q: np.ndarray, pres: list[Preprocessor] | None = None) -> pd.DataFrame:
+        """Scaled quantiles (S, H, Q) -> the long forecast frame, in the data's units (`pres`: each series'
+        preprocessor, when an unseen series has its own pinned one)."""
         assert self.pre is not None
         if self.calibration:
             q = apply_conformal(self.config, q, self.calibration)
         c, rows = self.config, []
-        for s, qs in zip(series, q):
-            values = self.pre.unscale(s, qs)  # (H, Q)
+        for i, (s, qs) in enumerate(zip(series, q)):
+            values = (pres[i] if pres else self.pre).unscale(s, qs)  # (H, Q)
             frame = {c.id_col: s.uid, c.time_col: future_index(s.ds[-1], c.freq, c.horizon),
                      "y_hat": values[:, c.levels.index(0.5)]}  # fmt: skip
             frame.update({quantile_column(lv): values[:, j] for j, lv in enumerate(c.levels) if lv != 0.5})
@@ -183,41 +184,46 @@ class Forecaster:
     def update(self, data: Data) -> Forecaster:
         """Fold new rows into the carried LSTM state of each series, in O(new rows): the next `predict()`
         then forecasts without re-encoding the history. A series seen for the first time starts from a zero
-        state. The result equals encoding all rows folded so far in one pass."""
+        state; one not seen in training keeps the scaling (and theta pieces) of the rows it first came with.
+        The result equals encoding all rows folded so far in one pass."""
         net, pre = self._require_fitted()
         with torch.no_grad():
             for s in self._panel(data).series:
                 carry = self._carry.get(s.uid)
                 if carry is not None:
                     s = _after(carry["ds"], s, self.config.freq)
-                x, _ = pre.encoder(s, None if carry is None else carry["level"])  # (T, F)
-                i, cats, nums = pre.static_row(s)
+                view = pre.pinned(s) if carry is None else carry["pre"]
+                x, _ = view.encoder(s, None if carry is None else carry["level"])  # (T, F)
+                i, cats, nums = view.static_row(s)
                 st = net.static(torch.tensor([i]), torch.from_numpy(cats)[None], torch.from_numpy(nums)[None])
                 out, hx = net.encode(torch.from_numpy(x)[None], st, None if carry is None else carry["hx"])
                 m = max(seasons_of(self.config))
                 tail = np.concatenate([np.zeros(m, np.float32) if carry is None else carry["tail"], x[:, 0]])[-m:]
                 level = _carried_level(pre, x, None if carry is None else carry["level"])
                 self._carry[s.uid] = {"hx": hx, "last": out[:, -1:], "x": torch.from_numpy(x[-1])[None], "s": st,
-                                      "ds": s.ds[-1], "series": s, "tail": tail, "level": level}  # fmt: skip
+                                      "ds": s.ds[-1], "series": s, "tail": tail, "level": level,
+                                      "pre": view}  # fmt: skip
         return self
 
     def _predict_carried(self, futr_df: pd.DataFrame | None) -> pd.DataFrame:
         if not self._carry:
             raise RuntimeError("no carried state: call update(data) first, or predict(data)")
-        net, pre = self._require_fitted()
-        qs, series = [], []
+        net, _ = self._require_fitted()
+        qs, series, pres = [], [], []
         with torch.no_grad():
             for carry in self._carry.values():
                 s = carry["series"]
                 ext = self._with_future(s, futr_df)
-                known = torch.from_numpy(pre.known(ext.ds[len(s):], ext.future[len(s):], s))[None]  # (1, H, K)
+                view = carry["pre"]
+                known = torch.from_numpy(view.known(ext.ds[len(s):], ext.future[len(s):], s))[None]  # (1, H, K)
                 tail = carry["tail"]  # the last (longest) season of scaled values; step k lags by one season
                 k, m = np.arange(self.config.horizon)[:, None], np.asarray(seasons_of(self.config))  # (H, 1), (E,)
                 lags = torch.from_numpy(tail[len(tail) - m + k % m])[None]  # (1, H, E)
                 qs.append(decode_from(net, self.config, carry["last"], carry["hx"], carry["s"], carry["x"], known,
                                       lags))  # fmt: skip
                 series.append(s)
-        return self._frame(series, torch.cat(qs).numpy())
+                pres.append(view)
+        return self._frame(series, torch.cat(qs).numpy(), pres)
 
     # ---- evaluation and persistence
 
