@@ -149,13 +149,17 @@ class Preprocessor:
     def known(self, ds: pd.DatetimeIndex, future: np.ndarray, series: Series | None = None) -> np.ndarray:
         """Known-future features of the steps `ds` of `series`: (T,), (T, Cf) -> (T, K). With the theta
         anchor the last column is each step's seasonal index (which needs the series)."""
+        if not self.use_theta:
+            return self._known(ds, future, None)
+        assert series is not None, "the theta anchor's seasonal index belongs to a series"
+        return self._known(ds, future, self.theta_of(series))
+
+    def _known(self, ds: pd.DatetimeIndex, future: np.ndarray, params: theta.ThetaParams | None) -> np.ndarray:
         cols = [self._scaled(future, self.future_cols)]
         if self.calendar:
             cols.append(calendar_features(ds, self.freq))
-        if self.use_theta:
-            assert series is not None, "the theta anchor's seasonal index belongs to a series"
-            season = np.asarray(self.theta_of(series).season)
-            cols.append(season[season_position(ds, self.freq)][:, None])
+        if params is not None:
+            cols.append(np.asarray(params.season)[season_position(ds, self.freq)][:, None])
         return np.concatenate(cols, axis=1).astype(np.float32)
 
     def encoder(self, series: Series, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -165,11 +169,11 @@ class Preprocessor:
         loc, scale = self.scale_of(series)
         y = (self.forward(series) - loc) / scale  # (T,)
         observed = np.isfinite(y)
-        known = self.known(series.ds, series.future, series)  # (T, K)
+        p = self.theta_of(series) if self.use_theta else None  # fitted once here for an unseen series
+        known = self._known(series.ds, series.future, p)  # (T, K)
         cols = [_carry_forward(y)[:, None], observed[:, None].astype(np.float64),
                 self._scaled(series.past, self.past_cols), known]  # fmt: skip
-        if self.use_theta:
-            p = self.theta_of(series)
+        if p is not None:
             lv = theta.levels(y - known[:, -1], p.alpha, level)  # (T,) NaN before the first observation
             cols += [np.nan_to_num(lv)[:, None], np.full((len(y), 1), p.drift)]
         x = np.concatenate(cols, axis=1)  # (T, F)
