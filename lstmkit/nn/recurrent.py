@@ -181,8 +181,15 @@ def _fused_kernel(m: nn.RNNBase):
 
 def _fp32_is_faster(m: nn.RNNBase, x: Tensor) -> bool:
     """Under CPU bf16 autocast, torch runs GRU/RNN through a slow generic path (1.3-1.5x slower than fp32
-    in benchmarks/core_speed.py's measurements); LSTM has a fast bf16 oneDNN kernel."""
-    return m.mode != "LSTM" and x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+    in benchmarks/core_speed.py's measurements); LSTM has a fast bf16 oneDNN kernel, but only on CPUs with
+    native bf16 (elsewhere oneDNN cannot build the bf16 primitive at all, so the LSTM runs in fp32 too)."""
+    if x.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
+        return False
+    return m.mode != "LSTM" or not _cpu_has_bf16()
+
+
+def _cpu_has_bf16() -> bool:
+    return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def _fused(m: nn.RNNBase, x: Tensor, hx, lengths: Tensor | None):
