@@ -12,7 +12,6 @@ Writes the table to BENCHMARKS.md. Run it alone on the machine.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -21,11 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._report import machine, write_section
-from lstmkit.cli import quiet_lightning
 from lstmkit.engine import TrainConfig
-from lstmkit.engine.trainer import fit
-from lstmkit.tasks.longrange import LongRangeConfig, LongRangeTask, hidden_size_for
-from lstmkit.tasks.longrange_cli import CELL_CHOICES
+from lstmkit.tasks.longrange import CELL_CHOICES, LongRangeConfig, LongRangeModel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,14 +30,12 @@ def run_one(label: str, cfg: LongRangeConfig, args: argparse.Namespace, out: Pat
     train = TrainConfig(epochs=10_000, max_steps=args.steps, max_time=f"{args.minutes}m", lr=args.lr,
                         batch_size=64, progress=False, out=str(out), seed=0, precision=args.precision)  # fmt: skip
     start = time.perf_counter()
-    result = fit(LongRangeTask(cfg), train, {"task": dataclasses.asdict(cfg), "train": dataclasses.asdict(train)})
-    p = cfg.problem
-    value = result.metrics[f"test_{p.metric}"]
+    row = LongRangeModel(config=cfg, train=train).fit()
+    r = row.row()
     return {
-        "task": cfg.task, "T": cfg.length_label, "cell": label, "hidden": hidden_size_for(cfg),
-        "params": sum(q.numel() for q in result.model.parameters()), "metric": p.metric, "test": value,
-        "baseline": p.baseline, "learned": "yes" if p.learned(value) else "no", "steps": result.steps,
-        "wall_s": time.perf_counter() - start, "split": p.split,
+        "task": cfg.task, "T": cfg.length_label, "cell": label, "hidden": r["hidden"], "params": r["params"],
+        "metric": r["metric"], "test": r["test"], "baseline": r["baseline"], "learned": r["learned"],
+        "steps": row.steps, "wall_s": time.perf_counter() - start, "split": cfg.problem.split,
     }  # fmt: skip
 
 
@@ -104,7 +98,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    quiet_lightning()
     rows = []
     for label, cfg in plan(args):
         name = f"{cfg.task}-T{cfg.length_label}-{label}"

@@ -16,13 +16,15 @@ from typing import Any, Literal
 
 import yaml
 
+from lstmkit.errors import LstmkitError
+
 
 def option(default: Any, help: str, **kw: Any) -> Any:
     """A dataclass field with a help text (shown by `--help`)."""
     return dataclasses.field(default=default, metadata={"help": help, **kw})
 
 
-class ConfigError(ValueError):
+class ConfigError(LstmkitError):
     """A config value, key or file is wrong; the message names it and says what is allowed."""
 
 
@@ -150,21 +152,39 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def _split_yaml(data: dict[str, Any], sections: dict[str, type], source: str) -> dict[str, dict[str, Any]]:
-    """YAML may group options by section (`train: {epochs: 3}`) or list them flat (`epochs: 3`)."""
+def split_layer(data: dict[str, Any], sections: dict[str, type], source: str) -> dict[str, dict[str, Any]]:
+    """One layer of options by section. A layer may group options by section (`train: {epochs: 3}`) or list
+    them flat (`epochs: 3`); `-` and `_` are the same. Unknown names are errors that name `source`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} must be a mapping of option names to values; got {type(data).__name__}")
     owner = {f.name: s for s, cls in sections.items() for f in dataclasses.fields(cls)}
     out: dict[str, dict[str, Any]] = {s: {} for s in sections}
     for key, value in data.items():
-        key = key.replace("-", "_")
-        if key in sections:
-            if not isinstance(value, dict):
+        key = str(key).replace("-", "_")
+        if key in sections and (isinstance(value, dict) or key not in owner):  # a section (an option may share
+            if not isinstance(value, dict):  # its name, e.g. the long-range `task`: a mapping is the section)
                 raise ConfigError(f"{source}: section '{key}' must be a mapping")
-            out[key].update({k.replace("-", "_"): v for k, v in value.items()})
+            for k, v in value.items():
+                k = str(k).replace("-", "_")
+                if k not in {f.name for f in dataclasses.fields(sections[key])}:
+                    raise ConfigError(f"{source}: unknown option '{key}.{k}'; valid: {', '.join(sorted(owner))}")
+                out[key][k] = v
         elif key in owner:
             out[owner[key]][key] = value
         else:
             raise ConfigError(f"{source}: unknown option '{key}'; valid: {', '.join(sorted(owner))}")
     return out
+
+
+def merge(sections: dict[str, type], layers: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The one merge: dataclass defaults < each layer in order (e.g. a task's training defaults < a resumed
+    run's saved config < YAML < flags). Each layer is `(source, options)`, checked by name as it comes in;
+    the result is validated as new instances {section: instance}. Nothing passed in is modified."""
+    values: dict[str, dict[str, Any]] = {s: {} for s in sections}
+    for source, data in layers:
+        for section, part in split_layer(data, sections, source).items():
+            values[section].update(part)
+    return {section: from_dict(cls, values[section], where=section) for section, cls in sections.items()}
 
 
 def resolve(
@@ -173,19 +193,12 @@ def resolve(
     flags: dict[str, Any] | None = None,
     base: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The one merge: dataclass defaults < `base` (a resumed run's saved config) < YAML file < CLI flags.
-
-    Returns {section: new instance}; nothing passed in is modified."""
-    from_yaml = _split_yaml(load_yaml(yaml_path), sections, str(yaml_path)) if yaml_path else {s: {} for s in sections}
-    flags = dict(flags or {})
-    resolved = {}
-    for section, cls in sections.items():
-        values = {**(base or {}).get(section, {}), **from_yaml[section]}
-        for f in dataclasses.fields(cls):
-            if f.name in flags:
-                values[f.name] = flags.pop(f.name)
-        resolved[section] = from_dict(cls, values, where=section)
-    return resolved
+    """`merge` of: dataclass defaults < `base` (a resumed run's saved config) < YAML file < flags."""
+    layers = [("the saved run config", base or {})]
+    if yaml_path:
+        layers.append((str(yaml_path), load_yaml(yaml_path)))
+    layers.append(("the command line", dict(flags or {})))
+    return merge(sections, layers)
 
 
 def check_no_clashes(*classes: type) -> None:

@@ -19,6 +19,11 @@ import numpy as np
 import torch
 
 from lstmkit.data.synthetic import Batch
+from lstmkit.errors import LstmkitError
+
+
+class DataFileError(LstmkitError):
+    """A sequence-data file is missing, malformed or does not match its labels."""
 
 SPLIT_SEED = 0
 
@@ -54,7 +59,7 @@ def load_digits(path: str | None = None) -> dict[str, Batch]:
     """64-step sequences of pixel intensities in [0, 1], 10 classes."""
     data = np.loadtxt(Path(path) if path else sklearn_digits_file(), delimiter=",")
     if data.ndim != 2 or data.shape[1] != 65:
-        raise ValueError(f"{path or 'digits.csv.gz'}: expected 64 pixels and a label per row, got shape {data.shape}")
+        raise DataFileError(f"{path or 'digits.csv.gz'}: expected 64 pixels and a label per row, got shape {data.shape}")
     return _split(data[:, :64] / 16.0, data[:, 64].astype(np.int64), test_fraction=0.2)
 
 
@@ -68,7 +73,7 @@ def load_mnist1d(path: str | None) -> dict[str, Batch]:
     with np.load(file) as d:
         missing = {"x", "y", "x_test", "y_test"} - set(d.files)
         if missing:
-            raise ValueError(f"{file} lacks {', '.join(sorted(missing))}; expected x, y, x_test, y_test")
+            raise DataFileError(f"{file} lacks {', '.join(sorted(missing))}; expected x, y, x_test, y_test")
         x, y, x_test, y_test = d["x"], d["y"], d["x_test"], d["y_test"]
     splits = _split(x, y, test_fraction=None)
     splits["test"] = _batch(x_test, y_test)
@@ -80,12 +85,12 @@ def _read_idx(path: Path) -> np.ndarray:
     with opener(path, "rb") as f:
         raw = f.read()
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 8:
-        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+        raise DataFileError(f"{path} is not an IDX file of unsigned bytes")
     dims = raw[3]
     shape = tuple(int.from_bytes(raw[4 + 4 * k : 8 + 4 * k], "big") for k in range(dims))
     body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims)
     if body.size != int(np.prod(shape)):
-        raise ValueError(f"{path} is truncated: {body.size} values for shape {shape}")
+        raise DataFileError(f"{path} is truncated: {body.size} values for shape {shape}")
     return body.reshape(shape)
 
 
@@ -103,5 +108,5 @@ def load_mnist_pixels(path: str | None) -> dict[str, Batch]:
         raise FileNotFoundError(f"{labels}: the labels file is missing beside {images.name}")
     x, y = _read_idx(images), _read_idx(labels)
     if len(x) != len(y):
-        raise ValueError(f"{images.name} has {len(x)} images but {labels.name} {len(y)} labels")
+        raise DataFileError(f"{images.name} has {len(x)} images but {labels.name} {len(y)} labels")
     return _split(x.reshape(len(x), -1) / 255.0, y.astype(np.int64), test_fraction=0.2)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lstmkit.errors import UsageError
+
 Batch = dict[str, Tensor]  # "x", "y", and for some tasks "lengths" (n,) and "key" (n,)
 
 
@@ -66,7 +68,7 @@ X_SYM, Y_SYM, B_SYM, E_SYM = 4, 5, 6, 7
 def temporal_order(n: int, length: int, generator: torch.Generator) -> Batch:
     """x (n, T, 8) one-hot; y (n,) in 0..3: (first is Y) * 2 + (second is Y)."""
     if length < 20:
-        raise ValueError(f"temporal order needs length >= 20 (relevant symbols sit at ~0.1T and ~0.5T), got {length}")
+        raise UsageError(f"temporal order needs length >= 20 (relevant symbols sit at ~0.1T and ~0.5T), got {length}")
     tokens = torch.randint(0, ORDER_NOISE, (n, length), generator=generator)
     tokens[:, 0], tokens[:, -1] = B_SYM, E_SYM
     lo1, hi1 = max(1, length // 10), max(2, length // 5)

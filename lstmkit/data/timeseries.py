@@ -17,12 +17,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from lstmkit.errors import LstmkitError
+
 log = logging.getLogger(__name__)
 
 SINGLE_SERIES_ID = "series"
 
 
-class DataError(ValueError):
+class DataError(LstmkitError):
     """Input data that cannot be used as given; the message names the problem and the fix."""
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Protocol
 
+from lstmkit.data.text import TextError
+
 UNK = "<unk>"
 N_BYTES = 256
 
@@ -124,7 +126,7 @@ def tokenizer_from_dict(data: dict[str, Any]) -> CharTokenizer | BPETokenizer:
         from tokenizers import Tokenizer as HFTokenizer
 
         return BPETokenizer(HFTokenizer.from_str(data["tokenizer"]))
-    raise ValueError(f"unknown tokenizer kind {data.get('kind')!r}; expected char or bpe")
+    raise TextError(f"unknown tokenizer kind {data.get('kind')!r}; expected char or bpe")
 
 
 def build_tokenizer(kind: str, text: str, vocab_size: int) -> CharTokenizer | BPETokenizer:
@@ -132,4 +134,4 @@ def build_tokenizer(kind: str, text: str, vocab_size: int) -> CharTokenizer | BP
         return CharTokenizer.fit(text)
     if kind == "bpe":
         return BPETokenizer.fit(text, vocab_size)
-    raise ValueError(f"unknown tokenizer {kind!r}; use char or bpe")
+    raise TextError(f"unknown tokenizer {kind!r}; use char or bpe")

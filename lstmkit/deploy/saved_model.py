@@ -24,13 +24,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from lstmkit.errors import LstmkitError
+
 FORMAT = "lstmkit-saved-model"
 FORMAT_VERSION = 1
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 
 
-class ModelFileError(ValueError):
+class ModelFileError(LstmkitError):
     """A saved model is missing, truncated, tampered with or of an unknown kind; the message names the file."""
 
 
@@ -183,26 +185,3 @@ def read_saved(path: str | Path, device: torch.device | str = "cpu") -> SavedMod
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
                 raise ModelFileError(f"{path / name} is not valid JSON ({err})") from err
     return SavedModel(path, meta["task"], meta["config"], meta.get("lstmkit_version", "?"), tensors, state)
-
-
-def load(path: str | Path, device: torch.device | str | None = None):
-    """Load a saved model (its directory, or the run directory holding it in model/) as its task's object
-    (e.g. a forecaster), on `device` (default: CPU).
-
-    Whatever device it was trained on, the weights are read to CPU and moved; the task rebuilds the model
-    from exactly the config it was saved with.
-    """
-    from lstmkit.tasks import task_module
-
-    path = Path(path)
-    if not (path / CONFIG).exists() and (path / "model" / CONFIG).exists():
-        path = path / "model"  # a run directory: its saved model lives in model/
-    device = torch.device(device or "cpu")
-    saved = read_saved(path, device="cpu")
-    try:
-        module = task_module(saved.task)
-    except KeyError as err:
-        raise ModelFileError(
-            f"{Path(path) / CONFIG} names task {saved.task!r}, which this lstmkit does not know"
-        ) from err
-    return module.load_saved(saved, device)

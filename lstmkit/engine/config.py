@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Literal
 
-from lstmkit.config import ConfigError, from_dict, option, to_dict
+from lstmkit.config import ConfigError, load_yaml, merge, option, split_layer, to_dict
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,11 @@ class TrainConfig:
         "auto", "auto: bf16 autocast on CUDA with bf16 and on CPUs with AVX-512-BF16, else fp32"
     )
     deterministic: bool = option(False, "deterministic kernels (reproducible, may be slower)")
-    progress: bool = option(True, "show progress bars")
+    progress: bool = option(True, "show progress bars (on stderr)")
+    checkpoint_every: str = option(
+        "60s", "save the resume checkpoint every N optimiser steps (e.g. 200) or every DURATION (e.g. 60s, 5m); "
+        "a run killed at any moment continues with --resume", metavar="N|DURATION"
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -52,35 +56,84 @@ class TrainConfig:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if self.max_time is not None:
             parse_duration(self.max_time)
+        self.checkpoint_schedule()
+
+    def checkpoint_schedule(self) -> tuple[int | None, timedelta | None]:
+        """--checkpoint-every as (every N steps, None) or (None, every duration)."""
+        text = str(self.checkpoint_every).strip()
+        if text.isdigit():
+            if int(text) < 1:
+                raise ConfigError(f"checkpoint_every must be >= 1 step or a duration, got {text!r}")
+            return int(text), None
+        try:
+            return None, parse_duration(text, "checkpoint_every")
+        except ConfigError:
+            raise ConfigError(f"checkpoint_every {text!r} is neither a step count (e.g. 200) nor a duration "
+                              "(e.g. 60s, 5m)") from None
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, what: str = "max_time") -> timedelta:
     """'90s', '10m', '1h30m', '2.5h' or plain seconds -> timedelta."""
     text = str(text).strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return timedelta(seconds=float(text))
     parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd])", text)
     if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
-        raise ConfigError(f"max_time {text!r} is not a duration; use e.g. 90s, 10m, 1h30m")
+        raise ConfigError(f"{what} {text!r} is not a duration; use e.g. 90s, 10m, 1h30m")
     return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
 
 
-def task_and_train(
-    task_cls: type, config: Any, train: TrainConfig | None, train_defaults: dict[str, Any], options: dict[str, Any],
-    where: str,
-) -> tuple[Any, TrainConfig]:
-    """For Python-API constructors: keyword options split between a task config and TrainConfig, over the
-    given configs (or the defaults, and the task's recommended training defaults); unknown names are errors."""
-    task_fields = {f.name for f in dataclasses.fields(task_cls)}
-    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(options) - task_fields - train_fields)
-    if unknown:
-        raise ConfigError(f"unknown {where} option(s) {unknown}; see {task_cls.__name__} and TrainConfig")
-    task_base = to_dict(config) if config else {}
-    train_base = to_dict(train) if train else dict(train_defaults)
-    task_cfg = from_dict(task_cls, {**task_base, **{k: v for k, v in options.items() if k in task_fields}}, where)
-    train_cfg = from_dict(TrainConfig, {**train_base, **{k: v for k, v in options.items() if k in train_fields}}, where)
-    return task_cfg, train_cfg
+@dataclass(frozen=True)
+class RunConfig:
+    """A run's whole config: the task's (architecture, data) and the engine's (training). Saved with every
+    run (config.yaml) and every model (config.json), as {"task": ..., "train": ...}."""
+
+    task: Any
+    train: TrainConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": to_dict(self.task), "train": to_dict(self.train)}
+
+
+def split_options(task_cls: type, options: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """Flat keyword options -> {"task": ..., "train": ...}; an unknown name is an error naming `where`."""
+    return split_layer(options, {"task": task_cls, "train": TrainConfig}, where)
+
+
+def resolve_run(
+    task_cls: type,
+    train_defaults: TrainConfig | None = None,
+    *,
+    resume_dir: str | Path | None = None,
+    yaml_path: str | Path | None = None,
+    base: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    where: str = "options",
+) -> RunConfig:
+    """The one config path for the CLI and the Python API, lowest first: dataclass defaults < the task's
+    training defaults < the saved run config (`resume_dir`/config.yaml) < `base` (configs given as objects)
+    < the YAML file < `options` (flags or keyword arguments). Every layer is checked as it comes in and the
+    result is validated."""
+    sections = {"task": task_cls, "train": TrainConfig}
+    layers: list[tuple[str, dict[str, Any]]] = [("the task's training defaults",
+                                                 {"train": to_dict(train_defaults or TrainConfig())})]
+    if resume_dir is not None:
+        saved = Path(resume_dir) / "config.yaml"
+        if saved.is_file():
+            layers.append((str(saved), load_yaml(saved)))
+    if base:
+        layers.append(("the given configs", base))
+    if yaml_path:
+        layers.append((str(yaml_path), load_yaml(yaml_path)))
+    layers.append((where, dict(options or {})))
+    merged = merge(sections, layers)
+    return RunConfig(merged["task"], merged["train"])
+
+
+def config_objects(config: Any = None, train: TrainConfig | None = None) -> dict[str, Any]:
+    """Configs given as objects (Python API), as a merge layer."""
+    return {**({"task": to_dict(config)} if config is not None else {}),
+            **({"train": to_dict(train)} if train is not None else {})}  # fmt: skip

@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from lstmkit.errors import UsageError
+
 
 def to_device(batch: Any, device: torch.device) -> Any:
     """Move every tensor in a (nested) batch to `device`."""
@@ -54,5 +56,5 @@ def evaluate(
     finally:
         model.train(was_training)
     if count == 0:
-        raise ValueError("evaluation got no batches: the evaluation set is empty")
+        raise UsageError("evaluation got no batches: the evaluation set is empty")
     return {k: v / count for k, v in totals.items()}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from torch import Tensor, nn
+if TYPE_CHECKING:  # the protocol is importable without torch (lstmkit.engine stays light)
+    from torch import Tensor, nn
 
 
 class Task(Protocol):

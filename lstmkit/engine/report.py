@@ -21,10 +21,12 @@ def merge_metrics(logs_dir: Path, out: Path) -> Path | None:
     if not rows:
         return None
     keys = ["step"] + sorted(k for k in keys if k != "step")
-    with open(out, "w", newline="") as fh:
+    tmp = out.with_name(f".{out.name}.tmp")
+    with open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
         writer.writerows(sorted(rows, key=lambda r: int(float(r.get("step") or 0))))
+    tmp.replace(out)  # rewritten while training runs: a reader never sees half a file
     return out
 
 

@@ -4,8 +4,8 @@ Gives every task the same progress bars, early stopping, gradient clipping, LR s
 deterministic mode, checkpoint/resume, bf16 autocast where the hardware has it, and a run directory:
 
     runs/<task>/<name>/
-      config.yaml        the resolved config (defaults < YAML < flags)
-      metrics.csv        every logged value by step (all attempts, when resumed)
+      config.yaml        the resolved run config ({"task": ..., "train": ...}), written by the engine
+      metrics.csv        every logged value by step (all attempts, when resumed), rewritten as training goes
       curves.png         training curves
       checkpoints/last.ckpt   Lightning's resume checkpoint (optimiser state included)
       model/             the saved model (safetensors + JSON), what `lstmkit.load` reads
@@ -16,11 +16,13 @@ from __future__ import annotations
 import logging
 import math
 import random
+import sys
 import time
+import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +30,18 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 import yaml
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, Timer
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, Timer, TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
+from lstmkit.config import ConfigError, to_dict
 from lstmkit.deploy.saved_model import save_model
 from lstmkit.engine.config import TrainConfig, parse_duration
 from lstmkit.engine.evaluate import batch_size_of, evaluate
 from lstmkit.engine.protocol import Task
 from lstmkit.engine.report import merge_metrics, plot_curves
+from lstmkit.engine.resume import AtomicCheckpointIO, RandomState, ResumableBatches, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +61,12 @@ class FitResult:
 class _LitTask(pl.LightningModule):
     """Adapts a Task to Lightning; holds no task logic of its own."""
 
-    def __init__(self, task: Task, model: nn.Module, cfg: TrainConfig) -> None:
+    def __init__(self, task: Task, model: nn.Module, cfg: TrainConfig, batches: ResumableBatches) -> None:
         super().__init__()
-        self.task, self.model, self.cfg = task, model, cfg
+        self.task, self.model, self.cfg, self.batches = task, model, cfg, batches
 
     def training_step(self, batch: Any, batch_idx: int):
+        self.batches.note_consumed()
         loss = self.task.loss(self.model, batch)
         self.log("train_loss", loss, prog_bar=True, batch_size=batch_size_of(batch))
         return loss
@@ -127,7 +133,7 @@ class _BestWeights(Callback):
 
 def pick_device(requested: str) -> str:
     if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but no CUDA GPU is visible; use --device auto or cpu")
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is visible; use --device auto or cpu")
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return requested
@@ -142,15 +148,55 @@ def pick_precision(requested: str, device: str) -> str:
     else:
         supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
     if requested == "bf16" and not supported:
-        raise RuntimeError(f"--precision bf16 was asked for but this {device} has no native bf16; use auto or 32")
+        raise ConfigError(f"--precision bf16 was asked for but this {device} has no native bf16; use auto or 32")
     return "bf16-mixed" if supported else "32-true"
 
 
 def run_directory(task_name: str, cfg: TrainConfig) -> Path:
+    """--out, or runs/<task>/<name>; a default name is the time plus a random suffix (never collides)."""
     if cfg.out:
         return Path(cfg.out)
-    name = cfg.name or datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / task_name / name
+    return Path("runs") / task_name / (cfg.name or unique_name())
+
+
+def unique_name(prefix: str = "") -> str:
+    """A run name that sorts by time and cannot collide with another run started in the same second."""
+    return f"{prefix}{datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+class _StderrBar(TQDMProgressBar):
+    """Lightning's progress bars, on stderr: stdout carries results only (one JSON document under --json)."""
+
+    def init_train_tqdm(self) -> Tqdm:
+        return Tqdm(desc=self.train_description, position=2 * self.process_position, disable=self.is_disabled,
+                    leave=True, dynamic_ncols=True, file=sys.stderr, smoothing=0, bar_format=self.BAR_FORMAT)
+
+    def init_validation_tqdm(self) -> Tqdm:
+        has_main_bar = self.trainer.state.fn != "validate"
+        return Tqdm(desc=self.validation_description, position=2 * self.process_position + has_main_bar,
+                    disable=self.is_disabled, leave=not has_main_bar, dynamic_ncols=True, file=sys.stderr,
+                    bar_format=self.BAR_FORMAT)  # fmt: skip
+
+
+class _LiveMetrics(Callback):
+    """metrics.csv (all attempts merged) rewritten after every validation and every `every` steps, so a
+    killed run keeps its curve."""
+
+    def __init__(self, run_dir: Path, every: int) -> None:
+        self.run_dir, self.every = run_dir, every
+
+    def _write(self, trainer: pl.Trainer) -> None:
+        if trainer.logger is not None:
+            trainer.logger.save()
+        merge_metrics(self.run_dir / "logs", self.run_dir / "metrics.csv")
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step % self.every == 0:
+            self._write(trainer)
+
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._write(trainer)
 
 
 def seed_everything(seed: int) -> None:
@@ -160,37 +206,42 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _callbacks(task: Task, cfg: TrainConfig, run_dir: Path) -> tuple[list[Callback], _BestWeights]:
+def _callbacks(task: Task, cfg: TrainConfig, run_dir: Path, log_every: int) -> tuple[list[Callback], _BestWeights]:
     key = f"val_{task.monitor}"
     best = _BestWeights(key, task.monitor_mode)
+    steps, interval = cfg.checkpoint_schedule()
     ckpt = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename="last", save_top_k=0, save_last=True,
-        train_time_interval=timedelta(seconds=60), save_on_train_epoch_end=True,
+        every_n_train_steps=steps, train_time_interval=interval, save_on_train_epoch_end=True,
     )  # fmt: skip
-    callbacks: list[Callback] = [best, ckpt]
+    callbacks: list[Callback] = [best, RandomState(), TaskState(task), ckpt, _LiveMetrics(run_dir, 10 * log_every)]
+    if cfg.progress:
+        callbacks.append(_StderrBar())
     if cfg.early_stopping > 0:
-        callbacks.append(EarlyStopping(key, patience=cfg.early_stopping, mode=task.monitor_mode))
+        # a budget too small for any validation ends the run rather than crashing it
+        callbacks.append(EarlyStopping(key, patience=cfg.early_stopping, mode=task.monitor_mode, strict=False))
     return callbacks, best
 
 
 def _trainer(
     task: Task, cfg: TrainConfig, run_dir: Path, attempt: int, device: str, log_every: int
 ) -> tuple[pl.Trainer, _BestWeights]:
-    callbacks, best = _callbacks(task, cfg, run_dir)
+    callbacks, best = _callbacks(task, cfg, run_dir, log_every)
     trainer = pl.Trainer(
         accelerator=device, devices=1, precision=pick_precision(cfg.precision, device),
         max_epochs=cfg.epochs, max_steps=cfg.max_steps,
         max_time=parse_duration(cfg.max_time) if cfg.max_time else None,
-        gradient_clip_val=cfg.grad_clip or None, callbacks=callbacks,
-        logger=CSVLogger(run_dir / "logs", name="", version=f"attempt-{attempt}"),
+        gradient_clip_val=cfg.grad_clip or None, callbacks=callbacks, plugins=[AtomicCheckpointIO()],
+        logger=CSVLogger(run_dir / "logs", name="", version=f"attempt-{attempt}", flush_logs_every_n_steps=log_every),
         enable_progress_bar=cfg.progress, enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=log_every, default_root_dir=run_dir,
     )  # fmt: skip
     return trainer, best
 
 
-def fit(task: Task, cfg: TrainConfig, resolved: dict[str, Any]) -> FitResult:
-    """Train `task` under `cfg`; `resolved` is the complete config saved with the run and the model."""
+def _prepare_run_dir(task: Task, cfg: TrainConfig) -> tuple[Path, Path, dict[str, Any]]:
+    """The run directory, its resume checkpoint, and the run config the engine saves there (config.yaml):
+    the task's resolved config and this TrainConfig, one document built here for every task."""
     run_dir = run_directory(task.name, cfg)
     last = run_dir / "checkpoints" / "last.ckpt"
     if cfg.resume and not last.is_file():
@@ -198,15 +249,25 @@ def fit(task: Task, cfg: TrainConfig, resolved: dict[str, Any]) -> FitResult:
     if not cfg.resume and (run_dir / "model").exists():
         raise FileExistsError(f"{run_dir} already holds a trained model; choose another --out/--name or pass --resume")
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+    resolved = {"task": task.config_dict(), "train": {**to_dict(cfg), "resume": False}}
+    tmp = run_dir / ".config.yaml.tmp"
+    tmp.write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+    tmp.replace(run_dir / "config.yaml")
+    return run_dir, last, resolved
+
+
+def fit(task: Task, cfg: TrainConfig) -> FitResult:
+    """Train `task` under `cfg`. The run config saved with the run and the model is built here, from
+    `task.config_dict()` and `cfg`: every task's runs record the same document."""
+    run_dir, last, resolved = _prepare_run_dir(task, cfg)
     device = pick_device(cfg.device)
     seed_everything(cfg.seed)
     model = task.build_model()
     attempt = len(list((run_dir / "logs").glob("attempt-*"))) if (run_dir / "logs").exists() else 0
-    train = task.train_batches(cfg.batch_size, cfg.seed)
-    log_every = max(1, min(10, len(train))) if hasattr(train, "__len__") else 10
+    train = ResumableBatches(task.train_batches(cfg.batch_size, cfg.seed))
+    log_every = max(1, min(10, len(train))) if hasattr(train.source, "__len__") else 10
     trainer, best = _trainer(task, cfg, run_dir, attempt, device, log_every)
-    lit = _LitTask(task, model, cfg)
+    lit = _LitTask(task, model, cfg, train)
     start = time.perf_counter()
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(cfg.deterministic, warn_only=True)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lstmkit.errors import UsageError
 
-def _load_probe(args: argparse.Namespace):
+
+def _load(args: argparse.Namespace):
     from lstmkit import load
 
-    loaded = load(args.model)
-    if not hasattr(loaded, "probe"):
-        raise ValueError(f"{args.model}: this kind of model ({type(loaded).__name__}) has no inspection probe yet")
-    return loaded.probe(args.batch_size)
+    return load(args.model)
 
 
 def _out_path(args: argparse.Namespace, default: str) -> Path:
@@ -26,8 +25,11 @@ def _gradients(args: argparse.Namespace) -> None:
     from lstmkit.cli import emit
     from lstmkit.inspect.gradients import gradient_flow, plot_gradient_flow
 
-    layer, x, lengths, loss_of_output = _load_probe(args)
-    flow = gradient_flow(layer, x, loss_of_output, lengths=lengths)
+    probe = _load(args).probe(None)
+    if probe.loss_of_output is None:
+        raise UsageError(f"{args.model}: this model's probe has no loss to differentiate; use inspect gates")
+    layer = probe.layer
+    flow = gradient_flow(layer, probe.x, probe.loss_of_output, lengths=probe.lengths)
     png = plot_gradient_flow({layer.cell: flow}, _out_path(args, "gradient-flow.png"), title=str(args.model))
     norms = flow.by_distance()
     payload = {"cell": layer.cell, "steps": len(norms), "horizon": flow.horizon(), "png": str(png),
@@ -39,32 +41,57 @@ def _gradients(args: argparse.Namespace) -> None:
     ))  # fmt: skip
 
 
-def _gates(args: argparse.Namespace) -> None:
+def _probe_inputs(args: argparse.Namespace) -> dict | None:
+    """What to trace: a text (language models), an array file, a dataset (forecasters), or the model's own
+    probe inputs."""
     import numpy as np
-    import torch
 
-    from lstmkit.cli import emit
-    from lstmkit.inspect.plots import plot_gates
-    from lstmkit.inspect.trace import trace
-
-    layer, x, lengths, _ = _load_probe(args)
+    if args.text is not None:
+        return {"text": args.text}
+    if args.data is not None:
+        return {"data": args.data}
     if args.input:
         data = np.load(args.input) if args.input.endswith(".npy") else np.loadtxt(args.input, delimiter=",", ndmin=2)
-        if data.ndim != 2 or data.shape[1] != layer.input_size:
-            raise ValueError(f"{args.input}: expected a (time, {layer.input_size}) array, got shape {data.shape}")
-        x, lengths = torch.as_tensor(data, dtype=x.dtype).unsqueeze(0), None
+        if data.ndim != 2:
+            raise UsageError(f"{args.input}: expected a (time, features) array, got shape {data.shape}")
+        return {"x": data.tolist()}
+    return None
+
+
+def _gates(args: argparse.Namespace) -> None:
+    import torch
+
+    from lstmkit.clitools import emit
+    from lstmkit.inspect.plots import plot_gates, plot_text_activations, text_activations_html
+    from lstmkit.inspect.trace import trace
+
+    probe = _load(args).probe(_probe_inputs(args))
+    layer, x, lengths = probe.layer, probe.x, probe.lengths
+    index = 0 if probe.x.shape[0] == 1 else args.index
+    if index >= x.shape[0]:
+        raise UsageError(f"--index {index}: the probe has {x.shape[0]} sequences")
     with torch.no_grad():
-        tr = trace(layer, x[: args.index + 1], lengths=None if lengths is None else lengths[: args.index + 1])
+        tr = trace(layer, x[: index + 1], lengths=None if lengths is None else lengths[: index + 1])
     names = args.gates or list(tr.names)
     unknown = sorted(set(names) - set(tr.names))
     if unknown:
-        raise ValueError(f"{layer.cell} has no {', '.join(unknown)}; choose from {', '.join(tr.names)}")
-    index = 0 if args.input else args.index
+        raise UsageError(f"{layer.cell} has no {', '.join(unknown)}; choose from {', '.join(tr.names)}")
     length = None if lengths is None else int(lengths[index])
-    png = plot_gates(tr, _out_path(args, "gates.png"), names, index=index, length=length)
     means = {n: float(tr[n][:, :, index].mean()) for n in names}
-    emit(args, {"png": str(png), "mean": means}, lambda: f"gates plotted: {png}\nmean activations: " + ", ".join(
-        f"{k} {v:.3f}" for k, v in means.items()))  # fmt: skip
+    payload = {"mean": means}
+    if probe.labels is not None:  # named steps (e.g. characters): the text coloured by one unit
+        name = names[0] if args.gates else ("cell" if "cell" in tr.names else "hidden")
+        values = tr[name][args.layer, 0, index, :, args.unit].tolist()
+        png = plot_text_activations(probe.labels[index], values, _out_path(args, "gates.png"),
+                                    title=f"{layer.cell} {name}, layer {args.layer}, unit {args.unit}")  # fmt: skip
+        html = png.with_suffix(".html")
+        html.write_text(text_activations_html(probe.labels[index], values, f"{name} unit {args.unit}"), "utf-8")
+        payload.update({"png": str(png), "html": str(html), "unit": args.unit, "state": name})
+    else:
+        png = plot_gates(tr, _out_path(args, "gates.png"), names, index=index, length=length)
+        payload["png"] = str(png)
+    emit(args, payload, lambda: "\n".join(f"{k}: {v}" for k, v in payload.items() if k != "mean") +
+         "\nmean activations: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))  # fmt: skip
 
 
 def register_cli(sub: argparse._SubParsersAction) -> None:
@@ -73,7 +100,8 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     grads = verbs.add_parser(
         "gradients", help="‖dLoss/dh_t‖ against the distance from the loss, and the memory horizon"
     )
-    gates = verbs.add_parser("gates", help="heatmap of gate and state values over one input sequence")
+    gates = verbs.add_parser("gates", help="gate and state values over one input: a heatmap, or for a language "
+                             "model the text coloured by one cell's activation (PNG + HTML)")
     for p in (grads, gates):
         p.add_argument("--model", required=True, help="run directory or its model/ directory")
         p.add_argument("--out", help="PNG to write (default: in the run directory)")
@@ -82,6 +110,10 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     gates.add_argument("--batch-size", type=int, default=8, help=argparse.SUPPRESS)
     gates.add_argument("--index", type=int, default=0, help="which probe sequence to draw (default: 0)")
     gates.add_argument("--input", help="a (time, features) .npy or .csv array to trace instead of a probe sequence")
+    gates.add_argument("--text", help="language models: the text to read (default: the model's own sample)")
+    gates.add_argument("--data", metavar="PATH|DATASET", help="forecasters: the history whose first series to read")
+    gates.add_argument("--unit", type=int, default=0, help="text view: the unit whose activation colours the text")
+    gates.add_argument("--layer", type=int, default=-1, help="text view: which layer (default: the last)")
     gates.add_argument("--gates", nargs="+", help="gates/states to draw (default: all the cell has)")
     grads.set_defaults(func=_gradients)
     gates.set_defaults(func=_gates)

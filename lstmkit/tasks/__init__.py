@@ -1,20 +1,54 @@
-"""Tasks: one module per task (a model + its data + its metrics), plugged into the shared engine.
+"""Tasks: one package per task (forecast, language, longrange, ...), each with the same layout:
 
-The registry maps a saved model's task name to its module, imported only when needed.
+    config.py   the task's config dataclass (data + architecture)
+    model.py    the network (nn.Module)
+    task.py     the task as the engine sees it (engine.protocol.Task: batches, loss, metrics)
+    <api>.py    the Python API class (fit, predict, save) and `load_saved`; it implements the inference
+                protocol (deploy.protocol.InferenceModel) and imports no training framework
+    cli.py      `lstmkit <task> <verb>`
+
+The registry: every task's spec (tasks/<task>/__init__.py defines SPEC), read by the CLI, `lstmkit.load`,
+`lstmkit datasets` and serving. Adding a task: write its package with a SPEC and list it in TASKS below.
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from pathlib import Path
+from typing import Any
 
-TASKS: dict[str, str] = {
-    "longrange": "lstmkit.tasks.longrange",
-    "forecast": "lstmkit.tasks.forecast",
-    "lm": "lstmkit.tasks.language",
-}
+from lstmkit.tasks.forecast import SPEC as _FORECAST
+from lstmkit.tasks.language import SPEC as _LANGUAGE
+from lstmkit.tasks.longrange import SPEC as _LONGRANGE
+from lstmkit.tasks.spec import TaskSpec
+
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (_FORECAST, _LANGUAGE, _LONGRANGE)}
 
 
-def task_module(name: str) -> ModuleType:
-    """The module of a registered task; KeyError for an unknown name (never imports a name from a file)."""
-    return importlib.import_module(TASKS[name])
+def get_task(name: str) -> TaskSpec:
+    """The spec of a registered task; KeyError naming the known ones otherwise."""
+    if name not in TASKS:
+        raise KeyError(f"unknown task {name!r}; lstmkit knows {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def load(path: str | Path, device: Any = None) -> Any:
+    """Load a saved model (its directory, or a run directory holding it in model/) as its task's object
+    (e.g. a Forecaster), on `device` (default: CPU). Imports no training framework.
+
+    The weights are read to CPU whatever device they were trained on; the task rebuilds the model from
+    exactly the config it was saved with. The object implements the inference protocol
+    (lstmkit.deploy.protocol.InferenceModel)."""
+    import torch
+
+    from lstmkit.deploy.saved_model import CONFIG, ModelFileError, read_saved
+
+    path = Path(path)
+    if not (path / CONFIG).exists() and (path / "model" / CONFIG).exists():
+        path = path / "model"  # a run directory: its saved model lives in model/
+    saved = read_saved(path, device="cpu")
+    if saved.task not in TASKS:
+        raise ModelFileError(
+            f"{path / CONFIG} names task {saved.task!r}, which this lstmkit does not know "
+            f"(it knows {', '.join(TASKS)}): upgrade lstmkit or check the file"
+        )
+    return TASKS[saved.task].load_saved(saved, torch.device(device or "cpu"))

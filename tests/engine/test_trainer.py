@@ -82,7 +82,7 @@ def _cfg(tmp_path, **kw):
 def test_fit_trains_and_writes_the_run_directory(tmp_path):
     task = MeanTask()
     untrained = task.metrics(task.build_model(), next(iter(task.val_batches(8))))["mse"].item()
-    result = fit(task, _cfg(tmp_path), {"train": {}, "task": {}})
+    result = fit(task, _cfg(tmp_path))
     assert result.steps == 30
     assert result.metrics["val_mse"] < untrained / 2
     run = tmp_path / "run"
@@ -97,20 +97,20 @@ def test_fit_trains_and_writes_the_run_directory(tmp_path):
 
 
 def test_resume_continues_and_refuses_to_overwrite(tmp_path):
-    fit(MeanTask(), _cfg(tmp_path, epochs=1), {})
+    fit(MeanTask(), _cfg(tmp_path, epochs=1))
     with pytest.raises(FileExistsError, match="already holds a trained model"):
-        fit(MeanTask(), _cfg(tmp_path, epochs=2), {})
-    resumed = fit(MeanTask(), _cfg(tmp_path, epochs=2, resume=True), {})
+        fit(MeanTask(), _cfg(tmp_path, epochs=2))
+    resumed = fit(MeanTask(), _cfg(tmp_path, epochs=2, resume=True))
     assert resumed.steps == 20  # 10 from the first attempt + 10 more
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("step") and len(rows) > 2
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        fit(MeanTask(), _cfg(tmp_path / "other", resume=True), {})
+        fit(MeanTask(), _cfg(tmp_path / "other", resume=True))
 
 
 def test_max_steps_and_seed_are_honoured(tmp_path):
-    a = fit(MeanTask(), _cfg(tmp_path / "a", max_steps=7, seed=3), {})
-    b = fit(MeanTask(), _cfg(tmp_path / "b", max_steps=7, seed=3), {})
+    a = fit(MeanTask(), _cfg(tmp_path / "a", max_steps=7, seed=3))
+    b = fit(MeanTask(), _cfg(tmp_path / "b", max_steps=7, seed=3))
     assert a.steps == 7
     for (k, v), w in zip(a.model.state_dict().items(), b.model.state_dict().values()):
         torch.testing.assert_close(v, w, msg=k)
@@ -140,7 +140,7 @@ def test_loading_a_model_does_not_import_lightning(tmp_path):
 
 
 def test_early_stopping_stops_when_validation_stalls(tmp_path):
-    result = fit(MeanTask(), _cfg(tmp_path, epochs=20, lr=1e-9, early_stopping=2, lr_schedule="constant"), {})
+    result = fit(MeanTask(), _cfg(tmp_path, epochs=20, lr=1e-9, early_stopping=2, lr_schedule="constant"))
     assert result.steps < 200  # a learning rate of 1e-9 cannot improve the validation loss for long
 
 

@@ -12,6 +12,7 @@ import torch
 import lstmkit
 from lstmkit.config import ConfigError
 from lstmkit.data.timeseries import DataError, to_panel
+from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast import ForecastConfig, Forecaster
 from lstmkit.tasks.forecast import metrics as M
 from lstmkit.tasks.forecast.features import Preprocessor
@@ -217,9 +218,9 @@ def test_unseen_series_and_bad_requests(fitted):
         fitted.predict(df, futr_df=future_frame(df, 7).iloc[:-1])
     with pytest.raises(DataError, match="missing column"):
         fitted.predict(df.drop(columns=["traffic"]), futr_df=future_frame(df, 7))
-    with pytest.raises(RuntimeError, match="not trained"):
+    with pytest.raises(UsageError, match="not trained"):
         Forecaster(horizon=3).predict(df)
-    with pytest.raises(ConfigError, match="unknown Forecaster option"):
+    with pytest.raises(ConfigError, match="Forecaster: unknown option .hidden."):
         Forecaster(horizon=3, hidden=3)
     with pytest.raises(ConfigError, match="horizon is required"):
         Forecaster(**FAST).fit(panel_frame())

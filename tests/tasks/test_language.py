@@ -13,6 +13,7 @@ import torch
 import lstmkit
 from lstmkit.cli import main
 from lstmkit.data.text import Corpus, TextError
+from lstmkit.errors import UsageError
 from lstmkit.tasks.language import LanguageConfig, LanguageModel
 from lstmkit.tasks.language.generate import Sampling, filter_logits, sample_tokens
 from lstmkit.tasks.language.task import LanguageTask, StreamBatches, bptt_lengths, columns
@@ -125,7 +126,7 @@ def test_save_load_and_errors(trained, tmp_path):
     assert loaded.evaluate("the cat sat")["loss"] == pytest.approx(trained.evaluate("the cat sat")["loss"])
     with pytest.raises(TextError, match="at least"):
         LanguageModel(**SMALL, batch_size=64).fit_corpus(Corpus("tiny text", "more", "x", "t"))
-    with pytest.raises(RuntimeError, match="not trained"):
+    with pytest.raises(UsageError, match="not trained"):
         LanguageModel().generate("x")
 
 

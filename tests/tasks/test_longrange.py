@@ -5,14 +5,8 @@ import torch
 
 from lstmkit import load
 from lstmkit.data import synthetic
-from lstmkit.tasks.longrange import (
-    ADDING_BASELINE_MSE,
-    PROBLEMS,
-    LongRangeConfig,
-    LongRangeTask,
-    build_model,
-    load_saved,
-)  # fmt: skip
+from lstmkit.tasks.longrange import LongRangeConfig, LongRangeModel, LongRangeTask, build_model, load_saved
+from lstmkit.tasks.longrange.config import ADDING_BASELINE_MSE, PROBLEMS
 from tests.tasks.conformance import check_task
 
 
@@ -102,13 +96,11 @@ def test_lstm_variants_reach_the_layer():
 
 def test_lstm_learns_adding_where_the_rnn_does_not(tmp_path):
     """The point of the lab, at a size CI affords: T = 40, 800 steps, the same budget for both cells."""
-    from lstmkit.engine import TrainConfig
-    from lstmkit.engine.trainer import fit
-
     results = {}
     for cell in ("lstm", "rnn"):
-        cfg = LongRangeConfig(length=40, cell=cell, hidden_size=32, steps_per_epoch=200, val_size=500, test_size=1000)
-        train = TrainConfig(epochs=4, lr=1e-2, lr_schedule="constant", precision="32", progress=False,
-                            out=str(tmp_path / cell))  # fmt: skip
-        results[cell] = fit(LongRangeTask(cfg), train, {}).metrics["test_mse"]
+        m = LongRangeModel(length=40, cell=cell, hidden_size=32, steps_per_epoch=200, val_size=500, test_size=1000,
+                           epochs=4, lr=1e-2, lr_schedule="constant", precision="32", progress=False,
+                           out=str(tmp_path / cell)).fit()  # fmt: skip
+        results[cell] = m.fit_metrics["test_mse"]
+        assert m.evaluate()["test_mse"] == pytest.approx(results[cell], abs=1e-6)  # the public API agrees
     assert results["lstm"] < 0.01 < 0.1 < results["rnn"], results

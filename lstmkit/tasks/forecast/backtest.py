@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from lstmkit.data.timeseries import Series, check_lengths, future_index, season_length
+from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast import metrics as M
 from lstmkit.tasks.forecast.predict import apply_conformal, forecast_batch
 from lstmkit.tasks.forecast.task import seasons_of
@@ -94,7 +95,7 @@ def backtest(forecaster: Any, data: Any, n_windows: int = 3, step: int | None = 
     from lstmkit.tasks.forecast.task import with_data_defaults
 
     if n_windows < 1:
-        raise ValueError(f"n_windows must be >= 1, got {n_windows}")
+        raise UsageError(f"n_windows must be >= 1, got {n_windows}")
     panel, cfg, horizon = load_data(data, forecaster.config)
     cfg = with_data_defaults(cfg, panel, horizon if forecaster.net is None else forecaster.config.horizon)
     h, step = cfg.horizon, step or cfg.horizon

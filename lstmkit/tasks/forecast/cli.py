@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from lstmkit.cli import add_config_flags, emit, quiet_lightning, resolve_from_args, table
+from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config, table
 from lstmkit.config import ConfigError
-from lstmkit.tasks.forecast.config import ForecastConfig
-from lstmkit.tasks.forecast.forecaster import TRAIN_DEFAULTS, Forecaster
+from lstmkit.errors import UsageError
+from lstmkit.tasks.forecast.forecaster import Forecaster
 
 EXAMPLES = """examples:
   lstmkit forecast backtest --data air-passengers --windows 3
@@ -21,19 +21,27 @@ data: long format (unique_id, ds, y + covariates; rename with --id-col/--time-co
 or a built-in dataset (lstmkit datasets)."""
 
 
-def _forecaster(args: argparse.Namespace) -> tuple[Forecaster, str]:
-    resolved = resolve_from_args(args, ForecastConfig, TRAIN_DEFAULTS)
-    cfg = resolved["task"]
-    if not cfg.data:
+def _forecaster(args: argparse.Namespace, spec: Any) -> tuple[Forecaster, str]:
+    run = run_config(args, spec)
+    if not run.task.data:
         raise ConfigError("--data is required: a CSV/Parquet file or a built-in dataset (lstmkit datasets)")
-    return Forecaster(config=cfg, train=resolved["train"]), cfg.data
+    return Forecaster(config=run.task, train=run.train), run.task.data
 
 
-def _train(args: argparse.Namespace) -> None:
+def _load(path: str) -> Forecaster:
+    import lstmkit
+
+    f = lstmkit.load(path)
+    if not isinstance(f, Forecaster):
+        raise UsageError(f"{path} is a {f.task} model, not a forecaster; use lstmkit {f.task}")
+    return f
+
+
+def _train(args: argparse.Namespace, spec: Any) -> None:
     from lstmkit.data.timeseries import read_table
 
     quiet_lightning()
-    f, data = _forecaster(args)
+    f, data = _forecaster(args, spec)
     f.fit(data)
     assert f.run_dir is not None
     payload = {"run": str(f.run_dir), "model": str(f.run_dir / "model"), "horizon": f.config.horizon,
@@ -59,12 +67,9 @@ def _plot(f: Forecaster, data: str, fc: pd.DataFrame, path: Path) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    import lstmkit
     from lstmkit.data.timeseries import read_table
 
-    f = lstmkit.load(args.model)
-    if not isinstance(f, Forecaster):
-        raise ConfigError(f"{args.model} is not a forecasting model")
+    f = _load(args.model)
     futr = read_table(args.future) if args.future else None
     context = None if args.context is None else ("all" if args.context == "all" else int(args.context))
     fc = f.predict(args.data, futr_df=futr, context=context)
@@ -77,15 +82,15 @@ def _predict(args: argparse.Namespace) -> None:
          f"{len(fc)} rows written to {out}" + (f"; plot: {args.plot}" if args.plot else ""))  # fmt: skip
 
 
-def _backtest(args: argparse.Namespace) -> None:
-    import lstmkit
+def _backtest(args: argparse.Namespace, spec: Any) -> None:
+    from lstmkit.engine.trainer import unique_name
     from lstmkit.tasks.forecast.plots import plot_error_by_horizon, plot_forecasts
 
     quiet_lightning()
-    f, data = _forecaster(args)
+    f, data = _forecaster(args, spec)
+    out = Path(f.train_config.out or Path("runs") / "forecast" / unique_name("backtest-"))  # --out is honoured
     if args.model:
-        f = lstmkit.load(args.model)
-    out = Path(f.train_config.out or Path("runs") / "forecast" / f"backtest-{time.strftime('%Y%m%d-%H%M%S')}")
+        f = _load(args.model)  # a trained model: its own run directory is left as it is
     out.mkdir(parents=True, exist_ok=True)
     r = f.backtest(data, n_windows=args.windows, step=args.step, refit=args.refit,
                    statistical=args.statistical, out=out)  # fmt: skip
@@ -123,16 +128,16 @@ def _report(data: str, r, out: Path) -> str:
             f"written: {out}/backtest.csv, backtest.md, last-window.csv, forecast.png, error-by-horizon.png")
 
 
-def register_cli(sub: argparse._SubParsersAction) -> None:
+def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     group = sub.add_parser("forecast", help="forecast time series: train, predict, backtest",
                            description="Global LSTM forecasting over many series, with quantiles and baselines.",
                            epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     verbs = group.add_subparsers(title="verbs", metavar="<verb>")
     train = verbs.add_parser("train", help="train a forecaster; writes the run dir, model, forecast.csv and plot",
                              epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    add_config_flags(train, ForecastConfig)
+    add_config_flags(train, spec)
     train.add_argument("--future", metavar="FILE", help="known-future covariates of the horizon, for forecast.csv")
-    train.set_defaults(func=_train)
+    train.set_defaults(func=lambda a: _train(a, spec))
 
     pred = verbs.add_parser("predict", help="forecast the next horizon of every series with a trained model")
     pred.add_argument("--model", required=True, metavar="RUN", help="run directory or saved-model directory")
@@ -146,11 +151,11 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
 
     bt = verbs.add_parser("backtest", help="rolling-origin backtest against naive and seasonal naive baselines",
                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    add_config_flags(bt, ForecastConfig)
+    add_config_flags(bt, spec)
     bt.add_argument("--windows", type=int, default=3, help="forecast windows (default: %(default)s)")
     bt.add_argument("--step", type=int, help="steps between window origins (default: the horizon)")
     bt.add_argument("--refit", action="store_true", help="retrain before every window (default: train once)")
     bt.add_argument("--statistical", action=argparse.BooleanOptionalAction, default=True,
                     help="add statsforecast AutoETS/AutoARIMA when installed (default: on)")  # fmt: skip
     bt.add_argument("--model", metavar="RUN", help="backtest this trained model instead of training one")
-    bt.set_defaults(func=_backtest)
+    bt.set_defaults(func=lambda a: _backtest(a, spec))

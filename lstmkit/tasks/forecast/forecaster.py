@@ -17,7 +17,8 @@ import torch
 
 from lstmkit.config import ConfigError, from_dict, to_dict
 from lstmkit.data.timeseries import Columns, DataError, Panel, Series, future_index, to_panel
-from lstmkit.engine.config import TrainConfig, task_and_train
+from lstmkit.engine.config import TrainConfig, config_objects, resolve_run
+from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
@@ -28,8 +29,6 @@ from lstmkit.tasks.forecast.windows import build_tensors, origin_batches
 log = logging.getLogger(__name__)
 
 Data = str | Path | pd.DataFrame
-# training defaults this task recommends over the engine's (still overridden by YAML and flags)
-TRAIN_DEFAULTS = {"epochs": 10, "lr": 3e-3, "batch_size": 64, "early_stopping": 4}
 
 
 def quantile_column(level: float) -> str:
@@ -71,8 +70,11 @@ class Forecaster:
                  train: TrainConfig | None = None, **options: Any) -> None:  # fmt: skip
         if horizon is not None:
             options = {**options, "horizon": horizon}
-        self.config, self.train_config = task_and_train(ForecastConfig, config, train, TRAIN_DEFAULTS, options,
-                                                        "Forecaster")  # fmt: skip
+        from lstmkit.tasks.forecast import SPEC
+
+        run = resolve_run(ForecastConfig, SPEC.train_defaults, base=config_objects(config, train), options=options,
+                          where="Forecaster")  # fmt: skip
+        self.config, self.train_config = run.task, run.train
         self.net: ForecastNet | None = None
         self.pre: Preprocessor | None = None
         self.calibration: list[list[float]] = []
@@ -94,8 +96,7 @@ class Forecaster:
         from lstmkit.tasks.forecast.task import ForecastTask
 
         task = ForecastTask(cfg, panel)
-        resolved = {"task": to_dict(cfg), "train": to_dict(self.train_config)}
-        result = fit(task, self.train_config, resolved)
+        result = fit(task, self.train_config)
         self.config, self.pre, self.net = cfg, task.final_preprocessor(), result.model.eval()
         self.run_dir, self._carry = result.run_dir, {}
         if cfg.conformal:
@@ -117,7 +118,7 @@ class Forecaster:
 
     def _require_fitted(self) -> tuple[ForecastNet, Preprocessor]:
         if self.net is None or self.pre is None:
-            raise RuntimeError("this Forecaster is not trained: call fit(data) or lstmkit.load(path) first")
+            raise UsageError("this Forecaster is not trained: call fit(data) or lstmkit.load(path) first")
         return self.net, self.pre
 
     def _panel(self, data: Data) -> Panel:
@@ -207,7 +208,7 @@ class Forecaster:
 
     def _predict_carried(self, futr_df: pd.DataFrame | None) -> pd.DataFrame:
         if not self._carry:
-            raise RuntimeError("no carried state: call update(data) first, or predict(data)")
+            raise UsageError("no carried state: call update(data) first, or predict(data)")
         net, _ = self._require_fitted()
         qs, series, pres = [], [], []
         with torch.no_grad():

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lstmkit.data.timeseries import Series
+from lstmkit.data.timeseries import DataError, Series
 from lstmkit.tasks.forecast.features import Preprocessor
 
 Batch = dict[str, Tensor]
@@ -90,18 +90,20 @@ class WindowSampler:
                  steps: int, seed: int) -> None:  # fmt: skip
         self.pt, self.window, self.hz, self.origins, self.season = pt, window, hz, origins, season
         self.batch_size, self.steps, self.seed = batch_size, steps, seed
-        self.epoch = 0
         self.counts = pt.lengths - 1  # origins per series: ends 1 .. T-1 leave at least one target
         if int(self.counts.sum()) < 1:
-            raise ValueError("no training window: every series has a single row")
+            raise DataError("no training window: every series has a single row")
         self.cum = torch.cumsum(self.counts, 0)
 
     def __len__(self) -> int:
         return self.steps
 
     def __iter__(self) -> Iterator[Batch]:
-        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        self.epoch += 1
+        return self.epoch_batches(0)
+
+    def epoch_batches(self, epoch: int) -> Iterator[Batch]:
+        """Epoch `epoch`'s random windows, drawn from (seed, epoch): any epoch, on demand."""
+        gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         total = int(self.cum[-1])
         for _ in range(self.steps):
             flat = torch.randint(total, (self.batch_size,), generator=gen)

@@ -6,7 +6,31 @@ cached-state generation.
     print(lm.generate("ROMEO:", max_new_tokens=200, temperature=0.8, top_p=0.95)[0])
 """
 
-from lstmkit.tasks.language.config import LanguageConfig
-from lstmkit.tasks.language.lm import LanguageModel, load_saved
+from __future__ import annotations
 
-__all__ = ["LanguageConfig", "LanguageModel", "load_saved"]
+from typing import Any
+
+from lstmkit.engine.config import TrainConfig
+from lstmkit.tasks.spec import TaskSpec
+
+SPEC = TaskSpec(
+    name="lm",
+    summary="language models: train on text, evaluate held-out perplexity, generate",
+    config="lstmkit.tasks.language.config:LanguageConfig",
+    api="lstmkit.tasks.language.lm:LanguageModel",
+    loader="lstmkit.tasks.language.lm:load_saved",
+    cli="lstmkit.tasks.language.cli:register_cli",
+    train_defaults=TrainConfig(epochs=10, lr=2e-3, batch_size=32, grad_clip=1.0),
+)
+
+_LAZY = {"LanguageConfig": "config", "LanguageModel": "lm", "load_saved": "lm"}
+__all__ = ["SPEC", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    """The task's pieces, imported on first use (the registry reads SPEC without importing torch)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-from lstmkit.cli import add_config_flags, emit, quiet_lightning, resolve_from_args
-from lstmkit.config import ConfigError
-from lstmkit.tasks.language.config import LanguageConfig
-from lstmkit.tasks.language.lm import TRAIN_DEFAULTS, LanguageModel
+from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config
+from lstmkit.errors import UsageError
+from lstmkit.tasks.language.lm import LanguageModel
 
 EXAMPLES = """examples:
   lstmkit lm train --text shakespeare --epochs 2 --out runs/lm/shakespeare
   lstmkit lm train --text my-notes/ --tokenizer bpe --vocab-size 4000
+  lstmkit lm train --text train.txt --val-text heldout.txt     # held-out text of your own
   lstmkit lm evaluate --model runs/lm/shakespeare --text shakespeare --json
   lstmkit lm generate --model runs/lm/shakespeare --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --top-p 0.95"""
 
@@ -22,16 +23,16 @@ def _load(path: str) -> LanguageModel:
 
     lm = lstmkit.load(path)
     if not isinstance(lm, LanguageModel):
-        raise ConfigError(f"{path} is not a language model")
+        raise UsageError(f"{path} is a {lm.task} model, not a language model; use lstmkit {lm.task}")
     return lm
 
 
-def _train(args: argparse.Namespace) -> None:
+def _train(args: argparse.Namespace, spec: Any) -> None:
     quiet_lightning()
-    resolved = resolve_from_args(args, LanguageConfig, TRAIN_DEFAULTS)
-    lm = LanguageModel(config=resolved["task"], train=resolved["train"]).fit()
+    run = run_config(args, spec)
+    lm = LanguageModel(config=run.task, train=run.train).fit()
     assert lm.run_dir is not None
-    test = lm.evaluate_file(resolved["task"].text)
+    test = lm.heldout()  # never trained or selected on; "split" says which text it is
     payload = {"run": str(lm.run_dir), "model": str(lm.run_dir / "model"), **lm.fit_metrics,
                **{f"test_{k}": v for k, v in test.items()}}  # fmt: skip
     sample = lm.generate("\n", max_new_tokens=200, temperature=0.8, seed=0)[0]
@@ -63,15 +64,15 @@ def _generate(args: argparse.Namespace) -> None:
     sys.stdout.write("\n")
 
 
-def register_cli(sub: argparse._SubParsersAction) -> None:
+def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     group = sub.add_parser("lm", help="language models: train, evaluate, generate text",
                            description="LSTM language models on characters or BPE tokens.", epilog=EXAMPLES,
                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     verbs = group.add_subparsers(title="verbs", metavar="<verb>")
     train = verbs.add_parser("train", help="train on a text file, a folder or shakespeare", epilog=EXAMPLES,
                              formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    add_config_flags(train, LanguageConfig)
-    train.set_defaults(func=_train)
+    add_config_flags(train, spec)
+    train.set_defaults(func=lambda a: _train(a, spec))
 
     ev = verbs.add_parser("evaluate", help="loss, bits per character and perplexity over a whole text")
     ev.add_argument("--model", required=True, metavar="RUN", help="run directory or saved-model directory")

@@ -14,6 +14,8 @@ class LanguageConfig:
 
     text: str | None = option(None, "a UTF-8 file or folder (split 90/5/5 in order), or shakespeare",
                               metavar="PATH|shakespeare")
+    val_text: str | None = option(None, "held-out UTF-8 file: its first half validates, its second half is the "
+                                  "reported test text; --text then trains in full", metavar="PATH")
     tokenizer: Literal["char", "bpe"] = option("char", "characters (with byte fallback) or byte-level BPE")
     vocab_size: int = option(2000, "BPE vocabulary size (char: the characters of the training text)")
     embedding_size: int = option(128, "token embedding size (= the decoder's input when weights are tied)")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from lstmkit.errors import UsageError
 from lstmkit.tasks.language.model import LanguageNet
 
 
@@ -27,7 +28,7 @@ class Sampling:
 
     def __post_init__(self) -> None:
         if self.temperature < 0 or self.top_k < 0 or not 0 < self.top_p <= 1 or self.repetition_penalty <= 0:
-            raise ValueError(
+            raise UsageError(
                 "sampling needs temperature >= 0, top_k >= 0, 0 < top_p <= 1 and repetition_penalty > 0; "
                 f"got {self}"
             )
@@ -69,7 +70,7 @@ def sample_tokens(
 ) -> Iterator[Tensor]:
     """Yield (B,) new token ids step by step; the prompt is read once and the state is carried."""
     if not prompt:
-        raise ValueError("the prompt encodes to no tokens; give some text (e.g. a newline)")
+        raise UsageError("the prompt encodes to no tokens; give some text (e.g. a newline)")
     device = next(model.parameters()).device
     gen = torch.Generator(device="cpu")
     gen.manual_seed(s.seed if s.seed is not None else int(torch.randint(2**31, (1,)).item()))

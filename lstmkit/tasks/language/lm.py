@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,13 +13,12 @@ import torch
 from lstmkit.config import ConfigError, from_dict, to_dict
 from lstmkit.data.text import Corpus, TextError, load_corpus, read_text
 from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
-from lstmkit.engine.config import TrainConfig, task_and_train
+from lstmkit.engine.config import TrainConfig, config_objects, resolve_run
+from lstmkit.errors import UsageError
 from lstmkit.tasks.language.config import LanguageConfig
 from lstmkit.tasks.language.generate import Sampling, sample_tokens
 from lstmkit.tasks.language.model import LanguageNet
 from lstmkit.tasks.language.task import NAME, build_model, nll
-
-TRAIN_DEFAULTS = {"epochs": 10, "lr": 2e-3, "batch_size": 32, "grad_clip": 1.0}
 
 
 class LanguageModel:
@@ -28,36 +28,46 @@ class LanguageModel:
     """
 
     def __init__(self, *, config: LanguageConfig | None = None, train: TrainConfig | None = None, **options: Any):
-        self.config, self.train_config = task_and_train(LanguageConfig, config, train, TRAIN_DEFAULTS, options,
-                                                        "LanguageModel")  # fmt: skip
+        from lstmkit.tasks.language import SPEC
+
+        run = resolve_run(LanguageConfig, SPEC.train_defaults, base=config_objects(config, train), options=options,
+                          where="LanguageModel")  # fmt: skip
+        self.config, self.train_config = run.task, run.train
         self.net: LanguageNet | None = None
         self.tokenizer: CharTokenizer | BPETokenizer | None = None
         self.run_dir: Path | None = None
         self.fit_metrics: dict[str, float] = {}
+        self.corpus: Corpus | None = None
 
     def fit(self, text: str | None = None) -> LanguageModel:
-        """Train on a file, a folder or `shakespeare` (default: the config's `text`)."""
+        """Train on a file, a folder or `shakespeare` (default: the config's `text`); the held-out test text
+        (`heldout()`) is kept apart from training and selection."""
         source = text or self.config.text
         if not source:
             raise ConfigError("no text to train on: pass a file, a folder or 'shakespeare' (--text)")
-        return self.fit_corpus(load_corpus(source), source)
+        self.config = dataclasses.replace(self.config, text=source)
+        return self.fit_corpus(load_corpus(source, self.config.val_text))
 
-    def fit_corpus(self, corpus: Corpus, source: str | None = None) -> LanguageModel:
+    def fit_corpus(self, corpus: Corpus) -> LanguageModel:
         """Train on given train/validation text (the test text is left for `evaluate`)."""
         from lstmkit.engine.trainer import fit
         from lstmkit.tasks.language.task import LanguageTask
 
         task = LanguageTask(self.config, corpus, self.train_config.batch_size)
-        resolved = {"task": {**to_dict(self.config), "text": source or self.config.text},
-                    "train": to_dict(self.train_config)}  # fmt: skip
-        result = fit(task, self.train_config, resolved)
+        result = fit(task, self.train_config)
         self.net, self.tokenizer, self.run_dir = result.model.eval(), task.tokenizer, result.run_dir
-        self.fit_metrics = result.metrics
+        self.fit_metrics, self.corpus = result.metrics, corpus
         return self
+
+    def heldout(self) -> dict[str, Any]:
+        """Metrics on the held-out test text of the corpus it was trained on, and which text that is."""
+        if self.corpus is None:
+            raise UsageError("held-out metrics need the training corpus: call fit() first (or evaluate(text))")
+        return {**self.evaluate(self.corpus.test), "split": self.corpus.source}
 
     def _ready(self) -> tuple[LanguageNet, CharTokenizer | BPETokenizer]:
         if self.net is None or self.tokenizer is None:
-            raise RuntimeError("this LanguageModel is not trained: call fit(...) or lstmkit.load(path) first")
+            raise UsageError("this LanguageModel is not trained: call fit(...) or lstmkit.load(path) first")
         return self.net, self.tokenizer
 
     @torch.no_grad()
@@ -83,6 +93,7 @@ class LanguageModel:
                 "char_perplexity": math.exp(total / chars), "tokens": n_tokens, "chars": chars}  # fmt: skip
 
     def evaluate_file(self, path: str) -> dict[str, float]:
+        """A whole file (all of it), or shakespeare's test plays."""
         return self.evaluate(load_corpus(path).test if path == "shakespeare" else read_text(path))
 
     def stream(self, prompt: str, max_new_tokens: int = 200, stop: tuple[str, ...] = (), **sampling: Any

@@ -55,22 +55,23 @@ class StreamBatches:
 
     def __init__(self, data: Tensor, bptt: int, variable: bool, seed: int) -> None:
         self.data, self.bptt, self.variable, self.seed = data, bptt, variable, seed
-        self.epoch = 0
 
     def _lengths(self, epoch: int) -> list[int]:
         return bptt_lengths(self.data.shape[1], self.bptt, self.variable, np.random.default_rng([self.seed, epoch]))
 
     def __len__(self) -> int:
-        return len(self._lengths(self.epoch))
+        return len(self._lengths(0))  # the same count every epoch
 
-    def __iter__(self) -> Iterator[Batch]:
-        lengths = self._lengths(self.epoch)
-        self.epoch += 1
+    def epoch_batches(self, epoch: int) -> Iterator[Batch]:
+        """Epoch `epoch`'s batches (its BPTT lengths drawn from (seed, epoch)): any epoch, on demand."""
         i = 0
-        for k, n in enumerate(lengths):
+        for k, n in enumerate(self._lengths(epoch)):
             yield {"x": self.data[:, i : i + n], "y": self.data[:, i + 1 : i + 1 + n], "reset": k == 0,
                    "scale": n / self.bptt}  # fmt: skip
             i += n
+
+    def __iter__(self) -> Iterator[Batch]:
+        return self.epoch_batches(0)
 
 
 def encode_text(tokenizer: CharTokenizer | BPETokenizer, text: str, what: str, need: int) -> Tensor:
@@ -133,6 +134,13 @@ class LanguageTask:
     def metrics(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
         loss = self._carried("val", model, batch)
         return {"loss": loss, "bpc": loss / self.chars_per_token / math.log(2)}
+
+    def train_state(self) -> dict[str, Any]:
+        """The carried training state, for exact resume (checkpointed by the engine)."""
+        return {"train": self._state["train"]}
+
+    def load_train_state(self, state: dict[str, Any]) -> None:
+        self._state["train"] = state["train"]
 
     def config_dict(self) -> dict[str, Any]:
         return to_dict(self.cfg)

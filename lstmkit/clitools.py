@@ -1,0 +1,90 @@
+"""What every `lstmkit <task> <verb>` command shares: config flags from the dataclasses, the one config
+merge, strict JSON output, plain tables. Only the CLI prints; these helpers format and parse."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lstmkit.config import ConfigError, add_arguments, check_no_clashes
+from lstmkit.engine.config import RunConfig, TrainConfig, resolve_run
+
+
+def add_config_flags(parser: argparse.ArgumentParser, spec: Any) -> None:
+    """The flags every training command takes: the task's config, the engine's TrainConfig, --config, --json."""
+    task_cls = spec.config_class
+    check_no_clashes(task_cls, TrainConfig)
+    parser.add_argument("--config", metavar="FILE.yaml", help="YAML file of options (overridden by flags)")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
+    add_arguments(parser, task_cls, "task and model")
+    add_arguments(parser, TrainConfig, f"training (shared by every task; {spec.name} recommends "
+                                       f"{spec.defaults_text()})")  # fmt: skip
+
+
+def run_config(args: argparse.Namespace, spec: Any) -> RunConfig:
+    """The CLI's side of the one merge (engine.config.resolve_run): defaults < the task's training defaults
+    < the run's saved config (with --resume) < --config YAML < flags."""
+    task_cls = spec.config_class
+    known = {f.name for cls in (task_cls, TrainConfig) for f in dataclasses.fields(cls)}
+    flags = {k: v for k, v in vars(args).items() if k in known}
+    resume_dir = None
+    if flags.get("resume"):
+        if not flags.get("out"):
+            raise ConfigError("--resume needs --out DIR: the run directory to continue")
+        resume_dir = flags["out"]
+    return resolve_run(task_cls, spec.train_defaults, resume_dir=resume_dir, yaml_path=args.config,
+                       options=flags, where="the command line")  # fmt: skip
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's start-up banners (accelerator, tips) off the terminal; warnings still show."""
+    import lightning.pytorch  # noqa: F401  (creates its loggers)
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("lightning"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A plain-text table."""
+    cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "" if math.isnan(v) else f"{v:.4g}"
+    return "" if v is None else str(v)
+
+
+def strict_json(obj: Any) -> Any:
+    """A copy with NaN and infinities as null (JSON has no NaN; strict parsers reject it) and numpy
+    scalars as plain numbers."""
+    if isinstance(obj, dict):
+        return {str(k): strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
+        obj = obj.item()  # numpy / torch scalars
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def dumps(payload: Any) -> str:
+    """One strict JSON document (no NaN)."""
+    return json.dumps(strict_json(payload), indent=2, allow_nan=False, default=str)
+
+
+def emit(args: argparse.Namespace, payload: Any, text: Callable[[], str]) -> None:
+    """Print one JSON document with --json, else the human text (stdout: results only)."""
+    print(dumps(payload) if getattr(args, "json", False) else text())

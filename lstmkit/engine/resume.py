@@ -1,0 +1,113 @@
+"""Exact resume: everything a run needs to continue as if it had never stopped, kept in the checkpoint.
+
+A killed run (even `kill -9`) restarted with `--resume` must end with the same weights as the run left alone
+(with --deterministic). Lightning checkpoints the weights, optimiser, schedule and loop counters; this module
+adds what it does not know about:
+
+- the data position: which epoch's batches are being served and how many of them training consumed
+  (`ResumableBatches`; a task's training iterable serves any epoch on demand, so epochs are never replayed);
+- the random streams (torch, NumPy, Python) that dropout and friends draw from (`RandomState`);
+- the task's own training-time state, e.g. a language model's carried recurrent state (`TaskState`);
+- checkpoints written atomically (`AtomicCheckpointIO`), so a kill during a write leaves the previous one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import Callback
+
+
+class ResumableBatches:
+    """The engine's view of a task's training batches: counts the batches training consumed, so a checkpoint
+    records the exact position and a resumed run continues from the next batch of the same epoch.
+
+    The task's iterable serves epoch e through `epoch_batches(e)` (deterministic in its seed and e); a plain iterable
+    without it is served as is (resume then restarts the epoch)."""
+
+    def __init__(self, source: Iterable[Any]) -> None:
+        self.source = source
+        self.current_epoch, self.consumed = 0, 0
+        self._started = False
+
+    def __len__(self) -> int:
+        return len(self.source)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[Any]:
+        if self._started and self.consumed >= len(self):
+            self.current_epoch, self.consumed = self.current_epoch + 1, 0  # the previous epoch is done
+        self._started = True
+        serve = getattr(self.source, "epoch_batches", None)
+        if serve is None:
+            return iter(self.source)
+        return itertools.islice(serve(self.current_epoch), self.consumed, None)
+
+    def note_consumed(self) -> None:
+        """Called by the training step: one more batch of this epoch has been trained on."""
+        self.consumed += 1
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.current_epoch, "consumed": self.consumed}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.current_epoch, self.consumed = int(state["epoch"]), int(state["consumed"])
+        self._started = True
+
+
+class RandomState(Callback):
+    """The global random streams in the checkpoint (dropout masks after a resume are the ones the run would
+    have drawn)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        kind, key, pos, has_gauss, gauss = np.random.get_state()  # plain values: checkpoints load weights_only
+        numpy_state = {"kind": kind, "key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "gauss": float(gauss)}  # fmt: skip
+        state = {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        torch.set_rng_state(state["torch"])
+        n = state["numpy"]
+        np.random.set_state((n["kind"], n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+        random.setstate(state["python"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class TaskState(Callback):
+    """A task's training-time state (`train_state` / `load_train_state`, both optional) in the checkpoint."""
+
+    def __init__(self, task: Any) -> None:
+        self.task = task
+
+    def state_dict(self) -> dict[str, Any]:
+        get = getattr(self.task, "train_state", None)
+        return {"task": get() if get else None}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        put = getattr(self.task, "load_train_state", None)
+        if put and state.get("task") is not None:
+            put(state["task"])
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes a checkpoint to a temporary sibling and renames it into place: a kill mid-write never leaves a
+    truncated last.ckpt behind (the previous checkpoint stays)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        super().save_checkpoint(checkpoint, tmp, storage_options)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)

@@ -1,0 +1,39 @@
+"""Long-range memory tasks: generated problems whose answer depends on something seen long before, and
+fixed sequence datasets read step by step; LSTM vs GRU vs RNN under one budget.
+
+    from lstmkit.tasks.longrange import LongRangeModel
+    m = LongRangeModel(task="adding", length=100).fit()
+    m.evaluate()
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lstmkit.engine.config import TrainConfig
+from lstmkit.tasks.spec import TaskSpec
+
+# fp32 by default: bf16 autocast was measured to distort 1,000-step memories (BENCHMARKS.md, long-range notes)
+SPEC = TaskSpec(
+    name="longrange",
+    summary="long-range memory problems: adding, copy, order, Reber, sequential digits",
+    config="lstmkit.tasks.longrange.config:LongRangeConfig",
+    api="lstmkit.tasks.longrange.lab:LongRangeModel",
+    loader="lstmkit.tasks.longrange.lab:load_saved",
+    cli="lstmkit.tasks.longrange.cli:register_cli",
+    train_defaults=TrainConfig(epochs=15, lr=5e-3, batch_size=64, precision="32"),
+)
+
+_LAZY = {"LongRangeConfig": "config", "PROBLEMS": "config", "LongRangeModel": "lab", "compare": "lab",
+         "CELL_CHOICES": "lab", "load_saved": "lab", "LongRangeTask": "task", "build_model": "model",
+         "hidden_size_for": "model", "parameter_count": "model", "SequenceModel": "model"}  # fmt: skip
+__all__ = ["SPEC", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    """The task's pieces, imported on first use (the registry reads SPEC without importing torch)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

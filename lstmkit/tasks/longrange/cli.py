@@ -1,0 +1,87 @@
+"""`lstmkit longrange train|compare|evaluate`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config, table
+from lstmkit.errors import UsageError
+from lstmkit.tasks.longrange.config import LongRangeConfig
+from lstmkit.tasks.longrange.lab import CELL_CHOICES, LongRangeModel, compare
+from lstmkit.tasks.longrange.plots import COLUMNS, SWEEP_COLUMNS
+
+
+def _headline(cfg: LongRangeConfig) -> str:
+    p = cfg.problem
+    length = "" if cfg.problem.variable_length else f", T={cfg.steps}"
+    better = "lower" if p.mode == "min" else "higher"
+    return (
+        f"{cfg.task}{length}: test {p.metric} ({better} is better); baseline {p.baseline:.3g} ({p.baseline_is}); "
+        f"learned = {p.metric} {'<=' if p.mode == 'min' else '>='} {p.solved_at}; test set: {p.split}"
+    )
+
+
+def _model(args: argparse.Namespace, spec: Any) -> LongRangeModel:
+    run = run_config(args, spec)
+    return LongRangeModel(config=run.task, train=run.train)
+
+
+def _train(args: argparse.Namespace, spec: Any) -> None:
+    quiet_lightning()
+    m = _model(args, spec).fit()
+    assert m.run_dir is not None
+    row = {**m.row(), "steps": m.steps, "seconds": round(m.seconds, 1), "run": str(m.run_dir),
+           "model": str(m.run_dir / "model")}  # fmt: skip
+    emit(args, row, lambda: f"{_headline(m.config)}\n\n{table([row], COLUMNS)}\n\nsaved model: {row['model']}")
+
+
+def _compare(args: argparse.Namespace, spec: Any) -> None:
+    quiet_lightning()
+    base = _model(args, spec)
+    result = compare(base, args.cells, args.lengths)
+    rows, lengths = result.rows, args.lengths or [base.config.length]
+    columns = SWEEP_COLUMNS if len(lengths) > 1 else [*COLUMNS, "horizon"]
+    learned = [f"{r['cell']}@T{r['length']}" for r in rows if r["learned"] == "yes"]
+    import dataclasses
+
+    shown = base.config if len(lengths) == 1 else dataclasses.replace(base.config, length=lengths[-1])
+    summary = (f"{_headline(shown)}\n\n{table(rows, columns)}\n\nlearned it: {', '.join(learned) or 'none'}\n"
+               f"written: {', '.join(str(f) for f in result.files)}")  # fmt: skip
+    emit(args, rows, lambda: summary)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from lstmkit import load
+
+    loaded = load(args.model)
+    if not isinstance(loaded, LongRangeModel):
+        raise UsageError(f"{args.model} is a {loaded.task} model, not a long-range one; use lstmkit {loaded.task}")
+    row = loaded.row(loaded.evaluate())
+    emit(args, row,
+         lambda: f"{_headline(loaded.config)}\n\n{table([row], ['cell', 'length', 'test', 'baseline', 'learned'])}")
+
+
+def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
+    lr = sub.add_parser("longrange", help="long-range memory tasks (adding, copy, order, reber): LSTM vs GRU vs RNN")
+    verbs = lr.add_subparsers(title="verbs", metavar="<verb>", required=True)
+    epilog = f"longrange trains by default with {spec.defaults_text()}"
+    train = verbs.add_parser(
+        "train", help="train one cell on a long-range task and report its metric vs the baseline", epilog=epilog
+    )
+    add_config_flags(train, spec)
+    train.set_defaults(func=lambda a: _train(a, spec))
+    cmp = verbs.add_parser(
+        "compare", help="train LSTM, GRU and RNN with the same budget and print one table", epilog=epilog
+    )
+    add_config_flags(cmp, spec)
+    cmp.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=list(CELL_CHOICES),
+                     help="cells or core variants to compare (default: lstm gru rnn); lstm-ln: layer norm, "
+                     "lstm-chrono / gru-chrono: chrono init, lstm-fb0: forget bias 0")  # fmt: skip
+    cmp.add_argument("--lengths", nargs="+", type=int, metavar="T",
+                     help="sweep these sequence lengths (default: just --length)")  # fmt: skip
+    cmp.set_defaults(func=lambda a: _compare(a, spec))
+    ev = verbs.add_parser("evaluate", help="test metrics of a saved model on its fixed-seed test set")
+    ev.add_argument("--model", required=True, help="run directory or its model/ directory")
+    ev.add_argument("--json", action="store_true", help="print as JSON")
+    ev.set_defaults(func=_evaluate)

@@ -1,0 +1,83 @@
+"""The long-range model: recurrent layer(s) -> a linear head.
+
+Notation: B batch, T steps, I inputs, H hidden size, L layers, O outputs. The recurrent state is the
+layer's (passed in and returned), never kept on the module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lstmkit import nn as lnn
+from lstmkit.data.synthetic import Batch
+from lstmkit.tasks.longrange.config import LongRangeConfig
+
+CELLS = {"lstm": lnn.LSTM, "gru": lnn.GRU, "rnn": lnn.RNN}
+
+
+class SequenceModel(nn.Module):
+    """Recurrent layer(s) -> linear head, at every step (B, T, O) or from each sequence's last step (B, O)."""
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int, output_size: int,
+                 per_step: bool = False, **variants: Any) -> None:  # fmt: skip
+        super().__init__()
+        self.per_step = per_step
+        self.rnn = CELLS[cell](input_size, hidden_size, num_layers, batch_first=True, **variants)
+        self.head = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        out, _ = self.rnn(x, lengths=lengths)  # (B, T, H)
+        return self.readout(out, lengths)
+
+    def readout(self, out: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """The head on the recurrent output (B, T, H): (B, T, O) per step, else (B, O) from the last step."""
+        if self.per_step:
+            return self.head(out)
+        if lengths is None:
+            return self.head(out[:, -1])
+        return self.head(out[torch.arange(out.shape[0]), lengths.to(out.device) - 1])
+
+
+def parameter_count(cell: str, input_size: int, hidden: int, layers: int, output_size: int) -> int:
+    """Weights of a SequenceModel: per layer G*H*(in + H) + 2*G*H, plus the head (H + 1) * O."""
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+    total, inp = 0, input_size
+    for _ in range(layers):
+        total += gates * hidden * (inp + hidden) + 2 * gates * hidden
+        inp = hidden
+    return total + (hidden + 1) * output_size
+
+
+def hidden_size_for(cfg: LongRangeConfig) -> int:
+    """The hidden size this config gives its cell: --hidden-size, or under an equal parameter budget the size
+    whose parameter count comes closest to the LSTM's at --hidden-size."""
+    if cfg.budget == "hidden" or cfg.cell == "lstm":
+        return cfg.hidden_size
+    p = cfg.problem
+    target = parameter_count("lstm", p.input_size, cfg.hidden_size, cfg.num_layers, p.output_size)
+    sizes = range(1, 8 * cfg.hidden_size + 1)
+    return min(
+        sizes, key=lambda h: abs(parameter_count(cfg.cell, p.input_size, h, cfg.num_layers, p.output_size) - target)
+    )
+
+
+def build_model(cfg: LongRangeConfig) -> SequenceModel:
+    p = cfg.problem
+    variants = {}
+    if cfg.cell == "lstm":
+        variants = {"forget_bias": cfg.forget_bias, "layer_norm": cfg.layer_norm}
+        if cfg.chrono_init:
+            variants = {"chrono_init": max(cfg.steps, 3), "layer_norm": cfg.layer_norm}
+    elif cfg.cell == "gru" and cfg.chrono_init:
+        variants = {"chrono_init": max(cfg.steps, 3)}
+    return SequenceModel(cfg.cell, p.input_size, hidden_size_for(cfg), cfg.num_layers, p.output_size, p.per_step,
+                         **variants)  # fmt: skip
+
+
+def run_model(model: nn.Module, batch: Batch) -> Tensor:
+    return model(batch["x"], batch.get("lengths"))
+
+

@@ -1,0 +1,56 @@
+"""What a task tells the rest of lstmkit about itself: one small, import-light spec per task.
+
+The CLI, `lstmkit.load`, `lstmkit datasets` (and serving and export) read these specs and nothing else, so
+they never ask which task they are handling. References are "module:attribute" strings, imported on first
+use: reading the registry imports no torch, and a saved model's task name only ever selects a registered
+spec (nothing named in a file is imported).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from lstmkit.engine.config import TrainConfig
+
+
+def resolve_ref(ref: str) -> Any:
+    """'package.module:attr' -> the attribute (only for the references written in the specs below)."""
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task: its name (the CLI group and the saved model's `task`), where its pieces live, and the
+    training settings it recommends over the engine's defaults (YAML and flags still override them)."""
+
+    name: str
+    summary: str  # one line: `lstmkit --help`, `lstmkit datasets`
+    config: str  # the task's config dataclass (data + architecture)
+    api: str  # the Python API class (e.g. Forecaster): fit, predict, save
+    loader: str  # (SavedModel, device) -> the loaded model, which implements deploy.protocol.InferenceModel
+    cli: str  # register_cli(subparsers, spec): adds `lstmkit <name> <verb>`
+    train_defaults: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def config_class(self) -> type:
+        return resolve_ref(self.config)
+
+    @property
+    def api_class(self) -> type:
+        return resolve_ref(self.api)
+
+    def load_saved(self, saved: Any, device: Any) -> Any:
+        return resolve_ref(self.loader)(saved, device)
+
+    def register_cli(self, subparsers: Any) -> None:
+        resolve_ref(self.cli)(subparsers, self)
+
+    def defaults_text(self) -> str:
+        """The recommended training settings that differ from the engine's, as flags (for --help)."""
+        base, mine = TrainConfig(), self.train_defaults
+        diff = [f"--{k.replace('_', '-')} {getattr(mine, k)}" for k in mine.__dataclass_fields__
+                if getattr(mine, k) != getattr(base, k)]  # fmt: skip
+        return ", ".join(diff) or "the engine's defaults"
