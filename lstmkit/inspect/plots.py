@@ -30,7 +30,7 @@ def plot_gates(trace: GateTrace, png: str | Path, names: list[str] | None = None
         axes.append(ax)
     layers = trace[names[0]].shape[0]
     axes[0].set_title(
-        f"{trace.cell.upper()}, sequence {index}, layer {layer % layers + 1} of {layers}"
+        f"{trace.kind.upper()}, sequence {index}, layer {layer % layers + 1} of {layers}"
         + (", reverse direction" if direction else "")
     )
     axes[-1].set_xlabel("time step")

@@ -17,27 +17,30 @@ from lstmkit.nn.recurrent import run
 
 @dataclass(frozen=True)
 class GateTrace:
-    """Traced gates and states of one forward pass, with the pass's output and final state."""
+    """Traced gates and states of one forward pass, with the pass's output and final state. Every traced
+    name is an attribute (`tr.forget`, `tr.cell` — the LSTM's cell state) and an item (`tr["cell"]`); the
+    layer's kind is `tr.kind`."""
 
-    cell: str  # 'lstm', 'gru' or 'rnn'
+    kind: str  # 'lstm', 'gru' or 'rnn'
     values: dict[str, Tensor]  # name -> (L, D, B, T, H)
     output: Tensor
     state: Tensor | tuple[Tensor, ...]
 
     @property
     def names(self) -> tuple[str, ...]:
-        return TRACE_NAMES[self.cell]
+        return TRACE_NAMES[self.kind]
 
     def __getitem__(self, name: str) -> Tensor:
         if name not in self.values:
-            raise KeyError(f"{self.cell} traces {', '.join(self.names)}; there is no {name!r}")
+            raise KeyError(f"{self.kind} traces {', '.join(self.names)}; there is no {name!r}")
         return self.values[name]
 
     def __getattr__(self, name: str) -> Tensor:
         values = self.__dict__.get("values", {})
         if name in values:
             return values[name]
-        raise AttributeError(name)
+        raise AttributeError(f"a {self.__dict__.get('kind', '?')} trace has no {name!r}; it traces "
+                             f"{', '.join(values)}")
 
 
 GATE_SUMMARY = {"lstm": ("input", "forget"), "gru": ("update", "reset"), "rnn": ()}
@@ -48,7 +51,7 @@ def gate_means(tr: GateTrace, lengths: Tensor | None = None) -> dict[str, Tensor
     an LSTM, update and reset for a GRU, e.g. {"gate_forget_l0": ...}. Watched during training, they show
     the cell learning to hold (forget -> 1) or to write (input up)."""
     out = {}
-    for name in GATE_SUMMARY[tr.cell]:
+    for name in GATE_SUMMARY[tr.kind]:
         values = tr[name]  # (L, D, B, T, H)
         T, H = values.shape[3], values.shape[4]
         count = values.shape[1] * H * (values.shape[2] * T if lengths is None else int(lengths.sum()))

@@ -404,7 +404,25 @@ def _extra_repr(m: nn.RNNBase, base: str) -> str:
     return ", ".join([base] + extras)
 
 
-class LSTM(nn.LSTM):
+class _LstmkitLayer:
+    """What the three layers share over their torch.nn base: `forward(x, hx, lengths)` through lstmkit's
+    backends, the variants' initialisation on every `reset_parameters()` (chrono init, forget bias, layer
+    norm), and a repr that names the variants."""
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()  # type: ignore[misc]
+        if hasattr(self, "variants"):  # torch calls this from __init__, before _setup has run
+            _init_variants(self)  # type: ignore[arg-type]
+
+    def forward(self, input, hx=None, lengths=None):
+        out, state, _ = run(self, input, hx, lengths)  # type: ignore[arg-type]
+        return out, state
+
+    def extra_repr(self) -> str:
+        return _extra_repr(self, super().extra_repr())  # type: ignore[misc,arg-type]
+
+
+class LSTM(_LstmkitLayer, nn.LSTM):
     """Drop-in `torch.nn.LSTM` with `forward(x, hx=None, lengths=None)`, gate tracing and variants.
 
     Keyword-only extras: `layer_norm`, `zoneout`, `input_dropout`, `hidden_dropout`, `output_dropout`,
@@ -422,20 +440,9 @@ class LSTM(nn.LSTM):
         )  # fmt: skip
         _setup(self, "lstm", _variants(variants), backend)
 
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        if hasattr(self, "variants"):
-            _init_variants(self)
-
-    def forward(self, input, hx=None, lengths=None):
-        out, state, _ = run(self, input, hx, lengths)
-        return out, state
-
-    def extra_repr(self) -> str:
-        return _extra_repr(self, super().extra_repr())
 
 
-class GRU(nn.GRU):
+class GRU(_LstmkitLayer, nn.GRU):
     """Drop-in `torch.nn.GRU` with `forward(x, hx=None, lengths=None)`, gate tracing and variants."""
 
     def __init__(
@@ -449,15 +456,8 @@ class GRU(nn.GRU):
         )  # fmt: skip
         _setup(self, "gru", _variants(variants), backend)
 
-    def forward(self, input, hx=None, lengths=None):
-        out, state, _ = run(self, input, hx, lengths)
-        return out, state
 
-    def extra_repr(self) -> str:
-        return _extra_repr(self, super().extra_repr())
-
-
-class RNN(nn.RNN):
+class RNN(_LstmkitLayer, nn.RNN):
     """Drop-in `torch.nn.RNN` (tanh or relu) with `forward(x, hx=None, lengths=None)` and variants."""
 
     def __init__(
@@ -470,13 +470,6 @@ class RNN(nn.RNN):
             device=device, dtype=dtype,
         )  # fmt: skip
         _setup(self, "rnn", _variants(variants), backend)
-
-    def forward(self, input, hx=None, lengths=None):
-        out, state, _ = run(self, input, hx, lengths)
-        return out, state
-
-    def extra_repr(self) -> str:
-        return _extra_repr(self, super().extra_repr())
 
 
 __all__ = ["LSTM", "GRU", "RNN", "Variants", "BACKENDS"]

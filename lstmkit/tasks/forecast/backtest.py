@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ import torch
 from lstmkit.data.timeseries import Series, check_lengths, future_index, season_length
 from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast import metrics as M
+from lstmkit.tasks.forecast.data import load_data, quantile_column
+from lstmkit.tasks.forecast.outputs import seasons_of, with_data_defaults
 from lstmkit.tasks.forecast.predict import apply_conformal, forecast_batch
-from lstmkit.tasks.forecast.task import seasons_of
 from lstmkit.tasks.forecast.windows import build_tensors, origin_batches
 
 log = logging.getLogger(__name__)
@@ -91,9 +93,6 @@ class _Scores:
 def backtest(forecaster: Any, data: Any, n_windows: int = 3, step: int | None = None, refit: bool = False,
              statistical: bool = True, out: str | Path | None = None) -> BacktestResult:  # fmt: skip
     """Rolling-origin evaluation of `forecaster` (trained here, before the first window) on `data`."""
-    from lstmkit.tasks.forecast.forecaster import load_data
-    from lstmkit.tasks.forecast.task import with_data_defaults
-
     if n_windows < 1:
         raise UsageError(f"n_windows must be >= 1, got {n_windows}")
     panel, cfg, horizon = load_data(data, forecaster.config)
@@ -133,8 +132,6 @@ def backtest(forecaster: Any, data: Any, n_windows: int = 3, step: int | None = 
 def _fit_before(forecaster, cfg, panel, origins, scores: _Scores, out, label: str):
     """A fresh copy of the forecaster trained on each series up to its origin (reuses a trained one when
     no refit is asked and it is already trained, warning if it saw the test windows)."""
-    from lstmkit.tasks.forecast.forecaster import Forecaster
-
     if forecaster.net is not None and label == "fit":
         leak = [s.uid for s, o in zip(panel.series, origins)
                 if s.uid in forecaster.pre.train_end and pd.Timestamp(forecaster.pre.train_end[s.uid]) >= s.ds[o]]  # fmt: skip
@@ -144,8 +141,8 @@ def _fit_before(forecaster, cfg, panel, origins, scores: _Scores, out, label: st
         return forecaster
     train = forecaster.train_config
     train = dataclasses.replace(train, out=str(Path(out) / label) if out else None,
-                                name=None if out else f"backtest-{time.strftime('%Y%m%d-%H%M%S')}-{label}")  # fmt: skip
-    model = Forecaster(config=cfg, train=train)
+                                name=None if out else f"backtest-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}-{label}")  # fmt: skip
+    model = type(forecaster)(config=cfg, train=train)  # a fresh, untrained copy
     t0 = time.perf_counter()
     model.fit_panel(panel.with_series([s.head(o) for s, o in zip(panel.series, origins)]), cfg)
     scores.timed(MODEL, "fit", time.perf_counter() - t0)
@@ -161,7 +158,7 @@ def model_forecasts(model: Any, series: list[Series], origins: list[int], batch:
     qs = []
     with torch.no_grad():
         for b in origin_batches(pt, list(enumerate(origins)), cfg.lookback, cfg.horizon, seasons_of(cfg), batch):
-            qs.append(forecast_batch(model.net, cfg, b).numpy())
+            qs.append(forecast_batch(model.net, cfg, b, pre.layout).numpy())
     q = np.concatenate(qs)
     if model.calibration:
         q = apply_conformal(cfg, q, model.calibration)
@@ -202,8 +199,6 @@ def statsforecast_baselines(panel, origins, h: int, season: int, scores: _Scores
 
 
 def _last_frame(cfg, series: list[Series], origins: list[int], last: dict[str, np.ndarray]) -> pd.DataFrame:
-    from lstmkit.tasks.forecast.forecaster import quantile_column
-
     rows = []
     for i, (s, o) in enumerate(zip(series, origins)):
         frame = {"unique_id": s.uid, "ds": future_index(s.ds[o - 1], cfg.freq, cfg.horizon), "y": last["y"][i],

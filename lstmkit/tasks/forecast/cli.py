@@ -58,7 +58,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
 
 
 def _plot(f: Forecaster, data: str, fc: pd.DataFrame, path: Path) -> None:
-    from lstmkit.tasks.forecast.forecaster import builtin_frame
+    from lstmkit.tasks.forecast.data import builtin_frame
     from lstmkit.tasks.forecast.plots import plot_forecasts
 
     frame, _ = builtin_frame(data)

@@ -31,6 +31,21 @@ from lstmkit.tasks.forecast import theta
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class FeatureLayout:
+    """Where each feature sits in an encoder row (F columns) and a known-future row (K columns): the one
+    place that knows the order, so no caller indexes features by position."""
+
+    target: int  # the scaled target (last observation carried forward)
+    mask: int  # 1 where the target was observed
+    past: slice  # past covariates
+    known: slice  # known-future features (covariates, calendar, theta's seasonal index), as in the K layout
+    level: int | None  # theta: the smoothed deseasonalised level
+    drift: int | None  # theta: the drift
+    season_known: int | None  # theta: the seasonal index, as a column of the known-future (K) features
+    width: int  # F
+
+
 @dataclass
 class Preprocessor:
     """Everything fitted on the training data that turns a series into model inputs and back."""
@@ -95,6 +110,15 @@ class Preprocessor:
     @property
     def n_features(self) -> int:
         return 2 + len(self.past_cols) + self.n_known + 2 * int(self.use_theta)  # theta: level and drift
+
+    @property
+    def layout(self) -> FeatureLayout:
+        """Encoder row: target, mask, past covariates, known-future features, then theta's level and drift."""
+        p, k = len(self.past_cols), self.n_known
+        theta = self.use_theta
+        return FeatureLayout(target=0, mask=1, past=slice(2, 2 + p), known=slice(2 + p, 2 + p + k),
+                             level=2 + p + k if theta else None, drift=3 + p + k if theta else None,
+                             season_known=k - 1 if theta else None, width=self.n_features)  # fmt: skip
 
     @property
     def cat_sizes(self) -> list[int]:

@@ -1,4 +1,5 @@
-"""`Forecaster`: the Python face of the forecasting task: fit, predict, update, backtest, save, load.
+"""`Forecaster`: the Python face of the forecasting task: fit, predict, update, backtest, save, load, and the
+inference protocol (schema, records, step with a snapshot-able state).
 
 Only `fit` (and a refitting backtest) touch the training engine; predicting, updating and loading import
 no training framework.
@@ -6,7 +7,6 @@ no training framework.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Any, Literal
@@ -17,47 +17,21 @@ import torch
 
 from lstmkit.config import ConfigError, from_dict, to_dict
 from lstmkit.data.timeseries import Columns, DataError, Panel, Series, future_index, to_panel
+from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, check_records, frame_of
 from lstmkit.engine.config import TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
+from lstmkit.tasks.forecast.backtest import backtest
+from lstmkit.tasks.forecast.carry import SeriesCarry, fold, forecast, from_state, to_state
 from lstmkit.tasks.forecast.config import ForecastConfig
+from lstmkit.tasks.forecast.data import Data, builtin_frame, future_values, load_data, quantile_column
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
-from lstmkit.tasks.forecast.predict import apply_conformal, conformal_deltas, decode_from, forecast_batch
-from lstmkit.tasks.forecast.task import NAME, build_model, seasons_of
+from lstmkit.tasks.forecast.outputs import NAME, build_model, seasons_of, with_data_defaults
+from lstmkit.tasks.forecast.predict import apply_conformal, conformal_deltas, forecast_batch
 from lstmkit.tasks.forecast.windows import build_tensors, origin_batches
 
 log = logging.getLogger(__name__)
-
-Data = str | Path | pd.DataFrame
-
-
-def quantile_column(level: float) -> str:
-    return f"y_hat_q{level * 100:g}"
-
-
-def builtin_frame(data: Data) -> tuple[Data, Any]:
-    """A built-in dataset name -> (its long frame, its description); anything else passes through."""
-    if isinstance(data, str) and not Path(data).exists():
-        from lstmkit.data.builtin_series import SERIES_DATASETS, load_builtin
-
-        if data in SERIES_DATASETS or not Path(data).suffix:
-            return load_builtin(data)
-    return data, None
-
-
-def load_data(data: Data, cfg: ForecastConfig) -> tuple[Panel, ForecastConfig, int | None]:
-    """A panel from a file, a DataFrame or a built-in dataset name; built-ins bring their covariate roles
-    and horizon unless the config names its own. Returns the panel, the config and the default horizon."""
-    data, info = builtin_frame(data)
-    horizon = None
-    if info is not None:
-        if not cfg.past_covariates and not cfg.future_covariates:
-            cfg = dataclasses.replace(cfg, past_covariates=info.past, future_covariates=info.future)
-        horizon = info.horizon
-        cfg = dataclasses.replace(cfg, id_col="unique_id", time_col="ds", target="y", freq=cfg.freq or info.freq)
-    columns = Columns(cfg.id_col, cfg.time_col, cfg.target)
-    panel = to_panel(data, columns, cfg.freq, cfg.past_covariates, cfg.future_covariates, cfg.static_covariates)
-    return panel, cfg, horizon
+__all__ = ["Data", "Forecaster", "builtin_frame", "load_data", "load_saved", "quantile_column"]
 
 
 class Forecaster:
@@ -65,6 +39,8 @@ class Forecaster:
 
     Options are ForecastConfig fields (model, covariates) and TrainConfig fields (epochs, lr, out, ...).
     """
+
+    task = NAME
 
     def __init__(self, horizon: int | None = None, *, config: ForecastConfig | None = None,
                  train: TrainConfig | None = None, **options: Any) -> None:  # fmt: skip
@@ -79,14 +55,12 @@ class Forecaster:
         self.pre: Preprocessor | None = None
         self.calibration: list[list[float]] = []
         self.run_dir: Path | None = None
-        self._carry: dict[str, dict[str, Any]] = {}
+        self._carry: dict[str, SeriesCarry] = {}
 
     # ---- training
 
     def fit(self, data: Data) -> Forecaster:
         """Train on every series of `data` (long format, a file, or a built-in dataset name)."""
-        from lstmkit.tasks.forecast.task import with_data_defaults
-
         panel, cfg, horizon = load_data(data, self.config)
         return self.fit_panel(panel, with_data_defaults(cfg, panel, horizon))
 
@@ -110,7 +84,7 @@ class Forecaster:
         qs, ys = [], []
         with torch.no_grad():
             for batch in task.val_batches(256):
-                qs.append(forecast_batch(self.net, self.config, batch).numpy())
+                qs.append(forecast_batch(self.net, self.config, batch, self.pre.layout).numpy())
                 ys.append(batch["y"][:, -1].numpy())
         return conformal_deltas(self.config, np.concatenate(qs), np.concatenate(ys))
 
@@ -138,7 +112,7 @@ class Forecaster:
         ds = future_index(series.ds[-1], c.freq, c.horizon)
         future = np.zeros((c.horizon, len(c.future_covariates)))
         if c.future_covariates:
-            future = _future_values(futr, series.uid, ds, c)
+            future = future_values(futr, series.uid, ds, c)
         return Series(
             series.uid, series.ds.append(ds), np.concatenate([series.y, np.full(c.horizon, np.nan)]),
             np.concatenate([series.past, np.full((c.horizon, series.past.shape[1]), np.nan)]),
@@ -162,7 +136,7 @@ class Forecaster:
         qs = []
         with torch.no_grad():
             for batch in origin_batches(pt, origins, window, self.config.horizon, seasons_of(self.config), 256):
-                qs.append(forecast_batch(net, self.config, batch).numpy())
+                qs.append(forecast_batch(net, self.config, batch, pre.layout).numpy())
         return self._frame(series, np.concatenate(qs))
 
     def _frame(self, series: list[Series], q: np.ndarray, pres: list[Preprocessor] | None = None) -> pd.DataFrame:
@@ -190,41 +164,84 @@ class Forecaster:
         net, pre = self._require_fitted()
         with torch.no_grad():
             for s in self._panel(data).series:
-                carry = self._carry.get(s.uid)
-                if carry is not None:
-                    s = _after(carry["ds"], s, self.config.freq)
-                view = pre.pinned(s) if carry is None else carry["pre"]
-                x, _ = view.encoder(s, None if carry is None else carry["level"])  # (T, F)
-                i, cats, nums = view.static_row(s)
-                st = net.static(torch.tensor([i]), torch.from_numpy(cats)[None], torch.from_numpy(nums)[None])
-                out, hx = net.encode(torch.from_numpy(x)[None], st, None if carry is None else carry["hx"])
-                m = max(seasons_of(self.config))
-                tail = np.concatenate([np.zeros(m, np.float32) if carry is None else carry["tail"], x[:, 0]])[-m:]
-                level = _carried_level(pre, x, None if carry is None else carry["level"])
-                self._carry[s.uid] = {"hx": hx, "last": out[:, -1:], "x": torch.from_numpy(x[-1])[None], "s": st,
-                                      "ds": s.ds[-1], "series": s, "tail": tail, "level": level,
-                                      "pre": view}  # fmt: skip
+                self._carry[s.uid] = fold(net, pre, self.config, s, self._carry.get(s.uid))
         return self
 
-    def _predict_carried(self, futr_df: pd.DataFrame | None) -> pd.DataFrame:
-        if not self._carry:
+    def _predict_carried(self, futr_df: pd.DataFrame | None, carries: dict[str, SeriesCarry] | None = None
+                         ) -> pd.DataFrame:  # fmt: skip
+        carries = self._carry if carries is None else carries
+        if not carries:
             raise UsageError("no carried state: call update(data) first, or predict(data)")
-        net, _ = self._require_fitted()
+        net, pre = self._require_fitted()
         qs, series, pres = [], [], []
         with torch.no_grad():
-            for carry in self._carry.values():
-                s = carry["series"]
-                ext = self._with_future(s, futr_df)
-                view = carry["pre"]
-                known = torch.from_numpy(view.known(ext.ds[len(s):], ext.future[len(s):], s))[None]  # (1, H, K)
-                tail = carry["tail"]  # the last (longest) season of scaled values; step k lags by one season
-                k, m = np.arange(self.config.horizon)[:, None], np.asarray(seasons_of(self.config))  # (H, 1), (E,)
-                lags = torch.from_numpy(tail[len(tail) - m + k % m])[None]  # (1, H, E)
-                qs.append(decode_from(net, self.config, carry["last"], carry["hx"], carry["s"], carry["x"], known,
-                                      lags))  # fmt: skip
-                series.append(s)
-                pres.append(view)
+            for carry in carries.values():
+                ext = self._with_future(carry.stub(), futr_df)
+                qs.append(forecast(net, pre, self.config, carry, ext.ds[1:], ext.future[1:]))  # (1, H, Q)
+                series.append(carry.stub())
+                pres.append(carry.view(pre))
         return self._frame(series, torch.cat(qs).numpy(), pres)
+
+    # ---- the inference protocol (deploy.protocol): what serving and export call
+
+    def schema(self) -> dict[str, Any]:
+        """One input record is one history row (long format); one output record is one forecast step."""
+        c = self.config
+        row = {c.id_col: {"type": ["string", "integer"]}, c.time_col: {"type": "string", "description": "timestamp"},
+               c.target: {"type": ["number", "null"]},
+               **{col: {"type": ["number", "null"]} for col in (*c.past_covariates, *c.future_covariates)},
+               **{col: {"type": ["string", "number"]} for col in c.static_covariates}}  # fmt: skip
+        out = {c.id_col: {"type": "string"}, c.time_col: {"type": "string"}, "y_hat": {"type": "number"},
+               **{quantile_column(lv): {"type": "number"} for lv in c.levels if lv != 0.5}}  # fmt: skip
+        need = [c.time_col, c.target]
+        inp = {"type": "object", "required": need, "properties": row}
+        return {"task": NAME, "stateful": True, "horizon": c.horizon, "freq": c.freq, "input": inp,
+                "output": {"type": "object", "properties": out},
+                "step_input": {"type": "object", "required": ["rows"],
+                               "properties": {"rows": {"type": "array", "items": inp, "minItems": 1},
+                                              "future": {"type": "array", "items": {"type": "object"}}}},
+                "step_output": {"type": "object", "properties": {"forecast": {"type": "array", "items": out}}}}  # fmt: skip
+
+    def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """History rows in, the next horizon of every series in them out (timestamps as ISO strings)."""
+        frame = self.predict_frame(frame_of(check_records(records, self.schema())))
+        return _records(frame, self.config.time_col)
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return self.predict(frame)
+
+    def initial_state(self) -> ModelState:
+        return to_state({})
+
+    def step(self, state: ModelState, inputs: dict[str, Any]) -> tuple[dict[str, Any], ModelState]:
+        """Fold `inputs["rows"]` (new history rows) into `state` and forecast the series they touch; the state
+        passed in is left as it was. `inputs["future"]`: known-future covariate rows for the horizon."""
+        check(inputs, self.schema()["step_input"], "inputs")
+        net, pre = self._require_fitted()
+        carries = from_state(state.copy())
+        rows = frame_of(inputs["rows"])
+        touched = {}
+        with torch.no_grad():
+            for s in self._panel(rows).series:
+                carries[s.uid] = touched[s.uid] = fold(net, pre, self.config, s, carries.get(s.uid))
+        futr = frame_of(inputs["future"]) if inputs.get("future") else None
+        fc = self._predict_carried(futr, touched)
+        return {"forecast": _records(fc, self.config.time_col)}, to_state(carries)
+
+    def probe(self, inputs: dict[str, Any] | None = None) -> Probe:
+        """The encoder over the first series of `inputs["data"]` (its last lookback rows), and the sum of its
+        median forecast as the quantity whose gradient is traced."""
+        net, pre = self._require_fitted()
+        if not inputs or "data" not in inputs:
+            raise RequestError("a forecaster's probe reads a history: pass --data PATH|DATASET")
+        s = self._panel(inputs["data"]).series[0]
+        x, _ = pre.pinned(s).encoder(s)  # (T, F)
+        x = torch.from_numpy(x[-self.config.lookback :])[None]  # (1, W, F)
+        i, cats, nums = pre.pinned(s).static_row(s)
+        st = net.static(torch.tensor([i]), torch.from_numpy(cats)[None], torch.from_numpy(nums)[None])
+        if net.static_size:
+            x = torch.cat([x, st[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)  # (1, W, F + S)
+        return Probe(net.rnn, x.detach(), None, None, loss_name="the median forecast")
 
     # ---- evaluation and persistence
 
@@ -233,8 +250,6 @@ class Forecaster:
         """Rolling-origin evaluation against naive, seasonal naive (and statsforecast, when installed) on
         the same windows; an untrained Forecaster is trained on the data before the first window (in
         `out`/fit). Returns a BacktestResult (table, MAE by horizon step, the last window's forecasts)."""
-        from lstmkit.tasks.forecast.backtest import backtest
-
         return backtest(self, data, n_windows=n_windows, step=step, refit=refit, statistical=statistical, out=out)
 
     def save(self, path: str | Path) -> Path:
@@ -245,13 +260,6 @@ class Forecaster:
         resolved = {"task": to_dict(self.config), "train": to_dict(self.train_config)}
         state = {"preprocessor": pre.to_dict(), "calibration": self.calibration}
         return save_model(path, task=NAME, config=resolved, tensors=net.state_dict(), state=state)
-
-
-def _carried_level(pre: Preprocessor, x: np.ndarray, before: float | None) -> float | None:
-    """The theta anchor's smoothed level after rows x (T, F): none until a first observation."""
-    if not pre.use_theta or (before is None and not x[:, 1].any()):
-        return None
-    return float(x[-1, -2])
 
 
 def _context(context: int | str | None, lookback: int | None, series: list[Series]) -> int:
@@ -265,40 +273,9 @@ def _context(context: int | str | None, lookback: int | None, series: list[Serie
     return context
 
 
-def _future_values(futr: pd.DataFrame | None, uid: str, ds: pd.DatetimeIndex, c: ForecastConfig) -> np.ndarray:
-    """Known-future covariates of one series over its forecast horizon, from `futr` (long format)."""
-    if futr is None:
-        raise DataError(
-            f"the model uses known-future covariates {list(c.future_covariates)}: pass futr_df (--future FILE) "
-            f"with {c.id_col}, {c.time_col} and those columns for the {c.horizon} steps after each series"
-        )
-    ids = futr[c.id_col].astype(str) if c.id_col in futr.columns else pd.Series(uid, index=futr.index)
-    rows = futr[ids == uid].assign(**{c.time_col: pd.to_datetime(futr[c.time_col])}).set_index(c.time_col)
-    values = rows.reindex(ds)[list(c.future_covariates)].to_numpy(np.float64)
-    if np.isnan(values).any():
-        missing = ds[np.isnan(values).any(axis=1)][0]
-        raise DataError(
-            f"future covariates of series {uid!r} are missing at {missing} (needed for every step of the horizon)"
-        )
-    return values
-
-
-def _after(last: pd.Timestamp, s: Series, freq: str) -> Series:
-    """New rows must follow the folded ones; a gap becomes missing rows (masked)."""
-    if s.ds[0] <= last:
-        raise DataError(
-            f"series {s.uid!r}: update got rows from {s.ds[0]}, but rows up to {last} are already folded in; "
-            "pass only the new rows"
-        )
-    grid = pd.date_range(last, s.ds[-1], freq=freq)[1:]
-    if len(grid) == len(s):
-        return s
-    pad = len(grid) - len(s)
-    return Series(
-        s.uid, grid, np.concatenate([np.full(pad, np.nan), s.y]),
-        np.concatenate([np.full((pad, s.past.shape[1]), np.nan), s.past]),
-        np.concatenate([np.full((pad, s.future.shape[1]), np.nan), s.future]), s.static,
-    )  # fmt: skip
+def _records(frame: pd.DataFrame, time_col: str) -> list[dict[str, Any]]:
+    out = frame.assign(**{time_col: frame[time_col].astype(str)})
+    return out.to_dict(orient="records")
 
 
 def load_saved(saved: Any, device: torch.device) -> Forecaster:

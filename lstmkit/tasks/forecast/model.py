@@ -60,12 +60,14 @@ class ForecastNet(nn.Module):
         seasonal: bool = False,
         anchor: str = "last",
         n_seasons: int = 1,
+        theta_cols: tuple[int, int, int] | None = None,
     ) -> None:
         super().__init__()
         # the first `anchored` outputs are offsets from a base forecast: the step's last observed target
         # (anchor "last"), the value one season before each forecast step (anchor "season"), or the theta
         # method's forecast from features the preprocessor adds (anchor "theta": see theta.py)
         self.anchored, self.anchor = anchored, anchor
+        self.theta_cols = theta_cols  # (level, drift) in the encoder row, the seasonal index in the known row
         self.id_emb = nn.Embedding(n_ids + 1, embedding_dim(n_ids)) if n_ids else None  # row 0: unseen series
         self.cat_embs = nn.ModuleList(nn.Embedding(n + 1, embedding_dim(n)) for n in cat_sizes)
         static = (embedding_dim(n_ids) if n_ids else 0) + sum(embedding_dim(n) for n in cat_sizes) + n_static_num
@@ -98,7 +100,7 @@ class ForecastNet(nn.Module):
     def decode(self, out: Tensor, known: Tensor, s: Tensor, rows: Tensor, lags: Tensor) -> Tensor:
         """Encoder outputs (B, T, D), known-future features (B, T, Hz, K), the origins' input rows (B, T, F),
         seasonal lags (B, T, Hz, E), the data's own season first -> (B, T, Hz, P)."""
-        level = rows[..., 0]  # (B, T) last observed target
+        level = rows[..., 0]  # (B, T) last observed target (the layout's first column)
         ctx = torch.cat([out, s[:, None, :].expand(-1, out.shape[1], -1)], dim=-1) if self.static_size else out
         z = self.context(ctx)[:, :, None, :]  # (B, T, 1, D)
         hz = known.shape[2]
@@ -121,7 +123,9 @@ class ForecastNet(nn.Module):
             return season
         if self.anchor == "theta":  # level + drift x steps ahead + the step's seasonal index
             ahead = torch.arange(1, known.shape[2] + 1, device=rows.device, dtype=rows.dtype)  # (Hz,)
-            return rows[..., -2, None] + rows[..., -1, None] * ahead + known[..., -1]
+            assert self.theta_cols is not None, "the theta anchor needs theta_cols (from the preprocessor's layout)"
+            level, drift, season_index = self.theta_cols
+            return rows[..., level, None] + rows[..., drift, None] * ahead + known[..., season_index]
         return rows[..., 0, None].expand_as(season)
 
     def forward(

@@ -11,30 +11,31 @@ import torch
 from torch import Tensor
 
 from lstmkit.tasks.forecast.config import ForecastConfig
+from lstmkit.tasks.forecast.features import FeatureLayout
 from lstmkit.tasks.forecast.model import ForecastNet, State
+from lstmkit.tasks.forecast.outputs import to_quantiles
 from lstmkit.tasks.forecast.windows import Batch
 
 
-def forecast_batch(model: ForecastNet, cfg: ForecastConfig, batch: Batch, hx: State | None = None) -> Tensor:
+def forecast_batch(model: ForecastNet, cfg: ForecastConfig, batch: Batch, layout: FeatureLayout,
+                   hx: State | None = None) -> Tensor:  # fmt: skip
     """Quantile forecasts (B, H, Q), scaled, from the last encoder step of each window in `batch`."""
     s = model.static(batch["ids"], batch["cats"], batch["nums"])  # (B, S)
     out, hx = model.encode(batch["x"], s, hx)  # (B, W, D)
-    return decode_from(model, cfg, out[:, -1:], hx, s, batch["x"][:, -1], batch["known"][:, -1], batch["lags"][:, -1])
+    return decode_from(model, cfg, out[:, -1:], hx, s, batch["x"][:, -1], batch["known"][:, -1], batch["lags"][:, -1],
+                       layout)  # fmt: skip
 
 
 def decode_from(
     model: ForecastNet, cfg: ForecastConfig, last: Tensor, hx: State, s: Tensor, last_x: Tensor, known: Tensor,
-    lags: Tensor,
+    lags: Tensor, layout: FeatureLayout,
 ) -> Tensor:
     """From the top-layer output of the last step (B, 1, D), its state, its input row (B, F), the
     known-future features (B, H, K) and seasonal lags (B, H, E) of the horizon: quantiles (B, H, Q)."""
-    from lstmkit.tasks.forecast.task import to_quantiles
-
     if cfg.decoding == "direct":
         return to_quantiles(cfg, model.decode(last, known[:, None], s, last_x[:, None], lags[:, None])[:, 0])
     median = cfg.levels.index(0.5)
-    n_past = last_x.shape[-1] - 2 - known.shape[-1]
-    past = last_x[:, 2 : 2 + n_past]  # (B, Cp): past covariates are carried forward from the origin
+    past = last_x[:, layout.past]  # (B, Cp): past covariates are carried forward from the origin
     steps = []
     for k in range(known.shape[1]):
         out = model.decode(last, known[:, None, k : k + 1], s, last_x[:, None], lags[:, None, k : k + 1])

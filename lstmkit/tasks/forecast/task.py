@@ -12,27 +12,20 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lstmkit.config import ConfigError, to_dict
-from lstmkit.data.timeseries import Panel, check_lengths, season_length, weekly_period
+from lstmkit.config import to_dict
+from lstmkit.data.timeseries import Panel, check_lengths
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
+from lstmkit.tasks.forecast.outputs import NAME, build_model, decoded_steps, seasons_of, with_data_defaults
+from lstmkit.tasks.forecast.predict import forecast_batch
 from lstmkit.tasks.forecast.windows import Batch, OriginBatches, WindowSampler, build_tensors, origin_batches
 
-NAME = "forecast"
+__all__ = ["NAME", "ForecastTask", "build_model", "forecast_loss", "quantile_score", "with_data_defaults"]
 
 
 # ----------------------------------------------------------------------------------------------------------
 # outputs and losses (scaled space)
-
-
-def n_outputs(cfg: ForecastConfig) -> int:
-    return len(cfg.quantiles) if cfg.head == "quantile" else 2
-
-
-def decoded_steps(cfg: ForecastConfig) -> int:
-    assert cfg.horizon is not None
-    return cfg.horizon if cfg.decoding == "direct" else 1
 
 
 def forecast_loss(cfg: ForecastConfig, out: Tensor, y: Tensor) -> Tensor:
@@ -50,53 +43,9 @@ def forecast_loss(cfg: ForecastConfig, out: Tensor, y: Tensor) -> Tensor:
     return (torch.log(sigma) + 0.5 * ((y - mu) / sigma) ** 2).mean()
 
 
-def to_quantiles(cfg: ForecastConfig, out: Tensor) -> Tensor:
-    """Model outputs (..., P) -> quantiles (..., Q) in the order of cfg.levels, never crossing."""
-    if cfg.head == "quantile":
-        return torch.sort(out.float(), dim=-1).values
-    mu, sigma = out[..., 0:1].float(), nn.functional.softplus(out[..., 1:2].float()) + 1e-3
-    z = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(cfg.levels, device=out.device))  # (Q,)
-    return mu + sigma * z
-
-
 def run(model: ForecastNet, batch: Batch) -> Tensor:
     out, _ = model(batch["x"], batch["known"], batch["lags"], batch["ids"], batch["cats"], batch["nums"])
     return out  # (B, W', Hz, P)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# defaults that depend on the data
-
-
-def with_data_defaults(cfg: ForecastConfig, panel: Panel, horizon: int | None) -> ForecastConfig:
-    """A new config with horizon, lookback and freq made concrete (what is saved with the model)."""
-    horizon = cfg.horizon or horizon
-    if horizon is None:
-        raise ConfigError("--horizon is required for your own data (how many steps to forecast)")
-    lookback = cfg.lookback or max(3 * horizon, 2 * season_length(panel.freq), 24)
-    week = weekly_period(panel.freq)
-    extra = cfg.extra_seasons if cfg.extra_seasons is not None else ((week,) if week else ())
-    extra = tuple(p for p in extra if p > 0)
-    return dataclasses.replace(cfg, horizon=horizon, lookback=lookback, freq=panel.freq, extra_seasons=extra)
-
-
-def season_of(cfg: ForecastConfig) -> int:
-    assert cfg.freq is not None
-    return season_length(cfg.freq)
-
-
-def seasons_of(cfg: ForecastConfig) -> tuple[int, ...]:
-    """The periods of the decoder's seasonal lags: the data's own season, then --extra-seasons."""
-    return (season_of(cfg), *(cfg.extra_seasons or ()))  # None: a model saved before the option
-
-
-def build_model(cfg: ForecastConfig, pre: Preprocessor) -> ForecastNet:
-    return ForecastNet(
-        pre.n_features, pre.n_known, decoded_steps(cfg), n_outputs(cfg), cfg.hidden_size, cfg.num_layers,
-        cfg.dropout, n_ids=len(pre.ids) if cfg.id_embedding else 0, cat_sizes=pre.cat_sizes,
-        n_static_num=len(pre.static_num), anchored=0 if cfg.anchor == "none" else (n_outputs(cfg) if cfg.head == "quantile" else 1),
-        seasonal=cfg.seasonal_lags, anchor=cfg.anchor, n_seasons=len(seasons_of(cfg)),
-    )  # fmt: skip
 
 
 def split_validation(panel: Panel, horizon: int, validation: bool) -> Panel:
@@ -148,9 +97,7 @@ class ForecastTask:
 
     def metrics(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
         """Loss and MAE of the median over the held-out horizon, in scaled units (comparable across series)."""
-        from lstmkit.tasks.forecast.predict import forecast_batch
-
-        q = forecast_batch(model, self.cfg, batch)  # (B, H, Q)
+        q = forecast_batch(model, self.cfg, batch, self.pre.layout)  # (B, H, Q)
         y = batch["y"][:, -1]  # (B, H)
         valid = torch.isfinite(y)
         median = q[..., self.cfg.levels.index(0.5)]

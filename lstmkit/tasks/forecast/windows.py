@@ -40,7 +40,7 @@ def build_tensors(series: list[Series], pre: Preprocessor, pad_left: int, pad_ri
     row = 0
     for s in series:
         x, y = pre.encoder(s)  # (T, F), (T,)
-        known = x[:, 2 + len(pre.past_cols) : 2 + len(pre.past_cols) + pre.n_known]  # (T, K): the known features
+        known = x[:, pre.layout.known]  # (T, K): the known features
         xs += [np.zeros((pad_left, x.shape[1]), np.float32), x, np.zeros((pad_right, x.shape[1]), np.float32)]
         ks += [np.zeros((pad_left, known.shape[1]), np.float32), known,
                np.zeros((pad_right, known.shape[1]), np.float32)]  # fmt: skip

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from lstmkit.config import ConfigError, from_dict, to_dict
 from lstmkit.data.text import Corpus, TextError, load_corpus, read_text
 from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
+from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, check_records, frame_of, records_of
 from lstmkit.engine.config import TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
 from lstmkit.tasks.language.config import LanguageConfig
@@ -26,6 +28,8 @@ class LanguageModel:
 
     Options are LanguageConfig fields (corpus, tokenizer, architecture) and TrainConfig fields (epochs, lr, ...).
     """
+
+    task = NAME
 
     def __init__(self, *, config: LanguageConfig | None = None, train: TrainConfig | None = None, **options: Any):
         from lstmkit.tasks.language import SPEC
@@ -132,6 +136,80 @@ class LanguageModel:
                 shown = cut
             if cut != text:
                 return
+
+    # ---- the inference protocol (deploy.protocol): what serving and export call
+
+    def schema(self) -> dict[str, Any]:
+        num = {"type": "number"}
+        gen = {"type": "object", "required": ["prompt"], "additionalProperties": False,
+               "properties": {"prompt": {"type": "string"}, "max_new_tokens": {"type": "integer"},
+                              "temperature": num, "top_k": {"type": "integer"}, "top_p": num,
+                              "repetition_penalty": num, "seed": {"type": ["integer", "null"]}}}  # fmt: skip
+        top = {"type": "array", "items": {"type": "object", "properties": {"token": {"type": "string"}, "prob": num}}}
+        return {"task": NAME, "stateful": True, "input": gen,
+                "output": {"type": "object", "properties": {"prompt": {"type": "string"},
+                                                            "completion": {"type": "string"}}},
+                "step_input": {"type": "object", "required": ["text"], "additionalProperties": False,
+                               "properties": {"text": {"type": "string"}}},
+                "step_output": {"type": "object", "properties": {"tokens": {"type": "integer"}, "logprob": num,
+                                                                 "next": top}}}  # fmt: skip
+
+    def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each {"prompt": ..., sampling options} -> {"prompt", "completion"} (default: 100 tokens, T 0.8)."""
+        out = []
+        for r in check_records(records, self.schema()):
+            opts = {k: v for k, v in r.items() if k not in ("prompt", "max_new_tokens")}
+            text = self.generate(r["prompt"], r.get("max_new_tokens", 100), **{"temperature": 0.8, **opts})[0]
+            out.append({"prompt": r["prompt"], "completion": text})
+        return out
+
+    def predict_frame(self, frame: Any) -> Any:
+        return frame_of(self.predict_records(records_of(frame)))
+
+    def initial_state(self) -> ModelState:
+        """Nothing read yet: a zero LSTM state and no prediction for the first token."""
+        return ModelState({}, {"task": NAME, "tokens": 0})
+
+    @torch.no_grad()
+    def step(self, state: ModelState, inputs: dict[str, Any]) -> tuple[dict[str, Any], ModelState]:
+        """Read `inputs["text"]` after what `state` has read: its log-probability (of every token the state
+        could predict) and the 5 likeliest next tokens; the state passed in is left as it was."""
+        check(inputs, self.schema()["step_input"], "inputs")
+        net, tok = self._ready()
+        if state.meta.get("task") != NAME:
+            raise RequestError(f"this state is not a language model's (task {state.meta.get('task')!r})")
+        ids = tok.encode(inputs["text"])
+        if not ids:
+            raise RequestError("inputs.text encodes to no tokens")
+        t = state.tensors
+        hx = (t["h"], t["c"]) if "h" in t else None
+        logits, (h, c) = net(torch.tensor(ids)[None], hx)  # (1, N, V)
+        logp = torch.log_softmax(logits[0].float(), -1)  # (N, V)
+        prev = torch.log_softmax(t["logits"].float(), -1)[None] if "logits" in t else logp[:0]  # (0|1, V)
+        scored = torch.cat([prev, logp[:-1]])  # the distribution each fed token was drawn from
+        targets = torch.tensor(ids[len(ids) - len(scored):])
+        total = float(scored.gather(1, targets[:, None]).sum())
+        probs, top = logp[-1].exp().topk(min(5, logp.shape[-1]))
+        nxt = [{"token": tok.decode([int(i)]), "prob": float(p)} for p, i in zip(probs, top)]
+        new = ModelState({"h": h, "c": c, "logits": logits[0, -1]}, {"task": NAME, "tokens": state.meta["tokens"] + len(ids)})
+        return {"tokens": len(ids), "logprob": total, "next": nxt}, new
+
+    def probe(self, inputs: dict[str, Any] | None = None) -> Probe:
+        """The LSTM reading a text (`inputs["text"]`, default: 300 tokens the model writes itself, greedy),
+        each step labelled by its token; the loss is the next-token negative log-likelihood."""
+        net, tok = self._ready()
+        text = (inputs or {}).get("text") or self.generate("\n", 300, temperature=0)[0]
+        ids = torch.tensor(tok.encode(text))[None]  # (1, N)
+        if ids.shape[1] < 2:
+            raise RequestError("the text to inspect needs at least 2 tokens")
+        x = net.embedding(ids).detach()  # (1, N, E)
+
+        def loss_of_output(out: Tensor) -> Tensor:
+            logits = net.logits(out)[:, :-1]  # (1, N-1, V)
+            return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[0, 1:])
+
+        labels = [[tok.decode([int(i)]) for i in ids[0]]]
+        return Probe(net.rnn, x, None, loss_of_output, labels, "next-token loss")
 
     def save(self, path: str | Path) -> Path:
         from lstmkit.deploy.saved_model import save_model

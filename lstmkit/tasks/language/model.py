@@ -46,8 +46,12 @@ class LanguageNet(nn.Module):
     def forward(self, tokens: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
         """(B, T) token ids -> logits (B, T, V) and the state after the last step."""
         out, hx = self.rnn(self.embedding(tokens), hx)  # (B, T, H)
+        return self.logits(out), hx
+
+    def logits(self, out: Tensor) -> Tensor:
+        """The LSTM's top-layer output (B, T, H) -> next-token logits (B, T, V)."""
         if self.decoder is not None:
-            return self.decoder(out), hx  # (B, T, V)
+            return self.decoder(out)  # (B, T, V)
         if self.proj is not None:
             out = self.proj(out)  # (B, T, E)
-        return F.linear(out, self.embed.weight, self.bias), hx  # (B, T, V)
+        return F.linear(out, self.embed.weight, self.bias)  # (B, T, V)

@@ -1,0 +1,76 @@
+"""What the forecasting network is built from and what it outputs, shared by training and inference:
+output count, decoded steps, quantiles, seasonal periods, the data-dependent defaults and build_model.
+Imports nothing from the training side."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import Tensor, nn
+
+from lstmkit.config import ConfigError
+from lstmkit.data.timeseries import Panel, season_length, weekly_period
+from lstmkit.tasks.forecast.config import ForecastConfig
+from lstmkit.tasks.forecast.features import Preprocessor
+from lstmkit.tasks.forecast.model import ForecastNet
+
+NAME = "forecast"
+
+
+def n_outputs(cfg: ForecastConfig) -> int:
+    return len(cfg.quantiles) if cfg.head == "quantile" else 2
+
+
+def decoded_steps(cfg: ForecastConfig) -> int:
+    assert cfg.horizon is not None
+    return cfg.horizon if cfg.decoding == "direct" else 1
+
+
+def to_quantiles(cfg: ForecastConfig, out: Tensor) -> Tensor:
+    """Model outputs (..., P) -> quantiles (..., Q) in the order of cfg.levels, never crossing."""
+    if cfg.head == "quantile":
+        return torch.sort(out.float(), dim=-1).values
+    mu, sigma = out[..., 0:1].float(), nn.functional.softplus(out[..., 1:2].float()) + 1e-3
+    z = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(cfg.levels, device=out.device))  # (Q,)
+    return mu + sigma * z
+
+
+def with_data_defaults(cfg: ForecastConfig, panel: Panel, horizon: int | None) -> ForecastConfig:
+    """A new config with horizon, lookback and freq made concrete (what is saved with the model)."""
+    horizon = cfg.horizon or horizon
+    if horizon is None:
+        raise ConfigError("--horizon is required for your own data (how many steps to forecast)")
+    lookback = cfg.lookback or max(3 * horizon, 2 * season_length(panel.freq), 24)
+    week = weekly_period(panel.freq)
+    extra = cfg.extra_seasons if cfg.extra_seasons is not None else ((week,) if week else ())
+    extra = tuple(p for p in extra if p > 0)
+    return dataclasses.replace(cfg, horizon=horizon, lookback=lookback, freq=panel.freq, extra_seasons=extra)
+
+
+def season_of(cfg: ForecastConfig) -> int:
+    assert cfg.freq is not None
+    return season_length(cfg.freq)
+
+
+def seasons_of(cfg: ForecastConfig) -> tuple[int, ...]:
+    """The periods of the decoder's seasonal lags: the data's own season, then --extra-seasons."""
+    return (season_of(cfg), *(cfg.extra_seasons or ()))  # None: a model saved before the option
+
+
+def build_model(cfg: ForecastConfig, pre: Preprocessor) -> ForecastNet:
+    return ForecastNet(
+        pre.n_features, pre.n_known, decoded_steps(cfg), n_outputs(cfg), cfg.hidden_size, cfg.num_layers,
+        cfg.dropout, n_ids=len(pre.ids) if cfg.id_embedding else 0, cat_sizes=pre.cat_sizes,
+        n_static_num=len(pre.static_num), anchored=0 if cfg.anchor == "none" else (n_outputs(cfg) if cfg.head == "quantile" else 1),
+        seasonal=cfg.seasonal_lags, anchor=cfg.anchor, n_seasons=len(seasons_of(cfg)), theta_cols=_theta_cols(pre),
+    )  # fmt: skip
+
+
+def _theta_cols(pre: Preprocessor) -> tuple[int, int, int] | None:
+    lay = pre.layout
+    if lay.level is None or lay.drift is None or lay.season_known is None:
+        return None
+    return lay.level, lay.drift, lay.season_known
+
+
