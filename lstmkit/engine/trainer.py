@@ -77,7 +77,8 @@ class _LitTask(pl.LightningModule):
 
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
-        total = self.trainer.estimated_stepping_batches
+        total = _total_steps(self.cfg, self.batches)  # not trainer.estimated_stepping_batches: that sets up the
+        # data before a resumed run's loop state is restored, so the resumed epoch would restart from batch 0
         sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(self.cfg, total, self._time_spent))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
@@ -87,6 +88,13 @@ class _LitTask(pl.LightningModule):
         if not self.cfg.max_time or timer is None:
             return 0.0
         return timer.time_elapsed("train") / parse_duration(self.cfg.max_time).total_seconds()
+
+
+def _total_steps(cfg: TrainConfig, batches: ResumableBatches) -> float:
+    """Optimiser steps the run will take at most: --max-steps, else epochs x batches per epoch."""
+    per_epoch = len(batches) if hasattr(batches.source, "__len__") else math.inf
+    by_epochs = cfg.epochs * per_epoch
+    return float(min(cfg.max_steps, by_epochs) if cfg.max_steps > 0 else by_epochs)
 
 
 def _schedule(cfg: TrainConfig, total: float, time_spent: Callable[[], float] | None = None):
