@@ -39,7 +39,8 @@ def _datasets_text(rows: list[dict], tasks: dict) -> str:
         mine = [r for r in rows if r["task"] == name]
         if not mine:
             continue
-        out.append(f"{name}: {spec.summary}  (e.g. {mine[0]['use']})")
+        out.append(f"{name}: {spec.summary}")
+        out.append(f"  use: {mine[0]['use']}")
         width = max(len(r["name"]) for r in mine) + 2
         for r in mine:
             first = textwrap.wrap(r["size"], WIDTH - width - 2) or [""]

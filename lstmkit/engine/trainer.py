@@ -187,8 +187,8 @@ class _StderrBar(TQDMProgressBar):
 
 
 class _LiveMetrics(Callback):
-    """metrics.csv (all attempts merged) rewritten after every validation and every `every` steps, so a
-    killed run keeps its curve."""
+    """metrics.csv (all attempts merged) rewritten after every validation, every checkpoint and every
+    `every` steps, so a killed run keeps its curve."""
 
     def __init__(self, run_dir: Path, every: int) -> None:
         self.run_dir, self.every = run_dir, every
@@ -205,6 +205,9 @@ class _LiveMetrics(Callback):
     def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
             self._write(trainer)
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, *args: Any) -> None:
+        self._write(trainer)  # the curve is always at least as fresh as the resume checkpoint
 
 
 def seed_everything(seed: int) -> None:

@@ -23,8 +23,8 @@ class GateTrace:
 
     kind: str  # 'lstm', 'gru' or 'rnn'
     values: dict[str, Tensor]  # name -> (L, D, B, T, H)
-    output: Tensor
-    state: Tensor | tuple[Tensor, ...]
+    layer_output: Tensor  # what the layer returned (not to be confused with the LSTM's `output` gate)
+    final_state: Tensor | tuple[Tensor, ...]
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -39,6 +39,7 @@ def _kill_mid_run(cmd, cwd: Path, out: Path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (out / "model").exists(), "the kill came after the run had finished: nothing was resumed"
+    assert (out / "metrics.csv").read_text().startswith("step"), "a killed run keeps its curve so far"
 
 
 @pytest.mark.parametrize("task", sorted(RUNS))

@@ -139,9 +139,23 @@ def test_loading_a_model_does_not_import_lightning(tmp_path):
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "m")], check=True)
 
 
+class StalledTask(MeanTask):
+    """A validation metric that never improves."""
+
+    def metrics(self, model, batch):
+        return {"mse": torch.tensor(1.0)}
+
+
 def test_early_stopping_stops_when_validation_stalls(tmp_path):
-    result = fit(MeanTask(), _cfg(tmp_path, epochs=20, lr=1e-9, early_stopping=2, lr_schedule="constant"))
-    assert result.steps < 200  # a learning rate of 1e-9 cannot improve the validation loss for long
+    result = fit(StalledTask(), _cfg(tmp_path, epochs=20, early_stopping=2))
+    # validation after epochs 1, 2, 3 (10 batches each): no improvement twice after the first -> stop at 30
+    assert result.steps == 30
+
+
+def test_a_budget_too_small_for_any_validation_still_saves_a_model(tmp_path):
+    result = fit(MeanTask(), _cfg(tmp_path, epochs=20, early_stopping=2, max_steps=4))
+    assert result.steps == 4 and (result.model_dir / "model.safetensors").is_file()
+    assert math.isfinite(result.metrics["val_mse"])  # measured on the validation set after training
 
 
 def test_learning_rate_schedule():

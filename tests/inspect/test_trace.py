@@ -69,3 +69,18 @@ def test_gate_means_ignore_padding():
     by_hand = torch.cat([f[0, :5], f[1, :2]]).mean()
     torch.testing.assert_close(means["gate_forget_l0"], by_hand)
     assert gate_means(trace(lnn.RNN(2, 3), x)) == {}
+
+
+def test_every_traced_name_is_an_attribute_and_the_kind_is_separate():
+    from lstmkit import nn as lnn
+    from lstmkit.inspect.trace import trace as run_trace
+
+    x = torch.randn(3, 5, 4)
+    tr = run_trace(lnn.LSTM(4, 6, batch_first=True), x)
+    assert tr.kind == "lstm"
+    for name in tr.names:
+        assert torch.equal(getattr(tr, name), tr[name])
+    assert tr.cell.shape == (1, 1, 3, 5, 6)  # the cell state, not the cell kind
+    gru = run_trace(lnn.GRU(4, 6, batch_first=True), x)
+    with pytest.raises(AttributeError, match="has no 'cell'"):
+        _ = gru.cell

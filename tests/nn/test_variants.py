@@ -1,5 +1,7 @@
 """Variants: reduce to the plain cell when off, match hand computations when on, pass float64 gradcheck."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -196,3 +198,16 @@ def test_gradcheck_float64_gru_rnn(cell):
             return layer(x)
 
     assert torch.autograd.gradcheck(fn, (x,))
+
+
+@pytest.mark.parametrize("cls", [lnn.LSTM, lnn.GRU])
+def test_reset_parameters_keeps_chrono_init(cls):
+    """torch re-draws the biases uniformly in reset_parameters; lstmkit's layers re-apply their variants."""
+    T, H = 50, 16
+    m = cls(3, H, chrono_init=T)
+    torch.manual_seed(1)
+    m.reset_parameters()
+    keep = (m.bias_ih_l0 + m.bias_hh_l0).detach()[H : 2 * H]  # LSTM forget / GRU update gate
+    assert bool((keep >= 0).all()) and bool((keep <= math.log(T - 1) + 1e-6).all()) and keep.std() > 0.3
+    plain = torch.nn.GRU(3, H) if cls is lnn.GRU else torch.nn.LSTM(3, H)
+    assert float((plain.bias_ih_l0 + plain.bias_hh_l0)[H : 2 * H].abs().max()) < 2 / math.sqrt(H)  # torch's own

@@ -58,7 +58,7 @@ class LongRangeTask:
         """The problem's metrics, plus mean gate activations per layer (one traced pass gives both)."""
         lengths = batch.get("lengths")
         tr = trace(model.rnn, batch["x"], lengths=lengths)
-        return {**self.problem.metrics(model.readout(tr.output, lengths), batch), **gate_means(tr, lengths)}
+        return {**self.problem.metrics(model.readout(tr.layer_output, lengths), batch), **gate_means(tr, lengths)}
 
     def config_dict(self) -> dict[str, Any]:
         return to_dict(self.cfg)
