@@ -88,3 +88,14 @@ def dumps(payload: Any) -> str:
 def emit(args: argparse.Namespace, payload: Any, text: Callable[[], str]) -> None:
     """Print one JSON document with --json, else the human text (stdout: results only)."""
     print(dumps(payload) if getattr(args, "json", False) else text())
+
+
+def load_model(path: str, task: str) -> Any:
+    """`lstmkit.load(path)`, which must be a model of `task`; otherwise an error that says which command fits."""
+    import lstmkit
+    from lstmkit.errors import UsageError
+
+    model = lstmkit.load(path)
+    if model.task != task:
+        raise UsageError(f"{path} is a {model.task} model, not a {task} one; use lstmkit {model.task} ...")
+    return model

@@ -9,6 +9,7 @@ spec (nothing named in a file is imported).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,3 +55,15 @@ class TaskSpec:
         diff = [f"--{k.replace('_', '-')} {getattr(mine, k)}" for k in mine.__dataclass_fields__
                 if getattr(mine, k) != getattr(base, k)]  # fmt: skip
         return ", ".join(diff) or "the engine's defaults"
+
+
+def lazy_exports(package: str, names: dict[str, str]) -> Callable[[str], Any]:
+    """A module `__getattr__` that imports a task package's public names from its submodules on first use
+    (`names`: attribute -> submodule), so the registry can read the package's SPEC without torch."""
+
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            return getattr(importlib.import_module(f"{package}.{names[name]}"), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

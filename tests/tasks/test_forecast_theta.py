@@ -61,12 +61,22 @@ def test_alpha_and_drift():
 
 
 def zero_correction(f: Forecaster) -> Forecaster:
-    """Zero the network's last layer, so its forecast is its anchor's base alone."""
-    last = f.net.head[-1]
-    with torch.no_grad():
-        last.weight.zero_()
-        last.bias.zero_()
-    return f
+    """The model with its network's last layer zeroed (so its forecast is its anchor's base alone), written
+    and loaded back through the saved-model format."""
+    from safetensors.torch import load_file
+
+    import lstmkit
+    from lstmkit.deploy.saved_model import read_saved, save_model
+
+    path = f.run_dir / "zeroed"
+    f.save(path)
+    tensors = load_file(path / "model.safetensors")
+    last = max(int(k.split(".")[1]) for k in tensors if k.startswith("head."))  # the head's last Linear
+    for k in (f"head.{last}.weight", f"head.{last}.bias"):
+        tensors[k] = torch.zeros_like(tensors[k])
+    saved = read_saved(path)
+    save_model(path, task="forecast", config=saved.config, tensors=tensors, state=saved.state)
+    return lstmkit.load(path)
 
 
 def test_with_a_zero_correction_the_forecast_is_the_theta_method(tmp_path):

@@ -8,9 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config, table
+from lstmkit.clitools import add_config_flags, emit, load_model, quiet_lightning, run_config, table
 from lstmkit.config import ConfigError
-from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast.forecaster import Forecaster
 
 EXAMPLES = """examples:
@@ -29,12 +28,7 @@ def _forecaster(args: argparse.Namespace, spec: Any) -> tuple[Forecaster, str]:
 
 
 def _load(path: str) -> Forecaster:
-    import lstmkit
-
-    f = lstmkit.load(path)
-    if not isinstance(f, Forecaster):
-        raise UsageError(f"{path} is a {f.task} model, not a forecaster; use lstmkit {f.task}")
-    return f
+    return load_model(path, "forecast")
 
 
 def _train(args: argparse.Namespace, spec: Any) -> None:

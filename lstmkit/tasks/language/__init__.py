@@ -8,10 +8,8 @@ cached-state generation.
 
 from __future__ import annotations
 
-from typing import Any
-
 from lstmkit.engine.config import TrainConfig
-from lstmkit.tasks.spec import TaskSpec
+from lstmkit.tasks.spec import TaskSpec, lazy_exports
 
 SPEC = TaskSpec(
     name="lm",
@@ -26,11 +24,4 @@ SPEC = TaskSpec(
 _LAZY = {"LanguageConfig": "config", "LanguageModel": "lm", "load_saved": "lm"}
 __all__ = ["SPEC", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    """The task's pieces, imported on first use (the registry reads SPEC without importing torch)."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)  # the pieces, imported on first use (SPEC needs no torch)

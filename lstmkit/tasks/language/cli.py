@@ -6,8 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config
-from lstmkit.errors import UsageError
+from lstmkit.clitools import add_config_flags, emit, load_model, quiet_lightning, run_config
 from lstmkit.tasks.language.lm import LanguageModel
 
 EXAMPLES = """examples:
@@ -19,12 +18,7 @@ EXAMPLES = """examples:
 
 
 def _load(path: str) -> LanguageModel:
-    import lstmkit
-
-    lm = lstmkit.load(path)
-    if not isinstance(lm, LanguageModel):
-        raise UsageError(f"{path} is a {lm.task} model, not a language model; use lstmkit {lm.task}")
-    return lm
+    return load_model(path, "lm")
 
 
 def _train(args: argparse.Namespace, spec: Any) -> None:

@@ -8,10 +8,8 @@ fixed sequence datasets read step by step; LSTM vs GRU vs RNN under one budget.
 
 from __future__ import annotations
 
-from typing import Any
-
 from lstmkit.engine.config import TrainConfig
-from lstmkit.tasks.spec import TaskSpec
+from lstmkit.tasks.spec import TaskSpec, lazy_exports
 
 # fp32 by default: bf16 autocast was measured to distort 1,000-step memories (BENCHMARKS.md, long-range notes)
 SPEC = TaskSpec(
@@ -29,11 +27,4 @@ _LAZY = {"LongRangeConfig": "config", "PROBLEMS": "config", "LongRangeModel": "l
          "hidden_size_for": "model", "parameter_count": "model", "SequenceModel": "model"}  # fmt: skip
 __all__ = ["SPEC", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    """The task's pieces, imported on first use (the registry reads SPEC without importing torch)."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)  # the pieces, imported on first use (SPEC needs no torch)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config, table
-from lstmkit.errors import UsageError
+from lstmkit.clitools import add_config_flags, emit, load_model, quiet_lightning, run_config, table
 from lstmkit.tasks.longrange.config import LongRangeConfig
 from lstmkit.tasks.longrange.lab import CELL_CHOICES, LongRangeModel, compare
 from lstmkit.tasks.longrange.plots import COLUMNS, SWEEP_COLUMNS
@@ -52,11 +51,7 @@ def _compare(args: argparse.Namespace, spec: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from lstmkit import load
-
-    loaded = load(args.model)
-    if not isinstance(loaded, LongRangeModel):
-        raise UsageError(f"{args.model} is a {loaded.task} model, not a long-range one; use lstmkit {loaded.task}")
+    loaded = load_model(args.model, "longrange")
     row = loaded.row(loaded.evaluate())
     emit(args, row,
          lambda: f"{_headline(loaded.config)}\n\n{table([row], ['cell', 'length', 'test', 'baseline', 'learned'])}")
