@@ -22,7 +22,7 @@ def _out_path(args: argparse.Namespace, default: str) -> Path:
 
 
 def _gradients(args: argparse.Namespace) -> None:
-    from lstmkit.cli import emit
+    from lstmkit.clitools import emit
     from lstmkit.inspect.gradients import gradient_flow, plot_gradient_flow
 
     probe = _load(args).probe(None)

@@ -1,0 +1,64 @@
+"""The architecture, checked: lower layers never import higher ones, the file format knows no task,
+configs and the registry import no torch, inference imports no training framework."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent / "lstmkit"
+# a package may import only the packages listed for it (and itself); the top-level modules sit above all
+ALLOWED = {
+    "nn": set(),
+    "data": {"errors"},
+    "inspect": {"nn", "errors"},
+    "deploy": {"errors"},
+    "engine": {"config", "errors", "deploy", "nn"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lstmkit."):
+            out.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            out |= {a.name.split(".")[1] for a in node.names if a.name.startswith("lstmkit.")}
+    return out
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_lower_layers_never_import_higher_ones(package):
+    for path in (ROOT / package).rglob("*.py"):
+        if path.name == "cli.py":  # a package's command-line face belongs to the CLI layer
+            continue
+        bad = _imports(path) - ALLOWED[package] - {package}
+        assert not bad, f"{path.relative_to(ROOT.parent)} imports lstmkit.{', lstmkit.'.join(sorted(bad))}"
+
+
+def _fresh(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_configs_and_the_registry_import_no_torch():
+    code = ("import sys, lstmkit, lstmkit.config, lstmkit.engine, lstmkit.tasks; from lstmkit.tasks import TASKS; "
+            "TASKS['forecast'].config_class; TASKS['lm'].config_class; print('torch' in sys.modules, sorted(TASKS))")
+    assert _fresh(code) == "False ['forecast', 'lm', 'longrange']"  # (the long-range problems are torch code)
+
+
+def test_inference_through_the_protocol_imports_no_training_framework():
+    fixtures = Path(__file__).parent / "fixtures" / "models" / "v0.1.0"
+    code = f"""
+import sys, lstmkit
+lm = lstmkit.load({str(fixtures / 'lm')!r})
+out, state = lm.step(lm.initial_state(), {{"text": "to be"}})
+lm.predict_records([{{"prompt": "to", "max_new_tokens": 3}}])
+f = lstmkit.load({str(fixtures / 'forecast')!r})
+f.predict("air-passengers")
+lr = lstmkit.load({str(fixtures / 'longrange')!r})
+lr.predict_records([{{"x": [[0.5, 1.0], [0.2, 0.0]]}}])
+print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')))
+"""
+    assert _fresh(code) == "[]"
