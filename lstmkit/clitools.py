@@ -22,8 +22,8 @@ def add_config_flags(parser: argparse.ArgumentParser, spec: Any) -> None:
     parser.add_argument("--config", metavar="FILE.yaml", help="YAML file of options (overridden by flags)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
     add_arguments(parser, task_cls, "task and model")
-    add_arguments(parser, TrainConfig, f"training (shared by every task; {spec.name} recommends "
-                                       f"{spec.defaults_text()})")  # fmt: skip
+    add_arguments(parser, TrainConfig, f"training (shared by every task; the defaults shown are {spec.name}'s: "
+                                       f"{spec.defaults_text()})", defaults=spec.train_defaults)  # fmt: skip
 
 
 def run_config(args: argparse.Namespace, spec: Any) -> RunConfig:

@@ -114,14 +114,18 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type, title: str) -> None:
-    """One flag per field (`max_steps` -> `--max-steps`), help and default from the dataclass. Defaults are
-    SUPPRESSed so `resolve` can tell a flag given on the command line from one left out."""
+def add_arguments(parser: argparse.ArgumentParser, cls: type, title: str, defaults: Any = None) -> None:
+    """One flag per field (`max_steps` -> `--max-steps`), help and default from the dataclass (or, shown in
+    the help, from `defaults`, an instance: e.g. a task's recommended training settings). Defaults are
+    SUPPRESSed so the merge can tell a flag given on the command line from one left out."""
     group = parser.add_argument_group(title, (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else None)
     hints = _hints(cls)
     for f in dataclasses.fields(cls):
         tp, _ = _unwrap_optional(hints[f.name])
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if defaults is not None:
+            default = getattr(defaults, f.name)
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         help_text = f"{f.metadata.get('help', '')} (default: {default})"
         kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
         if tp is bool:
