@@ -5,13 +5,14 @@ import subprocess
 import sys
 
 from lstmkit.cli import main
+from tests.helpers import strict_json
 
 TINY = ["--length", "8", "--hidden-size", "8", "--steps-per-epoch", "5", "--epochs", "1", "--val-size", "32",
         "--test-size", "32", "--no-progress", "--json"]  # fmt: skip
 
 
 def _json(capsys):
-    return json.loads(capsys.readouterr().out)
+    return strict_json(capsys.readouterr().out)
 
 
 def test_train_then_evaluate(tmp_path, capsys):

@@ -2,22 +2,15 @@
 bars on stderr), any budget ends in a saved model, lstmkit's errors are one line and exit 2 while bugs keep
 their traceback, run names never collide, output fits a 100-column terminal."""
 
-import json
 import subprocess
 import sys
 
 import pytest
 
 from lstmkit.cli import main
+from tests.helpers import strict_json
 
-
-def strict(text: str):
-    """json.loads that rejects NaN and Infinity, as strict parsers (jq, JavaScript) do."""
-
-    def no_constant(name):
-        raise ValueError(f"not JSON: {name}")
-
-    return json.loads(text, parse_constant=no_constant)
+strict = strict_json  # rejects NaN and Infinity, as jq and JavaScript do
 
 
 def _run(*args, cwd):

@@ -1,11 +1,11 @@
 """`lstmkit inspect` end to end on a tiny trained model."""
 
-import json
 
 import numpy as np
 import pytest
 
 from lstmkit.cli import main
+from tests.helpers import strict_json
 
 TINY = ["--hidden-size", "8", "--steps-per-epoch", "3", "--epochs", "1", "--val-size", "16", "--test-size", "16",
         "--no-progress"]  # fmt: skip
@@ -21,7 +21,7 @@ def run_dir(tmp_path_factory):
 def test_gradients_writes_the_plot_and_the_horizon(run_dir, capsys):
     capsys.readouterr()
     assert main(["inspect", "gradients", "--model", str(run_dir), "--json"]) == 0
-    payload = json.loads(capsys.readouterr().out)
+    payload = strict_json(capsys.readouterr().out)
     assert payload["steps"] == 24 and payload["cell"] == "lstm"
     assert (run_dir / "gradient-flow.png").stat().st_size > 10_000
 
@@ -29,7 +29,7 @@ def test_gradients_writes_the_plot_and_the_horizon(run_dir, capsys):
 def test_gates_from_a_probe_and_from_a_file(run_dir, tmp_path, capsys):
     capsys.readouterr()
     assert main(["inspect", "gates", "--model", str(run_dir), "--gates", "forget", "cell", "--json"]) == 0
-    payload = json.loads(capsys.readouterr().out)
+    payload = strict_json(capsys.readouterr().out)
     assert set(payload["mean"]) == {"forget", "cell"} and 0 < payload["mean"]["forget"] < 1
     seq = tmp_path / "seq.csv"
     np.savetxt(seq, np.eye(8)[np.random.default_rng(0).integers(0, 8, 30)], delimiter=",")

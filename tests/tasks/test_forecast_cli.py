@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import pandas as pd
 
 from lstmkit.cli import main
+from tests.helpers import strict_json
 from tests.tasks.test_forecast import future_frame, panel_frame
 
 TINY = ["--epochs", "1", "--steps-per-epoch", "3", "--hidden-size", "8", "--num-layers", "1", "--no-progress"]
@@ -24,7 +24,7 @@ def test_train_predict_backtest(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["forecast", "train", "--data", str(data), "--horizon", "5", *names, "--out", str(run), *TINY,
                  "--future", str(future), "--json"]) == 0  # fmt: skip
-    info = json.loads(capsys.readouterr().out)
+    info = strict_json(capsys.readouterr().out)
     assert info["horizon"] == 5 and (run / "forecast.png").is_file() and (run / "model" / "config.json").is_file()
 
     out = tmp_path / "fc.csv"
@@ -38,7 +38,7 @@ def test_train_predict_backtest(tmp_path, capsys):
     bt = tmp_path / "bt"
     assert main(["forecast", "backtest", "--data", str(data), "--horizon", "5", *names, "--windows", "2",
                  "--out", str(bt), *TINY, "--json"]) == 0  # fmt: skip
-    res = json.loads(capsys.readouterr().out)
+    res = strict_json(capsys.readouterr().out)
     methods = [r["method"] for r in res["table"]]
     assert methods[:3] == ["lstmkit", "naive", "seasonal_naive"] and res["info"]["windows"] == 2
     for name in ("backtest.csv", "backtest.md", "last-window.csv", "forecast.png", "error-by-horizon.png"):
@@ -53,6 +53,7 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
     assert main(["forecast", "train", "--data", "no-such-dataset", *TINY]) == 2
     assert "unknown built-in dataset" in capsys.readouterr().err
     assert main(["forecast", "predict", "--model", str(tmp_path), "--data", str(bad)]) == 2
+    assert "is not a complete lstmkit saved model" in capsys.readouterr().err
 
 
 def test_predict_does_not_import_lightning(tmp_path):

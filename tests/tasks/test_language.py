@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 
@@ -17,6 +16,7 @@ from lstmkit.errors import UsageError
 from lstmkit.tasks.language import LanguageConfig, LanguageModel
 from lstmkit.tasks.language.generate import Sampling, filter_logits, sample_tokens
 from lstmkit.tasks.language.task import LanguageTask, StreamBatches, bptt_lengths, columns
+from tests.helpers import strict_json
 from tests.tasks.conformance import check_task
 
 TEXT = "".join(f"{w} " for w in ["the cat sat on the mat.", "a dog ate the hat.", "we sing all day long."] * 200)
@@ -137,10 +137,10 @@ def test_cli_train_evaluate_generate(tmp_path, capsys):
     small = ["--embedding-size", "8", "--hidden-size", "16", "--num-layers", "1", "--bptt", "16"]
     assert main(["lm", "train", "--text", str(path), *small, "--max-steps", "5", "--batch-size", "4", "--out",
                  str(run), "--no-progress", "--json"]) == 0  # fmt: skip
-    info = json.loads(capsys.readouterr().out)
+    info = strict_json(capsys.readouterr().out)
     assert info["test_bpc"] > 0 and (run / "model" / "tokenizer.json").is_file()
     assert main(["lm", "evaluate", "--model", str(run), "--text", str(path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["tokens"] == len(TEXT) - 1
+    assert strict_json(capsys.readouterr().out)["tokens"] == len(TEXT) - 1
     assert main(["lm", "generate", "--model", str(run), "--prompt", "the", "--max-new-tokens", "10", "--seed", "1",
                  "--top-k", "5"]) == 0  # fmt: skip
     assert capsys.readouterr().out.startswith("the")

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lstmkit.config import ConfigError, from_dict, to_dict
+from lstmkit.config import ConfigError, from_dict
 from lstmkit.data.timeseries import Columns, DataError, Panel, Series, future_index, to_panel
 from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, check_records, frame_of
-from lstmkit.engine.config import TrainConfig, config_objects, resolve_run
+from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast.backtest import backtest
 from lstmkit.tasks.forecast.carry import SeriesCarry, fold, forecast, from_state, to_state
@@ -257,7 +257,7 @@ class Forecaster:
         from lstmkit.deploy.saved_model import save_model
 
         net, pre = self._require_fitted()
-        resolved = {"task": to_dict(self.config), "train": to_dict(self.train_config)}
+        resolved = RunConfig(self.config, self.train_config).to_dict()  # the same document the engine saves
         state = {"preprocessor": pre.to_dict(), "calibration": self.calibration}
         return save_model(path, task=NAME, config=resolved, tensors=net.state_dict(), state=state)
 

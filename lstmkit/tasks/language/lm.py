@@ -11,11 +11,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lstmkit.config import ConfigError, from_dict, to_dict
+from lstmkit.config import ConfigError, from_dict
 from lstmkit.data.text import Corpus, TextError, load_corpus, read_text
 from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
 from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, check_records, frame_of, records_of
-from lstmkit.engine.config import TrainConfig, config_objects, resolve_run
+from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
 from lstmkit.tasks.language.config import LanguageConfig
 from lstmkit.tasks.language.generate import Sampling, sample_tokens
@@ -215,7 +215,7 @@ class LanguageModel:
         from lstmkit.deploy.saved_model import save_model
 
         net, tok = self._ready()
-        resolved = {"task": to_dict(self.config), "train": to_dict(self.train_config)}
+        resolved = RunConfig(self.config, self.train_config).to_dict()  # the same document the engine saves
         return save_model(path, task=NAME, config=resolved, tensors=net.state_dict(),
                           state={"tokenizer": tok.to_dict()})  # fmt: skip
 

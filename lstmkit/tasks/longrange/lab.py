@@ -22,7 +22,7 @@ from torch import Tensor
 from lstmkit.config import from_dict
 from lstmkit.data import synthetic
 from lstmkit.deploy.protocol import Probe, RequestError, check_records, frame_of, records_of
-from lstmkit.engine.config import TrainConfig, config_objects, resolve_run
+from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
 from lstmkit.tasks.longrange.config import NAME, LongRangeConfig
 from lstmkit.tasks.longrange.model import SequenceModel, build_model, hidden_size_for
@@ -158,7 +158,7 @@ class LongRangeModel:
     def save(self, path: str | Path) -> Path:
         from lstmkit.deploy.saved_model import save_model
 
-        config = {"task": dataclasses.asdict(self.config), "train": dataclasses.asdict(self.train_config)}
+        config = RunConfig(self.config, self.train_config).to_dict()  # the same document the engine saves
         return save_model(path, task=NAME, config=config, tensors=self._ready().state_dict(), state={})
 
 
