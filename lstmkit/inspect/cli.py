@@ -25,18 +25,19 @@ def _gradients(args: argparse.Namespace) -> None:
     from lstmkit.clitools import emit
     from lstmkit.inspect.gradients import gradient_flow, plot_gradient_flow
 
-    probe = _load(args).probe(None)
+    probe = _load(args).probe(_probe_inputs(args))
     if probe.loss_of_output is None:
         raise UsageError(f"{args.model}: this model's probe has no loss to differentiate; use inspect gates")
     layer = probe.layer
     flow = gradient_flow(layer, probe.x, probe.loss_of_output, lengths=probe.lengths)
     png = plot_gradient_flow({layer.cell: flow}, _out_path(args, "gradient-flow.png"), title=str(args.model))
     norms = flow.by_distance()
-    payload = {"cell": layer.cell, "steps": len(norms), "horizon": flow.horizon(), "png": str(png),
+    payload = {"cell": layer.cell, "loss": probe.loss_name, "steps": len(norms), "horizon": flow.horizon(),
+               "png": str(png),
                "norm_max": float(norms.max()), "norm_first_step": float(norms[-1])}  # fmt: skip
     horizon = "beyond the sequence" if payload["horizon"] is None else f"{payload['horizon']} steps"
     emit(args, payload, lambda: (
-        f"{layer.cell}: largest ‖dLoss/dh_t‖ {payload['norm_max']:.3g}, at the first step "
+        f"{layer.cell}, gradient of {probe.loss_name}: largest ‖dLoss/dh_t‖ {payload['norm_max']:.3g}, at the first step "
         f"{payload['norm_first_step']:.3g}; memory horizon (norm < 1e-3 of its max): {horizon}\nplot: {png}"
     ))  # fmt: skip
 
@@ -106,12 +107,12 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--model", required=True, help="run directory or its model/ directory")
         p.add_argument("--out", help="PNG to write (default: in the run directory)")
         p.add_argument("--json", action="store_true", help="print as JSON")
+        p.add_argument("--input", help="a (time, features) .npy or .csv array to read instead of the probe's")
+        p.add_argument("--text", help="language models: the text to read (default: the model's own sample)")
+        p.add_argument("--data", metavar="PATH|DATASET", help="forecasters: the history whose first series to read")
     grads.add_argument("--batch-size", type=int, default=64, help="probe sequences to average over (default: 64)")
     gates.add_argument("--batch-size", type=int, default=8, help=argparse.SUPPRESS)
     gates.add_argument("--index", type=int, default=0, help="which probe sequence to draw (default: 0)")
-    gates.add_argument("--input", help="a (time, features) .npy or .csv array to trace instead of a probe sequence")
-    gates.add_argument("--text", help="language models: the text to read (default: the model's own sample)")
-    gates.add_argument("--data", metavar="PATH|DATASET", help="forecasters: the history whose first series to read")
     gates.add_argument("--unit", type=int, default=0, help="text view: the unit whose activation colours the text")
     gates.add_argument("--layer", type=int, default=-1, help="text view: which layer (default: the last)")
     gates.add_argument("--gates", nargs="+", help="gates/states to draw (default: all the cell has)")

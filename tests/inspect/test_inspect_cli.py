@@ -45,3 +45,22 @@ def test_bad_requests_are_named(run_dir, tmp_path, capsys):
     np.savetxt(bad, np.zeros((5, 3)), delimiter=",")
     assert main(["inspect", "gates", "--model", str(run_dir), "--input", str(bad)]) == 2
     assert "expected a (time, 8) array" in capsys.readouterr().err
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parent.parent / "fixtures" / "models" / "v0.1.0"
+
+
+@pytest.mark.parametrize("task, extra", [("forecast", ["--data", "air-passengers"]), ("lm", ["--text", "to be or not"])])
+def test_every_task_is_inspected_through_its_probe(task, extra, tmp_path, capsys):
+    capsys.readouterr()
+    png = tmp_path / "g.png"
+    assert main(["inspect", "gradients", "--model", str(FIXTURES / task), "--out", str(png), "--json", *extra]) == 0
+    payload = strict_json(capsys.readouterr().out)
+    assert payload["cell"] == "lstm" and payload["norm_max"] > 0 and png.stat().st_size > 10_000
+    if task == "lm":
+        assert payload["steps"] == len("to be or not")  # one step per character
+    gates = tmp_path / "gates.png"
+    assert main(["inspect", "gates", "--model", str(FIXTURES / task), "--out", str(gates), "--json", *extra]) == 0
+    assert gates.stat().st_size > 5_000
+    assert main(["inspect", "gradients", "--model", str(FIXTURES / "forecast")]) == 2  # no history given
+    assert "pass --data" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import torch
+from torch import Tensor
 
 from lstmkit.config import ConfigError, from_dict
 from lstmkit.data.timeseries import Columns, DataError, Panel, Series, future_index, to_panel
@@ -26,7 +27,7 @@ from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.data import Data, builtin_frame, future_values, load_data, quantile_column
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
-from lstmkit.tasks.forecast.outputs import NAME, build_model, seasons_of, with_data_defaults
+from lstmkit.tasks.forecast.outputs import NAME, build_model, seasons_of, to_quantiles, with_data_defaults
 from lstmkit.tasks.forecast.predict import apply_conformal, conformal_deltas, forecast_batch
 from lstmkit.tasks.forecast.windows import build_tensors, origin_batches
 
@@ -229,19 +230,31 @@ class Forecaster:
         return {"forecast": _records(fc, self.config.time_col)}, to_state(carries)
 
     def probe(self, inputs: dict[str, Any] | None = None) -> Probe:
-        """The encoder over the first series of `inputs["data"]` (its last lookback rows), and the sum of its
-        median forecast as the quantity whose gradient is traced."""
+        """The encoder reading the first series of `inputs["data"]` up to its last horizon (the lookback
+        rows before it), and the loss of the forecast of that horizon against its actuals (mean pinball
+        loss, scaled): what `lstmkit inspect` traces and differentiates."""
         net, pre = self._require_fitted()
         if not inputs or "data" not in inputs:
             raise RequestError("a forecaster's probe reads a history: pass --data PATH|DATASET")
+        c = self.config
         s = self._panel(inputs["data"]).series[0]
-        x, _ = pre.pinned(s).encoder(s)  # (T, F)
-        x = torch.from_numpy(x[-self.config.lookback :])[None]  # (1, W, F)
-        i, cats, nums = pre.pinned(s).static_row(s)
-        st = net.static(torch.tensor([i]), torch.from_numpy(cats)[None], torch.from_numpy(nums)[None])
+        if len(s) <= c.horizon + 1:
+            raise RequestError(f"series {s.uid!r} has {len(s)} rows; the probe needs more than the horizon ({c.horizon})")
+        pinned = pre.pinned(s)
+        pt = build_tensors([s], pinned, c.lookback, 0)
+        (batch,) = origin_batches(pt, [(0, len(s) - c.horizon)], c.lookback, c.horizon, seasons_of(c), 1)
+        st = net.static(batch["ids"], batch["cats"], batch["nums"])  # (1, S)
+        x = batch["x"]  # (1, W, F)
         if net.static_size:
-            x = torch.cat([x, st[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)  # (1, W, F + S)
-        return Probe(net.rnn, x.detach(), None, None, loss_name="the median forecast")
+            x = torch.cat([x, st[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)  # (1, W, F + S): the LSTM's input
+        y, levels = batch["y"][:, -1], torch.tensor(c.levels)  # (1, H) actuals, scaled
+
+        def loss_of_output(out: Tensor) -> Tensor:
+            dec = net.decode(out[:, -1:], batch["known"][:, -1:], st, batch["x"][:, -1:], batch["lags"][:, -1:])
+            diff = y[..., None] - to_quantiles(c, dec[:, 0])  # (1, H, Q)
+            return torch.maximum(levels * diff, (levels - 1) * diff)[torch.isfinite(y)].mean()
+
+        return Probe(net.rnn, x.detach(), None, loss_of_output, loss_name="the pinball loss of the last horizon")
 
     # ---- evaluation and persistence
 
