@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._report import machine, write_section
 from lstmkit.data.text import Corpus, read_text
 from lstmkit.tasks.language import LanguageModel
-from lstmkit.tasks.language.generate import Sampling, sample_tokens
 
 NANOGPT_CHAR = 1.4697
 
@@ -67,9 +66,8 @@ class WittenBell:
 def tokens_per_second(lm: LanguageModel, n: int = 300) -> tuple[float, float]:
     """(cached, re-feeding) tokens per second for n greedy tokens after a short prompt."""
     prompt = lm.tokenizer.encode("ROMEO:\n")
-    s = Sampling(temperature=0.0)
     t0 = time.perf_counter()
-    cached = [int(t[0]) for t in sample_tokens(lm.net, prompt, n, s)]
+    cached = lm.generate("ROMEO:\n", max_new_tokens=n, temperature=0)[0]  # the public API: state cached
     t_cached = time.perf_counter() - t0
     seq = list(prompt)
     t0 = time.perf_counter()
@@ -77,7 +75,7 @@ def tokens_per_second(lm: LanguageModel, n: int = 300) -> tuple[float, float]:
         logits, _ = lm.net(torch.tensor(seq)[None])  # the whole sequence, every step
         seq.append(int(logits[0, -1].argmax()))
     t_refeed = time.perf_counter() - t0
-    assert seq[len(prompt) :] == cached, "cached and re-fed generation disagree"
+    assert lm.tokenizer.decode(seq[len(prompt) :]) == cached, "cached and re-fed generation disagree"
     return n / t_cached, n / t_refeed
 
 
