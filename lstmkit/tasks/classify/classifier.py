@@ -1,0 +1,249 @@
+"""`Classifier`: the Python face of the classification task: fit, evaluate (beside the baselines), predict
+(probabilities), explain, save, load, and the inference protocol.
+
+    from lstmkit.tasks.classify import Classifier
+    c = Classifier(epochs=3).fit("trump-tweets")      # which phone sent the tweet
+    c.report["table"]                                 # lstmkit vs majority vs TF-IDF + logistic regression
+    c.predict(["Crooked Hillary is going down!"])
+    c.explain("Thank you Iowa!").html()
+
+Only `fit` touches the training engine; loading, predicting and explaining import no training framework.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lstmkit.config import from_dict
+from lstmkit.data.labelled import Labelled, read_labelled
+from lstmkit.data.timeseries import DataError
+from lstmkit.deploy.protocol import Probe, RequestError, check_records, frame_of, records_of
+from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
+from lstmkit.errors import UsageError
+from lstmkit.tasks.classify.baselines import baselines
+from lstmkit.tasks.classify.config import ClassifyConfig
+from lstmkit.tasks.classify.explain import Explanation, integrated_gradients
+from lstmkit.tasks.classify.features import Encoding, ExampleBatches, stratified_split
+from lstmkit.tasks.classify.metrics import scores
+from lstmkit.tasks.classify.model import ClassifierNet
+from lstmkit.tasks.classify.task import NAME, build_model
+
+Data = str | Path | pd.DataFrame | Labelled
+
+
+class Classifier:
+    """An LSTM classifier of texts or numeric sequences: `Classifier().fit("data.csv").predict(df)`.
+
+    Options are ClassifyConfig fields (data columns, tokenizer, model) and TrainConfig fields (epochs, lr, ...)."""
+
+    task = NAME
+
+    def __init__(self, *, config: ClassifyConfig | None = None, train: TrainConfig | None = None,
+                 **options: Any) -> None:  # fmt: skip
+        from lstmkit.tasks.classify import SPEC
+
+        run = resolve_run(ClassifyConfig, SPEC.train_defaults, base=config_objects(config, train), options=options,
+                          where="Classifier")  # fmt: skip
+        self.config, self.train_config = run.task, run.train
+        self.net: ClassifierNet | None = None
+        self.encoding: Encoding | None = None
+        self.run_dir: Path | None = None
+        self.report: dict[str, Any] = {}
+
+    # ---- training and evaluation
+
+    def _read(self, data: Data, need_labels: bool = True) -> Labelled:
+        if isinstance(data, Labelled):
+            return data
+        if isinstance(data, (list, tuple)):  # a list of texts
+            return Labelled([""] * len(data), texts=[str(t) for t in data], source="the given texts")
+        return read_labelled(data, self.config.text_col, self.config.label_col, need_labels)
+
+    def splits(self, data: Data) -> tuple[Labelled, Labelled, Labelled]:
+        """(train, validation, test): stratified and seeded; the test split is --test-data when given."""
+        c = self.config
+        full = self._read(data)
+        if c.test_data:
+            train_idx, val_idx = stratified_split(full.labels, (c.val_fraction,), self.train_config.seed)
+            test = self._read(c.test_data)
+        else:
+            train_idx, val_idx, test_idx = stratified_split(full.labels, (c.val_fraction, c.test_fraction),
+                                                            self.train_config.seed)  # fmt: skip
+            test = full.take(test_idx)
+        train, val = full.take(train_idx), full.take(val_idx)
+        for name, part in (("validation", val), ("test", test)):
+            if len(part) == 0:
+                raise DataError(f"{full.source}: the {name} split is empty ({len(full)} examples); give more data")
+        return train, val, test
+
+    def fit(self, data: Data | None = None) -> Classifier:
+        """Train on `data` (default: the config's), select on its validation split, then score the test split
+        beside the baselines trained on the same training split (`self.report`)."""
+        from lstmkit.engine.trainer import fit
+        from lstmkit.tasks.classify.task import ClassifyTask
+
+        source = data if data is not None else self.config.data
+        if source is None:
+            raise UsageError("no data to train on: pass a file, a folder or a built-in dataset (--data)")
+        if isinstance(source, (str, Path)):
+            import dataclasses
+
+            self.config = dataclasses.replace(self.config, data=str(source))
+        train, val, test = self.splits(source)
+        c = self.config
+        self.encoding = Encoding.fit(train, c.tokenizer, c.vocab_size, c.max_length, c.normalize)
+        result = fit(ClassifyTask(c, train, val, self.encoding), self.train_config)
+        self.net, self.run_dir = result.model.eval(), result.run_dir
+        self.report = self.evaluate(test, train=train)
+        self.report["val"] = {k.removeprefix("val_"): v for k, v in result.metrics.items()}
+        self.report["steps"] = result.steps
+        return self
+
+    def _ready(self) -> tuple[ClassifierNet, Encoding]:
+        if self.net is None or self.encoding is None:
+            raise UsageError("this Classifier is not trained: call fit(data) or lstmkit.load(path) first")
+        return self.net, self.encoding
+
+    @torch.no_grad()
+    def probabilities(self, ex: Labelled, batch_size: int = 256) -> np.ndarray:
+        """(N, C) class probabilities, in the order of `classes`."""
+        net, enc = self._ready()
+        net.eval()
+        xs = enc.inputs(ex)
+        out = [torch.softmax(net(b["x"], b["lengths"]).float(), -1)
+               for b in ExampleBatches(xs, torch.zeros(len(xs), dtype=torch.long), batch_size)]  # fmt: skip
+        return torch.cat(out).numpy()
+
+    @property
+    def classes(self) -> list[str]:
+        return self._ready()[1].classes
+
+    def evaluate(self, data: Data | None = None, train: Labelled | None = None) -> dict[str, Any]:
+        """Scores on `data` (labelled): accuracy, macro-F1, per class, confusion, ECE, and the baselines in one
+        table (majority always; TF-IDF + logistic regression or 1-NN when the training split is at hand)."""
+        enc = self._ready()[1]
+        if data is None:
+            raise UsageError("evaluate needs labelled data (a file with a label column)")
+        ex = self._read(data)
+        y = enc.targets(ex).numpy()
+        probs = self.probabilities(ex)
+        mine = scores(y, probs, enc.classes)
+        rows = [{"method": "lstmkit", "accuracy": mine["accuracy"], "macro_f1": mine["macro_f1"], "ece": mine["ece"]}]
+        base = baselines(train, ex, enc.classes, enc.counts) if train is not None else {
+            "majority": np.full(len(y), int(np.argmax(enc.counts)))}  # fmt: skip
+        for name, pred in base.items():
+            onehot = np.eye(len(enc.classes))[pred]
+            s = scores(y, onehot, enc.classes)
+            rows.append({"method": name, "accuracy": s["accuracy"], "macro_f1": s["macro_f1"], "ece": None})
+        return {"test": mine, "table": rows, "classes": enc.classes, "split": ex.source,
+                "y": y.tolist(), "probs": probs.tolist()}  # fmt: skip
+
+    # ---- prediction and explanation
+
+    def predict(self, data: Data) -> pd.DataFrame:
+        """The input's columns (a label column is left alone) plus `prediction` and one `p_<class>` per class."""
+        ex = self._read(data, need_labels=False)
+        probs = self.probabilities(ex)
+        classes = self.classes
+        frame = ex.frame.copy() if ex.frame is not None else pd.DataFrame(
+            {"text": ex.texts} if ex.texts is not None else {"length": [len(s) for s in ex.seqs]})  # fmt: skip
+        frame["prediction"] = [classes[i] for i in probs.argmax(1)]
+        for j, c in enumerate(classes):
+            frame[f"p_{c}"] = probs[:, j]
+        return frame
+
+    def explain(self, example: str | np.ndarray | list, target: str | None = None, steps: int = 64) -> Explanation:
+        """Integrated-gradients scores of one text (or (T, F) sequence) for `target` (default: the prediction)."""
+        net, enc = self._ready()
+        ex = self._read([example] if isinstance(example, str) else Labelled([""], seqs=[np.asarray(
+            example, dtype=np.float32).reshape(len(example), -1)], source="the given sequence"))  # fmt: skip
+        x = enc.inputs(ex)[0][None]  # (1, T) or (1, T, F)
+        probs = self.probabilities(ex)[0]
+        k = int(probs.argmax()) if target is None else enc.classes.index(target)
+        s, at_x, at_0 = integrated_gradients(net, x, k, steps)
+        labels = enc.token_text(x[0].tolist()) if enc.kind == "text" else ["#"] * x.shape[1]
+        attention = None
+        if net.pooling == "attention":
+            with torch.no_grad():
+                out, _ = net.rnn(net.inputs(x), lengths=torch.tensor([x.shape[1]]))
+                attention = net.pool(out, torch.tensor([x.shape[1]]))[1][0].tolist()
+        return Explanation(labels, s.tolist(), enc.classes[k], float(probs[k]), at_x - at_0, attention)
+
+    # ---- the inference protocol (deploy.protocol)
+
+    def schema(self) -> dict[str, Any]:
+        _, enc = self._ready()
+        if enc.kind == "text":
+            inp = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
+        else:
+            step = {"type": "array", "items": {"type": "number"}, "minItems": enc.n_features}
+            inp = {"type": "object", "required": ["x"], "additionalProperties": False,
+                   "properties": {"x": {"type": "array", "items": step, "minItems": 1}}}  # fmt: skip
+        probs = {"type": "object", "properties": {c: {"type": "number"} for c in enc.classes}}
+        out = {"type": "object", "properties": {"prediction": {"type": "string", "enum": enc.classes},
+                                                "probabilities": probs}}  # fmt: skip
+        return {"task": NAME, "stateful": False, "classes": enc.classes, "input": inp, "output": out}
+
+    def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        records = check_records(records, self.schema())
+        _, enc = self._ready()
+        if enc.kind == "text":
+            ex = Labelled([""] * len(records), texts=[r["text"] for r in records], source="the records")
+        else:
+            try:
+                seqs = [np.asarray(r["x"], dtype=np.float32) for r in records]
+            except ValueError as err:
+                raise RequestError(f"x must be a rectangular (time, features) array of numbers ({err})") from None
+            ex = Labelled([""] * len(records), seqs=seqs, source="the records")
+        probs = self.probabilities(ex)
+        return [{"prediction": enc.classes[int(p.argmax())], "probabilities": dict(zip(enc.classes, map(float, p)))}
+                for p in probs]  # fmt: skip
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame_of(self.predict_records(records_of(frame)))
+
+    def probe(self, inputs: dict[str, Any] | None = None) -> Probe:
+        """The LSTM reading one example (`inputs["text"]`, or `["x"]`), each step labelled (tokens for texts),
+        and the cross-entropy of the predicted class as the loss."""
+        net, enc = self._ready()
+        if not inputs:
+            raise RequestError("a classifier's probe reads one example: pass --text TEXT (or --input FILE)")
+        ex = (Labelled([""], texts=[inputs["text"]]) if "text" in inputs
+              else Labelled([""], seqs=[np.asarray(inputs["x"], dtype=np.float32)]))  # fmt: skip
+        x = enc.inputs(ex)[0][None]
+        lengths = torch.tensor([x.shape[1]])
+        e = net.inputs(x).detach()  # (1, T, E): what the LSTM reads
+        target = torch.tensor([int(self.probabilities(ex)[0].argmax())])
+
+        def loss_of_output(out: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.cross_entropy(net.head(net.pool(out, lengths)[0]), target)
+
+        labels = [enc.token_text(x[0].tolist())] if enc.kind == "text" else None
+        return Probe(net.rnn, e, None, loss_of_output, labels, "the predicted class's cross-entropy")
+
+    def save(self, path: str | Path) -> Path:
+        from lstmkit.deploy.saved_model import save_model
+
+        net, enc = self._ready()
+        return save_model(path, task=NAME, config=RunConfig(self.config, self.train_config).to_dict(),
+                          tensors=net.state_dict(), state={"encoding": enc.to_dict()})  # fmt: skip
+
+
+def load_saved(saved: Any, device: torch.device) -> Classifier:
+    """Rebuild a Classifier exactly as it was trained (the saved-model loader of this task)."""
+    from lstmkit.deploy.saved_model import ModelFileError, load_weights
+
+    where = f"{saved.path}/config.json"
+    cfg = from_dict(ClassifyConfig, saved.config["task"], where=f"{where} task")
+    train = from_dict(TrainConfig, saved.config.get("train", {}), where=f"{where} train")
+    if "encoding" not in saved.state:
+        raise ModelFileError(f"{saved.path} lacks encoding.json (classes, tokenizer); re-save the model")
+    c = Classifier(config=cfg, train=train)
+    c.encoding = Encoding.from_dict(saved.state["encoding"])
+    c.net = load_weights(build_model(cfg, c.encoding), saved).to(device).eval()
+    return c

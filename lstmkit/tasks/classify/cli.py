@@ -1,0 +1,128 @@
+"""`lstmkit classify train|evaluate|predict|explain`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from lstmkit.clitools import add_config_flags, dumps, emit, load_model, quiet_lightning, run_config, table
+from lstmkit.errors import UsageError
+
+EXAMPLES = """examples:
+  lstmkit classify train --data trump-tweets --epochs 3                 # which phone sent the tweet
+  lstmkit classify train --data reviews.csv --text-col review --label-col stars --out runs/reviews
+  lstmkit classify train --data digits --pooling attention              # numeric sequences (64 steps)
+  lstmkit classify evaluate --model runs/reviews --data test.csv --json
+  lstmkit classify predict --model runs/reviews --data new.csv --out preds.csv
+  lstmkit classify explain --model runs/reviews --text "not bad at all" --out why.png
+data: CSV/TSV/Parquet/JSONL with a text and a label column, a folder of class sub-folders of .txt files,
+a wide numeric table (a label column and one column per step, as the UCR archive), .npz (x, y), or a
+built-in dataset (lstmkit datasets)."""
+
+
+def _table(report: dict) -> str:
+    rows = [{**r, "ece": r["ece"]} for r in report["table"]]
+    per = [{"class": c, **v} for c, v in report["test"]["per_class"].items()]
+    return (f"{table(rows, ['method', 'accuracy', 'macro_f1', 'ece'])}\n\n"
+            f"{table(per, ['class', 'precision', 'recall', 'f1', 'support'])}")  # fmt: skip
+
+
+def _write_report(report: dict, out: Path, title: str) -> list[Path]:
+    import numpy as np
+
+    from lstmkit.tasks.classify.metrics import plot_confusion, plot_reliability
+
+    out.mkdir(parents=True, exist_ok=True)
+    brief = {k: v for k, v in report.items() if k not in ("y", "probs")}
+    (out / "report.json").write_text(dumps(brief), encoding="utf-8")
+    files = [out / "report.json", plot_confusion(np.asarray(report["test"]["confusion"]), report["classes"],
+                                                 out / "confusion.png", title)]  # fmt: skip
+    files.append(plot_reliability(np.asarray(report["y"]), np.asarray(report["probs"]), out / "reliability.png"))
+    return files
+
+
+def _train(args: argparse.Namespace, spec: Any) -> None:
+    from lstmkit.tasks.classify.classifier import Classifier
+
+    quiet_lightning()
+    run = run_config(args, spec)
+    c = Classifier(config=run.task, train=run.train).fit()
+    assert c.run_dir is not None
+    files = _write_report(c.report, c.run_dir, f"{run.task.data}: test split")
+    payload = {"run": str(c.run_dir), "model": str(c.run_dir / "model"), "classes": c.classes,
+               "test": {k: c.report["test"][k] for k in ("accuracy", "macro_f1", "ece", "n")},
+               "table": c.report["table"], "split": "stratified, seeded: " + (
+                   "--test-data" if run.task.test_data else f"{run.task.test_fraction:g} of --data"),
+               "files": [str(f) for f in files]}  # fmt: skip
+    emit(args, payload, lambda: f"{run.task.data}: test split ({c.report['test']['n']} examples, never trained or "
+         f"selected on)\n\n{_table(c.report)}\n\nwritten: {', '.join(str(f) for f in files)}")  # fmt: skip
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    c = load_model(args.model, "classify")
+    report = c.evaluate(args.data)
+    out = Path(args.out) if args.out else None
+    files = _write_report(report, out, f"{args.data}") if out else []
+    payload = {"test": {k: report["test"][k] for k in ("accuracy", "macro_f1", "ece", "n", "per_class")},
+               "table": report["table"], "files": [str(f) for f in files]}  # fmt: skip
+    emit(args, payload, lambda: f"{args.data}: {report['test']['n']} examples\n\n{_table(report)}")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    c = load_model(args.model, "classify")
+    frame = c.predict(args.data)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out, index=False) if out.suffix in (".parquet", ".pq") else frame.to_csv(out, index=False)
+    emit(args, {"predictions": str(out), "rows": len(frame)},
+         lambda: f"{frame.head(10).to_string(index=False)}\n...\n{len(frame)} rows written to {out}")  # fmt: skip
+
+
+def _explain(args: argparse.Namespace) -> None:
+    c = load_model(args.model, "classify")
+    if args.text is None and args.data is None:
+        raise UsageError("explain needs --text TEXT, or --data FILE with --index N")
+    example = args.text
+    if example is None:
+        ex = c._read(args.data, need_labels=False)
+        if not 0 <= args.index < len(ex):
+            raise UsageError(f"--index {args.index}: {args.data} has {len(ex)} examples")
+        example = ex.texts[args.index] if ex.texts is not None else ex.seqs[args.index]
+    e = c.explain(example, args.target)
+    png = e.plot(args.out)
+    html = Path(args.out).with_suffix(".html")
+    html.write_text(e.html(), encoding="utf-8")
+    top = sorted(zip(e.scores, e.labels), reverse=True)[:5]
+    emit(args, {**e.to_dict(), "png": str(png), "html": str(html)},
+         lambda: f"{e.target} (p = {e.probability:.3f}); strongest for it: "
+         + ", ".join(f"{t!r} {s:+.3f}" for s, t in top) + f"\nwritten: {png}, {html}")  # fmt: skip
+
+
+def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
+    group = sub.add_parser("classify", help="classify texts or numeric sequences: train, evaluate, predict, explain",
+                           description="(Bi)LSTM classifiers of texts and numeric sequences, with baselines and "
+                           "explanations.", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    verbs = group.add_subparsers(title="verbs", metavar="<verb>", required=True)
+    train = verbs.add_parser("train", help="train, then score the test split beside majority and TF-IDF/1-NN",
+                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    add_config_flags(train, spec)
+    train.set_defaults(func=lambda a: _train(a, spec))
+    ev = verbs.add_parser("evaluate", help="accuracy, macro-F1, per class, calibration on a labelled file")
+    pr = verbs.add_parser("predict", help="the input's columns plus prediction and p_<class> columns")
+    ex = verbs.add_parser("explain", help="which tokens (steps) pushed the decision: integrated gradients")
+    for p in (ev, pr, ex):
+        p.add_argument("--model", required=True, metavar="RUN", help="run directory or saved-model directory")
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+    ev.add_argument("--data", required=True, metavar="PATH|DATASET", help="labelled examples")
+    ev.add_argument("--out", metavar="DIR", help="also write report.json, confusion.png, reliability.png here")
+    pr.add_argument("--data", required=True, metavar="PATH", help="examples to classify (a label column is kept)")
+    pr.add_argument("--out", default="predictions.csv", metavar="FILE", help="CSV or .parquet (default: %(default)s)")
+    ex.add_argument("--text", help="the text to explain")
+    ex.add_argument("--data", metavar="PATH", help="or an example of this file ...")
+    ex.add_argument("--index", type=int, default=0, help="... at this row (default: 0)")
+    ex.add_argument("--target", help="explain this class (default: the predicted one)")
+    ex.add_argument("--out", default="explanation.png", metavar="PNG", help="PNG (and .html beside it)")
+    ev.set_defaults(func=_evaluate)
+    pr.set_defaults(func=_predict)
+    ex.set_defaults(func=_explain)

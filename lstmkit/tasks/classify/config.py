@@ -1,0 +1,44 @@
+"""The classification task's config: what to read, how to tokenize, the model. Training settings live in
+TrainConfig."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from lstmkit.config import ConfigError, option
+
+
+@dataclass(frozen=True)
+class ClassifyConfig:
+    """Classification of texts or numeric sequences: data, tokenizer, the (Bi)LSTM and its pooling."""
+
+    data: str | None = option(None, "CSV/TSV/Parquet/JSONL, a folder of class sub-folders, .npz, or a built-in "
+                              "dataset (trump-tweets, digits)", metavar="PATH|DATASET")
+    text_col: str = option("text", "the text column (absent: the other columns are the time steps)", metavar="COL")
+    label_col: str = option("label", "the label column", metavar="COL")
+    test_data: str | None = option(None, "a separate test file (default: a stratified share of --data)",
+                                   metavar="PATH")
+    val_fraction: float = option(0.1, "share of the training data held out to select the weights")
+    test_fraction: float = option(0.1, "share held out as the test set when no --test-data is given")
+    tokenizer: Literal["bpe", "char"] = option("bpe", "texts: byte-level BPE or characters")
+    vocab_size: int = option(8000, "BPE vocabulary size")
+    max_length: int = option(256, "texts: tokens kept per example (the first ones)")
+    embedding_size: int = option(128, "token embedding size (texts) or input projection size (numbers)")
+    hidden_size: int = option(128, "LSTM hidden units per direction")
+    num_layers: int = option(1, "stacked LSTM layers")
+    bidirectional: bool = option(True, "read each sequence both ways")
+    pooling: Literal["last", "max", "mean", "attention"] = option(
+        "max", "how the steps become one vector: the last step(s), max or mean over steps, or learned attention"
+    )
+    dropout: float = option(0.3, "dropout on the embeddings and before the classifier")
+    class_weights: bool = option(False, "weight the loss by inverse class frequency (imbalanced classes)")
+    normalize: bool = option(True, "numbers: standardise each feature with the training data's mean and std")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.val_fraction < 0.5 or not 0 <= self.test_fraction < 0.5:
+            raise ConfigError("val_fraction must be in (0, 0.5) and test_fraction in [0, 0.5)")
+        if self.max_length < 1 or self.hidden_size < 1 or self.num_layers < 1 or self.embedding_size < 1:
+            raise ConfigError("max_length, hidden_size, num_layers and embedding_size must be >= 1")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")

@@ -1,0 +1,147 @@
+"""From labelled examples to model inputs, with the fitted state saved beside the weights as JSON: the
+classes, the tokenizer (texts) or the feature statistics (numbers), so a loaded model encodes exactly as it
+did in training. Also the seeded stratified split and padded batches.
+
+Token ids are shifted by one: 0 is padding.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lstmkit.data.labelled import Labelled
+from lstmkit.data.timeseries import DataError
+from lstmkit.data.tokenizers import build_tokenizer, tokenizer_from_dict
+
+Batch = dict[str, Tensor]
+
+
+@dataclass
+class Encoding:
+    """Everything fitted on the training split that turns examples into tensors and labels into ids."""
+
+    kind: str  # "text" or "numeric"
+    classes: list[str]
+    counts: list[int]  # training examples per class (the majority baseline; class weights)
+    max_length: int
+    tokenizer: dict[str, Any] | None = None
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+
+    @classmethod
+    def fit(cls, train: Labelled, tokenizer: str, vocab_size: int, max_length: int, normalize: bool) -> Encoding:
+        counts = Counter(train.labels)
+        classes = sorted(counts)
+        if len(classes) < 2:
+            raise DataError(f"{train.source} has one class only ({classes[0]!r}); a classifier needs at least two")
+        enc = cls(train.kind, classes, [counts[c] for c in classes], max_length)
+        if train.texts is not None:
+            enc.tokenizer = build_tokenizer(tokenizer, "\n".join(train.texts), vocab_size).to_dict()
+        else:
+            allx = np.concatenate(train.seqs)  # (sum T, F)
+            enc.mean = allx.mean(0).tolist() if normalize else [0.0] * allx.shape[1]
+            enc.std = [float(s) if s > 1e-8 and normalize else 1.0 for s in allx.std(0)]
+        return enc
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Encoding:
+        return cls(**data)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.mean)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tok().vocab_size + 1 if self.kind == "text" else 0
+
+    def _tok(self) -> Any:
+        if "_cached_tokenizer" not in self.__dict__:
+            self.__dict__["_cached_tokenizer"] = tokenizer_from_dict(self.tokenizer or {})
+        return self.__dict__["_cached_tokenizer"]
+
+    def tokens(self, text: str) -> list[int]:
+        """A text's token ids as the model sees them (shifted; at most max_length); never empty."""
+        ids = [i + 1 for i in self._tok().encode(text)][: self.max_length]
+        return ids or [1]  # an empty text reads as one unknown token
+
+    def token_text(self, ids: list[int]) -> list[str]:
+        return [self._tok().decode([i - 1]) for i in ids]
+
+    def inputs(self, ex: Labelled) -> list[Tensor]:
+        """Each example as (T,) token ids or (T, F) standardised numbers."""
+        if self.kind == "text":
+            if ex.texts is None:
+                raise DataError(f"{ex.source}: the model reads texts, but these examples are numeric sequences")
+            return [torch.tensor(self.tokens(t)) for t in ex.texts]
+        if ex.seqs is None:
+            raise DataError(f"{ex.source}: the model reads numeric sequences, but these examples are texts")
+        mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
+        bad = [i for i, s in enumerate(ex.seqs) if s.shape[1] != len(mean)]
+        if bad:
+            raise DataError(f"{ex.source} row {bad[0] + 1} has {ex.seqs[bad[0]].shape[1]} features per step; the model "
+                            f"was trained on {len(mean)}")  # fmt: skip
+        return [torch.from_numpy((s - mean) / std) for s in ex.seqs]
+
+    def targets(self, ex: Labelled) -> Tensor:
+        index = {c: i for i, c in enumerate(self.classes)}
+        unknown = sorted(set(ex.labels) - set(index))
+        if unknown:
+            raise DataError(f"{ex.source} has label(s) {unknown} that the training data never had "
+                            f"(classes: {', '.join(self.classes)}); drop those rows or add them to training")  # fmt: skip
+        return torch.tensor([index[y] for y in ex.labels])
+
+
+def pad(xs: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """Examples of different lengths -> (B, T) or (B, T, F) padded with zeros, and their lengths (B,)."""
+    lengths = torch.tensor([len(x) for x in xs])
+    return torch.nn.utils.rnn.pad_sequence(xs, batch_first=True), lengths
+
+
+def stratified_split(labels: list[str], fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
+    """Index arrays: the rest, then one part per fraction, each class split in the same proportions."""
+    rng = np.random.default_rng(seed)
+    parts: list[list[int]] = [[] for _ in range(len(fractions) + 1)]
+    by_class: dict[str, list[int]] = {}
+    for i, y in enumerate(labels):
+        by_class.setdefault(y, []).append(i)
+    for _, idx in sorted(by_class.items()):
+        idx = list(rng.permutation(idx))
+        cuts = [round(f * len(idx)) for f in fractions]
+        start = 0
+        for k, n in enumerate(cuts):
+            parts[k + 1] += idx[start : start + n]
+            start += n
+        parts[0] += idx[start:]
+    return [np.sort(np.asarray(p, dtype=int)) for p in parts]
+
+
+class ExampleBatches:
+    """Padded batches; with `seed`, epoch e is a fresh shuffle drawn from (seed, e), served on demand."""
+
+    def __init__(self, xs: list[Tensor], y: Tensor, batch_size: int, seed: int | None = None) -> None:
+        self.xs, self.y, self.batch_size, self.seed = xs, y, batch_size, seed
+
+    def __len__(self) -> int:
+        return -(-len(self.xs) // self.batch_size)
+
+    def epoch_batches(self, epoch: int) -> Iterator[Batch]:
+        n = len(self.xs)
+        order = np.arange(n) if self.seed is None else np.random.default_rng([self.seed, epoch]).permutation(n)
+        for i in range(0, n, self.batch_size):
+            idx = order[i : i + self.batch_size]
+            x, lengths = pad([self.xs[j] for j in idx])
+            yield {"x": x, "lengths": lengths, "y": self.y[torch.from_numpy(idx)]}
+
+    def __iter__(self) -> Iterator[Batch]:
+        return self.epoch_batches(0)

@@ -1,0 +1,68 @@
+"""The classifier: embedding (texts) or input projection (numbers) -> (Bi)LSTM -> pooling -> linear head.
+
+Notation: B batch, T steps (padded to the longest in the batch), V vocabulary, F features per step, E
+embedding size, H hidden size per direction, D directions, C classes. Padded steps never reach a pooled
+vector: the LSTM runs with `lengths` (packed), and pooling masks them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from lstmkit.nn import LSTM
+
+
+def step_mask(lengths: Tensor, T: int) -> Tensor:
+    """(B,) -> (B, T) True at real steps."""
+    return torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class ClassifierNet(nn.Module):
+    def __init__(self, n_classes: int, embedding_size: int, hidden_size: int, num_layers: int = 1,
+                 bidirectional: bool = True, pooling: str = "max", dropout: float = 0.0, vocab_size: int = 0,
+                 input_size: int = 0) -> None:  # fmt: skip
+        super().__init__()
+        if (vocab_size > 0) == (input_size > 0):
+            raise ValueError("give a vocabulary size (texts) or an input size (numbers), not both")
+        self.embed = nn.Embedding(vocab_size, embedding_size, padding_idx=0) if vocab_size else None
+        self.project = nn.Linear(input_size, embedding_size) if input_size else None
+        self.rnn = LSTM(embedding_size, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional,
+                        dropout=dropout if num_layers > 1 else 0.0)  # fmt: skip
+        width = hidden_size * (2 if bidirectional else 1)
+        self.pooling, self.drop = pooling, nn.Dropout(dropout)
+        self.score = nn.Linear(width, 1) if pooling == "attention" else None
+        self.head = nn.Linear(width, n_classes)
+
+    def inputs(self, x: Tensor) -> Tensor:
+        """Token ids (B, T) or numbers (B, T, F) -> the LSTM's input (B, T, E)."""
+        return self.embed(x) if self.embed is not None else self.project(x)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """-> logits (B, C)."""
+        return self.from_inputs(self.inputs(x), lengths)
+
+    def from_inputs(self, e: Tensor, lengths: Tensor) -> Tensor:
+        """The LSTM's input (B, T, E) -> logits (B, C): what attributions differentiate."""
+        out, _ = self.rnn(self.drop(e), lengths=lengths)  # (B, T, D*H)
+        pooled, _ = self.pool(out, lengths)
+        return self.head(self.drop(pooled))  # (B, C)
+
+    def pool(self, out: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
+        """(B, T, D*H) -> (B, D*H), and the attention weights (B, T) when pooling is attention."""
+        mask = step_mask(lengths.to(out.device), out.shape[1])  # (B, T)
+        if self.pooling == "max":
+            return out.masked_fill(~mask[..., None], float("-inf")).amax(1), None
+        if self.pooling == "mean":
+            return (out * mask[..., None]).sum(1) / lengths.to(out.device)[:, None], None
+        if self.pooling == "attention":
+            w = self.score(out)[..., 0].masked_fill(~mask, float("-inf")).softmax(-1)  # (B, T)
+            return (w[..., None] * out).sum(1), w
+        return self.last(out, lengths), None
+
+    def last(self, out: Tensor, lengths: Tensor) -> Tensor:
+        """The forward direction at each sequence's last real step (and the backward one at its first)."""
+        rows = torch.arange(out.shape[0], device=out.device)
+        H = self.rnn.hidden_size
+        fwd = out[rows, lengths.to(out.device) - 1, :H]  # (B, H)
+        return torch.cat([fwd, out[:, 0, H:]], dim=-1) if self.rnn.bidirectional else fwd
