@@ -91,11 +91,7 @@ def emit(args: argparse.Namespace, payload: Any, text: Callable[[], str]) -> Non
 
 
 def load_model(path: str, task: str) -> Any:
-    """`lstmkit.load(path)`, which must be a model of `task`; otherwise an error that says which command fits."""
-    import lstmkit
-    from lstmkit.errors import UsageError
+    """`lstmkit.load(path)`, which must be a model of `task` (lstmkit.tasks.load_as)."""
+    from lstmkit.tasks import load_as
 
-    model = lstmkit.load(path)
-    if model.task != task:
-        raise UsageError(f"{path} is a {model.task} model, not a {task} one; use lstmkit {model.task} ...")
-    return model
+    return load_as(path, task)

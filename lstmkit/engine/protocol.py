@@ -47,3 +47,9 @@ class Task(Protocol):
     def saved_state(self) -> dict[str, Any]:
         """JSON-able task state saved beside the weights (tokenizer, scalers); {} if none."""
         ...
+
+    # Optional (the engine calls them when a task has them):
+    #   param_groups(model, lr) -> list of optimiser groups   per-layer learning rates (discriminative fine-tuning)
+    #   on_epoch_start(model, epoch)                          e.g. gradual unfreezing (a function of the epoch)
+    #   train_state() / load_train_state(state)               carried state, kept in the resume checkpoint
+    #   train_batches(...).epoch_batches(e)                   any epoch on demand: exact mid-epoch resume

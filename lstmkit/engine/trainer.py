@@ -71,12 +71,19 @@ class _LitTask(pl.LightningModule):
         self.log("train_loss", loss, prog_bar=True, batch_size=batch_size_of(batch))
         return loss
 
+    def on_train_epoch_start(self) -> None:
+        hook = getattr(self.task, "on_epoch_start", None)  # optional: e.g. gradual unfreezing
+        if hook:
+            hook(self.model, self.current_epoch)
+
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         for k, v in self.task.metrics(self.model, batch).items():
             self.log(f"val_{k}", v, prog_bar=True, batch_size=batch_size_of(batch))
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        groups = getattr(self.task, "param_groups", None)  # optional: a task's own learning rates per layer
+        params = groups(self.model, self.cfg.lr) if groups else self.model.parameters()
+        opt = torch.optim.AdamW(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
         total = _total_steps(self.cfg, self.batches)  # not trainer.estimated_stepping_batches: that sets up the
         # data before a resumed run's loop state is restored, so the resumed epoch would restart from batch 0
         sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(self.cfg, total, self._time_spent))

@@ -53,3 +53,13 @@ def load(path: str | Path, device: Any = None) -> Any:
             f"(it knows {', '.join(TASKS)}): upgrade lstmkit or check the file"
         )
     return TASKS[saved.task].load_saved(saved, torch.device(device or "cpu"))
+
+
+def load_as(path: str | Path, task: str, device: Any = None) -> Any:
+    """`load(path)`, which must be a model of `task`; otherwise an error that says which command fits."""
+    from lstmkit.errors import UsageError
+
+    model = load(path, device)
+    if model.task != task:
+        raise UsageError(f"{path} is a {model.task} model, not a {task} one; use lstmkit {model.task} ...")
+    return model

@@ -169,3 +169,24 @@ def test_cli_train_predict_evaluate_explain(tmp_path, capsys):
     assert why["target"] == "pos" and png.is_file() and png.with_suffix(".html").is_file()
     assert main(["classify", "evaluate", "--model", str(run), "--data", str(tmp_path / "new.csv")]) == 2
     assert "never had" in capsys.readouterr().err
+
+
+def test_transfer_from_a_language_model_reuses_its_tokenizer_and_weights(tmp_path):
+    """ULMFiT-style: the classifier starts from an lstmkit LM; frozen for every epoch, its LSTM stays the LM's."""
+    from lstmkit.tasks.language import LanguageModel
+
+    df = toy_frame(200)
+    text = tmp_path / "corpus.txt"
+    text.write_text("\n".join(df["review"]) * 3, encoding="utf-8")
+    lm = LanguageModel(text=str(text), tokenizer="char", hidden_size=16, embedding_size=8, num_layers=1, bptt=16,
+                       batch_size=4, max_steps=20, progress=False, out=str(tmp_path / "lm")).fit()  # fmt: skip
+    frozen = Classifier(text_col="review", init_from=str(tmp_path / "lm"), freeze_epochs=99, out=str(tmp_path / "c"),
+                        **{**FAST, "epochs": 2}).fit(df)  # fmt: skip
+    assert frozen.config.hidden_size == 16 and not frozen.config.bidirectional  # the LM's shape
+    for k, v in lm.net.rnn.state_dict().items():
+        torch.testing.assert_close(frozen.net.rnn.state_dict()[k], v)  # never unfrozen: unchanged
+    torch.testing.assert_close(frozen.net.embed.weight[1:], lm.net.embed.weight)  # shifted: 0 is padding
+    assert frozen.encoding.tokens("good") == [i + 1 for i in lm.tokenizer.encode("good")]
+    tuned = Classifier(text_col="review", init_from=str(tmp_path / "lm"), freeze_epochs=1, out=str(tmp_path / "t"),
+                       **{**FAST, "epochs": 2}).fit(df)  # fmt: skip
+    assert not torch.equal(tuned.net.rnn.weight_hh_l0, lm.net.rnn.weight_hh_l0)  # unfrozen after epoch 1

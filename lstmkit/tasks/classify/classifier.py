@@ -76,9 +76,9 @@ class Classifier:
                                                             self.train_config.seed)  # fmt: skip
             test = full.take(test_idx)
         train, val = full.take(train_idx), full.take(val_idx)
-        for name, part in (("validation", val), ("test", test)):
-            if len(part) == 0:
-                raise DataError(f"{full.source}: the {name} split is empty ({len(full)} examples); give more data")
+        if len(val) == 0 or (len(test) == 0 and c.test_fraction > 0):
+            raise DataError(f"{full.source}: {len(full)} examples leave an empty validation or test split; "
+                            "give more data")  # fmt: skip
         return train, val, test
 
     def fit(self, data: Data | None = None) -> Classifier:
@@ -95,14 +95,36 @@ class Classifier:
 
             self.config = dataclasses.replace(self.config, data=str(source))
         train, val, test = self.splits(source)
+        pretrained, tokenizer = self._pretrained(train)
         c = self.config
-        self.encoding = Encoding.fit(train, c.tokenizer, c.vocab_size, c.max_length, c.normalize)
-        result = fit(ClassifyTask(c, train, val, self.encoding), self.train_config)
+        self.encoding = Encoding.fit(train, c.tokenizer, c.vocab_size, c.max_length, c.normalize, tokenizer)
+        result = fit(ClassifyTask(c, train, val, self.encoding, pretrained), self.train_config)
         self.net, self.run_dir = result.model.eval(), result.run_dir
-        self.report = self.evaluate(test, train=train)
+        self.report = self.evaluate(test, train=train) if len(test) else {}  # test_fraction 0: the caller's test
         self.report["val"] = {k.removeprefix("val_"): v for k, v in result.metrics.items()}
         self.report["steps"] = result.steps
         return self
+
+    def _pretrained(self, train: Labelled) -> tuple[dict[str, torch.Tensor] | None, dict[str, Any] | None]:
+        """With --init-from: the language model's embedding (a padding row in front) and LSTM weights, and its
+        tokenizer; the config takes the LM's sizes (a unidirectional LSTM, as the LM reads)."""
+        import dataclasses
+
+        if not self.config.init_from:
+            return None, None
+        if train.texts is None:
+            raise UsageError("--init-from starts from a language model: it needs texts, not numeric sequences")
+        from lstmkit.tasks import load_as
+
+        lm = load_as(self.config.init_from, "lm")
+        lc = lm.config
+        self.config = dataclasses.replace(self.config, tokenizer=lm.tokenizer.kind, embedding_size=lc.embedding_size,
+                                          hidden_size=lc.hidden_size, num_layers=lc.num_layers, bidirectional=False)  # fmt: skip
+        weights = lm.net.state_dict()
+        emb = weights["embed.weight"]
+        tensors = {"embed.weight": torch.cat([torch.zeros_like(emb[:1]), emb])}  # id 0 is padding here
+        tensors.update({k: v for k, v in weights.items() if k.startswith("rnn.")})
+        return tensors, lm.tokenizer.to_dict()
 
     def _ready(self) -> tuple[ClassifierNet, Encoding]:
         if self.net is None or self.encoding is None:

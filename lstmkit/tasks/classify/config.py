@@ -34,6 +34,12 @@ class ClassifyConfig:
     dropout: float = option(0.3, "dropout on the embeddings and before the classifier")
     class_weights: bool = option(False, "weight the loss by inverse class frequency (imbalanced classes)")
     normalize: bool = option(True, "numbers: standardise each feature with the training data's mean and std")
+    init_from: str | None = option(None, "texts: start from a language model trained with `lstmkit lm train` "
+                                   "(its tokenizer, embedding and LSTM; ULMFiT-style transfer)", metavar="RUN")
+    pretrained_lr: float = option(0.3, "with --init-from: learning-rate factor of the pretrained layers "
+                                  "(discriminative fine-tuning)")
+    freeze_epochs: int = option(1, "with --init-from: epochs that train only the new layers before the "
+                                "pretrained ones are unfrozen (gradual unfreezing)")
 
     def __post_init__(self) -> None:
         if not 0 < self.val_fraction < 0.5 or not 0 <= self.test_fraction < 0.5:

@@ -36,14 +36,16 @@ class Encoding:
     std: list[float] = field(default_factory=list)
 
     @classmethod
-    def fit(cls, train: Labelled, tokenizer: str, vocab_size: int, max_length: int, normalize: bool) -> Encoding:
+    def fit(cls, train: Labelled, tokenizer: str, vocab_size: int, max_length: int, normalize: bool,
+            given: dict[str, Any] | None = None) -> Encoding:  # fmt: skip
+        """Fitted on the training split; `given`: a tokenizer to reuse (a pretrained language model's)."""
         counts = Counter(train.labels)
         classes = sorted(counts)
         if len(classes) < 2:
             raise DataError(f"{train.source} has one class only ({classes[0]!r}); a classifier needs at least two")
         enc = cls(train.kind, classes, [counts[c] for c in classes], max_length)
         if train.texts is not None:
-            enc.tokenizer = build_tokenizer(tokenizer, "\n".join(train.texts), vocab_size).to_dict()
+            enc.tokenizer = given or build_tokenizer(tokenizer, "\n".join(train.texts), vocab_size).to_dict()
         else:
             allx = np.concatenate(train.seqs)  # (sum T, F)
             enc.mean = allx.mean(0).tolist() if normalize else [0.0] * allx.shape[1]

@@ -29,15 +29,38 @@ class ClassifyTask:
     name = NAME
     monitor, monitor_mode = "loss", "min"
 
-    def __init__(self, cfg: ClassifyConfig, train: Labelled, val: Labelled, enc: Encoding) -> None:
-        self.cfg, self.enc = cfg, enc
+    def __init__(self, cfg: ClassifyConfig, train: Labelled, val: Labelled, enc: Encoding,
+                 pretrained: dict[str, Tensor] | None = None) -> None:  # fmt: skip
+        self.cfg, self.enc, self.pretrained = cfg, enc, pretrained or {}
         self.train_x, self.train_y = enc.inputs(train), enc.targets(train)
         self.val_x, self.val_y = enc.inputs(val), enc.targets(val)
         counts = torch.tensor(enc.counts, dtype=torch.float32)
         self.weights = (counts.sum() / (len(counts) * counts)) if cfg.class_weights else None  # (C,)
 
     def build_model(self) -> nn.Module:
-        return build_model(self.cfg, self.enc)
+        model = build_model(self.cfg, self.enc)
+        if self.pretrained:  # ULMFiT-style: the language model's embedding and LSTM
+            missing = set(self.pretrained) - set(model.state_dict())
+            assert not missing, f"pretrained tensors {sorted(missing)} have no place in the classifier"
+            model.load_state_dict(self.pretrained, strict=False)
+        return model
+
+    def _is_pretrained(self, name: str) -> bool:
+        return name in self.pretrained
+
+    def param_groups(self, model: nn.Module, lr: float) -> list[dict[str, Any]]:
+        """Discriminative learning rates: the pretrained layers learn at `pretrained_lr` x the rate."""
+        named = list(model.named_parameters())
+        groups = [{"params": [p for n, p in named if not self._is_pretrained(n)], "lr": lr}]
+        if self.pretrained:
+            groups.append({"params": [p for n, p in named if self._is_pretrained(n)], "lr": lr * self.cfg.pretrained_lr})
+        return groups
+
+    def on_epoch_start(self, model: nn.Module, epoch: int) -> None:
+        """Gradual unfreezing: the pretrained layers train from epoch `freeze_epochs` on."""
+        for n, p in model.named_parameters():
+            if self._is_pretrained(n):
+                p.requires_grad_(epoch >= self.cfg.freeze_epochs)
 
     def train_batches(self, batch_size: int, seed: int) -> ExampleBatches:
         return ExampleBatches(self.train_x, self.train_y, batch_size, seed)
