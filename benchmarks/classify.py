@@ -47,12 +47,35 @@ def folds(n: int, k: int, seed: int) -> list[np.ndarray]:
 
 
 def options(pairs: list[str]) -> dict:
-    fields = {**ClassifyConfig.__dataclass_fields__}
+    """KEY=VALUE pairs typed by the config fields they name (TrainConfig, ClassifyConfig, LanguageConfig)."""
+    import typing
+
+    from lstmkit.engine import TrainConfig
+    from lstmkit.tasks.language import LanguageConfig
+
+    hints = {**typing.get_type_hints(TrainConfig), **typing.get_type_hints(LanguageConfig),
+             **typing.get_type_hints(ClassifyConfig)}  # fmt: skip
     out = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        out[key] = coerce(value, fields[key].type, key) if key in fields else float(value) if "." in value else value
+        if key not in hints:
+            raise SystemExit(f"--set {key}: not an option; see lstmkit classify train --help")
+        out[key] = coerce(value, hints[key], key)
     return out
+
+
+def pretrain(train: Labelled, out: Path, args: argparse.Namespace) -> str:
+    """ULMFiT's first steps: a language model on the fold's training texts only (the test fold never)."""
+    from lstmkit.tasks.language import LanguageModel
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    corpus = out.parent / f"{out.name}.txt"
+    corpus.write_text("\n".join(train.texts) + "\n", encoding="utf-8")
+    lm_opts = {"tokenizer": "bpe", "vocab_size": 4000, "embedding_size": 128, "hidden_size": 256, "num_layers": 1,
+               "bptt": 64, "batch_size": 32, "epochs": 100, "max_time": f"{args.pretrain_minutes}m",
+               "progress": False, **options(args.lm_set)}  # fmt: skip
+    LanguageModel(text=str(corpus), out=str(out), **lm_opts).fit()
+    return str(out)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -63,8 +86,9 @@ def run(args: argparse.Namespace) -> dict:
     for i, test_idx in enumerate(folds(len(data), args.folds, args.seed)):
         test = data.take(np.sort(test_idx))
         train = data.take(np.setdiff1d(np.arange(len(data)), test_idx))
-        c = Classifier(test_fraction=0.0, out=str(Path(args.out) / f"fold{i}"), **opts)
         t0 = time.perf_counter()
+        extra = {"init_from": pretrain(train, Path(args.out) / f"lm{i}", args)} if args.pretrain_minutes else {}
+        c = Classifier(test_fraction=0.0, out=str(Path(args.out) / f"fold{i}"), **opts, **extra)
         c.fit(train)  # its own 10 % validation split selects the weights; test_fraction 0 keeps all else
         seconds.append(time.perf_counter() - t0)
         epochs_s.append(seconds[-1] / max(1, c.report["steps"] / -(-len(train) * 0.9 // c.train_config.batch_size)))
@@ -87,7 +111,9 @@ def render(result: dict, args: argparse.Namespace) -> str:
         f"Machine: {machine()}  ",
         f"Data: {result['n']} snippets, {split}; each training part holds out 10 % to select the weights; "
         f"baselines trained on the same training parts. lstmkit options: "
-        + ", ".join(f"{k}={v}" for k, v in result["opts"].items()) + ".  ",
+        + ", ".join(f"{k}={v}" for k, v in result["opts"].items())
+        + (f"; initialised from a language model trained {args.pretrain_minutes:g} min on each training part "
+           f"(options {' '.join(args.lm_set) or 'default'})" if args.pretrain_minutes else "") + ".  ",
         f"Training: {np.mean(result['seconds']):.0f} s per fold ({np.mean(result['epoch_s']):.1f} s per epoch).",
         "",
         "| method | test accuracy % (mean over folds) | min–max |",
@@ -110,10 +136,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="Classifier options")
+    parser.add_argument("--pretrain-minutes", type=float, default=0, help="ULMFiT: an LM on each training part first")
+    parser.add_argument("--lm-set", nargs="*", default=[], metavar="KEY=VALUE", help="LanguageModel options")
     parser.add_argument("--section", default="classify-mr")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-classify"))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    from lstmkit.engine.trainer import unique_name
+
+    args.out = str(Path(args.out) / unique_name())  # every run its own directory
     result = run(args)
     text = render(result, args)
     if not args.no_write:

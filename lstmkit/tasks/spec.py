@@ -67,3 +67,21 @@ def lazy_exports(package: str, names: dict[str, str]) -> Callable[[str], Any]:
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__
+
+
+def saved_run(saved: Any, task_cls: type) -> tuple[Any, TrainConfig]:
+    """A saved model's task config and TrainConfig, validated (a bad entry is named with its file)."""
+    from lstmkit.config import from_dict
+
+    where = f"{saved.path}/config.json"
+    return (from_dict(task_cls, saved.config["task"], where=f"{where} task"),
+            from_dict(TrainConfig, saved.config.get("train", {}), where=f"{where} train"))  # fmt: skip
+
+
+def saved_state(saved: Any, name: str, what: str) -> Any:
+    """The task state `<name>.json` of a saved model; ModelFileError naming it when it is missing."""
+    from lstmkit.deploy.saved_model import ModelFileError
+
+    if name not in saved.state:
+        raise ModelFileError(f"{saved.path} lacks {name}.json ({what}); re-save the model")
+    return saved.state[name]

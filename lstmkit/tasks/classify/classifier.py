@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lstmkit.config import from_dict
 from lstmkit.data.labelled import Labelled, read_labelled
 from lstmkit.data.timeseries import DataError
 from lstmkit.deploy.protocol import Probe, RequestError, check_records, frame_of, records_of
@@ -32,6 +31,7 @@ from lstmkit.tasks.classify.features import Encoding, ExampleBatches, stratified
 from lstmkit.tasks.classify.metrics import scores
 from lstmkit.tasks.classify.model import ClassifierNet
 from lstmkit.tasks.classify.task import NAME, build_model
+from lstmkit.tasks.spec import saved_run, saved_state
 
 Data = str | Path | pd.DataFrame | Labelled
 
@@ -258,14 +258,10 @@ class Classifier:
 
 def load_saved(saved: Any, device: torch.device) -> Classifier:
     """Rebuild a Classifier exactly as it was trained (the saved-model loader of this task)."""
-    from lstmkit.deploy.saved_model import ModelFileError, load_weights
+    from lstmkit.deploy.saved_model import load_weights
 
-    where = f"{saved.path}/config.json"
-    cfg = from_dict(ClassifyConfig, saved.config["task"], where=f"{where} task")
-    train = from_dict(TrainConfig, saved.config.get("train", {}), where=f"{where} train")
-    if "encoding" not in saved.state:
-        raise ModelFileError(f"{saved.path} lacks encoding.json (classes, tokenizer); re-save the model")
+    cfg, train = saved_run(saved, ClassifyConfig)
     c = Classifier(config=cfg, train=train)
-    c.encoding = Encoding.from_dict(saved.state["encoding"])
+    c.encoding = Encoding.from_dict(saved_state(saved, "encoding", "classes, tokenizer"))
     c.net = load_weights(build_model(cfg, c.encoding), saved).to(device).eval()
     return c

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from lstmkit.config import ConfigError, from_dict
+from lstmkit.config import ConfigError
 from lstmkit.data.timeseries import Columns, DataError, Panel, Series, future_index, to_panel
 from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, check_records, frame_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
@@ -30,6 +30,7 @@ from lstmkit.tasks.forecast.model import ForecastNet
 from lstmkit.tasks.forecast.outputs import NAME, build_model, seasons_of, to_quantiles, with_data_defaults
 from lstmkit.tasks.forecast.predict import apply_conformal, conformal_deltas, forecast_batch
 from lstmkit.tasks.forecast.windows import build_tensors, origin_batches
+from lstmkit.tasks.spec import saved_run, saved_state
 
 log = logging.getLogger(__name__)
 __all__ = ["Data", "Forecaster", "builtin_frame", "load_data", "load_saved", "quantile_column"]
@@ -293,15 +294,11 @@ def _records(frame: pd.DataFrame, time_col: str) -> list[dict[str, Any]]:
 
 def load_saved(saved: Any, device: torch.device) -> Forecaster:
     """Rebuild a Forecaster exactly as it was trained (the saved-model loader of this task)."""
-    from lstmkit.deploy.saved_model import ModelFileError, load_weights
+    from lstmkit.deploy.saved_model import load_weights
 
-    where = f"{saved.path}/config.json"
-    cfg = from_dict(ForecastConfig, saved.config["task"], where=f"{where} task")
-    train = from_dict(TrainConfig, saved.config.get("train", {}), where=f"{where} train")
-    if "preprocessor" not in saved.state:
-        raise ModelFileError(f"{saved.path} lacks preprocessor.json (the scalers); re-save the model")
+    cfg, train = saved_run(saved, ForecastConfig)
     f = Forecaster(config=cfg, train=train)
-    f.pre = Preprocessor.from_dict(saved.state["preprocessor"])
+    f.pre = Preprocessor.from_dict(saved_state(saved, "preprocessor", "the scalers"))
     f.calibration = saved.state.get("calibration") or []
     f.net = load_weights(build_model(cfg, f.pre), saved).eval()  # CPU inference (`device`: common signature)
     return f

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lstmkit.config import ConfigError, from_dict
+from lstmkit.config import ConfigError
 from lstmkit.data.text import Corpus, TextError, load_corpus, read_text
 from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
 from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, check_records, frame_of, records_of
@@ -21,6 +21,7 @@ from lstmkit.tasks.language.config import LanguageConfig
 from lstmkit.tasks.language.generate import Sampling, sample_tokens
 from lstmkit.tasks.language.model import LanguageNet
 from lstmkit.tasks.language.task import NAME, build_model, nll
+from lstmkit.tasks.spec import saved_run, saved_state
 
 
 class LanguageModel:
@@ -227,14 +228,11 @@ def _cut(text: str, stop: tuple[str, ...]) -> str:
 
 
 def load_saved(saved: Any, device: torch.device) -> LanguageModel:
-    from lstmkit.deploy.saved_model import ModelFileError, load_weights
+    """Rebuild a LanguageModel exactly as it was trained (the saved-model loader of this task)."""
+    from lstmkit.deploy.saved_model import load_weights
 
-    where = f"{saved.path}/config.json"
-    cfg = from_dict(LanguageConfig, saved.config["task"], where=f"{where} task")
-    train = from_dict(TrainConfig, saved.config.get("train", {}), where=f"{where} train")
-    if "tokenizer" not in saved.state:
-        raise ModelFileError(f"{saved.path} lacks tokenizer.json; re-save the model")
+    cfg, train = saved_run(saved, LanguageConfig)
     lm = LanguageModel(config=cfg, train=train)
-    lm.tokenizer = tokenizer_from_dict(saved.state["tokenizer"])
+    lm.tokenizer = tokenizer_from_dict(saved_state(saved, "tokenizer", "the tokenizer"))
     lm.net = load_weights(build_model(cfg, lm.tokenizer.vocab_size), saved).to(device).eval()
     return lm

@@ -19,13 +19,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lstmkit.config import from_dict
 from lstmkit.data import synthetic
 from lstmkit.deploy.protocol import Probe, RequestError, check_records, frame_of, records_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
 from lstmkit.tasks.longrange.config import NAME, LongRangeConfig
 from lstmkit.tasks.longrange.model import SequenceModel, build_model, hidden_size_for
+from lstmkit.tasks.spec import saved_run
 
 # what `compare --cells` accepts: a cell, or an LSTM variant from the core
 CELL_CHOICES: dict[str, dict[str, Any]] = {
@@ -170,12 +170,11 @@ def load_saved(saved: Any, device: torch.device) -> LongRangeModel:
     """Rebuild the model exactly as configured at training time (the saved-model loader for this task)."""
     from lstmkit.deploy.saved_model import load_weights
 
-    where = f"{saved.path}/config.json"
-    cfg = from_dict(LongRangeConfig, saved.config["task"], where=f"{where} task")
-    train = from_dict(TrainConfig, saved.config.get("train", {}), where=f"{where} train")
+    cfg, train = saved_run(saved, LongRangeConfig)
     m = LongRangeModel(config=cfg, train=train)
     m.model = load_weights(build_model(cfg), saved).to(device).eval()
     return m
+
 
 
 # ----------------------------------------------------------------------------------------------------------
