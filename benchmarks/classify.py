@@ -142,7 +142,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-classify"))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    from lstmkit.engine.trainer import unique_name
+    from lstmkit.engine.config import unique_name
 
     args.out = str(Path(args.out) / unique_name())  # every run its own directory
     result = run(args)

@@ -24,13 +24,9 @@ def _datasets(args: argparse.Namespace) -> None:
     from lstmkit.data.registry import DATASETS
     from lstmkit.tasks import TASKS
 
-    rows = [{**d.row(), "use": f"lstmkit {d.tasks[0]} train --{_data_flag(d.tasks[0])} {d.name}"}
+    rows = [{**d.row(), "use": f"lstmkit {d.tasks[0]} train --{TASKS[d.tasks[0]].data_flag} {d.name}"}
             for d in DATASETS.values()]  # fmt: skip
     emit(args, rows, lambda: _datasets_text(rows, TASKS))
-
-
-def _data_flag(task: str) -> str:
-    return {"forecast": "data", "lm": "text", "longrange": "task", "classify": "data"}.get(task, "data")
 
 
 def _datasets_text(rows: list[dict], tasks: dict) -> str:
@@ -41,7 +37,7 @@ def _datasets_text(rows: list[dict], tasks: dict) -> str:
         if not mine:
             continue
         out.append(f"{name}: {spec.summary}")
-        out.append(f"  use: lstmkit {name} train --{_data_flag(name)} {mine[0]['name']}")
+        out.append(f"  use: lstmkit {name} train --{spec.data_flag} {mine[0]['name']}")
         width = max(len(r["name"]) for r in mine) + 2
         for r in mine:
             first = textwrap.wrap(r["size"], WIDTH - width - 2) or [""]

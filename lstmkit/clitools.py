@@ -88,10 +88,3 @@ def dumps(payload: Any) -> str:
 def emit(args: argparse.Namespace, payload: Any, text: Callable[[], str]) -> None:
     """Print one JSON document with --json, else the human text (stdout: results only)."""
     print(dumps(payload) if getattr(args, "json", False) else text())
-
-
-def load_model(path: str, task: str) -> Any:
-    """`lstmkit.load(path)`, which must be a model of `task` (lstmkit.tasks.load_as)."""
-    from lstmkit.tasks import load_as
-
-    return load_as(path, task)

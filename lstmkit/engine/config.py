@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -137,3 +138,8 @@ def config_objects(config: Any = None, train: TrainConfig | None = None) -> dict
     """Configs given as objects (Python API), as a merge layer."""
     return {**({"task": to_dict(config)} if config is not None else {}),
             **({"train": to_dict(train)} if train is not None else {})}  # fmt: skip
+
+
+def unique_name(prefix: str = "") -> str:
+    """A run name that sorts by time and cannot collide with another run started in the same second."""
+    return f"{prefix}{datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"

@@ -18,11 +18,9 @@ import math
 import random
 import sys
 import time
-import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,7 @@ from torch import nn
 
 from lstmkit.config import ConfigError, to_dict
 from lstmkit.deploy.saved_model import save_model
-from lstmkit.engine.config import TrainConfig, parse_duration
+from lstmkit.engine.config import TrainConfig, parse_duration, unique_name
 from lstmkit.engine.evaluate import batch_size_of, evaluate
 from lstmkit.engine.protocol import Task
 from lstmkit.engine.report import merge_metrics, plot_curves
@@ -174,11 +172,6 @@ def run_directory(task_name: str, cfg: TrainConfig) -> Path:
     return Path("runs") / task_name / (cfg.name or unique_name())
 
 
-def unique_name(prefix: str = "") -> str:
-    """A run name that sorts by time and cannot collide with another run started in the same second."""
-    return f"{prefix}{datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-
-
 class _StderrBar(TQDMProgressBar):
     """Lightning's progress bars, on stderr: stdout carries results only (one JSON document under --json)."""
 
@@ -194,20 +187,16 @@ class _StderrBar(TQDMProgressBar):
 
 
 class _LiveMetrics(Callback):
-    """metrics.csv (all attempts merged) rewritten after every validation, every checkpoint and every
-    `every` steps, so a killed run keeps its curve."""
+    """metrics.csv (all attempts merged) rewritten after every validation and every checkpoint, so a killed
+    run keeps its curve up to its resume point."""
 
-    def __init__(self, run_dir: Path, every: int) -> None:
-        self.run_dir, self.every = run_dir, every
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
 
     def _write(self, trainer: pl.Trainer) -> None:
         if trainer.logger is not None:
             trainer.logger.save()
         merge_metrics(self.run_dir / "logs", self.run_dir / "metrics.csv")
-
-    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        if trainer.global_step % self.every == 0:
-            self._write(trainer)
 
     def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
@@ -224,7 +213,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _callbacks(task: Task, cfg: TrainConfig, run_dir: Path, log_every: int) -> tuple[list[Callback], _BestWeights]:
+def _callbacks(task: Task, cfg: TrainConfig, run_dir: Path) -> tuple[list[Callback], _BestWeights]:
     key = f"val_{task.monitor}"
     best = _BestWeights(key, task.monitor_mode)
     steps, interval = cfg.checkpoint_schedule()
@@ -232,7 +221,7 @@ def _callbacks(task: Task, cfg: TrainConfig, run_dir: Path, log_every: int) -> t
         dirpath=run_dir / "checkpoints", filename="last", save_top_k=0, save_last=True,
         every_n_train_steps=steps, train_time_interval=interval, save_on_train_epoch_end=True,
     )  # fmt: skip
-    callbacks: list[Callback] = [best, RandomState(), TaskState(task), ckpt, _LiveMetrics(run_dir, 10 * log_every)]
+    callbacks: list[Callback] = [best, RandomState(), TaskState(task), ckpt, _LiveMetrics(run_dir)]
     if cfg.progress:
         callbacks.append(_StderrBar())
     if cfg.early_stopping > 0:
@@ -244,7 +233,7 @@ def _callbacks(task: Task, cfg: TrainConfig, run_dir: Path, log_every: int) -> t
 def _trainer(
     task: Task, cfg: TrainConfig, run_dir: Path, attempt: int, device: str, log_every: int
 ) -> tuple[pl.Trainer, _BestWeights]:
-    callbacks, best = _callbacks(task, cfg, run_dir, log_every)
+    callbacks, best = _callbacks(task, cfg, run_dir)
     trainer = pl.Trainer(
         accelerator=device, devices=1, precision=pick_precision(cfg.precision, device),
         max_epochs=cfg.epochs, max_steps=cfg.max_steps,

@@ -34,6 +34,7 @@ class TaskSpec:
     loader: str  # (SavedModel, device) -> the loaded model, which implements deploy.protocol.InferenceModel
     cli: str  # register_cli(subparsers, spec): adds `lstmkit <name> <verb>`
     train_defaults: TrainConfig = field(default_factory=TrainConfig)
+    data_flag: str = "data"  # the training flag that names a built-in dataset (`lstmkit datasets` shows it)
 
     @property
     def config_class(self) -> type:

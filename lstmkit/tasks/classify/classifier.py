@@ -57,7 +57,8 @@ class Classifier:
 
     # ---- training and evaluation
 
-    def _read(self, data: Data, need_labels: bool = True) -> Labelled:
+    def examples(self, data: Data, need_labels: bool = True) -> Labelled:
+        """`data` as labelled examples, read with this model's column names (a list: texts)."""
         if isinstance(data, Labelled):
             return data
         if isinstance(data, (list, tuple)):  # a list of texts
@@ -67,10 +68,10 @@ class Classifier:
     def splits(self, data: Data) -> tuple[Labelled, Labelled, Labelled]:
         """(train, validation, test): stratified and seeded; the test split is --test-data when given."""
         c = self.config
-        full = self._read(data)
+        full = self.examples(data)
         if c.test_data:
             train_idx, val_idx = stratified_split(full.labels, (c.val_fraction,), self.train_config.seed)
-            test = self._read(c.test_data)
+            test = self.examples(c.test_data)
         else:
             train_idx, val_idx, test_idx = stratified_split(full.labels, (c.val_fraction, c.test_fraction),
                                                             self.train_config.seed)  # fmt: skip
@@ -151,7 +152,7 @@ class Classifier:
         enc = self._ready()[1]
         if data is None:
             raise UsageError("evaluate needs labelled data (a file with a label column)")
-        ex = self._read(data)
+        ex = self.examples(data)
         y = enc.targets(ex).numpy()
         probs = self.probabilities(ex)
         mine = scores(y, probs, enc.classes)
@@ -169,7 +170,7 @@ class Classifier:
 
     def predict(self, data: Data) -> pd.DataFrame:
         """The input's columns (a label column is left alone) plus `prediction` and one `p_<class>` per class."""
-        ex = self._read(data, need_labels=False)
+        ex = self.examples(data, need_labels=False)
         probs = self.probabilities(ex)
         classes = self.classes
         frame = ex.frame.copy() if ex.frame is not None else pd.DataFrame(
@@ -182,7 +183,7 @@ class Classifier:
     def explain(self, example: str | np.ndarray | list, target: str | None = None, steps: int = 64) -> Explanation:
         """Integrated-gradients scores of one text (or (T, F) sequence) for `target` (default: the prediction)."""
         net, enc = self._ready()
-        ex = self._read([example] if isinstance(example, str) else Labelled([""], seqs=[np.asarray(
+        ex = self.examples([example] if isinstance(example, str) else Labelled([""], seqs=[np.asarray(
             example, dtype=np.float32).reshape(len(example), -1)], source="the given sequence"))  # fmt: skip
         x = enc.inputs(ex)[0][None]  # (1, T) or (1, T, F)
         probs = self.probabilities(ex)[0]

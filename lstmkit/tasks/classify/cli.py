@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from lstmkit.clitools import add_config_flags, dumps, emit, load_model, quiet_lightning, run_config, table
+from lstmkit.clitools import add_config_flags, dumps, emit, quiet_lightning, run_config, table
 from lstmkit.errors import UsageError
+from lstmkit.tasks import load_as
 
 EXAMPLES = """examples:
   lstmkit classify train --data trump-tweets --epochs 3                 # which phone sent the tweet
@@ -60,7 +61,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    c = load_model(args.model, "classify")
+    c = load_as(args.model, "classify")
     report = c.evaluate(args.data)
     out = Path(args.out) if args.out else None
     files = _write_report(report, out, f"{args.data}") if out else []
@@ -70,7 +71,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    c = load_model(args.model, "classify")
+    c = load_as(args.model, "classify")
     frame = c.predict(args.data)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -80,12 +81,12 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _explain(args: argparse.Namespace) -> None:
-    c = load_model(args.model, "classify")
+    c = load_as(args.model, "classify")
     if args.text is None and args.data is None:
         raise UsageError("explain needs --text TEXT, or --data FILE with --index N")
     example = args.text
     if example is None:
-        ex = c._read(args.data, need_labels=False)
+        ex = c.examples(args.data, need_labels=False)
         if not 0 <= args.index < len(ex):
             raise UsageError(f"--index {args.index}: {args.data} has {len(ex)} examples")
         example = ex.texts[args.index] if ex.texts is not None else ex.seqs[args.index]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pandas as pd
 import torch
 
 from lstmkit.data.timeseries import Series, check_lengths, future_index, season_length
+from lstmkit.engine.config import unique_name
 from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast import metrics as M
 from lstmkit.tasks.forecast.data import load_data, quantile_column
@@ -141,7 +141,7 @@ def _fit_before(forecaster, cfg, panel, origins, scores: _Scores, out, label: st
         return forecaster
     train = forecaster.train_config
     train = dataclasses.replace(train, out=str(Path(out) / label) if out else None,
-                                name=None if out else f"backtest-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}-{label}")  # fmt: skip
+                                name=None if out else unique_name("backtest-") + f"-{label}")  # fmt: skip
     model = type(forecaster)(config=cfg, train=train)  # a fresh, untrained copy
     t0 = time.perf_counter()
     model.fit_panel(panel.with_series([s.head(o) for s, o in zip(panel.series, origins)]), cfg)

@@ -8,8 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from lstmkit.clitools import add_config_flags, emit, load_model, quiet_lightning, run_config, table
+from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config, table
 from lstmkit.config import ConfigError
+from lstmkit.tasks import load_as
 from lstmkit.tasks.forecast.forecaster import Forecaster
 
 EXAMPLES = """examples:
@@ -28,7 +29,7 @@ def _forecaster(args: argparse.Namespace, spec: Any) -> tuple[Forecaster, str]:
 
 
 def _load(path: str) -> Forecaster:
-    return load_model(path, "forecast")
+    return load_as(path, "forecast")
 
 
 def _train(args: argparse.Namespace, spec: Any) -> None:
@@ -77,7 +78,7 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _backtest(args: argparse.Namespace, spec: Any) -> None:
-    from lstmkit.engine.trainer import unique_name
+    from lstmkit.engine.config import unique_name
     from lstmkit.tasks.forecast.plots import plot_error_by_horizon, plot_forecasts
 
     quiet_lightning()

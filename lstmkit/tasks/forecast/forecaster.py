@@ -245,9 +245,7 @@ class Forecaster:
         pt = build_tensors([s], pinned, c.lookback, 0)
         (batch,) = origin_batches(pt, [(0, len(s) - c.horizon)], c.lookback, c.horizon, seasons_of(c), 1)
         st = net.static(batch["ids"], batch["cats"], batch["nums"])  # (1, S)
-        x = batch["x"]  # (1, W, F)
-        if net.static_size:
-            x = torch.cat([x, st[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)  # (1, W, F + S): the LSTM's input
+        x = net.rnn_inputs(batch["x"], st)  # (1, W, F + S): what the LSTM reads
         y, levels = batch["y"][:, -1], torch.tensor(c.levels)  # (1, H) actuals, scaled
 
         def loss_of_output(out: Tensor) -> Tensor:

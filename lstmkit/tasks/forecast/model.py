@@ -91,11 +91,15 @@ class ForecastNet(nn.Module):
         parts.append(nums)
         return torch.cat(parts, dim=-1) if parts else nums
 
+    def rnn_inputs(self, x: Tensor, s: Tensor) -> Tensor:
+        """(B, T, F) and static (B, S) -> what the LSTM reads (B, T, F + S)."""
+        if not self.static_size:
+            return x
+        return torch.cat([x, s[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)  # (B, T, F + S)
+
     def encode(self, x: Tensor, s: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
         """(B, T, F) and static (B, S) -> top-layer outputs (B, T, D) and the state after the last step."""
-        if self.static_size:
-            x = torch.cat([x, s[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)  # (B, T, F + S)
-        return self.rnn(x, hx)
+        return self.rnn(self.rnn_inputs(x, s), hx)
 
     def decode(self, out: Tensor, known: Tensor, s: Tensor, rows: Tensor, lags: Tensor) -> Tensor:
         """Encoder outputs (B, T, D), known-future features (B, T, Hz, K), the origins' input rows (B, T, F),

@@ -19,6 +19,7 @@ SPEC = TaskSpec(
     loader="lstmkit.tasks.language.lm:load_saved",
     cli="lstmkit.tasks.language.cli:register_cli",
     train_defaults=TrainConfig(epochs=10, lr=2e-3, batch_size=32, grad_clip=1.0),
+    data_flag="text",
 )
 
 _LAZY = {"LanguageConfig": "config", "LanguageModel": "lm", "load_saved": "lm"}

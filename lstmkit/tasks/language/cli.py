@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from lstmkit.clitools import add_config_flags, emit, load_model, quiet_lightning, run_config
+from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config
+from lstmkit.tasks import load_as
 from lstmkit.tasks.language.lm import LanguageModel
 
 EXAMPLES = """examples:
@@ -18,7 +19,7 @@ EXAMPLES = """examples:
 
 
 def _load(path: str) -> LanguageModel:
-    return load_model(path, "lm")
+    return load_as(path, "lm")
 
 
 def _train(args: argparse.Namespace, spec: Any) -> None:

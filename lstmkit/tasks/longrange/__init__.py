@@ -20,6 +20,7 @@ SPEC = TaskSpec(
     loader="lstmkit.tasks.longrange.lab:load_saved",
     cli="lstmkit.tasks.longrange.cli:register_cli",
     train_defaults=TrainConfig(epochs=15, lr=5e-3, batch_size=64, precision="32"),
+    data_flag="task",
 )
 
 _LAZY = {"LongRangeConfig": "config", "PROBLEMS": "config", "LongRangeModel": "lab", "compare": "lab",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import Any
 
-from lstmkit.clitools import add_config_flags, emit, load_model, quiet_lightning, run_config, table
+from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config, table
+from lstmkit.tasks import load_as
 from lstmkit.tasks.longrange.config import LongRangeConfig
 from lstmkit.tasks.longrange.lab import CELL_CHOICES, LongRangeModel, compare
 from lstmkit.tasks.longrange.plots import COLUMNS, SWEEP_COLUMNS
@@ -42,8 +44,6 @@ def _compare(args: argparse.Namespace, spec: Any) -> None:
     rows, lengths = result.rows, args.lengths or [base.config.length]
     columns = SWEEP_COLUMNS if len(lengths) > 1 else [*COLUMNS, "horizon"]
     learned = [f"{r['cell']}@T{r['length']}" for r in rows if r["learned"] == "yes"]
-    import dataclasses
-
     shown = base.config if len(lengths) == 1 else dataclasses.replace(base.config, length=lengths[-1])
     summary = (f"{_headline(shown)}\n\n{table(rows, columns)}\n\nlearned it: {', '.join(learned) or 'none'}\n"
                f"written: {', '.join(str(f) for f in result.files)}")  # fmt: skip
@@ -51,7 +51,7 @@ def _compare(args: argparse.Namespace, spec: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    loaded = load_model(args.model, "longrange")
+    loaded = load_as(args.model, "longrange")
     row = loaded.row(loaded.evaluate())
     emit(args, row,
          lambda: f"{_headline(loaded.config)}\n\n{table([row], ['cell', 'length', 'test', 'baseline', 'learned'])}")

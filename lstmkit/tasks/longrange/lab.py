@@ -194,7 +194,7 @@ def compare(base: LongRangeModel, cells: list[str], lengths: list[int] | None = 
             out: str | Path | None = None) -> Comparison:  # fmt: skip
     """Train every cell (a CELL_CHOICES name) at every length with the same budget as `base`; write
     compare.csv/.md, the gradient-flow plot and, for sweeps, metric-vs-length and memory-horizon plots."""
-    from lstmkit.engine.trainer import unique_name
+    from lstmkit.engine.config import unique_name
     from lstmkit.inspect.gradients import gradient_flow
     from lstmkit.tasks.longrange import plots
 
