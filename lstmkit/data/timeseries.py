@@ -280,6 +280,12 @@ def check_lengths(panel: Panel, need: int, why: str) -> None:
 # frequency-derived features
 
 
+def offset_step(freq: str) -> pd.Timedelta:
+    """A fixed frequency as a duration (pandas 3.0 no longer converts a Day offset, 3.1 does again)."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    return pd.Timedelta(days=offset.n) if offset.name == "D" else pd.Timedelta(offset)
+
+
 def season_length(freq: str) -> int:
     """The seasonal period used by seasonal naive and MASE: a day for sub-daily data, a week for daily..."""
     offset = pd.tseries.frequencies.to_offset(freq)
@@ -294,7 +300,7 @@ def season_length(freq: str) -> int:
         return 52
     if name == "B":
         return 5
-    step = pd.Timedelta(offset)
+    step = offset_step(freq)
     if step >= pd.Timedelta(days=1):
         return 7 if step == pd.Timedelta(days=1) else 1
     return max(1, int(pd.Timedelta(days=1) / step))
@@ -317,7 +323,7 @@ def season_position(ds: pd.DatetimeIndex, freq: str) -> np.ndarray:
     elif name == "B":
         periods = ds.dayofweek.to_numpy()
     else:
-        periods = np.asarray((ds - pd.Timestamp(0)) // pd.Timedelta(pd.tseries.frequencies.to_offset(freq)), np.int64)
+        periods = np.asarray((ds - pd.Timestamp(0)) // offset_step(freq), np.int64)
     return np.asarray(periods, np.int64) % m
 
 
@@ -326,7 +332,7 @@ def weekly_period(freq: str) -> int | None:
     if season_length(freq) <= 1 or pd.tseries.frequencies.to_offset(freq).name.upper() in ("B",):
         return None
     try:
-        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+        step = offset_step(freq)
     except ValueError:  # calendar offsets (months, weeks) have no fixed length
         return None
     return int(pd.Timedelta(days=7) / step) if step < pd.Timedelta(days=1) else None

@@ -119,14 +119,37 @@ class BPETokenizer:
         return {"kind": self.kind, "tokenizer": self.tok.to_str()}
 
 
+class WordTokenizer(BPETokenizer):
+    """Lower-cased words and punctuation (Hugging Face `tokenizers` WordLevel): the unit word vectors
+    (word2vec, GloVe) are made of. Words outside the vocabulary read as one unknown token."""
+
+    kind = "word"
+
+    @classmethod
+    def fit(cls, text: str, vocab_size: int = 2000) -> WordTokenizer:
+        from tokenizers import Tokenizer as HFTokenizer
+        from tokenizers import models, normalizers, pre_tokenizers, trainers
+
+        tok = HFTokenizer(models.WordLevel(unk_token=UNK))
+        tok.normalizer = normalizers.Lowercase()
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, special_tokens=[UNK], show_progress=False)
+        lines = text.splitlines()
+        tok.train_from_iterator((lines[i : i + 1000] for i in range(0, len(lines), 1000)), trainer=trainer)
+        return cls(tok)
+
+    def vocab(self) -> dict[str, int]:
+        return self.tok.get_vocab()
+
+
 def tokenizer_from_dict(data: dict[str, Any]) -> CharTokenizer | BPETokenizer:
     if data.get("kind") == "char":
         return CharTokenizer(data["chars"], data.get("byte_fallback", True))
-    if data.get("kind") == "bpe":
+    if data.get("kind") in ("bpe", "word"):
         from tokenizers import Tokenizer as HFTokenizer
 
-        return BPETokenizer(HFTokenizer.from_str(data["tokenizer"]))
-    raise TextError(f"unknown tokenizer kind {data.get('kind')!r}; expected char or bpe")
+        return (BPETokenizer if data["kind"] == "bpe" else WordTokenizer)(HFTokenizer.from_str(data["tokenizer"]))
+    raise TextError(f"unknown tokenizer kind {data.get('kind')!r}; expected char, bpe or word")
 
 
 def build_tokenizer(kind: str, text: str, vocab_size: int) -> CharTokenizer | BPETokenizer:
@@ -134,4 +157,6 @@ def build_tokenizer(kind: str, text: str, vocab_size: int) -> CharTokenizer | BP
         return CharTokenizer.fit(text)
     if kind == "bpe":
         return BPETokenizer.fit(text, vocab_size)
-    raise TextError(f"unknown tokenizer {kind!r}; use char or bpe")
+    if kind == "word":
+        return WordTokenizer.fit(text, vocab_size)
+    raise TextError(f"unknown tokenizer {kind!r}; use char, bpe or word")

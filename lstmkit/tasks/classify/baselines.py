@@ -1,6 +1,7 @@
 """The baselines every evaluation table shows, trained on the same training split: the majority class, and
 TF-IDF + logistic regression (texts; scikit-learn, in the data extra) or 1-nearest-neighbour with Euclidean
-distance on sequences resampled to one length (numbers, the UCR archive's classic 1-NN ED)."""
+distance on sequences resampled to one length and 1-NN with dynamic time warping (numbers: the UCR archive's
+classic 1-NN ED and 1-NN DTW, full window)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,80 @@ def nearest_neighbour(train: Labelled, test: Labelled, classes: list[str], chunk
     return np.concatenate(preds)
 
 
+def dtw(a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:
+    """(len(b), len(a)) DTW distances (full window; squared Euclidean cost over features, the sum along the
+    best path, as the UCR archive's DTW). Sequences may differ in length: padded cells never reach a result."""
+    A, la = _padded(a)  # (Na, Ta, F), (Na,)
+    B, lb = _padded(b)  # (Nb, Tb, F)
+    out = np.empty((len(b), len(a)))
+    prev = np.full((A.shape[1] + 1, len(b), len(a)), np.inf)  # D[i-1, :] with a border column
+    prev[0] = 0.0
+    for i in range(B.shape[1]):
+        cost = ((B[:, None, None, i] - A[None]) ** 2).sum(-1).transpose(2, 0, 1)  # (Ta, Nb, Na)
+        row = np.full_like(prev, np.inf)
+        diag_or_up = np.minimum(prev[:-1], prev[1:])  # (Ta, Nb, Na): D[i-1, j-1], D[i-1, j]
+        for j in range(A.shape[1]):
+            row[j + 1] = cost[j] + np.minimum(diag_or_up[j], row[j])
+        done = lb == i + 1
+        out[done] = np.take_along_axis(row[1:, done], (la - 1)[None, None, :].repeat(done.sum(), 1), 0)[0]
+        prev = row
+    return out
+
+
+def _padded(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.array([len(s) for s in seqs])
+    x = np.zeros((len(seqs), lengths.max(), seqs[0].shape[1]))
+    for k, s in enumerate(seqs):
+        x[k, : len(s)] = s
+    return x, lengths
+
+
+def nearest_dtw(train: Labelled, test: Labelled, classes: list[str], chunk: int = 64) -> np.ndarray:
+    """1-NN under full-window DTW."""
+    index = {c: i for i, c in enumerate(classes)}
+    ytr = np.array([index[y] for y in train.labels])
+    return np.concatenate([ytr[dtw(train.seqs, test.seqs[i : i + chunk]).argmin(1)]
+                           for i in range(0, len(test), chunk)])  # fmt: skip
+
+
+DTW_BUDGET = 2e9  # cells x pairs (about 20 s in numpy here); beyond it the DTW baseline is skipped with a warning
+
+
+def multi_hot(ex: Labelled, classes: list[str]) -> np.ndarray:
+    """(N, C) 0/1 of each example's classes (unknown classes ignored)."""
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.zeros((len(ex), len(classes)), dtype=int)
+    for i, ys in enumerate(ex.label_sets()):
+        y[i, [index[c] for c in ys if c in index]] = 1
+    return y
+
+
+def multi_label_baselines(train: Labelled, test: Labelled, classes: list[str]) -> dict[str, np.ndarray]:
+    """(N, C) 0/1 predictions: every class more common than not (the majority per class), and TF-IDF + one
+    logistic regression per class (texts) or the nearest training example's set (numbers)."""
+    ytr = multi_hot(train, classes)
+    out = {"majority": np.repeat((ytr.mean(0) > 0.5)[None].astype(int), len(test), 0)}
+    if train.texts is not None:
+        try:
+            from sklearn.feature_extraction.text import TfidfVectorizer
+            from sklearn.linear_model import LogisticRegression
+            from sklearn.multiclass import OneVsRestClassifier
+        except ImportError:
+            log.warning("scikit-learn is not installed: no TF-IDF baseline (pip install 'lstmkit[data]')")
+            return out
+        vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+        clf = OneVsRestClassifier(LogisticRegression(max_iter=2000, C=4.0)).fit(vec.fit_transform(train.texts), ytr)
+        out["tfidf_logreg"] = clf.predict(vec.transform(test.texts))
+    else:
+        single = Labelled([str(i) for i in range(len(train))], seqs=train.seqs)
+        out["nn1_euclidean"] = ytr[nearest_neighbour(single, test, single.labels)]
+    return out
+
+
 def baselines(train: Labelled, test: Labelled, classes: list[str], counts: list[int]) -> dict[str, np.ndarray]:
+    """Each baseline's test predictions: (N,) class ids, or (N, C) 0/1 for multi-label data."""
+    if train.multi_label:
+        return multi_label_baselines(train, test, classes)
     out = {"majority": majority(counts, len(test))}
     if train.texts is not None:
         tfidf = tfidf_logreg(train, test, classes)
@@ -63,4 +137,9 @@ def baselines(train: Labelled, test: Labelled, classes: list[str], counts: list[
             out["tfidf_logreg"] = tfidf
     else:
         out["nn1_euclidean"] = nearest_neighbour(train, test, classes)
+        work = len(train) * len(test) * max(map(len, train.seqs)) * max(map(len, test.seqs))
+        if work <= DTW_BUDGET:
+            out["nn1_dtw"] = nearest_dtw(train, test, classes)
+        else:
+            log.warning("1-NN DTW baseline skipped: %.1e cell comparisons is too much work", work)
     return out

@@ -12,6 +12,7 @@ Only `fit` touches the training engine; loading, predicting and explaining impor
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from lstmkit.tasks.classify.baselines import baselines
 from lstmkit.tasks.classify.config import ClassifyConfig
 from lstmkit.tasks.classify.explain import Explanation, integrated_gradients
 from lstmkit.tasks.classify.features import Encoding, ExampleBatches, stratified_split
-from lstmkit.tasks.classify.metrics import scores
+from lstmkit.tasks.classify.metrics import multi_label_scores, scores
 from lstmkit.tasks.classify.model import ClassifierNet
 from lstmkit.tasks.classify.task import NAME, build_model
 from lstmkit.tasks.spec import saved_run, saved_state
@@ -63,17 +64,20 @@ class Classifier:
             return data
         if isinstance(data, (list, tuple)):  # a list of texts
             return Labelled([""] * len(data), texts=[str(t) for t in data], source="the given texts")
-        return read_labelled(data, self.config.text_col, self.config.label_col, need_labels)
+        return read_labelled(data, self.config.text_col, self.config.label_spec(), need_labels)
 
     def splits(self, data: Data) -> tuple[Labelled, Labelled, Labelled]:
-        """(train, validation, test): stratified and seeded; the test split is --test-data when given."""
+        """(train, validation, test): stratified and seeded; the test split is --test-data when given, else the
+        dataset's own (UCR archive sets), else a stratified share."""
         c = self.config
         full = self.examples(data)
-        if c.test_data:
-            train_idx, val_idx = stratified_split(full.labels, (c.val_fraction,), self.train_config.seed)
-            test = self.examples(c.test_data)
+        strata = [""] * len(full) if full.multi_label else full.labels  # label sets: a seeded random split
+        given = self.examples(c.test_data) if c.test_data else full.test  # a file, or the dataset's own split
+        if given is not None:
+            train_idx, val_idx = stratified_split(strata, (c.val_fraction,), self.train_config.seed)
+            test = given
         else:
-            train_idx, val_idx, test_idx = stratified_split(full.labels, (c.val_fraction, c.test_fraction),
+            train_idx, val_idx, test_idx = stratified_split(strata, (c.val_fraction, c.test_fraction),
                                                             self.train_config.seed)  # fmt: skip
             test = full.take(test_idx)
         train, val = full.take(train_idx), full.take(val_idx)
@@ -96,12 +100,14 @@ class Classifier:
 
             self.config = dataclasses.replace(self.config, data=str(source))
         train, val, test = self.splits(source)
+        self.report = {}
         pretrained, tokenizer = self._pretrained(train)
         c = self.config
         self.encoding = Encoding.fit(train, c.tokenizer, c.vocab_size, c.max_length, c.normalize, tokenizer)
         result = fit(ClassifyTask(c, train, val, self.encoding, pretrained), self.train_config)
         self.net, self.run_dir = result.model.eval(), result.run_dir
-        self.report = self.evaluate(test, train=train) if len(test) else {}  # test_fraction 0: the caller's test
+        self.report = {**(self.evaluate(test, train=train) if len(test) else {}),  # test_fraction 0: the caller's
+                       **({"vectors": self.report["vectors"]} if "vectors" in self.report else {})}  # fmt: skip
         self.report["val"] = {k.removeprefix("val_"): v for k, v in result.metrics.items()}
         self.report["steps"] = result.steps
         return self
@@ -111,6 +117,8 @@ class Classifier:
         tokenizer; the config takes the LM's sizes (a unidirectional LSTM, as the LM reads)."""
         import dataclasses
 
+        if self.config.vectors:
+            return self._vectors(train)
         if not self.config.init_from:
             return None, None
         if train.texts is None:
@@ -127,6 +135,27 @@ class Classifier:
         tensors.update({k: v for k, v in weights.items() if k.startswith("rnn.")})
         return tensors, lm.tokenizer.to_dict()
 
+    def _vectors(self, train: Labelled) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """With --vectors: a word tokenizer of the training texts and an embedding whose rows are the file's
+        vectors where it has the word, random (at the vectors' scale) where it has not."""
+        import dataclasses
+
+        from lstmkit.data.tokenizers import WordTokenizer
+        from lstmkit.data.vectors import read_vectors
+
+        if train.texts is None:
+            raise UsageError("--vectors are word vectors: they need texts, not numeric sequences")
+        tok = WordTokenizer.fit("\n".join(train.texts), self.config.vocab_size)
+        table, found = read_vectors(self.config.vectors, tok.vocab())
+        if not found.any():
+            raise DataError(f"{self.config.vectors} has none of the training texts' words; is it the right file?")
+        rng = np.random.default_rng(self.train_config.seed)
+        table[~found] = rng.normal(0, table[found].std(), size=(int((~found).sum()), table.shape[1]))
+        self.config = dataclasses.replace(self.config, tokenizer="word", embedding_size=table.shape[1])
+        self.report["vectors"] = {"file": self.config.vectors, "found": int(found.sum()), "vocabulary": len(found)}
+        emb = torch.from_numpy(np.concatenate([np.zeros((1, table.shape[1]), np.float32), table]))  # id 0: padding
+        return {"embed.weight": emb}, tok.to_dict()
+
     def _ready(self) -> tuple[ClassifierNet, Encoding]:
         if self.net is None or self.encoding is None:
             raise UsageError("this Classifier is not trained: call fit(data) or lstmkit.load(path) first")
@@ -134,13 +163,23 @@ class Classifier:
 
     @torch.no_grad()
     def probabilities(self, ex: Labelled, batch_size: int = 256) -> np.ndarray:
-        """(N, C) class probabilities, in the order of `classes`."""
+        """(N, C) class probabilities, in the order of `classes` (multi-label: one independent one per class)."""
         net, enc = self._ready()
         net.eval()
         xs = enc.inputs(ex)
-        out = [torch.softmax(net(b["x"], b["lengths"]).float(), -1)
+        squash = torch.sigmoid if enc.multi_label else lambda z: torch.softmax(z, -1)
+        out = [squash(net(b["x"], b["lengths"]).float())
                for b in ExampleBatches(xs, torch.zeros(len(xs), dtype=torch.long), batch_size)]  # fmt: skip
         return torch.cat(out).numpy()
+
+    def decide(self, probs: np.ndarray) -> list[str]:
+        """Each row's prediction: the likeliest class, or (multi-label) the classes at or over the threshold,
+        joined by --label-sep (or '|')."""
+        enc = self._ready()[1]
+        if not enc.multi_label:
+            return [enc.classes[i] for i in probs.argmax(1)]
+        sep = self.config.label_sep or "|"
+        return [sep.join(c for c, p in zip(enc.classes, row) if p >= self.config.threshold) for row in probs]
 
     @property
     def classes(self) -> list[str]:
@@ -155,13 +194,17 @@ class Classifier:
         ex = self.examples(data)
         y = enc.targets(ex).numpy()
         probs = self.probabilities(ex)
-        mine = scores(y, probs, enc.classes)
+        score = partial(multi_label_scores, threshold=self.config.threshold) if enc.multi_label else scores
+        mine = score(y, probs, enc.classes)
         rows = [{"method": "lstmkit", "accuracy": mine["accuracy"], "macro_f1": mine["macro_f1"], "ece": mine["ece"]}]
-        base = baselines(train, ex, enc.classes, enc.counts) if train is not None else {
-            "majority": np.full(len(y), int(np.argmax(enc.counts)))}  # fmt: skip
+        if train is not None:
+            base = baselines(train, ex, enc.classes, enc.counts)
+        elif enc.multi_label:  # the classes most training examples had
+            base = {"majority": np.repeat((np.asarray(enc.counts) > enc.n_train / 2)[None], len(y), 0)}
+        else:
+            base = {"majority": np.full(len(y), int(np.argmax(enc.counts)))}
         for name, pred in base.items():
-            onehot = np.eye(len(enc.classes))[pred]
-            s = scores(y, onehot, enc.classes)
+            s = score(y, pred.astype(float) if enc.multi_label else np.eye(len(enc.classes))[pred], enc.classes)
             rows.append({"method": name, "accuracy": s["accuracy"], "macro_f1": s["macro_f1"], "ece": None})
         return {"test": mine, "table": rows, "classes": enc.classes, "split": ex.source,
                 "y": y.tolist(), "probs": probs.tolist()}  # fmt: skip
@@ -175,7 +218,7 @@ class Classifier:
         classes = self.classes
         frame = ex.frame.copy() if ex.frame is not None else pd.DataFrame(
             {"text": ex.texts} if ex.texts is not None else {"length": [len(s) for s in ex.seqs]})  # fmt: skip
-        frame["prediction"] = [classes[i] for i in probs.argmax(1)]
+        frame["prediction"] = self.decide(probs)
         for j, c in enumerate(classes):
             frame[f"p_{c}"] = probs[:, j]
         return frame
@@ -208,9 +251,11 @@ class Classifier:
             inp = {"type": "object", "required": ["x"], "additionalProperties": False,
                    "properties": {"x": {"type": "array", "items": step, "minItems": 1}}}  # fmt: skip
         probs = {"type": "object", "properties": {c: {"type": "number"} for c in enc.classes}}
-        out = {"type": "object", "properties": {"prediction": {"type": "string", "enum": enc.classes},
-                                                "probabilities": probs}}  # fmt: skip
-        return {"task": NAME, "stateful": False, "classes": enc.classes, "input": inp, "output": out}
+        pred = ({"type": "array", "items": {"type": "string", "enum": enc.classes}} if enc.multi_label
+                else {"type": "string", "enum": enc.classes})  # fmt: skip
+        out = {"type": "object", "properties": {"prediction": pred, "probabilities": probs}}
+        return {"task": NAME, "stateful": False, "classes": enc.classes, "multi_label": enc.multi_label,
+                "input": inp, "output": out}  # fmt: skip
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         records = check_records(records, self.schema())
@@ -224,8 +269,9 @@ class Classifier:
                 raise RequestError(f"x must be a rectangular (time, features) array of numbers ({err})") from None
             ex = Labelled([""] * len(records), seqs=seqs, source="the records")
         probs = self.probabilities(ex)
-        return [{"prediction": enc.classes[int(p.argmax())], "probabilities": dict(zip(enc.classes, map(float, p)))}
-                for p in probs]  # fmt: skip
+        picks = ([[c for c, q in zip(enc.classes, p) if q >= self.config.threshold] for p in probs] if enc.multi_label
+                 else [enc.classes[int(p.argmax())] for p in probs])  # fmt: skip
+        return [{"prediction": k, "probabilities": dict(zip(enc.classes, map(float, p)))} for k, p in zip(picks, probs)]
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame_of(self.predict_records(records_of(frame)))

@@ -14,12 +14,14 @@ EXAMPLES = """examples:
   lstmkit classify train --data trump-tweets --epochs 3                 # which phone sent the tweet
   lstmkit classify train --data reviews.csv --text-col review --label-col stars --out runs/reviews
   lstmkit classify train --data digits --pooling attention              # numeric sequences (64 steps)
+  lstmkit classify train --data gunpoint --epochs 100 --early-stopping 30   # a UCR archive set, its own test split
+  lstmkit classify train --data tags.csv --label-col tags --label-sep "|"  # multi-label (or --label-cols a,b,c)
   lstmkit classify evaluate --model runs/reviews --data test.csv --json
   lstmkit classify predict --model runs/reviews --data new.csv --out preds.csv
   lstmkit classify explain --model runs/reviews --text "not bad at all" --out why.png
 data: CSV/TSV/Parquet/JSONL with a text and a label column, a folder of class sub-folders of .txt files,
-a wide numeric table (a label column and one column per step, as the UCR archive), .npz (x, y), or a
-built-in dataset (lstmkit datasets)."""
+a wide numeric table (a label column and one column per step, as the UCR archive), a UCR/UEA .ts file,
+.npz (x, y), or a built-in dataset (lstmkit datasets: trump-tweets, digits, gunpoint, arrowhead, ...)."""
 
 
 def _table(report: dict) -> str:
@@ -37,8 +39,10 @@ def _write_report(report: dict, out: Path, title: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     brief = {k: v for k, v in report.items() if k not in ("y", "probs")}
     (out / "report.json").write_text(dumps(brief), encoding="utf-8")
-    files = [out / "report.json", plot_confusion(np.asarray(report["test"]["confusion"]), report["classes"],
-                                                 out / "confusion.png", title)]  # fmt: skip
+    files = [out / "report.json"]
+    if not report["test"].get("multi_label"):  # multi-label: each class's 2x2 table is in report.json
+        files.append(plot_confusion(np.asarray(report["test"]["confusion"]), report["classes"], out / "confusion.png",
+                                    title))  # fmt: skip
     files.append(plot_reliability(np.asarray(report["y"]), np.asarray(report["probs"]), out / "reliability.png"))
     return files
 
@@ -55,7 +59,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
                "test": {k: c.report["test"][k] for k in ("accuracy", "macro_f1", "ece", "n")},
                "table": c.report["table"], "split": "stratified, seeded: " + (
                    "--test-data" if run.task.test_data else f"{run.task.test_fraction:g} of --data"),
-               "files": [str(f) for f in files]}  # fmt: skip
+               "files": [str(f) for f in files], **{k: c.report[k] for k in ("vectors",) if k in c.report}}  # fmt: skip
     emit(args, payload, lambda: f"{run.task.data}: test split ({c.report['test']['n']} examples, never trained or "
          f"selected on)\n\n{_table(c.report)}\n\nwritten: {', '.join(str(f) for f in files)}")  # fmt: skip
 

@@ -34,16 +34,20 @@ class Encoding:
     tokenizer: dict[str, Any] | None = None
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
+    multi_label: bool = False  # each example has a set of classes (sigmoid per class), not one (softmax)
+    n_train: int = 0  # training examples (multi-label: the negatives of a class are n_train - counts)
 
     @classmethod
     def fit(cls, train: Labelled, tokenizer: str, vocab_size: int, max_length: int, normalize: bool,
             given: dict[str, Any] | None = None) -> Encoding:  # fmt: skip
         """Fitted on the training split; `given`: a tokenizer to reuse (a pretrained language model's)."""
-        counts = Counter(train.labels)
+        counts = Counter(y for ys in train.label_sets() for y in ys)
         classes = sorted(counts)
         if len(classes) < 2:
-            raise DataError(f"{train.source} has one class only ({classes[0]!r}); a classifier needs at least two")
-        enc = cls(train.kind, classes, [counts[c] for c in classes], max_length)
+            what = f"one class only ({classes[0]!r})" if classes else "no labels"
+            raise DataError(f"{train.source} has {what}; a classifier needs at least two classes")
+        enc = cls(train.kind, classes, [counts[c] for c in classes], max_length, multi_label=train.multi_label,
+                  n_train=len(train))  # fmt: skip
         if train.texts is not None:
             enc.tokenizer = given or build_tokenizer(tokenizer, "\n".join(train.texts), vocab_size).to_dict()
         else:
@@ -96,12 +100,19 @@ class Encoding:
         return [torch.from_numpy((s - mean) / std) for s in ex.seqs]
 
     def targets(self, ex: Labelled) -> Tensor:
+        """(N,) class ids, or (N, C) 0/1 floats for multi-label examples."""
         index = {c: i for i, c in enumerate(self.classes)}
-        unknown = sorted(set(ex.labels) - set(index))
+        sets = ex.label_sets()
+        unknown = sorted({y for ys in sets for y in ys} - set(index))
         if unknown:
             raise DataError(f"{ex.source} has label(s) {unknown} that the training data never had "
                             f"(classes: {', '.join(self.classes)}); drop those rows or add them to training")  # fmt: skip
-        return torch.tensor([index[y] for y in ex.labels])
+        if not self.multi_label:
+            return torch.tensor([index[ys[0]] for ys in sets])
+        y = torch.zeros(len(sets), len(self.classes))  # (N, C)
+        for i, ys in enumerate(sets):
+            y[i, [index[c] for c in ys]] = 1.0
+        return y
 
 
 def pad(xs: list[Tensor]) -> tuple[Tensor, Tensor]:

@@ -34,6 +34,30 @@ def scores(y: np.ndarray, probs: np.ndarray, classes: list[str], bins: int = 10)
             "per_class": per_class, "confusion": m.tolist(), "n": len(y)}  # fmt: skip
 
 
+def multi_label_scores(y: np.ndarray, probs: np.ndarray, classes: list[str], threshold: float = 0.5,
+                       bins: int = 10) -> dict[str, Any]:  # fmt: skip
+    """Multi-label (y, probs: (N, C)): exact-match accuracy, micro- and macro-F1, Hamming loss, per class, each
+    class's 2x2 confusion [[tn, fp], [fn, tp]], and the ECE of the per-class probabilities."""
+    hit, y = probs >= threshold, y.astype(bool)
+    tp, fp, fn = (hit & y).sum(0), (hit & ~y).sum(0), (~hit & y).sum(0)
+    precision = np.divide(tp, tp + fp, out=np.zeros(len(classes)), where=tp + fp > 0)
+    recall = np.divide(tp, tp + fn, out=np.zeros(len(classes)), where=tp + fn > 0)
+    f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros(len(classes)), where=2 * tp + fp + fn > 0)
+    p, truth = probs.ravel(), y.ravel()
+    conf, right = np.maximum(p, 1 - p), (p >= threshold) == truth
+    edges = np.minimum(((conf - 0.5) * 2 * bins).astype(int), bins - 1)  # confidence of a binary call: [0.5, 1]
+    ece = sum(abs(right[edges == b].mean() - conf[edges == b].mean()) * (edges == b).mean()
+              for b in range(bins) if (edges == b).any())  # fmt: skip
+    per_class = {c: {"precision": float(a), "recall": float(r), "f1": float(f), "support": int(s)}
+                 for c, a, r, f, s in zip(classes, precision, recall, f1, y.sum(0))}  # fmt: skip
+    tn = (~hit & ~y).sum(0)
+    return {"accuracy": float((hit == y).all(1).mean()), "macro_f1": float(f1.mean()),
+            "micro_f1": float(2 * tp.sum() / max(1, 2 * tp.sum() + fp.sum() + fn.sum())),
+            "hamming_loss": float((hit != y).mean()), "ece": float(ece), "per_class": per_class,
+            "confusion": [[[int(tn[k]), int(fp[k])], [int(fn[k]), int(tp[k])]] for k in range(len(classes))],
+            "n": len(y), "multi_label": True}  # fmt: skip
+
+
 def plot_confusion(m: np.ndarray, classes: list[str], png: str | Path, title: str = "") -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -64,7 +88,10 @@ def plot_reliability(y: np.ndarray, probs: np.ndarray, png: str | Path, bins: in
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    conf, hit = probs.max(1), probs.argmax(1) == y
+    if y.ndim == 2:  # multi-label: every (example, class) probability is a binary call
+        conf, hit = np.maximum(probs, 1 - probs).ravel(), ((probs >= 0.5) == y.astype(bool)).ravel()
+    else:
+        conf, hit = probs.max(1), probs.argmax(1) == y
     edges = np.minimum((conf * bins).astype(int), bins - 1)
     xs = [conf[edges == b].mean() for b in range(bins) if (edges == b).any()]
     ys = [hit[edges == b].mean() for b in range(bins) if (edges == b).any()]
