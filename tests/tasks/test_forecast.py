@@ -174,14 +174,14 @@ def untrained_copy(fitted: Forecaster, path, pre=None, **changes) -> Forecaster:
 
 @pytest.mark.parametrize("decoding, extra, anchor", [("direct", (), "season"), ("recursive", (), "season"),
                                                      ("direct", (3, 14), "season"), ("recursive", (14,), "season"),
-                                                     ("direct", (), "theta")])  # fmt: skip
+                                                     ("direct", (), "theta"), ("direct", (), "ets"),
+                                                     ("direct", (), "auto")])  # fmt: skip
 def test_update_equals_a_full_recompute(fitted, decoding, extra, anchor, tmp_path):
-    pre = None
-    if anchor == "theta":  # its preprocessor carries the theta pieces (fitted on the same training part)
-        panel = to_panel(panel_frame(), past=COVS["past_covariates"], future=COVS["future_covariates"],
-                         static=COVS["static_covariates"])  # fmt: skip
-        pre = Preprocessor.fit(panel, "standard", True, use_theta=True)
-    same = decoding == "direct" and not extra and anchor == "season"
+    # its preprocessor carries the anchor's pieces, if any (fitted on the same rows as the fixture's)
+    panel = to_panel(panel_frame(), past=COVS["past_covariates"], future=COVS["future_covariates"],
+                     static=COVS["static_covariates"])  # fmt: skip
+    pre = Preprocessor.fit(panel, "standard", True, anchor=anchor, horizon=fitted.config.horizon)
+    same = decoding == "direct" and not extra and anchor == fitted.config.anchor
     changes = {} if same else {"decoding": decoding, "extra_seasons": extra, "anchor": anchor}
     f = untrained_copy(fitted, tmp_path / "m", pre, **changes)
     df = panel_frame()

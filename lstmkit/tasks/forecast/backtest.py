@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lstmkit.data.timeseries import Series, check_lengths, future_index, season_length
+from lstmkit.data.timeseries import Series, check_lengths, future_index, season_length, season_position
 from lstmkit.engine.config import unique_name
 from lstmkit.errors import UsageError
+from lstmkit.tasks.forecast import anchors
 from lstmkit.tasks.forecast import metrics as M
 from lstmkit.tasks.forecast.data import load_data, quantile_column
 from lstmkit.tasks.forecast.outputs import seasons_of, with_data_defaults
@@ -162,7 +163,7 @@ def model_forecasts(model: Any, series: list[Series], origins: list[int], batch:
     q = np.concatenate(qs)
     if model.calibration:
         q = apply_conformal(cfg, q, model.calibration)
-    return np.stack([pre.unscale(s, qs) for s, qs in zip(series, q)])  # (S, H, Q)
+    return np.stack([pre.unscale(s, pre.widen(s, qs, cfg.levels)) for s, qs in zip(series, q)])  # (S, H, Q)
 
 
 def _baselines(panel, origins, h: int, season: int, statistical: bool, scores: _Scores) -> dict[str, np.ndarray]:
@@ -171,8 +172,26 @@ def _baselines(panel, origins, h: int, season: int, statistical: bool, scores: _
         t0 = time.perf_counter()
         out[name] = np.stack([fn(s.y[:o], h) for s, o in zip(panel.series, origins)])
         scores.timed(name, "predict", time.perf_counter() - t0)
+    out.update(smoothing_baselines(panel, origins, h, scores))
     if statistical:
         out.update(statsforecast_baselines(panel, origins, h, season, scores))
+    return out
+
+
+def smoothing_baselines(panel, origins, h: int, scores: _Scores) -> dict[str, np.ndarray]:
+    """lstmkit's own statistical anchors, alone: damped-trend exponential smoothing and the theta method
+    (seasonally adjusted where the seasonality test passes), fitted per series on the data before the origin."""
+    m = season_length(panel.freq)
+    out = {}
+    for name, kind in (("ets_damped", "damped"), ("theta", "theta")):
+        t0 = time.perf_counter()
+        rows = []
+        for s, o in zip(panel.series, origins):
+            pos = season_position(s.ds[: o + h], panel.freq)  # the window lies inside the series
+            p = anchors.fit(s.y[:o], pos[:o], m, kind)
+            rows.append(anchors.forecast(s.y[:o], pos[:o], pos[o : o + h], m, p))
+        out[name] = np.stack(rows)
+        scores.timed(name, "fit", time.perf_counter() - t0)
     return out
 
 

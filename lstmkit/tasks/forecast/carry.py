@@ -40,18 +40,22 @@ class SeriesCarry:
     x: Tensor  # (1, F) the last row's encoder features
     static: Tensor  # (1, S) the series' static embedding
     tail: np.ndarray  # (m,) the last m scaled values (seasonal lags of the next horizon)
-    level: float | None  # the theta anchor's smoothed level after the last row (None: no anchor / no data yet)
+    level: float | None  # a smoothing anchor's level after the last row (None: no anchor / no data yet)
     scaler: list[float] | None  # an unseen series' scaling, pinned from its first rows (None: a training series)
-    theta: list[float] | None  # an unseen series' theta pieces, pinned likewise
+    theta: Any  # an unseen series' anchor pieces (SmoothParams JSON), pinned likewise
     static_values: dict[str, Any]  # the static covariates it came with
     n_past: int
     n_future: int
+    trend: float | None = None  # the anchor's trend after the last row (ets/auto; theta's drift is fixed)
+    widths: Any = None  # an unseen series' interval widths, pinned like its scaler
 
     def view(self, pre: Preprocessor) -> Preprocessor:
         """The preprocessor this series is featurised with: the training one, or one with its pins."""
         if self.scaler is None:
             return pre
         out = replace(pre, scalers={**pre.scalers, self.uid: self.scaler})
+        if self.widths is not None:
+            out = replace(out, widths={**pre.widths, self.uid: self.widths})
         return replace(out, theta={**pre.theta, self.uid: self.theta}) if self.theta is not None else out
 
     def stub(self) -> Series:
@@ -67,7 +71,7 @@ def fold(net: ForecastNet, pre: Preprocessor, cfg: ForecastConfig, s: Series, ca
     if carry is not None:
         s = after(carry.last_ds, s, cfg.freq)
     view = pre.pinned(s) if carry is None else carry.view(pre)
-    x, _ = view.encoder(s, None if carry is None else carry.level)  # (T, F)
+    x, _ = view.encoder(s, None if carry is None else carry.level, None if carry is None else carry.trend)  # (T, F)
     i, cats, nums = view.static_row(s)
     st = net.static(torch.tensor([i]), torch.from_numpy(cats)[None], torch.from_numpy(nums)[None])  # (1, S)
     hx = None if carry is None else (carry.h, carry.c)
@@ -76,14 +80,16 @@ def fold(net: ForecastNet, pre: Preprocessor, cfg: ForecastConfig, s: Series, ca
     m = max(seasons_of(cfg))
     before = np.zeros(m, np.float32) if carry is None else carry.tail
     tail = np.concatenate([before, x[:, lay.target]])[-m:]  # (m,)
-    level = None
+    level = trend = None
     if lay.level is not None and ((carry is not None and carry.level is not None) or x[:, lay.mask].any()):
         level = float(x[-1, lay.level])
+        trend = float(x[-1, lay.drift]) if lay.phi is not None else None
     pinned = s.uid not in pre.scalers
     return SeriesCarry(
         s.uid, s.ds[-1], h, c, out[:, -1:], torch.from_numpy(x[-1])[None], st, tail, level,
         view.scalers[s.uid] if pinned else None, view.theta.get(s.uid) if pinned and view.use_theta else None,
-        dict(s.static), s.past.shape[1], s.future.shape[1],
+        dict(s.static), s.past.shape[1], s.future.shape[1], trend,
+        view.widths.get(s.uid) if pinned and view.intervals == "rolling" else None,
     )  # fmt: skip
 
 
@@ -113,7 +119,7 @@ def to_state(carries: dict[str, SeriesCarry]) -> ModelState:
             tensors[f"{uid}/{name}"] = torch.from_numpy(value.copy()) if isinstance(value, np.ndarray) else value
         meta["series"][uid] = {"last_ds": c.last_ds.isoformat(), "level": c.level, "scaler": c.scaler,
                                "theta": c.theta, "static": c.static_values, "n_past": c.n_past,
-                               "n_future": c.n_future}  # fmt: skip
+                               "n_future": c.n_future, "trend": c.trend, "widths": c.widths}  # fmt: skip
     return ModelState(tensors, meta)
 
 
@@ -129,5 +135,5 @@ def from_state(state: ModelState) -> dict[str, SeriesCarry]:
             raise RequestError(f"the state of series {uid!r} lacks tensor {err}") from None
         out[uid] = SeriesCarry(uid, pd.Timestamp(m["last_ds"]), t["h"], t["c"], t["last"], t["x"], t["static"],
                                t["tail"].numpy(), m["level"], m["scaler"], m["theta"], m["static"], m["n_past"],
-                               m["n_future"])  # fmt: skip
+                               m["n_future"], m.get("trend"), m.get("widths"))  # fmt: skip
     return out

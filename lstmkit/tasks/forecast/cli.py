@@ -41,6 +41,13 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     assert f.run_dir is not None
     payload = {"run": str(f.run_dir), "model": str(f.run_dir / "model"), "horizon": f.config.horizon,
                "lookback": f.config.lookback, "freq": f.config.freq}  # fmt: skip
+    r = f.report
+    if r.get("anchor_kinds"):
+        payload["anchors"] = ", ".join(f"{k} {n}" for k, n in sorted(r["anchor_kinds"].items())) + " series"
+    if r.get("anchor_alone"):
+        payload["anchor_alone"] = (f"{len(r['anchor_alone'])} of {r['series']} series: their anchor alone beat the "
+                                   f"network on the validation horizon, so it forecasts them ({', '.join(r['anchor_alone'][:5])}"
+                                   f"{' ...' if len(r['anchor_alone']) > 5 else ''})")  # fmt: skip
     if f.config.future_covariates and not args.future:
         payload["forecast"] = "skipped: the model uses known-future covariates; pass --future FILE for the horizon"
     else:

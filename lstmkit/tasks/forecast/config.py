@@ -35,17 +35,22 @@ class ForecastConfig:
     decoding: Literal["direct", "recursive"] = option(
         "direct", "direct: all horizon steps at once; recursive: one step, fed back"
     )
-    anchor: Literal["season", "last", "theta", "none"] = option(
-        "season", "forecast the offset from seasonal naive (season), from the last value (last), from the theta "
-        "method's forecast (theta: deseasonalised smoothed level + half the trend; short noisy series), or the "
-        "level itself (none)"
+    anchor: Literal["season", "last", "theta", "ets", "auto", "none"] | None = option(
+        None, "(default: auto; season with --decoding recursive) forecast the offset from seasonal naive (season), from the last value (last), from the theta "
+        "method's forecast (theta: deseasonalised smoothed level + half the trend; short noisy series), from "
+        "damped-trend exponential smoothing (ets), from whichever of seasonal naive, theta and ets forecast each "
+        "series best over rolling origins inside its training part (auto), or the level itself (none)"
     )
     seasonal_lags: bool = option(True, "feed the decoder the value one season before each forecast step")
     extra_seasons: tuple[int, ...] | None = option(
         None, "more periods (in steps) whose lagged values the decoder sees (default: the week for sub-daily data, "
         "e.g. 168 hourly; 0: none)", metavar="STEPS"
     )
-    conformal: bool = option(False, "calibrate the intervals on the validation window (split conformal)")
+    intervals: Literal["rolling", "quantile"] = option(
+        "rolling", "rolling: interval widths from the series' anchor refit at up to 24 rolling origins in its history "
+        "(per horizon step, split conformal), centred on the forecast; quantile: the network's own quantiles"
+    )
+    conformal: bool = option(False, "with --intervals quantile: calibrate them on the validation window (CQR)")
     validation: bool = option(
         True, "hold out each series' last horizon for validation and model selection (off: train on all rows; "
         "the monitor then reads that horizon in-sample)"
@@ -54,7 +59,10 @@ class ForecastConfig:
     num_layers: int = option(2, "stacked LSTM layers")
     dropout: float = option(0.1, "dropout between layers and in the decoder")
     forking: int = option(16, "forecasts trained per window: one from each of its last N encoder steps")
-    steps_per_epoch: int = option(100, "training batches (random windows) per epoch")
+    steps_per_epoch: int | None = option(
+        None, "training batches (random windows) per epoch (default: about one pass over every forecast origin, "
+        "at least 10 and at most 100)"
+    )
 
     def __post_init__(self) -> None:
         if self.horizon is not None and self.horizon < 1:
@@ -72,11 +80,11 @@ class ForecastConfig:
             raise ConfigError(f"{sorted(clash)} listed as both past and future covariates; choose one")
         if any(p < 0 for p in self.extra_seasons or ()):
             raise ConfigError(f"extra_seasons must be periods >= 1 (or 0 for none), got {self.extra_seasons}")
-        if self.anchor == "theta" and self.decoding != "direct":
-            raise ConfigError("anchor theta needs direct decoding (--decoding direct)")
+        if self.anchor in ("theta", "ets", "auto") and self.decoding != "direct":
+            raise ConfigError(f"anchor {self.anchor} needs direct decoding (--decoding direct)")
         if self.forking < 1:
             raise ConfigError(f"forking must be >= 1, got {self.forking}")
-        if self.steps_per_epoch < 1:
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ConfigError(f"steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
 
     @property

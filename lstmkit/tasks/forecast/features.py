@@ -26,7 +26,8 @@ from lstmkit.data.timeseries import (
     season_length,
     season_position,
 )  # fmt: skip
-from lstmkit.tasks.forecast import theta
+from lstmkit.tasks.forecast import anchors, intervals
+from lstmkit.tasks.forecast.anchors import SmoothParams
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,13 @@ class FeatureLayout:
     mask: int  # 1 where the target was observed
     past: slice  # past covariates
     known: slice  # known-future features (covariates, calendar, theta's seasonal index), as in the K layout
-    level: int | None  # theta: the smoothed deseasonalised level
-    drift: int | None  # theta: the drift
-    season_known: int | None  # theta: the seasonal index, as a column of the known-future (K) features
+    level: int | None  # theta/ets/auto anchors: the smoothed deseasonalised level
+    drift: int | None  # ... the trend (theta's constant drift)
+    season_known: int | None  # ... the seasonal index, as a column of the known-future (K) features
     width: int  # F
+    phi: int | None = None  # the trend's damping (models before v0.3: none, i.e. 1)
+    naive: int | None = None  # 1 where the series' anchor is seasonal naive (auto)
+    gate: int | None = None  # 1: the network corrects the anchor; 0: the anchor alone (it won on validation)
 
 
 @dataclass
@@ -63,19 +67,29 @@ class Preprocessor:
     static_num: dict[str, list[float]] = field(default_factory=dict)  # numeric static -> [mean, std]
     train_end: dict[str, str] = field(default_factory=dict)  # uid -> last training timestamp
     transform: str = "none"  # "log": the model sees log(y); models saved before this field was added: "none"
-    use_theta: bool = False  # anchor "theta": theta-method pieces as features (models saved before: False)
-    theta: dict[str, list[float]] = field(default_factory=dict)  # uid -> ThetaParams.to_list()
+    use_theta: bool = False  # a statistical anchor's pieces as features (models saved before: False)
+    theta: dict[str, Any] = field(default_factory=dict)  # uid -> SmoothParams.to_json() (a list: theta, v0.2)
+    smoothing: str = "theta"  # which anchor: theta, ets (damped trend) or auto (chosen per series)
+    horizon: int = 0  # anchor auto chooses by rolling origins a horizon apart
+    anchor_cols: int = 2  # a smoothing anchor's encoder columns: 5 (level, trend, phi, naive, gate); v0.2: 2
+    gate: dict[str, float] = field(default_factory=dict)  # uid -> 0 where the anchor alone won validation (else 1)
+    intervals: str = "quantile"  # "rolling": widths from rolling-origin errors (intervals.py); models before: quantile
+    widths: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # uid -> "lo,hi" -> (H,) half-widths
+    levels: list[float] = field(default_factory=list)  # the quantile levels the widths are for
 
     # ---- fitting and (de)serialising
 
     @classmethod
-    def fit(cls, panel: Panel, scaler: str, calendar: bool, transform: str = "none",
-            use_theta: bool = False) -> Preprocessor:  # fmt: skip
+    def fit(cls, panel: Panel, scaler: str, calendar: bool, transform: str = "none", anchor: str = "none",
+            horizon: int = 0) -> Preprocessor:  # fmt: skip
+        """Fitted on the training panel; `anchor` theta, ets or auto adds that anchor's pieces as features."""
+        smooth = anchor in ("theta", "ets", "auto")
         pre = cls(panel.freq, scaler, calendar, list(panel.past_cols), list(panel.future_cols), list(panel.static_cols),
-                  transform=transform, use_theta=use_theta)  # fmt: skip
+                  transform=transform, use_theta=smooth, smoothing=anchor if smooth else "theta", horizon=horizon,
+                  anchor_cols=5)  # fmt: skip
         pre.scalers = {s.uid: list(fit_scaler(pre.forward(s), scaler)) for s in panel.series}  # type: ignore[arg-type]
-        if use_theta:
-            pre.theta = {s.uid: pre.theta_params(s).to_list() for s in panel.series}
+        if smooth:
+            pre.theta = {s.uid: pre.theta_params(s).to_json() for s in panel.series}
         pre.ids = [s.uid for s in panel.series]
         for j, col in enumerate(panel.past_cols):
             pre.cov_stats[col] = _stats(np.concatenate([s.past[:, j] for s in panel.series]))
@@ -108,17 +122,26 @@ class Preprocessor:
         return len(self.future_cols) + self.n_calendar + int(self.use_theta)  # theta: the step's seasonal index
 
     @property
+    def n_anchor(self) -> int:
+        """Anchor columns at the end of an encoder row: level and trend, then damping, naive flag and gate."""
+        return self.anchor_cols if self.use_theta else 0
+
+    @property
     def n_features(self) -> int:
-        return 2 + len(self.past_cols) + self.n_known + 2 * int(self.use_theta)  # theta: level and drift
+        return 2 + len(self.past_cols) + self.n_known + self.n_anchor
 
     @property
     def layout(self) -> FeatureLayout:
-        """Encoder row: target, mask, past covariates, known-future features, then theta's level and drift."""
+        """Encoder row: target, mask, past covariates, known-future features, then the anchor's level, trend
+        (and, since v0.3, damping, the seasonal-naive flag and the gate)."""
         p, k = len(self.past_cols), self.n_known
-        theta = self.use_theta
-        return FeatureLayout(target=0, mask=1, past=slice(2, 2 + p), known=slice(2 + p, 2 + p + k),
-                             level=2 + p + k if theta else None, drift=3 + p + k if theta else None,
-                             season_known=k - 1 if theta else None, width=self.n_features)  # fmt: skip
+        a = 2 + p + k  # the first anchor column
+        on, five = self.use_theta, self.n_anchor == 5
+        return FeatureLayout(target=0, mask=1, past=slice(2, 2 + p), known=slice(2 + p, a),
+                             level=a if on else None, drift=a + 1 if on else None,
+                             season_known=k - 1 if on else None, width=self.n_features,
+                             phi=a + 2 if five else None, naive=a + 3 if five else None,
+                             gate=a + 4 if five else None)  # fmt: skip
 
     @property
     def cat_sizes(self) -> list[int]:
@@ -149,26 +172,54 @@ class Preprocessor:
         return np.log(series.y)
 
     def pinned(self, series: Series) -> Preprocessor:
-        """Itself for a training series; for an unseen one, a copy with its scaler (and theta pieces) fixed
+        """Itself for a training series; for an unseen one, a copy with its scaler (anchor, intervals) fixed
         from these rows, so that its later rows are featurised alike (stateful update)."""
         if series.uid in self.scalers:
             return self
         out = replace(self, scalers={**self.scalers, series.uid: list(self.scale_of(series))})
         if self.use_theta:
-            out = replace(out, theta={**self.theta, series.uid: out.theta_params(series).to_list()})
+            out = replace(out, theta={**self.theta, series.uid: out.theta_params(series).to_json()})
+        if self.intervals == "rolling":
+            w = out.interval_widths(series, tuple(self.levels), self.horizon)
+            out = replace(out, widths={**self.widths, series.uid: w})
         return out
 
-    def theta_of(self, series: Series) -> theta.ThetaParams:
-        """The stored theta pieces of a training series; an unseen series gets them from its own history."""
+    def theta_of(self, series: Series) -> SmoothParams:
+        """The stored anchor pieces of a training series; an unseen series gets them from its own history."""
         if series.uid in self.theta:
-            return theta.ThetaParams.from_list(self.theta[series.uid])
+            return SmoothParams.from_json(self.theta[series.uid])
         return self.theta_params(series)
 
-    def theta_params(self, series: Series) -> theta.ThetaParams:
-        """Theta pieces fitted on `series` (scaled with its stored scaler)."""
+    def theta_of_uid(self, uid: str) -> SmoothParams:
+        return SmoothParams.from_json(self.theta[uid])
+
+    def theta_params(self, series: Series) -> SmoothParams:
+        """The anchor's pieces fitted on `series` (scaled with its stored scaler); auto chooses the kind."""
         loc, scale = self.scale_of(series)
         y = (self.forward(series) - loc) / scale  # (T,)
-        return theta.fit(y, season_position(series.ds, self.freq), season_length(self.freq))
+        pos, m = season_position(series.ds, self.freq), season_length(self.freq)
+        if self.smoothing == "auto":
+            return anchors.select(y, pos, m, max(self.horizon, 1))
+        return anchors.fit(y, pos, m, "damped" if self.smoothing == "ets" else "theta")
+
+    def interval_widths(self, series: Series, levels: tuple[float, ...], horizon: int) -> dict[str, list[float]]:
+        """Half-widths per interval from the series' anchor refit at rolling origins in its history (scaled
+        units); empty when the series is too short for one origin."""
+        loc, scale = self.scale_of(series)
+        y = (self.forward(series) - loc) / scale  # (T,)
+        kind = self.theta_of(series).kind if self.use_theta else "naive"
+        err = intervals.rolling_errors(y, season_position(series.ds, self.freq), season_length(self.freq), horizon,
+                                       kind)  # fmt: skip
+        return intervals.widths(err, levels) if len(err) else {}
+
+    def widen(self, series: Series, q: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
+        """Scaled quantiles (H, Q) of `series` with rolling-calibrated intervals (as they are otherwise)."""
+        if self.intervals != "rolling":
+            return q
+        w = self.widths.get(series.uid)
+        if w is None and len(series) > 1:  # an unseen series: calibrated on its own history
+            w = self.interval_widths(series, levels, len(q))
+        return intervals.apply(q, levels, w) if w else q
 
     def known(self, ds: pd.DatetimeIndex, future: np.ndarray, series: Series | None = None) -> np.ndarray:
         """Known-future features of the steps `ds` of `series`: (T,), (T, Cf) -> (T, K). With the theta
@@ -178,7 +229,7 @@ class Preprocessor:
         assert series is not None, "the theta anchor's seasonal index belongs to a series"
         return self._known(ds, future, self.theta_of(series))
 
-    def _known(self, ds: pd.DatetimeIndex, future: np.ndarray, params: theta.ThetaParams | None) -> np.ndarray:
+    def _known(self, ds: pd.DatetimeIndex, future: np.ndarray, params: SmoothParams | None) -> np.ndarray:
         cols = [self._scaled(future, self.future_cols)]
         if self.calendar:
             cols.append(calendar_features(ds, self.freq))
@@ -186,10 +237,11 @@ class Preprocessor:
             cols.append(np.asarray(params.season)[season_position(ds, self.freq)][:, None])
         return np.concatenate(cols, axis=1).astype(np.float32)
 
-    def encoder(self, series: Series, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Encoder features (T, F) and the scaled target (T,) with NaN where it is missing. With the theta
-        anchor the last two features are the smoothed deseasonalised level (continuing from `level`, one
-        carried from earlier rows) and the drift."""
+    def encoder(self, series: Series, level: float | None = None, trend: float | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Encoder features (T, F) and the scaled target (T,) with NaN where it is missing. With a statistical
+        anchor the last features are its smoothed deseasonalised level and trend (continuing from `level`,
+        `trend` carried from earlier rows), then the damping, the seasonal-naive flag and the gate."""
         loc, scale = self.scale_of(series)
         y = (self.forward(series) - loc) / scale  # (T,)
         observed = np.isfinite(y)
@@ -198,8 +250,12 @@ class Preprocessor:
         cols = [_carry_forward(y)[:, None], observed[:, None].astype(np.float64),
                 self._scaled(series.past, self.past_cols), known]  # fmt: skip
         if p is not None:
-            lv = theta.levels(y - known[:, -1], p.alpha, level)  # (T,) NaN before the first observation
-            cols += [np.nan_to_num(lv)[:, None], np.full((len(y), 1), p.drift)]
+            start = None if level is None else (level, 0.0 if trend is None else trend)
+            lv, tr = anchors.states(y - known[:, -1], p, start)  # (T,), (T,): NaN before the first observation
+            cols += [np.nan_to_num(lv)[:, None], np.nan_to_num(tr)[:, None]]
+            if self.n_anchor == 5:
+                flags = [p.phi, float(p.kind == "naive"), self.gate.get(series.uid, 1.0)]
+                cols += [np.full((len(y), 1), v) for v in flags]
         x = np.concatenate(cols, axis=1)  # (T, F)
         return x.astype(np.float32), y.astype(np.float32)
 

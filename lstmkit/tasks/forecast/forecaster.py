@@ -56,6 +56,7 @@ class Forecaster:
         self.net: ForecastNet | None = None
         self.pre: Preprocessor | None = None
         self.calibration: list[list[float]] = []
+        self.report: dict[str, Any] = {}  # after fit: the anchors chosen, where the anchor alone won validation
         self.run_dir: Path | None = None
         self._carry: dict[str, SeriesCarry] = {}
 
@@ -73,12 +74,31 @@ class Forecaster:
 
         task = ForecastTask(cfg, panel)
         result = fit(task, self.train_config)
+        gate = task.validation_gate(result.model.eval())
+        if gate:
+            task.set_gate(gate)
         self.config, self.pre, self.net = cfg, task.final_preprocessor(), result.model.eval()
         self.run_dir, self._carry = result.run_dir, {}
+        self.report = self._anchor_report(gate)
         if cfg.conformal:
             self.calibration = self._calibrate(task)
+        if cfg.conformal or gate:
             self.save(result.model_dir)
         return self
+
+    def _anchor_report(self, gate: dict[str, float]) -> dict[str, Any]:
+        """Which anchor each series got and where it alone beat the network on validation (then it forecasts)."""
+        assert self.pre is not None
+        kinds = {u: self.pre.theta_of_uid(u).kind for u in self.pre.theta} if self.pre.use_theta else {}
+        alone = sorted(u for u, g in gate.items() if g == 0)
+        if alone:
+            log.info("the anchor alone beat the network on the validation horizon of %d of %d series (%s%s): "
+                     "those are forecast by the anchor", len(alone), len(gate), ", ".join(alone[:5]),
+                     " ..." if len(alone) > 5 else "")  # fmt: skip
+        counts: dict[str, int] = {}
+        for k in kinds.values():
+            counts[k] = counts.get(k, 0) + 1
+        return {"anchor": self.config.anchor, "anchor_kinds": counts, "anchor_alone": alone, "series": len(gate)}
 
     def _calibrate(self, task: Any) -> list[list[float]]:
         if not self.config.validation:
@@ -149,7 +169,8 @@ class Forecaster:
             q = apply_conformal(self.config, q, self.calibration)
         c, rows = self.config, []
         for i, (s, qs) in enumerate(zip(series, q)):
-            values = (pres[i] if pres else self.pre).unscale(s, qs)  # (H, Q)
+            pre = pres[i] if pres else self.pre
+            values = pre.unscale(s, pre.widen(s, qs, c.levels))  # (H, Q)
             frame = {c.id_col: s.uid, c.time_col: future_index(s.ds[-1], c.freq, c.horizon),
                      "y_hat": values[:, c.levels.index(0.5)]}  # fmt: skip
             frame.update({quantile_column(lv): values[:, j] for j, lv in enumerate(c.levels) if lv != 0.5})

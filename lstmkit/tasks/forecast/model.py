@@ -41,6 +41,16 @@ class HorizonDropout(nn.Module):
         return z * keep.div_(1 - self.p)  # scale the small mask, not the big tensor
 
 
+SMOOTH = ("theta", "ets", "auto")  # anchors whose base forecast the preprocessor's features carry
+
+
+def _damp_sum(phi: Tensor, ahead: Tensor) -> Tensor:
+    """D_k(phi) = phi + ... + phi^k: phi (B, T, 1), ahead k (Hz,) -> (B, T, Hz); k where phi = 1."""
+    one = (phi - 1).abs() < 1e-6
+    safe = torch.where(one, torch.full_like(phi, 0.5), phi)
+    return torch.where(one, ahead, safe * (1 - safe**ahead) / (1 - safe))
+
+
 class ForecastNet(nn.Module):
     """Global forecaster: static embeddings + LSTM encoder + MLP decoder shared across horizon steps."""
 
@@ -60,14 +70,16 @@ class ForecastNet(nn.Module):
         seasonal: bool = False,
         anchor: str = "last",
         n_seasons: int = 1,
-        theta_cols: tuple[int, int, int] | None = None,
+        theta_cols: tuple[int | None, ...] | None = None,
     ) -> None:
         super().__init__()
         # the first `anchored` outputs are offsets from a base forecast: the step's last observed target
         # (anchor "last"), the value one season before each forecast step (anchor "season"), or the theta
         # method's forecast from features the preprocessor adds (anchor "theta": see theta.py)
         self.anchored, self.anchor = anchored, anchor
-        self.theta_cols = theta_cols  # (level, drift) in the encoder row, the seasonal index in the known row
+        # (level, trend) in the encoder row, the seasonal index in the known row, then (ets/auto) the damping and
+        # the seasonal-naive flag in the encoder row (None: theta's undamped drift, never naive)
+        self.theta_cols = theta_cols
         self.id_emb = nn.Embedding(n_ids + 1, embedding_dim(n_ids)) if n_ids else None  # row 0: unseen series
         self.cat_embs = nn.ModuleList(nn.Embedding(n + 1, embedding_dim(n)) for n in cat_sizes)
         static = (embedding_dim(n_ids) if n_ids else 0) + sum(embedding_dim(n) for n in cat_sizes) + n_static_num
@@ -80,7 +92,7 @@ class ForecastNet(nn.Module):
         self.lag = nn.Linear(n_seasons, hidden_size) if seasonal else None  # the values a season before, as features
         self.head = nn.Sequential(nn.ReLU(), HorizonDropout(dropout), nn.Linear(hidden_size, hidden_size), nn.ReLU(),
                                   nn.Linear(hidden_size, n_outputs))  # fmt: skip
-        if anchor == "theta":  # start from the theta forecast itself: training moves away only where it pays
+        if anchor in SMOOTH:  # start from the statistical forecast itself: training moves away only where it pays
             nn.init.zeros_(self.head[-1].weight)
             nn.init.zeros_(self.head[-1].bias)
 
@@ -114,6 +126,9 @@ class ForecastNet(nn.Module):
         if self.lag is not None:
             z = z + self.lag(lags - level[:, :, None, None])  # (B, T, Hz, D)
         y = self.head(z)  # (B, T, Hz, P)
+        gate = self.theta_cols[5] if self.theta_cols is not None and len(self.theta_cols) > 5 else None
+        if gate is not None:  # 0 for a series whose anchor alone beat the network on validation
+            y = y * rows[..., gate, None, None]  # (B, T, Hz, P)
         if self.anchored:
             shift = torch.zeros(y.shape[-1], device=y.device, dtype=y.dtype)
             shift[: self.anchored] = 1.0
@@ -125,11 +140,16 @@ class ForecastNet(nn.Module):
         season = lags[..., 0]  # (B, T, Hz)
         if self.anchor == "season":
             return season
-        if self.anchor == "theta":  # level + drift x steps ahead + the step's seasonal index
+        if self.anchor in SMOOTH:  # level + trend x D_k(phi) + the step's seasonal index (anchors.py)
             ahead = torch.arange(1, known.shape[2] + 1, device=rows.device, dtype=rows.dtype)  # (Hz,)
-            assert self.theta_cols is not None, "the theta anchor needs theta_cols (from the preprocessor's layout)"
-            level, drift, season_index = self.theta_cols
-            return rows[..., level, None] + rows[..., drift, None] * ahead + known[..., season_index]
+            assert self.theta_cols is not None, "a smoothing anchor needs theta_cols (from the preprocessor's layout)"
+            level, drift, season_index, phi, naive = (tuple(self.theta_cols) + (None, None))[:5]  # gate: decode
+            damp = ahead if phi is None else _damp_sum(rows[..., phi, None], ahead)  # (Hz,) or (B, T, Hz)
+            smooth = rows[..., level, None] + rows[..., drift, None] * damp + known[..., season_index]  # (B, T, Hz)
+            if naive is None:
+                return smooth
+            flag = rows[..., naive, None]  # (B, T, 1)
+            return flag * season + (1 - flag) * smooth
         return rows[..., 0, None].expand_as(season)
 
     def forward(

@@ -5,6 +5,7 @@ Imports nothing from the training side."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import torch
 from torch import Tensor, nn
@@ -14,6 +15,8 @@ from lstmkit.data.timeseries import Panel, season_length, weekly_period
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
+
+log = logging.getLogger(__name__)
 
 NAME = "forecast"
 
@@ -36,6 +39,9 @@ def to_quantiles(cfg: ForecastConfig, out: Tensor) -> Tensor:
     return mu + sigma * z
 
 
+MIN_TRAIN = 8  # rows a series keeps for training when its last horizon is held out for validation
+
+
 def with_data_defaults(cfg: ForecastConfig, panel: Panel, horizon: int | None) -> ForecastConfig:
     """A new config with horizon, lookback and freq made concrete (what is saved with the model)."""
     horizon = cfg.horizon or horizon
@@ -45,7 +51,15 @@ def with_data_defaults(cfg: ForecastConfig, panel: Panel, horizon: int | None) -
     week = weekly_period(panel.freq)
     extra = cfg.extra_seasons if cfg.extra_seasons is not None else ((week,) if week else ())
     extra = tuple(p for p in extra if p > 0)
-    return dataclasses.replace(cfg, horizon=horizon, lookback=lookback, freq=panel.freq, extra_seasons=extra)
+    validation = cfg.validation
+    if validation and all(len(s) < horizon + MIN_TRAIN for s in panel.series):
+        log.warning("every series is shorter than a validation horizon (%d) + %d rows: training on all rows, "
+                    "without a validation window (no weight selection; the anchor is not checked against the "
+                    "network)", horizon, MIN_TRAIN)  # fmt: skip
+        validation = False
+    anchor = cfg.anchor or ("auto" if cfg.decoding == "direct" else "season")
+    return dataclasses.replace(cfg, horizon=horizon, lookback=lookback, freq=panel.freq, extra_seasons=extra,
+                               validation=validation, anchor=anchor)  # fmt: skip
 
 
 def season_of(cfg: ForecastConfig) -> int:
@@ -67,10 +81,10 @@ def build_model(cfg: ForecastConfig, pre: Preprocessor) -> ForecastNet:
     )  # fmt: skip
 
 
-def _theta_cols(pre: Preprocessor) -> tuple[int, int, int] | None:
+def _theta_cols(pre: Preprocessor) -> tuple[int | None, ...] | None:
     lay = pre.layout
     if lay.level is None or lay.drift is None or lay.season_known is None:
         return None
-    return lay.level, lay.drift, lay.season_known
+    return lay.level, lay.drift, lay.season_known, lay.phi, lay.naive, lay.gate
 
 

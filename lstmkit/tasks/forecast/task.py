@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -67,7 +68,7 @@ class ForecastTask:
         self.cfg, self.panel = cfg, panel
         self.train_panel = split_validation(panel, cfg.horizon, cfg.validation)
         check_lengths(self.train_panel, 2, "training")
-        self.pre = Preprocessor.fit(self.train_panel, cfg.scaler, cfg.calendar, cfg.transform, cfg.anchor == "theta")
+        self.pre = Preprocessor.fit(self.train_panel, cfg.scaler, cfg.calendar, cfg.transform, cfg.anchor, cfg.horizon)
         hz = decoded_steps(cfg)
         self._train = build_tensors(self.train_panel.series, self.pre, cfg.lookback, hz)
         # validation reads the whole series; origins are just before each held-out horizon, or (no
@@ -82,8 +83,9 @@ class ForecastTask:
         return build_model(self.cfg, self.pre)
 
     def train_batches(self, batch_size: int, seed: int) -> WindowSampler:
+        steps = self.cfg.steps_per_epoch or int(np.clip(-(-int((self._train.lengths - 1).sum()) // batch_size), 10, 100))
         return WindowSampler(self._train, self.cfg.lookback, decoded_steps(self.cfg), self.cfg.forking,
-                             seasons_of(self.cfg), batch_size, self.cfg.steps_per_epoch, seed)  # fmt: skip
+                             seasons_of(self.cfg), batch_size, steps, seed)  # fmt: skip
 
     def val_batches(self, batch_size: int) -> OriginBatches:
         return origin_batches(self._val, self._val_origins, self.cfg.lookback, self.cfg.horizon, seasons_of(self.cfg),
@@ -110,15 +112,46 @@ class ForecastTask:
     def saved_state(self) -> dict[str, Any]:
         return {"preprocessor": self.final_preprocessor().to_dict()}
 
+    def validation_gate(self, model: ForecastNet) -> dict[str, float]:
+        """Per series 1.0 where the trained network's median beat its anchor alone (MAE over the validation
+        horizon), else 0.0: the anchor then forecasts that series by itself. Empty without a validation
+        window or a smoothing anchor."""
+        if self.pre.layout.gate is None or not self.cfg.validation:
+            return {}
+        ones = self._val_medians(model, self.pre)
+        alone = self._val_medians(model, dataclasses.replace(self.pre, gate={s.uid: 0.0 for s in self.panel.series}))
+        y = np.stack([s.y[len(t) : len(t) + self.cfg.horizon] for s, t in zip(self.panel.series, self.train_panel.series)])
+        won = np.nanmean(np.abs(ones - y), axis=1) <= np.nanmean(np.abs(alone - y), axis=1)  # (S,)
+        return {s.uid: float(w) for s, w in zip(self.panel.series, won)}
+
+    def _val_medians(self, model: ForecastNet, pre: Preprocessor) -> np.ndarray:
+        """(S, H) validation medians in data units, featurised by `pre`."""
+        pt = build_tensors(self.panel.series, pre, self.cfg.lookback, self.cfg.horizon)
+        qs = []
+        with torch.no_grad():
+            for b in origin_batches(pt, self._val_origins, self.cfg.lookback, self.cfg.horizon, seasons_of(self.cfg), 256):
+                qs.append(forecast_batch(model, self.cfg, b, pre.layout).numpy())
+        q = np.concatenate(qs)[..., self.cfg.levels.index(0.5)]  # (S, H) scaled
+        return np.stack([pre.unscale(s, v) for s, v in zip(self.panel.series, q)])
+
+    def set_gate(self, gate: dict[str, float]) -> None:
+        """Record the validation gate: the saved preprocessor forecasts with it from now on."""
+        self.pre = dataclasses.replace(self.pre, gate=gate)
+        self._final = None
+
     def final_preprocessor(self) -> Preprocessor:
-        """What the trained model forecasts with: the training preprocessor, except that the theta anchor's
-        pieces (season, smoothing, drift) are refit on whole series once validation has picked the weights:
+        """What the trained model forecasts with: the training preprocessor, except that a smoothing anchor's
+        pieces (kind, season, smoothing weights, drift) are refit on whole series once validation has picked the weights:
         a short series loses its season if it is estimated without its last horizon."""
-        if not (self.pre.use_theta and self.cfg.validation):
-            return self.pre
         if self._final is None:
-            theta = {s.uid: self.pre.theta_params(s).to_list() for s in self.panel.series}
-            self._final = dataclasses.replace(self.pre, theta=theta)
+            pre = self.pre
+            if pre.use_theta and self.cfg.validation:
+                pre = dataclasses.replace(pre, theta={s.uid: pre.theta_params(s).to_json() for s in self.panel.series})
+            if self.cfg.intervals == "rolling":  # calibrated on the whole series, with its final anchor
+                widths = {s.uid: pre.interval_widths(s, self.cfg.levels, self.cfg.horizon) for s in self.panel.series}
+                pre = dataclasses.replace(pre, intervals="rolling", widths=widths,  # {}: too short, left as it is
+                                          levels=list(self.cfg.levels))  # fmt: skip
+            self._final = pre
         return self._final
 
 

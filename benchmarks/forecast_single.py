@@ -1,0 +1,255 @@
+"""Single-series forecasting as a new user meets it: every series fitted alone with lstmkit's defaults, on a
+stratified sample of M3 (yearly, quarterly, monthly, other) and M4 Weekly series, official horizons, against
+naive, seasonal naive, lstmkit's own statistical anchors alone, and statsforecast's AutoETS / AutoARIMA /
+AutoTheta (when importable: `make bench-env`, then run this with .venv-bench/bin/python).
+
+    python benchmarks/forecast_single.py [--per-freq 25] [--weekly 25] [--split val|test] [--set KEY=VALUE ...]
+
+`--split val` scores the horizon before the official test horizon (choose settings there); `--split test`
+scores the official test horizon (report it once). MASE uses the competitions' seasonality (M3/M4: yearly,
+other and weekly 1, quarterly 4, monthly 12). Coverage: share of actuals inside the 80 % and 95 % intervals.
+Writes the `forecast-single-<split>` section of BENCHMARKS.md and a per-series CSV in the run directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks._report import machine, write_section
+from lstmkit.data.timeseries import season_length, season_position
+from lstmkit.tasks.forecast import Forecaster, anchors
+from lstmkit.tasks.forecast import metrics as M
+from lstmkit.tasks.forecast.data import quantile_column
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "timeseries"
+FREQ = {"yearly": ("YS", 1), "quarterly": ("QS", 4), "monthly": ("MS", 12), "other": ("YS", 1), "weekly": ("W", 1)}
+LEVELS = (0.025, 0.1, 0.5, 0.9, 0.975)
+
+
+def sample(per_freq: int, weekly: int, seed: int) -> list[dict]:
+    """[{uid, group, y (all values), h}]: a seeded sample of each M3 group and of M4 Weekly."""
+    rng = np.random.default_rng(seed)
+    out = []
+    m3 = pd.read_csv(DATA / "m3" / "m3.csv")
+    for group in ("yearly", "quarterly", "monthly", "other"):
+        rows = m3[m3["freq"] == group]
+        for _, r in rows.iloc[np.sort(rng.choice(len(rows), min(per_freq, len(rows)), replace=False))].iterrows():
+            out.append({"uid": str(r["series"]).strip(), "group": group, "h": int(r["horizon"]),
+                        "y": np.array(r["values"].split(), dtype=float)})  # fmt: skip
+    if weekly:
+        train = pd.read_csv(DATA / "m4" / "Weekly-train.csv", index_col=0)
+        test = pd.read_csv(DATA / "m4" / "Weekly-test.csv", index_col=0)
+        for uid in train.index[np.sort(rng.choice(len(train), min(weekly, len(train)), replace=False))]:
+            y = np.r_[train.loc[uid].dropna().to_numpy(float), test.loc[uid].dropna().to_numpy(float)]
+            out.append({"uid": uid, "group": "weekly", "h": 13, "y": y})
+    return out
+
+
+def frame(s: dict, history: np.ndarray) -> pd.DataFrame:
+    freq = FREQ[s["group"]][0]
+    return pd.DataFrame({"unique_id": s["uid"], "ds": pd.date_range("1990-01-01", periods=len(history), freq=freq),
+                         "y": history})  # fmt: skip
+
+
+def lstmkit_row(s: dict, history: np.ndarray, opts: dict, out: Path) -> dict:
+    df = frame(s, history)
+    t0 = time.perf_counter()
+    f = Forecaster(horizon=s["h"], quantiles=LEVELS, progress=False, out=str(out / s["uid"]), **opts).fit(df)
+    fit_s = time.perf_counter() - t0
+    p = f.predict(df)
+    q = {lv: p[quantile_column(lv)] for lv in LEVELS if lv != 0.5}
+    return {"yhat": p["y_hat"].to_numpy(), "lo80": q[0.1].to_numpy(), "hi80": q[0.9].to_numpy(),
+            "lo95": q[0.025].to_numpy(), "hi95": q[0.975].to_numpy(), "fit_s": fit_s}  # fmt: skip
+
+
+def own_anchors(s: dict, history: np.ndarray) -> dict[str, dict]:
+    """lstmkit's statistical anchors alone (no network), on the raw history."""
+    freq, _ = FREQ[s["group"]]
+    ds = pd.date_range("1990-01-01", periods=len(history) + s["h"], freq=freq)
+    pos, m = season_position(ds, freq), season_length(freq)
+    out = {}
+    for name, kind in (("lstmkit ets anchor alone", "damped"), ("lstmkit theta anchor alone", "theta")):
+        p = anchors.fit(history, pos[: len(history)], m, kind)
+        out[name] = {"yhat": anchors.forecast(history, pos[: len(history)], pos[len(history) :], m, p)}
+    p = anchors.select(history, pos[: len(history)], m, s["h"])
+    out["lstmkit auto anchor alone"] = {"yhat": anchors.forecast(history, pos[: len(history)], pos[len(history) :],
+                                                                 m, p), "kind": p.kind}  # fmt: skip
+    return out
+
+
+def statsforecast_rows(items: list[tuple[dict, np.ndarray]], which: list[str]) -> dict[str, dict[str, dict]]:
+    """uid -> method -> forecast (and 80/95 % intervals where the method gives them)."""
+    try:
+        from statsforecast import StatsForecast
+        from statsforecast.models import AutoARIMA, AutoETS, AutoTheta
+    except ImportError:
+        logging.warning("statsforecast is not importable here: AutoETS/AutoARIMA/AutoTheta rows skipped")
+        return {}
+    out: dict[str, dict[str, dict]] = {}
+    for group in sorted({s["group"] for s, _ in items}):
+        chosen = [(s, hist) for s, hist in items if s["group"] == group]
+        freq, _ = FREQ[group]
+        m = season_length(freq) if group != "other" else 1
+        df = pd.concat([frame(s, hist) for s, hist in chosen], ignore_index=True)
+        h = chosen[0][0]["h"]
+        make = {"AutoETS": AutoETS, "AutoARIMA": AutoARIMA, "AutoTheta": AutoTheta}
+        models = [make[name](season_length=m) for name in which]
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fc = StatsForecast(models=models, freq=freq, n_jobs=2).forecast(df=df, h=h, level=[80, 95])
+        per = 2 * (time.perf_counter() - t0) / len(chosen) / len(models)  # CPU seconds per series and model
+        print(f"statsforecast {group}: {len(chosen)} series in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        for uid, g in fc.groupby("unique_id", sort=False):
+            out[str(uid)] = {name: {**_with_intervals(g, name), "fit_s": per} for name in which}
+    return out
+
+
+def cached_statsforecast(items: list, args: argparse.Namespace) -> dict[str, dict[str, dict]]:
+    """statsforecast's forecasts for this sample and split, computed once and kept as JSON beside the runs
+    (they do not depend on lstmkit's settings)."""
+    import json
+
+    path = Path(args.out) / f"statsforecast-{args.split}-{args.per_freq}-{args.weekly}-{args.seed}-{'-'.join(args.stats)}.json"
+    if path.is_file():
+        raw = json.loads(path.read_text())
+        return {u: {m: {k: np.asarray(v) if isinstance(v, list) else v for k, v in fc.items()} for m, fc in ms.items()}
+                for u, ms in raw.items()}  # fmt: skip
+    out = statsforecast_rows([(s, hist) for s, hist, _ in items], args.stats)
+    if out:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({u: {m: {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in fc.items()}
+                                        for m, fc in ms.items()} for u, ms in out.items()}))  # fmt: skip
+    return out
+
+
+def _with_intervals(g: pd.DataFrame, col: str) -> dict:
+    out = {"yhat": g[col].to_numpy()}
+    for lv in ("80", "95"):
+        if f"{col}-lo-{lv}" in g:
+            out[f"lo{lv}"], out[f"hi{lv}"] = g[f"{col}-lo-{lv}"].to_numpy(), g[f"{col}-hi-{lv}"].to_numpy()
+    return out
+
+
+def score(s: dict, history: np.ndarray, actual: np.ndarray, fc: dict) -> dict:
+    scale = M.mase_scale(history, FREQ[s["group"]][1])
+    m = M.point_metrics(actual[None], np.asarray(fc["yhat"])[None], np.array([scale]))
+    row = {"mase": float(m["mase"][0]), "smape": float(m["smape"][0]), "fit_s": fc.get("fit_s", 0.0)}
+    for lv in ("80", "95"):
+        if f"lo{lv}" in fc:
+            row[f"cov{lv}"] = float(M.coverage(actual[None], fc[f"lo{lv}"][None], fc[f"hi{lv}"][None])[0])
+    return row
+
+
+def run(args: argparse.Namespace, opts: dict, out: Path) -> pd.DataFrame:
+    items = []
+    for s in sample(args.per_freq, args.weekly, args.seed):
+        end = len(s["y"]) - s["h"] * (2 if args.split == "val" else 1)
+        items.append((s, s["y"][:end], s["y"][end : end + s["h"]]))
+    stats = cached_statsforecast(items, args) if args.statsforecast else {}
+    rows = []
+    for i, (s, hist, actual) in enumerate(items):
+        base = {"uid": s["uid"], "group": s["group"], "n": len(hist)}
+        fcs = {"naive": {"yhat": M.naive(hist, s["h"])},
+               "seasonal naive": {"yhat": M.seasonal_naive(hist, s["h"], season_length(FREQ[s["group"]][0]))}}  # fmt: skip
+        fcs.update(own_anchors(s, hist))
+        fcs.update(stats.get(s["uid"], {}))
+        if not args.no_lstmkit:
+            fcs["lstmkit"] = lstmkit_row(s, hist, opts, out)
+        for name, fc in fcs.items():
+            rows.append({**base, "method": name, **score(s, hist, actual, fc), "kind": fc.get("kind", "")})
+        if "lstmkit" in fcs:
+            print(f"{i + 1}/{len(items)} {s['uid']} ({s['group']}, n={len(hist)}): lstmkit MASE "
+                  f"{rows[-1]['mase']:.3f} in {fcs['lstmkit']['fit_s']:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def render(res: pd.DataFrame, args: argparse.Namespace, opts: dict) -> str:
+    lines = [f"## Forecasting single series with the defaults ({args.split} split)", "",
+             f"Command: `python benchmarks/forecast_single.py {' '.join(sys.argv[1:])}`  ",
+             f"Machine: {machine()}, {datetime.date.today()}  ",
+             f"Data: {res['uid'].nunique()} series, each fitted alone ("
+             + ", ".join(f"{g} {n}" for g, n in res.groupby("group")["uid"].nunique().items())
+             + "); " + ("the horizon before the official test horizon (validation)" if args.split == "val"
+                        else "the official test horizon") + ". lstmkit options: "
+             + (", ".join(f"{k}={v}" for k, v in opts.items()) or "defaults") + f"; quantiles {LEVELS}.", ""]  # fmt: skip
+    groups = ["all", *sorted(res["group"].unique())]
+    lines += ["| method | " + " | ".join(f"MASE {g}" for g in groups) + " | sMAPE all | cover 80 % | cover 95 % | "
+              "fit s / series |", "|---|" + "---:|" * (len(groups) + 4)]  # fmt: skip
+    table = res.groupby("method")
+    order = table["mase"].mean().sort_values().index
+    for name in order:
+        g = table.get_group(name)
+        cells = [f"{g['mase'].mean():.3f}"] + [f"{g[g['group'] == k]['mase'].mean():.3f}" for k in groups[1:]]
+        cov = [f"{g[c].mean():.1%}" if c in g and g[c].notna().any() else "—" for c in ("cov80", "cov95")]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {g['smape'].mean():.2f} | {cov[0]} | {cov[1]} | "
+                     f"{g['fit_s'].mean():.2f} |")  # fmt: skip
+    if {"lstmkit", "AutoETS"} <= set(res["method"]):
+        wide = res.pivot(index="uid", columns="method", values="mase")
+        wins = int((wide["lstmkit"] < wide["AutoETS"]).sum())
+        worst = (wide["lstmkit"] / wide[["AutoETS", "seasonal naive"]].min(axis=1)).sort_values()
+        lines += ["", f"lstmkit beats AutoETS on {wins} of {len(wide)} series; worst ratio to the better of AutoETS "
+                  f"and seasonal naive: {worst.iloc[-1]:.2f} ({worst.index[-1]}); series above 1.5x: "
+                  f"{int((worst > 1.5).sum())}."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def typed_options(pairs: list[str]) -> dict:
+    """KEY=VALUE pairs typed by the ForecastConfig / TrainConfig fields they name."""
+    import typing
+
+    from lstmkit.config import coerce
+    from lstmkit.engine import TrainConfig
+    from lstmkit.tasks.forecast import ForecastConfig
+
+    hints = {**typing.get_type_hints(TrainConfig), **typing.get_type_hints(ForecastConfig)}
+    out = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in hints:
+            raise SystemExit(f"--set {key}: not an option; see lstmkit forecast train --help")
+        out[key] = coerce(value, hints[key], key)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--per-freq", type=int, default=25, help="M3 series per group (yearly, quarterly, ...)")
+    parser.add_argument("--weekly", type=int, default=25, help="M4 Weekly series")
+    parser.add_argument("--split", choices=["val", "test"], default="val")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="Forecaster options")
+    parser.add_argument("--no-statsforecast", dest="statsforecast", action="store_false")
+    parser.add_argument("--stats", nargs="*", default=["AutoETS", "AutoTheta"], choices=["AutoETS", "AutoARIMA", "AutoTheta"],
+                        help="statsforecast models (AutoARIMA is slow on the long weekly series)")
+    parser.add_argument("--no-lstmkit", action="store_true", help="the baselines only")
+    parser.add_argument("--out", default=str(ROOT / "runs" / "bench-forecast-single"))
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    from lstmkit.engine.config import unique_name
+
+    out = Path(args.out) / unique_name()
+    out.mkdir(parents=True, exist_ok=True)
+    opts = typed_options(args.set)
+    res = run(args, opts, out)
+    res.to_csv(out / "series.csv", index=False)
+    text = render(res, args, opts)
+    if not args.no_write:
+        write_section(f"forecast-single-{args.split}", text)
+    print(text)
+    print(f"per-series results: {out / 'series.csv'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Statistical base forecasts that the network corrects (`anchor` theta, ets, auto), fitted per series on the
+scaled (and possibly log) target. Each has the same shape, from origin t, k steps ahead:
+
+    base(t, k) = level_t + trend_t * D_k(phi) + season[pos(t + k)],     D_k(phi) = phi + phi^2 + ... + phi^k
+
+- theta: level_t is simple exponential smoothing of the deseasonalised series, trend_t the constant drift (half
+  its linear slope), phi = 1 (theta.py);
+- damped (anchor ets): additive damped-trend exponential smoothing of the deseasonalised series (Gardner &
+  McKenzie 1985; the M4 "Damped" benchmark), in error-correction form
+
+      e_t = d_t - (l_{t-1} + phi b_{t-1}),   l_t = l_{t-1} + phi b_{t-1} + alpha e_t,   b_t = phi b_{t-1} + beta e_t
+
+  with (alpha, beta, phi) chosen on a grid by AICc; no trend (simple exponential smoothing) and an undamped
+  trend (Holt) are among the candidates;
+- naive: the seasonal naive forecast (the network reads the value one season back).
+
+`select` (anchor auto) picks one of naive, theta and damped for each series by its mean absolute error over
+rolling origins inside the training part, each candidate refit on the data before each origin.
+The season is the classical-decomposition index (theta.seasonal_indices), zero where the seasonality test fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from lstmkit.tasks.forecast import theta
+
+KINDS = ("naive", "theta", "damped")
+_A = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+_B = np.array([0.01, 0.03, 0.1, 0.2, 0.3])
+_P = np.array([0.8, 0.9, 0.95, 0.98, 1.0])
+
+
+def _grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(alpha, beta, phi, n_params) of every candidate: simple exponential smoothing, then damped/Holt trends."""
+    a, b, p = np.meshgrid(_A, _B, _P, indexing="ij")
+    keep = (b <= a).ravel()  # beta <= alpha keeps the trend update inside the admissible region
+    alpha = np.r_[_A, a.ravel()[keep]]
+    beta = np.r_[np.zeros(len(_A)), b.ravel()[keep]]
+    phi = np.r_[np.ones(len(_A)), p.ravel()[keep]]
+    k = np.r_[np.full(len(_A), 2), np.where(p.ravel()[keep] < 1, 5, 4)]  # l0 (+ b0) and the smoothing weights
+    return alpha, beta, phi, k
+
+
+GRID = _grid()
+
+
+@dataclass(frozen=True)
+class SmoothParams:
+    """One series' anchor, in scaled units: its kind, the season (m,) by season position and the weights."""
+
+    kind: str  # naive | theta | damped
+    season: tuple[float, ...]
+    alpha: float = 1.0
+    beta: float = 0.0
+    phi: float = 1.0
+    drift: float = 0.0  # theta's constant trend
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any] | list[float]) -> SmoothParams:
+        """A stored anchor; a list is a theta anchor as models before v0.3 saved it ([alpha, drift, *season])."""
+        if isinstance(value, list):
+            t = theta.ThetaParams.from_list(value)
+            return cls("theta", t.season, t.alpha, 0.0, 1.0, t.drift)
+        return cls(**{**value, "season": tuple(value["season"])})
+
+
+def damped_fit(d: np.ndarray) -> tuple[float, float, float]:
+    """(alpha, beta, phi) of the candidate with the least AICc over the one-step errors of d (NaN skipped)."""
+    obs = d[np.isfinite(d)]
+    if len(obs) < 4:
+        return 1.0, 0.0, 1.0
+    alpha, beta, phi, k = GRID
+    level, trend = _start(obs, beta)
+    sse = np.zeros(len(alpha))
+    for v in obs[1:]:
+        e = v - (level + phi * trend)  # (G,)
+        sse += e * e
+        level, trend = level + phi * trend + alpha * e, phi * trend + beta * e
+    n = len(obs) - 1
+    room = n - k - 1  # (G,) AICc's small-sample correction needs n > k + 1; otherwise the candidate is out
+    aicc = n * np.log(np.maximum(sse, 1e-12) / n) + 2 * k + np.where(room > 0, 2 * k * (k + 1) / np.maximum(room, 1), np.inf)
+    g = int(np.argmin(aicc))
+    return float(alpha[g]), float(beta[g]), float(phi[g])
+
+
+def _start(obs: np.ndarray, beta: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """Initial level (the first value) and trend (the mean of the first differences; 0 without a trend)."""
+    slope = float(np.mean(np.diff(obs[: min(len(obs), 5)]))) if len(obs) > 1 else 0.0
+    beta = np.asarray(beta, dtype=np.float64)
+    return np.full(beta.shape, obs[0]), np.where(beta > 0, slope, 0.0)
+
+
+def fit(y: np.ndarray, pos: np.ndarray, m: int, kind: str) -> SmoothParams:
+    """An anchor of `kind` fitted on a scaled series y (T,) (NaN where missing) with season positions pos (T,)."""
+    season = theta.seasonal_indices(y, pos, m)
+    d = y - season[pos]  # (T,) deseasonalised
+    if kind == "theta":
+        return SmoothParams("theta", tuple(map(float, season)), theta.ses_alpha(d), drift=theta.half_slope(d))
+    if kind == "damped":
+        a, b, p = damped_fit(d)
+        return SmoothParams("damped", tuple(map(float, season)), a, b, p)
+    if kind == "naive":
+        return SmoothParams("naive", tuple(0.0 for _ in range(max(m, 1))))
+    raise ValueError(f"unknown anchor kind {kind!r}; expected one of {KINDS}")
+
+
+def states(d: np.ndarray, p: SmoothParams, start: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(level_t, trend_t) after each step of the deseasonalised d (T,), continuing from `start` (carried from
+    earlier rows) or from the first observation; through a missing value the forecast is carried on. NaN
+    before any observation."""
+    if p.kind == "naive":
+        return np.zeros(len(d)), np.zeros(len(d))
+    if p.kind == "theta":
+        return theta.levels(d, p.alpha, None if start is None else start[0]), np.full(len(d), p.drift)
+    level, trend = (np.nan, 0.0) if start is None or not np.isfinite(start[0]) else start
+    lv, tr = np.empty(len(d)), np.empty(len(d))
+    obs = d[np.isfinite(d)]
+    for t, v in enumerate(d):
+        if np.isnan(level) and np.isfinite(v):
+            level, trend = v, float(_start(obs, p.beta)[1])
+        elif np.isfinite(level):
+            e = v - (level + p.phi * trend) if np.isfinite(v) else 0.0
+            level, trend = level + p.phi * trend + p.alpha * e, p.phi * trend + p.beta * e
+        lv[t], tr[t] = level, trend
+    return lv, tr
+
+
+def damp_sum(phi: float, h: int) -> np.ndarray:
+    """D_k(phi) for k = 1..h: (h,)."""
+    return np.cumsum(phi ** np.arange(1, h + 1))
+
+
+def forecast(y: np.ndarray, pos: np.ndarray, future_pos: np.ndarray, m: int, p: SmoothParams) -> np.ndarray:
+    """The anchor's forecast (h,) after y (T,) for the steps with season positions future_pos (h,)."""
+    h = len(future_pos)
+    if p.kind == "naive":
+        return _seasonal_naive(y, h, m)
+    season = np.asarray(p.season)
+    lv, tr = states(y - season[pos], p)
+    return lv[-1] + tr[-1] * damp_sum(p.phi, h) + season[future_pos]
+
+
+def _seasonal_naive(y: np.ndarray, h: int, m: int) -> np.ndarray:
+    obs = np.flatnonzero(np.isfinite(y))
+    last = y[obs[-1]] if len(obs) else 0.0
+    if m <= 1 or len(y) < m:
+        return np.full(h, last)
+    out = y[-m:][np.arange(h) % m]
+    return np.where(np.isfinite(out), out, last)
+
+
+def select(y: np.ndarray, pos: np.ndarray, m: int, h: int, windows: int = 3) -> SmoothParams:
+    """anchor auto: the kind with the least mean absolute error over up to `windows` rolling origins (one
+    horizon apart, the last one a horizon before the end), each refit on the data before its origin; then
+    that kind fitted on all of y. Too short for one window: theta."""
+    n = len(y)
+    origins = [n - h * w for w in range(1, windows + 1) if n - h * w >= max(2 * m, 8)]
+    if not origins:
+        return fit(y, pos, m, "theta")
+    err = {}
+    for kind in KINDS:
+        e = [np.abs(forecast(y[:o], pos[:o], pos[o : o + h], m, fit(y[:o], pos[:o], m, kind)) - y[o : o + h])
+             for o in origins]  # fmt: skip
+        err[kind] = float(np.nanmean(np.concatenate(e)))
+    best = min(KINDS, key=lambda k: (err[k], KINDS.index(k)))
+    return fit(y, pos, m, best)
