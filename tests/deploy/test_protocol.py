@@ -1,7 +1,7 @@
 """The inference protocol, checked the same way on every task's saved model, and old saved models.
 
 The models are the fixtures in tests/fixtures/models/<generation>: v0.1.0 was saved by lstmkit 0.1.0 before
-the protocol existed, v0.2.0 has every task of today. They must load with today's code, answer as they did
+the protocol existed, v0.2.0 has every task, v0.3.0 the forecaster's anchor auto and rolling intervals. They must load with today's code, answer as they did
 when saved, and serve the protocol."""
 
 import json
@@ -17,7 +17,7 @@ from lstmkit.deploy.protocol import InferenceModel, ModelState, RequestError, St
 from lstmkit.tasks import TASKS
 
 ROOT = Path(__file__).parent.parent / "fixtures" / "models"
-GENERATIONS = ("v0.1.0", "v0.2.0")
+GENERATIONS = ("v0.1.0", "v0.2.0", "v0.3.0")
 FIXTURES = ROOT / "v0.2.0"  # the inputs the examples read
 CASES = [(g, t) for g in GENERATIONS for t in sorted(TASKS) if (ROOT / g / t).is_dir()]
 
