@@ -97,8 +97,16 @@ def _start(obs: np.ndarray, beta: np.ndarray | float) -> tuple[np.ndarray, np.nd
     return np.full(beta.shape, obs[0]), np.where(beta > 0, slope, 0.0)
 
 
+def fit_window(m: int) -> int:
+    """How much recent history an anchor is fitted on: every point of a short series, the last 240 points (or
+    five seasons) of a long one, so that fitting costs O(1) in the length (the states still run over all)."""
+    return max(240, 5 * m)
+
+
 def fit(y: np.ndarray, pos: np.ndarray, m: int, kind: str) -> SmoothParams:
-    """An anchor of `kind` fitted on a scaled series y (T,) (NaN where missing) with season positions pos (T,)."""
+    """An anchor of `kind` fitted on a scaled series y (T,) (NaN where missing) with season positions pos (T,),
+    on its last fit_window(m) points."""
+    y, pos = y[-fit_window(m) :], pos[-fit_window(m) :]
     season = theta.seasonal_indices(y, pos, m)
     d = y - season[pos]  # (T,) deseasonalised
     if kind == "theta":
@@ -138,10 +146,12 @@ def damp_sum(phi: float, h: int) -> np.ndarray:
 
 
 def forecast(y: np.ndarray, pos: np.ndarray, future_pos: np.ndarray, m: int, p: SmoothParams) -> np.ndarray:
-    """The anchor's forecast (h,) after y (T,) for the steps with season positions future_pos (h,)."""
+    """The anchor's forecast (h,) after y (T,) for the steps with season positions future_pos (h,); the
+    smoothing runs over the last fit_window(m) points (it forgets older ones geometrically anyway)."""
     h = len(future_pos)
     if p.kind == "naive":
         return _seasonal_naive(y, h, m)
+    y, pos = y[-fit_window(m) :], pos[-fit_window(m) :]
     season = np.asarray(p.season)
     lv, tr = states(y - season[pos], p)
     return lv[-1] + tr[-1] * damp_sum(p.phi, h) + season[future_pos]
