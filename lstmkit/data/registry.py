@@ -69,3 +69,17 @@ DATASETS["digits"] = DatasetInfo(
     "digits", "longrange, classify", "1,797 images of 8x8 read as 64 steps; 10 classes",
     "scikit-learn's bundled digits.csv.gz (UCI optdigits); pip install 'lstmkit[data]'", "CC BY 4.0 (UCI)",
 )  # fmt: skip
+
+
+def _ucr_rows() -> dict[str, DatasetInfo]:
+    from lstmkit.data.ucr import UCR_SETS
+
+    return {
+        name: DatasetInfo(name, "classify", f"{what}; the archive's own test split",
+                          f"UCR/UEA archive {archive}, the .ts files in sktime's wheel (pip: sktime, in the data "
+                          "extra; read without importing it)", "UCR/UEA archive terms (free for research)")
+        for name, (archive, what) in UCR_SETS.items()
+    }  # fmt: skip
+
+
+DATASETS.update(_ucr_rows())
