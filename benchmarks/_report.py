@@ -35,3 +35,19 @@ def write_section(name: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     BENCHMARKS_MD.write_text(text, encoding="utf-8")
+
+
+def typed_options(pairs: list[str], *configs: type) -> dict:
+    """`--set KEY=VALUE` pairs typed by the fields of the given config dataclasses (the CLI's own coercion)."""
+    import typing
+
+    from lstmkit.config import coerce
+
+    hints = {k: v for cfg in configs for k, v in typing.get_type_hints(cfg).items()}
+    out = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in hints:
+            raise SystemExit(f"--set {key}: not an option of {', '.join(c.__name__ for c in configs)}")
+        out[key] = coerce(value, hints[key], key)
+    return out

@@ -20,8 +20,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._report import machine, write_section
-from lstmkit.config import coerce
+from benchmarks._report import machine, typed_options, write_section
 from lstmkit.data.labelled import Labelled
 from lstmkit.tasks.classify import Classifier, ClassifyConfig
 
@@ -48,20 +47,10 @@ def folds(n: int, k: int, seed: int) -> list[np.ndarray]:
 
 def options(pairs: list[str]) -> dict:
     """KEY=VALUE pairs typed by the config fields they name (TrainConfig, ClassifyConfig, LanguageConfig)."""
-    import typing
-
     from lstmkit.engine import TrainConfig
     from lstmkit.tasks.language import LanguageConfig
 
-    hints = {**typing.get_type_hints(TrainConfig), **typing.get_type_hints(LanguageConfig),
-             **typing.get_type_hints(ClassifyConfig)}  # fmt: skip
-    out = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        if key not in hints:
-            raise SystemExit(f"--set {key}: not an option; see lstmkit classify train --help")
-        out[key] = coerce(value, hints[key], key)
-    return out
+    return typed_options(pairs, TrainConfig, LanguageConfig, ClassifyConfig)
 
 
 def pretrain(train: Labelled, out: Path, args: argparse.Namespace) -> str:

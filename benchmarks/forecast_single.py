@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._report import machine, write_section
+from benchmarks._report import machine, typed_options, write_section
 from lstmkit.data.timeseries import season_length, season_position
 from lstmkit.tasks.forecast import Forecaster, anchors
 from lstmkit.tasks.forecast import metrics as M
@@ -205,24 +205,6 @@ def render(res: pd.DataFrame, args: argparse.Namespace, opts: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def typed_options(pairs: list[str]) -> dict:
-    """KEY=VALUE pairs typed by the ForecastConfig / TrainConfig fields they name."""
-    import typing
-
-    from lstmkit.config import coerce
-    from lstmkit.engine import TrainConfig
-    from lstmkit.tasks.forecast import ForecastConfig
-
-    hints = {**typing.get_type_hints(TrainConfig), **typing.get_type_hints(ForecastConfig)}
-    out = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        if key not in hints:
-            raise SystemExit(f"--set {key}: not an option; see lstmkit forecast train --help")
-        out[key] = coerce(value, hints[key], key)
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-freq", type=int, default=25, help="M3 series per group (yearly, quarterly, ...)")
@@ -241,7 +223,10 @@ def main() -> None:
 
     out = Path(args.out) / unique_name()
     out.mkdir(parents=True, exist_ok=True)
-    opts = typed_options(args.set)
+    from lstmkit.engine import TrainConfig
+    from lstmkit.tasks.forecast import ForecastConfig
+
+    opts = typed_options(args.set, TrainConfig, ForecastConfig)
     res = run(args, opts, out)
     res.to_csv(out / "series.csv", index=False)
     text = render(res, args, opts)

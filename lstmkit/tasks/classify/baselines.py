@@ -6,6 +6,7 @@ classic 1-NN ED and 1-NN DTW, full window)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 
@@ -22,16 +23,21 @@ def majority(counts: list[int], n: int) -> np.ndarray:
 def tfidf_logreg(train: Labelled, test: Labelled, classes: list[str]) -> np.ndarray | None:
     """Word uni+bigram TF-IDF and a logistic regression, or None without scikit-learn."""
     try:
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
     except ImportError:
         log.warning("scikit-learn is not installed: no TF-IDF baseline (pip install 'lstmkit[data]')")
         return None
-    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    xtr = vec.fit_transform(train.texts)
+    vec, clf = _tfidf(), LogisticRegression(max_iter=2000, C=4.0)
     index = {c: i for i, c in enumerate(classes)}
-    clf = LogisticRegression(max_iter=2000, C=4.0).fit(xtr, [index[y] for y in train.labels])
+    clf.fit(vec.fit_transform(train.texts), [index[y] for y in train.labels])
     return clf.predict(vec.transform(test.texts))
+
+
+def _tfidf() -> Any:
+    """Word uni+bigram TF-IDF, sublinear counts (the baseline's features, single- and multi-label alike)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
 
 
 def _resample(seqs: list[np.ndarray], length: int) -> np.ndarray:
@@ -111,13 +117,12 @@ def multi_label_baselines(train: Labelled, test: Labelled, classes: list[str]) -
     out = {"majority": np.repeat((ytr.mean(0) > 0.5)[None].astype(int), len(test), 0)}
     if train.texts is not None:
         try:
-            from sklearn.feature_extraction.text import TfidfVectorizer
             from sklearn.linear_model import LogisticRegression
             from sklearn.multiclass import OneVsRestClassifier
         except ImportError:
             log.warning("scikit-learn is not installed: no TF-IDF baseline (pip install 'lstmkit[data]')")
             return out
-        vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+        vec = _tfidf()
         clf = OneVsRestClassifier(LogisticRegression(max_iter=2000, C=4.0)).fit(vec.fit_transform(train.texts), ytr)
         out["tfidf_logreg"] = clf.predict(vec.transform(test.texts))
     else:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from lstmkit.tasks.forecast import anchors
-from lstmkit.tasks.forecast.anchors import SmoothParams
 
 MIN_FIT = 6  # the fewest observations an anchor is refit on
 MIN_ERRORS = 3  # a horizon step with fewer errors takes its width from the steps before it (square-root growth)
@@ -79,9 +78,3 @@ def apply(q: np.ndarray, levels: tuple[float, ...], w: dict[str, list[float]]) -
         out[:, levels.index(hi)] = mid + half_a
     return out
 
-
-def kind_of(p: SmoothParams | None, anchor: str) -> str:
-    """The reference forecaster whose errors calibrate: the series' own anchor, else seasonal naive."""
-    if p is not None:
-        return p.kind
-    return "naive"
