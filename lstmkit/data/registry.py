@@ -83,3 +83,19 @@ def _ucr_rows() -> dict[str, DatasetInfo]:
 
 
 DATASETS.update(_ucr_rows())
+
+
+def _numbers_rows() -> dict[str, DatasetInfo]:
+    from lstmkit.data.parallel import NUMBER_LANGS
+
+    pairs = [("en", "de"), ("en", "fr"), ("de", "en"), ("fr", "en")]
+    return {
+        f"numbers-{a}-{b}": DatasetInfo(f"numbers-{a}-{b}", "translate", "30,000 numbers (0-999,999) in words, "
+                                        f"{a} -> {b} (--corpus-size); disjoint splits; any pair of "
+                                        f"{', '.join(NUMBER_LANGS)} works", "written by num2words (pip: num2words)",
+                                        "LGPL-2.1 (num2words); the pairs are generated")
+        for a, b in pairs
+    }  # fmt: skip
+
+
+DATASETS.update(_numbers_rows())

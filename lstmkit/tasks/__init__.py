@@ -21,8 +21,9 @@ from lstmkit.tasks.forecast import SPEC as _FORECAST
 from lstmkit.tasks.language import SPEC as _LANGUAGE
 from lstmkit.tasks.longrange import SPEC as _LONGRANGE
 from lstmkit.tasks.spec import TaskSpec
+from lstmkit.tasks.translate import SPEC as _TRANSLATE
 
-TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (_FORECAST, _LANGUAGE, _CLASSIFY, _LONGRANGE)}
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (_FORECAST, _LANGUAGE, _CLASSIFY, _TRANSLATE, _LONGRANGE)}
 
 
 def get_task(name: str) -> TaskSpec:

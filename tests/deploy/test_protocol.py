@@ -1,7 +1,7 @@
 """The inference protocol, checked the same way on every task's saved model, and old saved models.
 
 The models are the fixtures in tests/fixtures/models/<generation>: v0.1.0 was saved by lstmkit 0.1.0 before
-the protocol existed, v0.2.0 has every task, v0.3.0 the forecaster's anchor auto and rolling intervals. They must load with today's code, answer as they did
+the protocol existed, v0.2.0 has every task, v0.3.0 the forecaster's anchor auto and rolling intervals, v0.4.0 translate. They must load with today's code, answer as they did
 when saved, and serve the protocol."""
 
 import json
@@ -17,7 +17,7 @@ from lstmkit.deploy.protocol import InferenceModel, ModelState, RequestError, St
 from lstmkit.tasks import TASKS
 
 ROOT = Path(__file__).parent.parent / "fixtures" / "models"
-GENERATIONS = ("v0.1.0", "v0.2.0", "v0.3.0")
+GENERATIONS = ("v0.1.0", "v0.2.0", "v0.3.0", "v0.4.0")
 FIXTURES = ROOT / "v0.2.0"  # the inputs the examples read
 CASES = [(g, t) for g in GENERATIONS for t in sorted(TASKS) if (ROOT / g / t).is_dir()]
 
@@ -38,6 +38,8 @@ def _examples(task: str) -> dict:
         return {"records": [{"prompt": "to be", "max_new_tokens": 8, "temperature": 0, "seed": 1}],
                 "bad": [{"prompt": 3}], "bad_field": "prompt",
                 "steps": ({"text": "to be or "}, {"text": "not to be"}, {"text": "to be or not to be"})}
+    if task == "translate":
+        return {"records": [{"text": "siebzehn"}, {"text": "dreihundertzwei"}], "bad": [{"txt": "x"}], "bad_field": "text"}
     if task == "classify":
         return {"records": [{"text": "good plot"}, {"text": "awful film"}], "bad": [{"text": 3}], "bad_field": "text"}
     x = np.load(FIXTURES / "longrange-input.npy")
@@ -62,6 +64,8 @@ def test_old_models_answer_as_they_did(loaded):
         np.testing.assert_allclose(model.predict("air-passengers")["y_hat"], expected, rtol=1e-5)
     elif task == "lm":
         assert model.generate("to be", max_new_tokens=20, temperature=0)[0] == expected
+    elif task == "translate":
+        assert model.translate(["siebzehn", "dreihundertzwei"], beam_size=3) == expected
     elif task == "classify":
         np.testing.assert_allclose(model.predict(["good plot", "awful film"])["p_pos"], expected, atol=1e-6)
     else:
@@ -120,7 +124,8 @@ def test_stateful_steps_compose_and_states_snapshot(loaded):
 
 def test_probe_feeds_inspection(loaded):
     task, model, _ = loaded
-    inputs = {"forecast": {"data": "air-passengers"}, "classify": {"text": "good film"}}.get(task)
+    inputs = {"forecast": {"data": "air-passengers"}, "classify": {"text": "good film"},
+              "translate": {"text": "siebzehn"}}.get(task)
     probe = model.probe(inputs)
     assert hasattr(probe.layer, "cell") and probe.x.dim() == 3
     if probe.loss_of_output is not None:

@@ -1,0 +1,25 @@
+"""Machine translation: a bidirectional LSTM encoder, an LSTM decoder with attention, beam search.
+
+    from lstmkit.tasks.translate import Translator
+    t = Translator(epochs=3).fit("numbers-en-de")
+    t.translate(["three hundred and forty-two"], beam_size=5)
+"""
+
+from __future__ import annotations
+
+from lstmkit.engine.config import TrainConfig
+from lstmkit.tasks.spec import TaskSpec, lazy_exports
+
+SPEC = TaskSpec(
+    name="translate",
+    summary="translate sentences: attentional LSTM encoder-decoder, beam search, sacreBLEU",
+    config="lstmkit.tasks.translate.config:TranslateConfig",
+    api="lstmkit.tasks.translate.translator:Translator",
+    loader="lstmkit.tasks.translate.translator:load_saved",
+    cli="lstmkit.tasks.translate.cli:register_cli",
+    train_defaults=TrainConfig(epochs=10, lr=2e-3, batch_size=64, early_stopping=3),
+)
+
+_LAZY = {"TranslateConfig": "config", "DecodeConfig": "config", "Translator": "translator", "load_saved": "translator"}
+__all__ = ["SPEC", *_LAZY]
+__getattr__ = lazy_exports(__name__, _LAZY)  # the pieces, imported on first use (SPEC needs no torch)

@@ -1,0 +1,165 @@
+"""The encoder-decoder: a bidirectional LSTM encoder, an LSTM decoder with attention and input feeding.
+
+Notation: B batch, S source steps, T target steps, E embedding size, H hidden size (the encoder's per
+direction, the decoder's), L layers, V vocabulary, A the attentional vector's size (E when the output layer
+is tied to the target embedding, else H). Decoder state (h, c) is (L, B, H), as the core's state helpers
+expect; the encoder's memory is (B, S, H).
+
+One decoder step (Luong et al. 2015, with input feeding):
+    x_t = [embed(y_{t-1}); a_{t-1}]                  (B, E + A)
+    h_t = LSTM(x_t, state)                           (B, H)    top layer's output
+    w_t = softmax(score(h_t, memory)) over real S    (B, S)    padding gets exactly 0
+    ctx = w_t @ memory                               (B, H)
+    a_t = tanh(W_c [ctx; h_t])                       (B, A)    the attentional vector
+    p(y_t) = softmax(W_out a_t)                      (B, V)    W_out = the target embedding when tied
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from lstmkit.nn import LSTM
+from lstmkit.tasks.translate.features import PAD
+
+DecoderState = tuple[Tensor, Tensor]  # (h, c), each (L, B, H)
+
+
+@dataclass
+class Memory:
+    """What the decoder attends to, computed once per sentence: values (B, S, H), keys (B, S, K) (the score's
+    source-side term), the real-step mask (B, S)."""
+
+    values: Tensor
+    keys: Tensor
+    mask: Tensor
+
+    def select(self, index: Tensor) -> Memory:
+        """Rows `index` (e.g. each sentence repeated per beam, or the sentences still being decoded)."""
+        return Memory(self.values.index_select(0, index), self.keys.index_select(0, index),
+                      self.mask.index_select(0, index))  # fmt: skip
+
+
+class Attention(nn.Module):
+    """Luong general (q·W m), Luong dot (q·m), or Bahdanau's additive score (v·tanh(W_q q + W_k m))."""
+
+    def __init__(self, kind: str, H: int) -> None:
+        super().__init__()
+        self.kind = kind
+        self.key = nn.Linear(H, H, bias=False) if kind in ("general", "bahdanau") else None
+        self.query = nn.Linear(H, H, bias=True) if kind == "bahdanau" else None
+        self.v = nn.Linear(H, 1, bias=False) if kind == "bahdanau" else None
+
+    def keys(self, values: Tensor) -> Tensor:
+        """(B, S, H) -> (B, S, H): the part of the score that depends on the source only (cached)."""
+        return values if self.key is None else self.key(values)
+
+    def forward(self, q: Tensor, memory: Memory) -> tuple[Tensor, Tensor]:
+        """Query (B, H) -> context (B, H), weights (B, S) summing to 1 over the real source steps."""
+        if self.kind == "bahdanau":
+            scores = self.v(torch.tanh(self.query(q)[:, None] + memory.keys))[..., 0]  # (B, S)
+        else:
+            scores = torch.bmm(memory.keys, q[..., None])[..., 0]  # (B, S)
+        w = scores.masked_fill(~memory.mask, float("-inf")).softmax(-1)  # (B, S)
+        return torch.bmm(w[:, None], memory.values)[:, 0], w  # (B, H), (B, S)
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, src_vocab: int, tgt_vocab: int, embedding_size: int = 256, hidden_size: int = 256,
+                 num_layers: int = 1, attention: str = "general", input_feed: bool = True,
+                 tie_embeddings: bool = True, dropout: float = 0.0) -> None:  # fmt: skip
+        super().__init__()
+        E, H, L = embedding_size, hidden_size, num_layers
+        self.H, self.L, self.input_feed = H, L, input_feed
+        self.A = E if tie_embeddings else H
+        self.src_embed = nn.Embedding(src_vocab, E, padding_idx=PAD)
+        self.tgt_embed = nn.Embedding(tgt_vocab, E, padding_idx=PAD)
+        self.encoder = LSTM(E, H, L, batch_first=True, bidirectional=True, dropout=dropout if L > 1 else 0.0)
+        self.memory_proj = nn.Linear(2 * H, H)  # both directions -> the memory's size
+        self.bridge_h, self.bridge_c = nn.Linear(2 * H, H), nn.Linear(2 * H, H)  # encoder final -> decoder initial
+        feed = self.A if input_feed else 0
+        self.cells = nn.ModuleList(nn.LSTMCell((E + feed) if i == 0 else H, H) for i in range(L))
+        self.attention = Attention(attention, H)
+        self.combine = nn.Linear(2 * H, self.A, bias=False)  # W_c
+        # tied: the logits are a_t @ tgt_embed.weight^T + bias (one tensor, so the saved weights share nothing)
+        self.out = None if tie_embeddings else nn.Linear(self.A, tgt_vocab)
+        self.out_bias = nn.Parameter(torch.zeros(tgt_vocab)) if tie_embeddings else None
+        self.drop = nn.Dropout(dropout)
+
+    # ---- encoder
+
+    def encode(self, src: Tensor, lengths: Tensor) -> tuple[Memory, DecoderState]:
+        """Source ids (B, S) and lengths (B,) -> the memory and the decoder's initial state."""
+        out, (h, c) = self.encoder(self.drop(self.src_embed(src)), lengths=lengths)  # (B, S, 2H); (2L, B, H)
+        B = src.shape[0]
+        both = lambda s: s.view(self.L, 2, B, self.H).transpose(1, 2).reshape(self.L, B, 2 * self.H)  # noqa: E731
+        state = (torch.tanh(self.bridge_h(both(h))), self.bridge_c(both(c)))  # (L, B, H) each
+        return self.memory_of(out, lengths), state
+
+    def memory_of(self, out: Tensor, lengths: Tensor) -> Memory:
+        """The encoder's output (B, S, 2H) -> the memory (values and cached keys (B, S, H), mask (B, S))."""
+        values = self.memory_proj(out)  # (B, S, H)
+        mask = torch.arange(out.shape[1], device=out.device)[None] < lengths.to(out.device)[:, None]  # (B, S)
+        return Memory(values, self.attention.keys(values), mask)
+
+    def initial_feed(self, memory: Memory) -> Tensor:
+        return memory.values.new_zeros(memory.values.shape[0], self.A)  # (B, A)
+
+    # ---- decoder
+
+    def _cells(self, x: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
+        """One step of the stacked cells: (B, E [+ A]) -> top output (B, H), new state (L, B, H) x 2."""
+        hs, cs = [], []
+        for i, cell in enumerate(self.cells):
+            h, c = cell(x, (state[0][i], state[1][i]))
+            hs.append(h)
+            cs.append(c)
+            x = self.drop(h) if i + 1 < self.L else h
+        return x, (torch.stack(hs), torch.stack(cs))
+
+    def _attend(self, h: Tensor, memory: Memory) -> tuple[Tensor, Tensor]:
+        ctx, w = self.attention(h, memory)  # (B, H), (B, S)
+        return torch.tanh(self.combine(torch.cat([ctx, h], -1))), w  # (B, A), (B, S)
+
+    def logits(self, a: Tensor) -> Tensor:
+        """Attentional vectors (..., A) -> logits (..., V)."""
+        return self.out(a) if self.out is not None else F.linear(a, self.tgt_embed.weight, self.out_bias)
+
+    def step(self, y: Tensor, state: DecoderState, feed: Tensor, memory: Memory):
+        """Previous tokens (B,) -> log-probabilities (B, V), new state, new attentional vector (B, A),
+        attention weights (B, S). Nothing passed in is modified."""
+        x = self.drop(self.tgt_embed(y))  # (B, E)
+        if self.input_feed:
+            x = torch.cat([x, self.drop(feed)], -1)  # (B, E + A)
+        h, state = self._cells(x, state)
+        a, w = self._attend(h, memory)
+        return F.log_softmax(self.logits(self.drop(a)).float(), -1), state, a, w
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> tuple[Tensor, Tensor]:
+        """Teacher forcing: source (B, S), decoder inputs (B, T) (BOS y_1 ... y_{T-1}) -> logits (B, T, V)
+        and attention weights (B, T, S)."""
+        memory, state = self.encode(src, src_lengths)
+        return self.teacher_forced(memory, state, tgt_in)
+
+    def teacher_forced(self, memory: Memory, state: DecoderState, tgt_in: Tensor) -> tuple[Tensor, Tensor]:
+        """The decoder over known inputs (B, T) -> logits (B, T, V), attention weights (B, T, S)."""
+        feed = self.initial_feed(memory)
+        emb = self.drop(self.tgt_embed(tgt_in))  # (B, T, E)
+        feeds, weights = [], []
+        for e in emb.unbind(1):
+            x = torch.cat([e, self.drop(feed)], -1) if self.input_feed else e  # (B, E [+ A])
+            h, state = self._cells(x, state)
+            feed, w = self._attend(h, memory)
+            feeds.append(feed)
+            weights.append(w)
+        a = torch.stack(feeds, 1)  # (B, T, A)
+        return self.logits(self.drop(a)), torch.stack(weights, 1)  # (B, T, V), (B, T, S)
+
+    def teacher_forced_loss(self, out: Tensor, lengths: Tensor, state: DecoderState, tgt: Tensor) -> Tensor:
+        """Cross-entropy of targets (B, T+1) (BOS ... EOS) given the encoder's output (B, S, 2H): what the
+        gradient-flow probe differentiates with respect to the encoder."""
+        logits, _ = self.teacher_forced(self.memory_of(out, lengths), state, tgt[:, :-1])
+        return F.cross_entropy(logits.transpose(1, 2), tgt[:, 1:], ignore_index=PAD)
