@@ -50,7 +50,10 @@ def _datasets_text(rows: list[dict], tasks: dict) -> str:
     return "\n".join(out).rstrip() + "\n\n--json prints every field."
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole CLI; with `only` (the command on the line), the other task groups are one-line stubs, so a
+    command imports only what it runs (`lstmkit lm generate --runtime onnx` never imports torch)."""
+    from lstmkit.deploy.cli import register_cli as register_export
     from lstmkit.inspect.cli import register_cli as register_inspect
     from lstmkit.tasks import TASKS
 
@@ -65,14 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--json", action="store_true", help="print as JSON")
     ds.set_defaults(func=_datasets)
     for spec in TASKS.values():
-        spec.register_cli(sub)
+        if only is None or only == spec.name:
+            spec.register_cli(sub)
+        else:
+            sub.add_parser(spec.name, help=spec.summary)
+    register_export(sub)
     register_inspect(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=argv[0] if argv and not argv[0].startswith("-") else None)
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()

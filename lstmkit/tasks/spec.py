@@ -35,6 +35,8 @@ class TaskSpec:
     cli: str  # register_cli(subparsers, spec): adds `lstmkit <name> <verb>`
     train_defaults: TrainConfig = field(default_factory=TrainConfig)
     data_flag: str = "data"  # the training flag that names a built-in dataset (`lstmkit datasets` shows it)
+    exporter: str | None = None  # (loaded model) -> deploy.export.ExportPlan: what `lstmkit export` writes
+    onnx_runtime: str | None = None  # (deploy.onnx_runtime.OnnxRunner) -> the task's torch-free runtime
 
     @property
     def config_class(self) -> type:

@@ -20,6 +20,8 @@ SPEC = TaskSpec(
     cli="lstmkit.tasks.language.cli:register_cli",
     train_defaults=TrainConfig(epochs=10, lr=2e-3, batch_size=32, grad_clip=1.0),
     data_flag="text",
+    exporter="lstmkit.tasks.language.onnx:export_plan",
+    onnx_runtime="lstmkit.tasks.language.onnx_runtime:load",
 )
 
 _LAZY = {"LanguageConfig": "config", "LanguageModel": "lm", "load_saved": "lm"}

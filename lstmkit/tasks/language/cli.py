@@ -8,7 +8,6 @@ from typing import Any
 
 from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config
 from lstmkit.tasks import load_as
-from lstmkit.tasks.language.lm import LanguageModel
 
 EXAMPLES = """examples:
   lstmkit lm train --text shakespeare --epochs 2 --out runs/lm/shakespeare
@@ -18,11 +17,22 @@ EXAMPLES = """examples:
   lstmkit lm generate --model runs/lm/shakespeare --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --top-p 0.95"""
 
 
-def _load(path: str) -> LanguageModel:
+def _load(path: str, runtime: str = "torch") -> Any:
+    """The model at `path`: a LanguageModel (torch), or its ONNX export run by onnxruntime alone."""
+    if runtime == "onnx":
+        from lstmkit.deploy.onnx_runtime import load_onnx
+        from lstmkit.errors import UsageError
+
+        model = load_onnx(path)
+        if model.task != "lm":
+            raise UsageError(f"{path} holds a {model.task} export, not a language model's")
+        return model
     return load_as(path, "lm")
 
 
 def _train(args: argparse.Namespace, spec: Any) -> None:
+    from lstmkit.tasks.language.lm import LanguageModel
+
     quiet_lightning()
     run = run_config(args, spec)
     lm = LanguageModel(config=run.task, train=run.train).fit()
@@ -36,14 +46,20 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    m = _load(args.model).evaluate_file(args.text)
+    model = _load(args.model, args.runtime)
+    if args.runtime == "onnx":
+        from lstmkit.data.text import load_corpus, read_text
+
+        m = model.evaluate(load_corpus(args.text).test if args.text == "shakespeare" else read_text(args.text))
+    else:
+        m = model.evaluate_file(args.text)
     emit(args, m, lambda: (f"{args.text}: {m['loss']:.4f} nats/token, {m['bpc']:.4f} bits/char, perplexity "
                            f"{m['perplexity']:.2f} per token ({m['char_perplexity']:.3f} per char) over "
                            f"{m['tokens']} tokens"))  # fmt: skip
 
 
 def _generate(args: argparse.Namespace) -> None:
-    lm = _load(args.model)
+    lm = _load(args.model, args.runtime)
     opts = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
             "repetition_penalty": args.repetition_penalty, "seed": args.seed}  # fmt: skip
     stop = tuple(args.stop or ())
@@ -74,6 +90,8 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     ev.add_argument("--text", required=True, metavar="PATH|shakespeare", help="a file (all of it) or shakespeare "
                     "(its test plays)")  # fmt: skip
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
+    ev.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
+                    help="torch, or onnx: the model's ONNX export (lstmkit export) on onnxruntime, no torch")
     ev.set_defaults(func=_evaluate)
 
     gen = verbs.add_parser("generate", help="continue a prompt; tokens stream as they are produced")
@@ -88,4 +106,7 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     gen.add_argument("--stop", nargs="+", metavar="TEXT", help="stop a sample when it produces one of these")
     gen.add_argument("--seed", type=int, help="fix the sample")
     gen.add_argument("--json", action="store_true", help="print the samples as JSON (no streaming)")
+    gen.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
+                     help="torch, or onnx: the model's ONNX export (lstmkit export) on onnxruntime, no torch "
+                     "(greedy output is the same; seeds do not carry over between runtimes)")  # fmt: skip
     gen.set_defaults(func=_generate)

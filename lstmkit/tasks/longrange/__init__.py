@@ -19,6 +19,7 @@ SPEC = TaskSpec(
     api="lstmkit.tasks.longrange.lab:LongRangeModel",
     loader="lstmkit.tasks.longrange.lab:load_saved",
     cli="lstmkit.tasks.longrange.cli:register_cli",
+    exporter="lstmkit.tasks.longrange.onnx:export_plan",
     train_defaults=TrainConfig(epochs=15, lr=5e-3, batch_size=64, precision="32"),
     data_flag="task",
 )

@@ -17,6 +17,7 @@ SPEC = TaskSpec(
     api="lstmkit.tasks.translate.translator:Translator",
     loader="lstmkit.tasks.translate.translator:load_saved",
     cli="lstmkit.tasks.translate.cli:register_cli",
+    exporter="lstmkit.tasks.translate.onnx:export_plan",
     train_defaults=TrainConfig(epochs=10, lr=2e-3, batch_size=64, early_stopping=3),
 )
 
