@@ -67,9 +67,7 @@ def _function_for(layer: nn.RNNBase) -> type[torch.autograd.Function]:
             torch._C._set_tracing_state(None)
             try:
                 hx = (h0, c0) if mode == "LSTM" else h0
-                x = x if layer.batch_first else x.transpose(0, 1)
-                out, state = layer(x, hx, lengths=lengths.long())
-                out = out if layer.batch_first else out.transpose(0, 1)  # (B, T, D*H)
+                out, state = _run_layer(layer, x, hx, lengths)  # (B, T, D*H)
                 h, c = state if mode == "LSTM" else (state, c0)
                 return out, h, c
             finally:
@@ -80,6 +78,20 @@ def _function_for(layer: nn.RNNBase) -> type[torch.autograd.Function]:
             return _symbolic(g, x, lengths, h0, c0, weights, layer.num_layers, D, H, mode)
 
     return _Recurrent
+
+
+def _run_layer(layer: nn.RNNBase, x: Tensor, hx, lengths: Tensor):
+    """The layer on batch-first x with lengths: lstmkit's layers take them; torch's get a PackedSequence."""
+    x = x if layer.batch_first else x.transpose(0, 1)
+    if hasattr(layer, "variants"):  # an lstmkit layer
+        out, state = layer(x, hx, lengths=lengths.long())
+    else:
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=layer.batch_first, enforce_sorted=False)
+        out, state = layer(packed, hx)
+        out = pad_packed_sequence(out, batch_first=layer.batch_first, total_length=x.shape[1 if layer.batch_first else 0])[0]
+    return (out if layer.batch_first else out.transpose(0, 1)), state
 
 
 def _symbolic(g, x, lengths, h0, c0, weights, L: int, D: int, H: int, mode: str):

@@ -214,3 +214,20 @@ def test_dynamo_exporter_is_checked_like_legacy(tmp_path):
         assert "legacy" in str(err)
     else:
         assert OnnxRunner(tmp_path / "d").signature["exporter"] == "dynamo"
+
+
+def test_classify_predict_with_the_onnx_runtime_imports_no_torch(exported, tmp_path):
+    import pandas as pd
+
+    c, runner = exported["classify"]
+    frame = pd.DataFrame({"text": ["good plot", "awful film", "great", "bad plot"]})
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    code = ("import sys; from lstmkit.cli import main; "
+            f"rc = main(['classify', 'predict', '--model', {str(runner.root)!r}, '--runtime', 'onnx', '--data', "
+            f"{str(tmp_path / 'new.csv')!r}, '--out', {str(tmp_path / 'p.csv')!r}]); "
+            "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    got, want = pd.read_csv(tmp_path / "p.csv"), c.predict(frame)
+    assert got["prediction"].tolist() == want["prediction"].tolist()
+    np.testing.assert_allclose(got["p_pos"], want["p_pos"], rtol=1e-5)

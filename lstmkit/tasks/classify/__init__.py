@@ -18,6 +18,7 @@ SPEC = TaskSpec(
     loader="lstmkit.tasks.classify.classifier:load_saved",
     cli="lstmkit.tasks.classify.cli:register_cli",
     exporter="lstmkit.tasks.classify.onnx:export_plan",
+    onnx_runtime="lstmkit.tasks.classify.onnx_runtime:load",
     train_defaults=TrainConfig(epochs=5, lr=2e-3, batch_size=32, early_stopping=3),
 )
 

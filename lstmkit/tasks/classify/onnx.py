@@ -54,5 +54,8 @@ def export_plan(c: Any) -> ExportPlan:
         Port("logits", "float32", ["batch", C], f"class scores, classes in encoding.json order: {enc.classes[:5]}"),
         Port("probabilities", "float32", ["batch", C], probs),
     ], example)  # fmt: skip
-    meta = {"classes": enc.classes, "multi_label": enc.multi_label, "threshold": c.config.threshold, "kind": enc.kind}
+    cfg = c.config
+    meta = {"classes": enc.classes, "multi_label": enc.multi_label, "threshold": cfg.threshold, "kind": enc.kind,
+            "text_col": cfg.text_col, "label_col": cfg.label_col, "label_sep": cfg.label_sep,
+            "label_cols": cfg.label_cols}  # fmt: skip
     return ExportPlan("classify", [graph], {"encoding": enc.to_dict()}, meta)
