@@ -122,8 +122,9 @@ def parity(g: Graph, path: Path) -> float:
         with torch.no_grad():
             ref = g.module(*(feeds[p.name] for p in g.inputs))
         ref = ref if isinstance(ref, (tuple, list)) else (ref,)
+        used = {i.name for i in sess.get_inputs()}  # the exporter drops inputs the graph never reads
         try:
-            got = sess.run([p.name for p in g.outputs], {k: v.numpy() for k, v in feeds.items()})
+            got = sess.run([p.name for p in g.outputs], {k: v.numpy() for k, v in feeds.items() if k in used})
         except Exception as err:  # onnxruntime raises its own types; name the shapes that failed
             raise ExportError(f"{path.name} does not run at batch {b}, time {t} ({str(err)[:300]}); the export "
                               "froze a dimension: use --exporter legacy") from None  # fmt: skip
@@ -179,7 +180,9 @@ def export_plan(plan: ExportPlan, out: str | Path, exporter: str = "legacy", qua
         path = out / f"{g.name}.onnx"
         log.info("exporting %s with the %s exporter", path, exporter)
         _export_graph(g, path, exporter, opset)
-        graphs[g.name] = {"file": path.name, "inputs": [asdict(p) for p in g.inputs],
+        used = {i.name for i in _session(path).get_inputs()}
+        ports = [{**asdict(p), **({} if p.name in used else {"unused": True})} for p in g.inputs]
+        graphs[g.name] = {"file": path.name, "inputs": ports,
                           "outputs": [asdict(p) for p in g.outputs], "parity_max_rel_error": parity(g, path)}  # fmt: skip
         files[path.name] = sha256(path)
     for name, value in plan.assets.items():

@@ -100,10 +100,11 @@ class OnnxRunner:
     def run(self, graph: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One call of a graph: named numpy inputs (dtypes as in the signature) -> named outputs."""
         spec = self.signature["graphs"][graph]
-        missing = [p["name"] for p in spec["inputs"] if p["name"] not in feeds]
+        missing = [p["name"] for p in spec["inputs"] if p["name"] not in feeds and not p.get("unused")]
         if missing:
             raise ExportFileError(f"graph {graph} needs input(s) {', '.join(missing)}")
-        typed = {p["name"]: np.ascontiguousarray(feeds[p["name"]], dtype=p["dtype"]) for p in spec["inputs"]}
+        typed = {p["name"]: np.ascontiguousarray(feeds[p["name"]], dtype=p["dtype"]) for p in spec["inputs"]
+                 if not p.get("unused")}  # fmt: skip
         names = [p["name"] for p in spec["outputs"]]
         return dict(zip(names, self.sessions[graph].run(names, typed)))
 

@@ -29,7 +29,7 @@ class StreamingStep:
         self.runner = path if isinstance(path, OnnxRunner) else OnnxRunner(path, variant)
         self.sess = self.runner.sessions[graph]
         spec = self.runner.signature["graphs"][graph]
-        ins = {p["name"]: p for p in spec["inputs"]}
+        ins = {p["name"]: p for p in spec["inputs"] if not p.get("unused")}
         outs = {p["name"]: p for p in spec["outputs"]}
         dims = {"batch": batch, "time": time}
         shape = lambda p: [dims.get(d, 1) if isinstance(d, str) else d for d in p["shape"]]  # noqa: E731

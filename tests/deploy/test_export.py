@@ -186,8 +186,10 @@ def test_broken_exports_are_named(exported, tmp_path):
         OnnxRunner(bad)
     with pytest.raises(ExportFileError, match="no ONNX export"):
         OnnxRunner(tmp_path / "nothing")
-    with pytest.raises(ExportError, match="cannot be exported"):
-        export_model(lstmkit.load(FIXTURES / "forecast"), tmp_path / "f")
+    from lstmkit.errors import UsageError
+
+    with pytest.raises(UsageError, match="layer norm"):  # ONNX's operator computes the plain cell only
+        OnnxRecurrent(LSTM(3, 4, layer_norm=True))
 
 
 def test_int8_costs_little_accuracy_and_cli_reports_it(tmp_path, capsys):
@@ -231,3 +233,26 @@ def test_classify_predict_with_the_onnx_runtime_imports_no_torch(exported, tmp_p
     got, want = pd.read_csv(tmp_path / "p.csv"), c.predict(frame)
     assert got["prediction"].tolist() == want["prediction"].tolist()
     np.testing.assert_allclose(got["p_pos"], want["p_pos"], rtol=1e-5)
+
+
+def test_forecast_onnx_runtime_forecasts_as_pytorch_without_torch(tmp_path):
+    from lstmkit.tasks.forecast import Forecaster
+
+    f = Forecaster(horizon=12, hidden_size=16, steps_per_epoch=20, epochs=3, progress=False, out=str(tmp_path / "run"))
+    f.fit("air-passengers")
+    f.save(tmp_path / "run" / "model")
+    sig = export_model(f, tmp_path / "run" / "onnx", quantize="int8")
+    q = sig["quantized"]  # MASE of the last 12 months from the rest, fp32 vs int8 graphs
+    assert abs(q["change"]["mase"]) < 0.05 * q["fp32"]["mase"] + 0.01
+    code = ("import sys; from lstmkit.cli import main; "
+            f"rc = main(['forecast', 'predict', '--model', {str(tmp_path / 'run')!r}, '--runtime', 'onnx', '--data', "
+            f"'air-passengers', '--out', {str(tmp_path / 'fc.csv')!r}]); "
+            "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    import pandas as pd
+
+    got, want = pd.read_csv(tmp_path / "fc.csv"), f.predict("air-passengers")
+    for col in ("y_hat", "y_hat_q10", "y_hat_q90"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-4)
+    assert got["ds"].tolist() == want["ds"].astype(str).tolist()

@@ -17,6 +17,8 @@ SPEC = TaskSpec(
     api="lstmkit.tasks.forecast.forecaster:Forecaster",
     loader="lstmkit.tasks.forecast.forecaster:load_saved",
     cli="lstmkit.tasks.forecast.cli:register_cli",
+    exporter="lstmkit.tasks.forecast.onnx:export_plan",
+    onnx_runtime="lstmkit.tasks.forecast.onnx_runtime:load",
     train_defaults=TrainConfig(epochs=10, lr=3e-3, batch_size=64, early_stopping=4),
 )
 

@@ -11,7 +11,6 @@ import pandas as pd
 from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config, table
 from lstmkit.config import ConfigError
 from lstmkit.tasks import load_as
-from lstmkit.tasks.forecast.forecaster import Forecaster
 
 EXAMPLES = """examples:
   lstmkit forecast backtest --data air-passengers --windows 3
@@ -21,14 +20,25 @@ data: long format (unique_id, ds, y + covariates; rename with --id-col/--time-co
 or a built-in dataset (lstmkit datasets)."""
 
 
-def _forecaster(args: argparse.Namespace, spec: Any) -> tuple[Forecaster, str]:
+def _forecaster(args: argparse.Namespace, spec: Any) -> tuple[Any, str]:
+    from lstmkit.tasks.forecast.forecaster import Forecaster
+
     run = run_config(args, spec)
     if not run.task.data:
         raise ConfigError("--data is required: a CSV/Parquet file or a built-in dataset (lstmkit datasets)")
     return Forecaster(config=run.task, train=run.train), run.task.data
 
 
-def _load(path: str) -> Forecaster:
+def _load(path: str, runtime: str = "torch") -> Any:
+    """The model at `path`: a Forecaster (torch), or its ONNX export run by onnxruntime alone."""
+    if runtime == "onnx":
+        from lstmkit.deploy.onnx_runtime import load_onnx
+        from lstmkit.errors import UsageError
+
+        model = load_onnx(path)
+        if model.task != "forecast":
+            raise UsageError(f"{path} holds a {model.task} export, not a forecaster's")
+        return model
     return load_as(path, "forecast")
 
 
@@ -59,19 +69,18 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     emit(args, payload, lambda: "\n".join(f"{k}: {v}" for k, v in payload.items()))
 
 
-def _plot(f: Forecaster, data: str, fc: pd.DataFrame, path: Path) -> None:
-    from lstmkit.tasks.forecast.data import builtin_frame
+def _plot(f: Any, data: str, fc: pd.DataFrame, path: Path) -> None:
+    from lstmkit.tasks.forecast.pipeline import read_panel
     from lstmkit.tasks.forecast.plots import plot_forecasts
 
-    frame, _ = builtin_frame(data)
-    plot_forecasts(f._panel(frame).series, fc.rename(columns={f.config.id_col: "unique_id",
+    plot_forecasts(read_panel(f.config, data).series, fc.rename(columns={f.config.id_col: "unique_id",
                                                               f.config.time_col: "ds"}), path)  # fmt: skip
 
 
 def _predict(args: argparse.Namespace) -> None:
     from lstmkit.data.timeseries import read_table
 
-    f = _load(args.model)
+    f = _load(args.model, args.runtime)
     futr = read_table(args.future) if args.future else None
     context = None if args.context is None else ("all" if args.context == "all" else int(args.context))
     fc = f.predict(args.data, futr_df=futr, context=context)
@@ -148,6 +157,8 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     pred.add_argument("--out", default="forecasts.csv", metavar="FILE", help="CSV or .parquet (default: %(default)s)")
     pred.add_argument("--plot", metavar="PNG", help="also draw history + forecast + interval per series")
     pred.add_argument("--context", metavar="N|all", help="encoder steps to read (default: the model's lookback)")
+    pred.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
+                      help="torch, or onnx: the model's ONNX export (lstmkit export) on onnxruntime, no torch")
     pred.add_argument("--json", action="store_true", help="print the result as JSON")
     pred.set_defaults(func=_predict)
 

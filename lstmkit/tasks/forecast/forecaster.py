@@ -17,18 +17,26 @@ import torch
 from torch import Tensor
 
 from lstmkit.config import ConfigError
-from lstmkit.data.timeseries import Columns, DataError, Panel, Series, future_index, to_panel
+from lstmkit.data.timeseries import Panel, Series
 from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, check_records, frame_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast.backtest import backtest
 from lstmkit.tasks.forecast.carry import SeriesCarry, fold, forecast, from_state, to_state
 from lstmkit.tasks.forecast.config import ForecastConfig
-from lstmkit.tasks.forecast.data import Data, builtin_frame, future_values, load_data, quantile_column
+from lstmkit.tasks.forecast.data import Data, builtin_frame, load_data, quantile_column
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
 from lstmkit.tasks.forecast.outputs import NAME, build_model, seasons_of, to_quantiles, with_data_defaults
-from lstmkit.tasks.forecast.predict import apply_conformal, conformal_deltas, forecast_batch
+from lstmkit.tasks.forecast.pipeline import (
+    batched,
+    context_of,
+    origin_inputs,
+    read_panel,
+    to_frame,
+    with_future,
+)
+from lstmkit.tasks.forecast.predict import conformal_deltas, forecast_batch
 from lstmkit.tasks.forecast.windows import build_tensors, origin_batches
 from lstmkit.tasks.spec import saved_run, saved_state
 
@@ -65,6 +73,10 @@ class Forecaster:
     def fit(self, data: Data) -> Forecaster:
         """Train on every series of `data` (long format, a file, or a built-in dataset name)."""
         panel, cfg, horizon = load_data(data, self.config)
+        if isinstance(data, (str, Path)):  # saved with the model: export scores int8 graphs on it
+            import dataclasses
+
+            cfg = dataclasses.replace(cfg, data=str(data))
         return self.fit_panel(panel, with_data_defaults(cfg, panel, horizon))
 
     def fit_panel(self, panel: Panel, cfg: ForecastConfig) -> Forecaster:
@@ -118,28 +130,11 @@ class Forecaster:
         return self.net, self.pre
 
     def _panel(self, data: Data) -> Panel:
-        c = self.config
-        data, _ = builtin_frame(data)
-        panel = to_panel(data, Columns(c.id_col, c.time_col, c.target), c.freq, c.past_covariates,
-                         c.future_covariates, c.static_covariates)  # fmt: skip
-        if panel.freq != c.freq and pd.tseries.frequencies.to_offset(panel.freq) != pd.tseries.frequencies.to_offset(
-            c.freq
-        ):
-            raise DataError(f"the data's frequency is {panel.freq!r} but the model was trained on {c.freq!r}")
-        return panel
+        return read_panel(self.config, data)
 
     def _with_future(self, series: Series, futr: pd.DataFrame | None) -> Series:
         """The series plus its `horizon` future rows: target missing, known-future covariates from `futr`."""
-        c = self.config
-        ds = future_index(series.ds[-1], c.freq, c.horizon)
-        future = np.zeros((c.horizon, len(c.future_covariates)))
-        if c.future_covariates:
-            future = future_values(futr, series.uid, ds, c)
-        return Series(
-            series.uid, series.ds.append(ds), np.concatenate([series.y, np.full(c.horizon, np.nan)]),
-            np.concatenate([series.past, np.full((c.horizon, series.past.shape[1]), np.nan)]),
-            np.concatenate([series.future, future]), series.static,
-        )  # fmt: skip
+        return with_future(self.config, series, futr)
 
     def predict(
         self, data: Data | None = None, futr_df: pd.DataFrame | None = None, context: int | Literal["all"] | None = None
@@ -151,31 +146,21 @@ class Forecaster:
         if data is None:
             return self._predict_carried(futr_df)
         series = self._panel(data).series
-        window = _context(context, self.config.lookback, series)
+        window = context_of(context, self.config.lookback, series)
         extended = [self._with_future(s, futr_df) for s in series]
-        pt = build_tensors(extended, pre, window, 0)
-        origins = [(i, len(s)) for i, s in enumerate(series)]
+        inputs = origin_inputs(extended, [len(s) for s in series], pre, window, self.config.horizon,
+                               seasons_of(self.config))  # fmt: skip
         qs = []
         with torch.no_grad():
-            for batch in origin_batches(pt, origins, window, self.config.horizon, seasons_of(self.config), 256):
-                qs.append(forecast_batch(net, self.config, batch, pre.layout).numpy())
+            for batch in batched(inputs, 256):
+                qs.append(forecast_batch(net, self.config, {k: torch.from_numpy(v) for k, v in batch.items()},
+                                         pre.layout).numpy())  # fmt: skip
         return self._frame(series, np.concatenate(qs))
 
     def _frame(self, series: list[Series], q: np.ndarray, pres: list[Preprocessor] | None = None) -> pd.DataFrame:
-        """Scaled quantiles (S, H, Q) -> the long forecast frame, in the data's units (`pres`: each series'
-        preprocessor, when an unseen series has its own pinned one)."""
+        """Scaled quantiles (S, H, Q) -> the long forecast frame, in the data's units."""
         assert self.pre is not None
-        if self.calibration:
-            q = apply_conformal(self.config, q, self.calibration)
-        c, rows = self.config, []
-        for i, (s, qs) in enumerate(zip(series, q)):
-            pre = pres[i] if pres else self.pre
-            values = pre.unscale(s, pre.widen(s, qs, c.levels))  # (H, Q)
-            frame = {c.id_col: s.uid, c.time_col: future_index(s.ds[-1], c.freq, c.horizon),
-                     "y_hat": values[:, c.levels.index(0.5)]}  # fmt: skip
-            frame.update({quantile_column(lv): values[:, j] for j, lv in enumerate(c.levels) if lv != 0.5})
-            rows.append(pd.DataFrame(frame))
-        return pd.concat(rows, ignore_index=True)
+        return to_frame(self.config, self.pre, self.calibration, series, q, pres)
 
     # ---- stateful update
 
@@ -293,17 +278,6 @@ class Forecaster:
         resolved = RunConfig(self.config, self.train_config).to_dict()  # the same document the engine saves
         state = {"preprocessor": pre.to_dict(), "calibration": self.calibration}
         return save_model(path, task=NAME, config=resolved, tensors=net.state_dict(), state=state)
-
-
-def _context(context: int | str | None, lookback: int | None, series: list[Series]) -> int:
-    if context is None:
-        assert lookback is not None
-        return lookback
-    if context == "all":
-        return max(len(s) for s in series)
-    if not isinstance(context, int) or context < 1:
-        raise ConfigError(f"context must be a positive number of steps or 'all', got {context!r}")
-    return context
 
 
 def _records(frame: pd.DataFrame, time_col: str) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from lstmkit.data.timeseries import Panel, season_length, weekly_period
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
+from lstmkit.tasks.forecast.pipeline import season_of, seasons_of  # noqa: F401  (their home is the pipeline)
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +61,6 @@ def with_data_defaults(cfg: ForecastConfig, panel: Panel, horizon: int | None) -
     anchor = cfg.anchor or ("auto" if cfg.decoding == "direct" else "season")
     return dataclasses.replace(cfg, horizon=horizon, lookback=lookback, freq=panel.freq, extra_seasons=extra,
                                validation=validation, anchor=anchor)  # fmt: skip
-
-
-def season_of(cfg: ForecastConfig) -> int:
-    assert cfg.freq is not None
-    return season_length(cfg.freq)
-
-
-def seasons_of(cfg: ForecastConfig) -> tuple[int, ...]:
-    """The periods of the decoder's seasonal lags: the data's own season, then --extra-seasons."""
-    return (season_of(cfg), *(cfg.extra_seasons or ()))  # None: a model saved before the option
 
 
 def build_model(cfg: ForecastConfig, pre: Preprocessor) -> ForecastNet:

@@ -14,6 +14,7 @@ from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.features import FeatureLayout
 from lstmkit.tasks.forecast.model import ForecastNet, State
 from lstmkit.tasks.forecast.outputs import to_quantiles
+from lstmkit.tasks.forecast.pipeline import apply_conformal  # noqa: F401  (re-exported: backtest, forecaster)
 from lstmkit.tasks.forecast.windows import Batch
 
 
@@ -66,13 +67,3 @@ def conformal_deltas(cfg: ForecastConfig, q: np.ndarray, y: np.ndarray) -> list[
         level = min(1.0, np.ceil((len(scores) + 1) * (hi - lo)) / len(scores))
         out.append([lo, hi, float(np.quantile(scores, level))])
     return out
-
-
-def apply_conformal(cfg: ForecastConfig, q: np.ndarray, deltas: list[list[float]]) -> np.ndarray:
-    """Widen (or narrow) each calibrated interval of scaled quantiles q (..., Q) by its delta."""
-    q = q.copy()
-    levels = list(cfg.levels)
-    for lo, hi, delta in deltas:
-        q[..., levels.index(lo)] -= delta
-        q[..., levels.index(hi)] += delta
-    return np.sort(q, axis=-1)

@@ -1,0 +1,118 @@
+"""What `lstmkit export` writes for a forecaster: the network from its window inputs (and an initial LSTM
+state) to scaled quantiles and the encoder's final state; the preprocessing (scaling, transforms, anchors,
+calendar and covariates) and the postprocessing (conformal widening, unscaling) stay explicit, as
+preprocessor.json, calibration.json and config.json run by the torch-free pipeline (pipeline.py), the same
+code the PyTorch Forecaster runs. Notation as in model.py: B, W, Hz, F, K, E, Q, L, D."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lstmkit.config import to_dict
+from lstmkit.deploy.export import ExportPlan, Graph, Port
+from lstmkit.deploy.onnx_ops import OnnxRecurrent, full_lengths
+from lstmkit.tasks.forecast.model import ForecastNet
+from lstmkit.tasks.forecast.predict import decode_from
+
+
+class _Recurrent(nn.Module):
+    """The forecaster's LSTM as ONNX's operator, called as the model calls its layer: (x, hx) -> (out, hx)."""
+
+    def __init__(self, rnn: nn.Module) -> None:
+        super().__init__()
+        self.op = OnnxRecurrent(rnn)
+
+    def forward(self, x: Tensor, hx: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        out, h, c = self.op(x, full_lengths(x), *hx)
+        return out, (h, c)
+
+
+class ForecastGraph(nn.Module):
+    """(x (B, W, F), known (B, 1, Hz, K), lags (B, 1, Hz, E), ids, cats, nums, h0, c0 (L, B, D)) ->
+    (q (B, Hz, Q) scaled quantiles, h, c after the window)."""
+
+    def __init__(self, net: ForecastNet, cfg: Any, layout: Any) -> None:
+        super().__init__()
+        net = copy.copy(net)  # the same parameters, its own module table: the original keeps its LSTM
+        net._modules = dict(net._modules)
+        net.rnn = _Recurrent(net.rnn)
+        self.net, self.cfg, self.layout = net, cfg, layout
+
+    def forward(self, x: Tensor, known: Tensor, lags: Tensor, ids: Tensor, cats: Tensor, nums: Tensor, h0: Tensor,
+                c0: Tensor) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+        s = self.net.static(ids, cats, nums)  # (B, S)
+        out, hx = self.net.encode(x, s, (h0, c0))  # (B, W, D)
+        q = decode_from(self.net, self.cfg, out[:, -1:], hx, s, x[:, -1], known[:, -1], lags[:, -1], self.layout)
+        return q, hx[0], hx[1]
+
+
+def export_plan(f: Any) -> ExportPlan:
+    net, pre = f._require_fitted()
+    net.eval()
+    cfg, lay = f.config, pre.layout
+    L, D, Hz, Q = net.rnn.num_layers, net.rnn.hidden_size, cfg.horizon, len(cfg.levels)
+    F, K = pre.n_features, pre.n_known
+    from lstmkit.tasks.forecast.pipeline import seasons_of
+
+    E = len(seasons_of(cfg))
+    n_cats, n_nums = len(pre.cat_sizes), len(cfg.static_covariates) - len(pre.cat_sizes)
+
+    def example(b: int, w: int) -> dict[str, Tensor]:
+        g = torch.Generator().manual_seed(1000 * b + w)
+        return {"x": torch.randn(b, w, F, generator=g), "known": torch.randn(b, 1, Hz, K, generator=g),
+                "lags": torch.randn(b, 1, Hz, E, generator=g), "ids": torch.zeros(b, dtype=torch.long),
+                "cats": torch.zeros(b, n_cats, dtype=torch.long), "nums": torch.zeros(b, n_nums),
+                "h0": 0.3 * torch.randn(L, b, D, generator=g), "c0": 0.3 * torch.randn(L, b, D, generator=g)}  # fmt: skip
+
+    state = "LSTM state (zeros to read a window from its start), layer-major"
+    graph = Graph("model", ForecastGraph(net, cfg, lay), [
+        Port("x", "float32", ["batch", "time", F], "the window's encoder features (pipeline.origin_inputs)"),
+        Port("known", "float32", ["batch", 1, Hz, K], "known-future features of the horizon"),
+        Port("lags", "float32", ["batch", 1, Hz, E], "scaled value one season before each horizon step"),
+        Port("ids", "int64", ["batch"], "series index (0 for series unseen in training)"),
+        Port("cats", "int64", ["batch", n_cats], "categorical static covariates"),
+        Port("nums", "float32", ["batch", n_nums], "numeric static covariates"),
+        Port("h0", "float32", [L, "batch", D], f"initial hidden {state}"),
+        Port("c0", "float32", [L, "batch", D], f"initial cell {state}"),
+    ], [
+        Port("q", "float32", ["batch", Hz, Q], f"scaled quantile forecasts, levels {list(cfg.levels)}"),
+        Port("h", "float32", [L, "batch", D], "hidden state after the window"),
+        Port("c", "float32", [L, "batch", D], "cell state after the window"),
+    ], example, tolerance=1e-4)  # fmt: skip
+    assets = {"config": to_dict(cfg), "preprocessor": pre.to_dict(), "calibration": f.calibration}
+    return ExportPlan("forecast", [graph], assets, {"num_layers": L, "hidden_size": D, "horizon": Hz}, _scorer(f))
+
+
+def _scorer(f: Any) -> Any:
+    """Mean MASE of a runner's forecasts of the last horizon of each training series (from the rest), or None
+    when the training data cannot be read."""
+    import numpy as np
+
+    from lstmkit.errors import LstmkitError
+    from lstmkit.tasks.forecast.pipeline import read_panel, season_of
+
+    cfg = f.config
+    try:
+        series = [s for s in read_panel(cfg, cfg.data).series if len(s) > cfg.horizon + season_of(cfg) + 1]
+    except (LstmkitError, OSError, TypeError, ValueError):
+        return None
+    if not series:
+        return None
+    m = season_of(cfg)
+
+    def score(runner: Any) -> dict[str, float]:
+        from lstmkit.tasks.forecast.onnx_runtime import OnnxForecaster
+
+        heads = [s.head(len(s) - cfg.horizon) for s in series]
+        fc = OnnxForecaster(runner).predict_series(heads)
+        out = []
+        for s, h, (_, g) in zip(series, heads, fc.groupby(cfg.id_col, sort=False)):
+            scale = np.nanmean(np.abs(h.y[m:] - h.y[:-m]))
+            out.append(np.nanmean(np.abs(s.y[len(h) :] - g["y_hat"].to_numpy())) / scale)
+        return {"mase": float(np.mean(out))}
+
+    return score

@@ -1,0 +1,126 @@
+"""The forecasting inference pipeline around the network, in numpy and pandas only (no torch), shared by the
+PyTorch Forecaster and the ONNX runtime so both read data, build inputs and write forecasts the same way:
+
+    read_panel -> with_future -> origin_inputs -> [the network: (B, Hz, Q) scaled quantiles] -> to_frame
+
+Notation as in model.py: S series, W encoder steps, Hz horizon, F encoder features, K known features, E
+seasons, Q quantile levels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstmkit.config import ConfigError
+from lstmkit.data.timeseries import Columns, DataError, Panel, Series, future_index, season_length, to_panel
+from lstmkit.tasks.forecast.config import ForecastConfig
+from lstmkit.tasks.forecast.data import Data, builtin_frame, future_values, quantile_column
+from lstmkit.tasks.forecast.features import Preprocessor
+
+
+def season_of(cfg: ForecastConfig) -> int:
+    assert cfg.freq is not None
+    return season_length(cfg.freq)
+
+
+def seasons_of(cfg: ForecastConfig) -> tuple[int, ...]:
+    """The periods of the decoder's seasonal lags: the data's own season, then --extra-seasons."""
+    return (season_of(cfg), *(cfg.extra_seasons or ()))  # None: a model saved before the option
+
+
+def read_panel(cfg: ForecastConfig, data: Data) -> Panel:
+    """Data (a file, a frame, a built-in name) as a panel with the model's columns and frequency."""
+    data, _ = builtin_frame(data)
+    panel = to_panel(data, Columns(cfg.id_col, cfg.time_col, cfg.target), cfg.freq, cfg.past_covariates,
+                     cfg.future_covariates, cfg.static_covariates)  # fmt: skip
+    if panel.freq != cfg.freq and pd.tseries.frequencies.to_offset(panel.freq) != pd.tseries.frequencies.to_offset(
+        cfg.freq
+    ):
+        raise DataError(f"the data's frequency is {panel.freq!r} but the model was trained on {cfg.freq!r}")
+    return panel
+
+
+def with_future(cfg: ForecastConfig, series: Series, futr: pd.DataFrame | None) -> Series:
+    """The series plus its `horizon` future rows: target missing, known-future covariates from `futr`."""
+    ds = future_index(series.ds[-1], cfg.freq, cfg.horizon)
+    future = np.zeros((cfg.horizon, len(cfg.future_covariates)))
+    if cfg.future_covariates:
+        future = future_values(futr, series.uid, ds, cfg)
+    return Series(
+        series.uid, series.ds.append(ds), np.concatenate([series.y, np.full(cfg.horizon, np.nan)]),
+        np.concatenate([series.past, np.full((cfg.horizon, series.past.shape[1]), np.nan)]),
+        np.concatenate([series.future, future]), series.static,
+    )  # fmt: skip
+
+
+def context_of(context: int | str | None, lookback: int | None, series: list[Series]) -> int:
+    """Encoder steps to read: the lookback, a given number, or "all" (the longest history)."""
+    if context is None:
+        assert lookback is not None
+        return lookback
+    if context == "all":
+        return max(len(s) for s in series)
+    if not isinstance(context, int) or context < 1:
+        raise ConfigError(f"context must be a positive number of steps or 'all', got {context!r}")
+    return context
+
+
+def origin_inputs(extended: list[Series], ends: list[int], pre: Preprocessor, window: int, hz: int,
+                  seasons: tuple[int, ...]) -> dict[str, np.ndarray]:  # fmt: skip
+    """The network's inputs for forecasting each extended series from row `end` (its last observed row + 1):
+    x (S, W, F) (zeros before the series starts), known (S, 1, Hz, K), lags (S, 1, Hz, E) (the scaled value
+    one season before each horizon step; 0 before the series), ids (S,), cats (S, Sc), nums (S, Sn)."""
+    xs, knowns, lags, ids, cats, nums = [], [], [], [], [], []
+    k = np.arange(hz)
+    for s, end in zip(extended, ends):
+        x = pre.encoder(s)[0]  # (T + Hz, F)
+        win = np.zeros((window, x.shape[1]), np.float32)
+        take = x[max(0, end - window) : end]
+        win[window - len(take) :] = take
+        xs.append(win)
+        knowns.append(x[end : end + hz][:, pre.layout.known][None])  # (1, Hz, K)
+        rows = np.stack([end + k % e - e for e in seasons], -1)  # (Hz, E)
+        lags.append(np.where(rows >= 0, x[np.maximum(rows, 0), 0], 0.0).astype(np.float32)[None])  # (1, Hz, E)
+        i, c, n = pre.static_row(s)
+        ids.append(i)
+        cats.append(c)
+        nums.append(n)
+    return {"x": np.stack(xs), "known": np.stack(knowns).astype(np.float32), "lags": np.stack(lags),
+            "ids": np.asarray(ids, np.int64), "cats": np.stack(cats).astype(np.int64),
+            "nums": np.stack(nums).astype(np.float32)}  # fmt: skip
+
+
+def apply_conformal(cfg: ForecastConfig, q: np.ndarray, deltas: list[list[float]]) -> np.ndarray:
+    """Widen (or narrow) each calibrated interval of scaled quantiles q (..., Q) by its delta."""
+    q = q.copy()
+    levels = list(cfg.levels)
+    for lo, hi, delta in deltas:
+        q[..., levels.index(lo)] -= delta
+        q[..., levels.index(hi)] += delta
+    return np.sort(q, axis=-1)
+
+
+def to_frame(cfg: ForecastConfig, pre: Preprocessor, calibration: list, series: list[Series], q: np.ndarray,
+             pres: list[Preprocessor] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Scaled quantiles (S, Hz, Q) -> the long forecast frame in the data's units (`pres`: each series' own
+    preprocessor, when an unseen series has its own pinned one)."""
+    if calibration:
+        q = apply_conformal(cfg, q, calibration)
+    rows = []
+    for i, (s, qs) in enumerate(zip(series, q)):
+        p = pres[i] if pres else pre
+        values = p.unscale(s, p.widen(s, qs, cfg.levels))  # (Hz, Q)
+        frame = {cfg.id_col: s.uid, cfg.time_col: future_index(s.ds[-1], cfg.freq, cfg.horizon),
+                 "y_hat": values[:, cfg.levels.index(0.5)]}  # fmt: skip
+        frame.update({quantile_column(lv): values[:, j] for j, lv in enumerate(cfg.levels) if lv != 0.5})
+        rows.append(pd.DataFrame(frame))
+    return pd.concat(rows, ignore_index=True)
+
+
+def batched(inputs: dict[str, np.ndarray], size: int) -> list[dict[str, Any]]:
+    """The inputs in chunks of `size` series."""
+    n = len(inputs["ids"])
+    return [{k: v[i : i + size] for k, v in inputs.items()} for i in range(0, n, size)]
