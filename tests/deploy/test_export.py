@@ -256,3 +256,19 @@ def test_forecast_onnx_runtime_forecasts_as_pytorch_without_torch(tmp_path):
     for col in ("y_hat", "y_hat_q10", "y_hat_q90"):
         np.testing.assert_allclose(got[col], want[col], rtol=1e-4)
     assert got["ds"].tolist() == want["ds"].astype(str).tolist()
+
+
+def test_translate_predict_with_the_onnx_runtime_matches_torch(exported, tmp_path):
+    t, runner = exported["translate"]
+    onnx_t = load_onnx(runner.root)
+    texts = ["siebzehn", "dreihundertzwei", "neunzehntausend", "eins"]
+    for beam in (1, 3):
+        assert onnx_t.translate(texts, beam_size=beam) == t.translate(texts, beam_size=beam)
+    src = tmp_path / "src.txt"
+    src.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    code = ("import sys; from lstmkit.cli import main; "
+            f"rc = main(['translate', 'predict', '--model', {str(runner.root)!r}, '--runtime', 'onnx', '--input', "
+            f"{str(src)!r}, '--beam-size', '3']); assert rc == 0; assert 'torch' not in sys.modules")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:4] == t.translate(texts, beam_size=3)

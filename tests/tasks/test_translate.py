@@ -19,7 +19,7 @@ from lstmkit.data.timeseries import DataError
 from lstmkit.tasks.translate import DecodeConfig, TranslateConfig, Translator
 from lstmkit.tasks.translate.decode import banned, beam_search, greedy
 from lstmkit.tasks.translate.features import BOS, EOS, Vocabularies, encode_pairs, make_batch
-from lstmkit.tasks.translate.model import Seq2Seq
+from lstmkit.tasks.translate.model import Seq2Seq, TorchStepper
 from lstmkit.tasks.translate.task import TranslateTask
 from tests.helpers import strict_json
 from tests.tasks.conformance import check_task
@@ -99,15 +99,15 @@ def test_beam_of_one_is_greedy_and_batched_beam_is_sentence_by_sentence():
     m = _random_model(V=20, attention="bahdanau")
     src, lengths = _sources(6, 20)
     opts = DecodeConfig(beam_size=1, length_penalty="none", max_length=12)
-    g = greedy(m, src, lengths, opts)
-    b1 = beam_search(m, src, lengths, opts)
+    g = greedy(TorchStepper(m), src, lengths, opts)
+    b1 = beam_search(TorchStepper(m), src, lengths, opts)
     assert [h.tokens for h in g] == [hs[0].tokens for hs in b1]
     np.testing.assert_allclose([h.logprob for h in g], [hs[0].logprob for hs in b1], rtol=1e-5)
     opts5 = DecodeConfig(beam_size=5, n_best=3, max_length=12, length_penalty="wu", coverage_penalty=0.2)
-    batched = beam_search(m, src, lengths, opts5)
+    batched = beam_search(TorchStepper(m), src, lengths, opts5)
     for i in range(6):
         n = int(lengths[i])
-        alone = beam_search(m, src[i : i + 1, :n], lengths[i : i + 1], opts5)[0]
+        alone = beam_search(TorchStepper(m), src[i : i + 1, :n], lengths[i : i + 1], opts5)[0]
         assert [h.tokens for h in alone] == [h.tokens for h in batched[i]]
         np.testing.assert_allclose([h.score for h in alone], [h.score for h in batched[i]], rtol=1e-4)
 
@@ -138,7 +138,7 @@ def test_beam_search_finds_the_exhaustive_optimum_and_scores_by_the_formulas(pen
                      "coverage": lp + 0.3 * float(torch.log(w[:, : int(lengths[0])].sum(0).clamp(1e-10, 1)).sum())}[penalty]  # fmt: skip
             if score > best_score:
                 best, best_score = list(toks), score
-    hyp = beam_search(m, src, lengths, opts)[0][0]
+    hyp = beam_search(TorchStepper(m), src, lengths, opts)[0][0]
     assert hyp.tokens == best
     assert hyp.score == pytest.approx(best_score, rel=1e-4)
 
@@ -149,7 +149,7 @@ def test_ngram_blocking_and_length_limits():
     src, lengths = _sources(8, 8)
     for beam in (1, 4):
         opts = DecodeConfig(beam_size=beam, block_ngram=2, min_length=3, max_length=9, max_length_ratio=0)
-        for hyp in (h[0] for h in beam_search(m, src, lengths, opts)) if beam > 1 else greedy(m, src, lengths, opts):
+        for hyp in (h[0] for h in beam_search(TorchStepper(m), src, lengths, opts)) if beam > 1 else greedy(TorchStepper(m), src, lengths, opts):
             pairs = list(zip(hyp.tokens, hyp.tokens[1:]))
             assert len(pairs) == len(set(pairs)), hyp.tokens
             assert 3 <= len(hyp.tokens) + 1 <= 9

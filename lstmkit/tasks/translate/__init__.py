@@ -18,6 +18,7 @@ SPEC = TaskSpec(
     loader="lstmkit.tasks.translate.translator:load_saved",
     cli="lstmkit.tasks.translate.cli:register_cli",
     exporter="lstmkit.tasks.translate.onnx:export_plan",
+    onnx_runtime="lstmkit.tasks.translate.onnx_runtime:load",
     train_defaults=TrainConfig(epochs=10, lr=2e-3, batch_size=64, early_stopping=3),
 )
 

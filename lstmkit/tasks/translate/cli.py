@@ -152,8 +152,20 @@ def _emit_lines(t: Any, lines: list[str], sink: TextIO, opts: Any, n_best: int, 
     return count + len(lines)
 
 
+def _load(path: str, runtime: str = "torch") -> Any:
+    """The model at `path`: a Translator (torch), or its ONNX export run by onnxruntime alone."""
+    if runtime == "onnx":
+        from lstmkit.deploy.onnx_runtime import load_onnx
+
+        model = load_onnx(path)
+        if model.task != "translate":
+            raise UsageError(f"{path} holds a {model.task} export, not a translator's")
+        return model
+    return load_as(path, "translate")
+
+
 def _predict(args: argparse.Namespace) -> None:
-    t = load_as(args.model, "translate")
+    t = _load(args.model, args.runtime)
     opts = t.options(**_decode_options(args))
     where = args.input or "stdin"
     sink = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
@@ -201,6 +213,8 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     ev.add_argument("--out", metavar="DIR", help="also write report.json and the hypotheses here")
     pr.add_argument("--input", metavar="FILE", help="source sentences, one per line (default: stdin, streamed)")
     pr.add_argument("--output", metavar="FILE", help="translations, one line per input line (default: stdout)")
+    pr.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
+                    help="torch, or onnx: the model's ONNX export (lstmkit export) on onnxruntime, no torch")
     al.add_argument("--text", required=True, help="the source sentence")
     al.add_argument("--out", default="alignment.png", metavar="PNG", help="where the heat map goes")
     ev.set_defaults(func=_evaluate)

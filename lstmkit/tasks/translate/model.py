@@ -17,12 +17,13 @@ One decoder step (Luong et al. 2015, with input feeding):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lstmkit.nn import LSTM
+from lstmkit.nn import LSTM, select_state
 from lstmkit.tasks.translate.features import PAD
 
 DecoderState = tuple[Tensor, Tensor]  # (h, c), each (L, B, H)
@@ -163,3 +164,30 @@ class Seq2Seq(nn.Module):
         gradient-flow probe differentiates with respect to the encoder."""
         logits, _ = self.teacher_forced(self.memory_of(out, lengths), state, tgt[:, :-1])
         return F.cross_entropy(logits.transpose(1, 2), tgt[:, 1:], ignore_index=PAD)
+
+
+class TorchStepper:
+    """The PyTorch model as decode.py's Stepper: numpy in and out, the memory and state kept as tensors and
+    reordered with the core's `select_state`."""
+
+    def __init__(self, net: Seq2Seq) -> None:
+        self.net = net
+        self.device = next(net.parameters()).device
+
+    @torch.no_grad()
+    def start(self, src: Any, lengths: Any) -> None:
+        src_t = torch.as_tensor(src, device=self.device)
+        self.memory, self.state = self.net.encode(src_t, torch.as_tensor(lengths))
+        self.feed = self.net.initial_feed(self.memory)
+
+    @torch.no_grad()
+    def step(self, y: Any) -> tuple[Any, Any]:
+        logp, self.state, self.feed, w = self.net.step(torch.as_tensor(y, device=self.device), self.state, self.feed,
+                                                       self.memory)  # fmt: skip
+        return logp.cpu().numpy(), w.float().cpu().numpy()
+
+    def select(self, rows: Any, memory_rows: Any = None) -> None:
+        idx = torch.as_tensor(rows, device=self.device)
+        self.state, self.feed = select_state(self.state, idx), self.feed.index_select(0, idx)
+        if memory_rows is not None:
+            self.memory = self.memory.select(torch.as_tensor(memory_rows, device=self.device))

@@ -29,14 +29,13 @@ from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolv
 from lstmkit.errors import UsageError
 from lstmkit.tasks.spec import saved_run, saved_state
 from lstmkit.tasks.translate.config import DecodeConfig, TranslateConfig
-from lstmkit.tasks.translate.decode import Hypothesis, search
+from lstmkit.tasks.translate.decode import Hypothesis, decode_texts
 from lstmkit.tasks.translate.features import EOS, Vocabularies, encode_pairs, make_batch
 from lstmkit.tasks.translate.metrics import copy_baseline, corpus_scores
-from lstmkit.tasks.translate.model import Seq2Seq
+from lstmkit.tasks.translate.model import Seq2Seq, TorchStepper
 from lstmkit.tasks.translate.task import NAME, build_model
 
 DECODE_FIELDS = {f.name for f in dataclasses.fields(DecodeConfig)}
-DECODE_BATCH = 64  # sentences decoded together (sorted by length)
 
 
 def split_indices(n: int, fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
@@ -139,22 +138,11 @@ class Translator:
         given = {k: v for k, v in overrides.items() if v is not None}
         return from_dict(DecodeConfig, {**to_dict(self.decoding), **given}, where="decoding options")
 
-    @torch.no_grad()
     def hypotheses(self, texts: list[str], opts: DecodeConfig | None = None) -> list[list[Hypothesis]]:
         """Each text's n-best hypotheses, best first (decoded in batches of similar length)."""
         net, vocab = self._ready()
         net.eval()
-        opts = opts or self.decoding
-        device = next(net.parameters()).device
-        ids = [vocab.encode_src(t) for t in texts]
-        order = np.argsort([len(s) for s in ids], kind="stable")
-        out: list[list[Hypothesis]] = [[] for _ in texts]
-        for i in range(0, len(ids), DECODE_BATCH):
-            idx = order[i : i + DECODE_BATCH]
-            batch = make_batch([ids[j] for j in idx])
-            for j, hyps in zip(idx, search(net, batch["src"].to(device), batch["src_lengths"], opts)):
-                out[j] = hyps
-        return out
+        return decode_texts(TorchStepper(net), vocab, texts, opts or self.decoding)
 
     def translate(self, texts: str | list[str], **decode: Any) -> list[str]:
         """The best translation of each text (`decode`: DecodeConfig fields, e.g. beam_size=1)."""
@@ -204,7 +192,7 @@ class Translator:
         hyp = self.hypotheses([text], self.options(**decode))[0][0]
         src = vocab.src_pieces(vocab.encode_src(text))
         tgt = vocab.tgt_pieces(hyp.tokens + [EOS])
-        return plot_alignment(hyp.attention.cpu().numpy(), src, tgt, out), vocab.decode_tgt(hyp.tokens)
+        return plot_alignment(hyp.attention, src, tgt, out), vocab.decode_tgt(hyp.tokens)
 
     # ---- the inference protocol (deploy.protocol)
 

@@ -1,0 +1,69 @@
+"""A translator exported to ONNX, run with onnxruntime and numpy only (no torch): the encoder graph once per
+batch, the decoder-step graph per token, driven by the same greedy/beam search (decode.py) as the PyTorch
+model, so both give the same translations."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from lstmkit.config import from_dict, to_dict
+from lstmkit.errors import UsageError
+from lstmkit.tasks.translate.config import DecodeConfig
+from lstmkit.tasks.translate.decode import Hypothesis, decode_texts
+from lstmkit.tasks.translate.vocab import Vocabularies
+
+
+class OnnxStepper:
+    """decode.py's Stepper over the exported encoder and decoder step (state and memory as numpy arrays)."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner, self.A = runner, runner.meta["feed_size"]
+
+    def start(self, src: np.ndarray, lengths: np.ndarray) -> None:
+        enc = self.runner.run("encoder", {"src": np.asarray(src), "src_lengths": np.asarray(lengths)})
+        self.values, self.keys, self.lengths = enc["values"], enc["keys"], np.asarray(lengths, np.int64)
+        self.h, self.c = enc["h0"], enc["c0"]
+        self.feed = np.zeros((len(self.lengths), self.A), np.float32)
+
+    def step(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = self.runner.run("decoder_step", {"y": y, "h": self.h, "c": self.c, "feed": self.feed, "values": self.values,
+                                               "keys": self.keys, "src_lengths": self.lengths})  # fmt: skip
+        self.h, self.c, self.feed = out["h_out"], out["c_out"], out["feed_out"]
+        return out["logp"], out["attention"]
+
+    def select(self, rows: np.ndarray, memory_rows: np.ndarray | None = None) -> None:
+        self.h, self.c, self.feed = self.h[:, rows], self.c[:, rows], self.feed[rows]
+        if memory_rows is not None:
+            self.values, self.keys = self.values[memory_rows], self.keys[memory_rows]
+            self.lengths = self.lengths[memory_rows]
+
+
+class OnnxTranslator:
+    task = "translate"
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+        self.vocab = Vocabularies.from_dict(runner.asset("vocab"))
+        self.decoding = from_dict(DecodeConfig, runner.meta.get("decoding", {}), where=f"{runner.root} decoding")
+
+    def options(self, **overrides: Any) -> DecodeConfig:
+        known = {f.name for f in dataclasses.fields(DecodeConfig)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise UsageError(f"unknown decoding option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return from_dict(DecodeConfig, {**to_dict(self.decoding), **given}, where="decoding options")
+
+    def hypotheses(self, texts: list[str], opts: DecodeConfig | None = None) -> list[list[Hypothesis]]:
+        return decode_texts(OnnxStepper(self.runner), self.vocab, list(texts), opts or self.decoding)
+
+    def translate(self, texts: str | list[str], **decode: Any) -> list[str]:
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        return [self.vocab.decode_tgt(h[0].tokens) for h in self.hypotheses(texts, self.options(**decode))]
+
+
+def load(runner: Any) -> OnnxTranslator:
+    return OnnxTranslator(runner)
