@@ -147,7 +147,37 @@ def generation(root: Path) -> dict:
     return {"rates": {k: v[0] for k, v in out.items()}, "same_tokens": same}
 
 
-def render(lat: dict, thr: dict, exact: float, gen: dict, args: argparse.Namespace) -> str:
+def forecasting(root: Path, n_series: int = 1000) -> dict:
+    """Predictions/s forecasting n_series monthly series (a small model trained a few steps): torch vs ONNX,
+    both through the same pipeline (the preprocessing is most of the cost)."""
+    import pandas as pd
+
+    from lstmkit.deploy.export import export_model
+    from lstmkit.deploy.onnx_runtime import load_onnx
+    from lstmkit.tasks.forecast import Forecaster
+
+    rng = np.random.default_rng(0)
+    ds = pd.date_range("2000-01-01", periods=120, freq="MS")
+    t = np.arange(120)
+    frames = [pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": 100 + 0.5 * i + 10 * np.sin(2 * np.pi * t / 12 + i)
+                            + rng.normal(0, 2, 120)}) for i in range(n_series)]  # fmt: skip
+    data = pd.concat(frames, ignore_index=True)
+    f = Forecaster(horizon=12, hidden_size=32, max_steps=5, progress=False, out=str(root / "fc"))
+    f.fit(data)
+    export_model(f, root / "fc-onnx")
+    onnx_f = load_onnx(root / "fc-onnx")
+    out = {}
+    for name, model in (("torch (Forecaster.predict)", f), ("onnx (OnnxForecaster.predict)", onnx_f)):
+        model.predict(data.head(120 * 10))
+        start = time.perf_counter()
+        fc = model.predict(data)
+        out[name] = (n_series / (time.perf_counter() - start), fc)
+    a, b = (v[1]["y_hat"].to_numpy() for v in out.values())
+    return {"rates": {k: v[0] for k, v in out.items()}, "max_rel": float(np.max(np.abs(a - b) / np.abs(a))),
+            "n": n_series}
+
+
+def render(lat: dict, thr: dict, exact: float, gen: dict, fc: dict, args: argparse.Namespace) -> str:
     base = np.median(lat["torch nn.LSTM (eager)"])
     lines = [
         "## Inference: streaming step, batch throughput, generation",
@@ -172,7 +202,12 @@ def render(lat: dict, thr: dict, exact: float, gen: dict, args: argparse.Namespa
     lines += ["| runtime | tokens/s |", "|---|---:|"]
     lines += [f"| {k} | {v:,.0f} |" for k, v in gen["rates"].items()]
     lines += ["", f"Same tokens from both runtimes: {gen['same_tokens']}. Target: at least 2x the 453 tokens/s "
-              "measured for `lstmkit lm generate` before this benchmark existed."]  # fmt: skip
+              "measured for `lstmkit lm generate` before this benchmark existed.", ""]  # fmt: skip
+    lines += [f"Forecasting {fc['n']:,} monthly series (120 months each, horizon 12, anchor auto), whole pipeline "
+              "(reading, preprocessing with per-series anchors, network, unscaling):", "",
+              "| runtime | series/s |", "|---|---:|"]  # fmt: skip
+    lines += [f"| {k} | {v:,.0f} |" for k, v in fc["rates"].items()]
+    lines += ["", f"Largest relative difference of the ONNX forecasts from PyTorch's: {fc['max_rel']:.1e}."]
     return "\n".join(lines) + "\n"
 
 
@@ -192,7 +227,8 @@ def main() -> None:
         thr = {k: timed(fn, max(200, args.steps // 10)) for k, fn in step_runtimes(lstm, root / "step", 64,
                                                                                    args.compile).items()}  # fmt: skip
         gen = generation(root)
-    text = render(lat, thr, exact, gen, args)
+        fc = forecasting(root)
+    text = render(lat, thr, exact, gen, fc, args)
     if not args.no_write:
         write_section("inference", text)
     print(text)

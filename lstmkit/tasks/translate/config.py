@@ -45,6 +45,7 @@ class TranslateConfig:
     tie_embeddings: bool = option(True, "the output layer shares the target embedding's weights (Press & Wolf 2017)")
     dropout: float = option(0.3, "dropout on embeddings, between layers and on the attentional vector")
     label_smoothing: float = option(0.1, "label smoothing of the training loss (Szegedy et al. 2016)")
+    weight_drop: float = option(0.0, "DropConnect on the encoder's recurrent weights (the core's AWD variant)")
 
     def __post_init__(self) -> None:
         if (self.src is None) != (self.tgt is None):
@@ -58,8 +59,8 @@ class TranslateConfig:
             raise ConfigError("val_fraction must be in (0, 0.5) and test_fraction in [0, 0.5)")
         if min(self.embedding_size, self.hidden_size, self.num_layers, self.max_tokens, self.vocab_size) < 1:
             raise ConfigError("embedding_size, hidden_size, num_layers, max_tokens and vocab_size must be >= 1")
-        if not 0 <= self.dropout < 1 or not 0 <= self.label_smoothing < 1:
-            raise ConfigError("dropout and label_smoothing must be in [0, 1)")
+        if not 0 <= self.dropout < 1 or not 0 <= self.label_smoothing < 1 or not 0 <= self.weight_drop < 1:
+            raise ConfigError("dropout, label_smoothing and weight_drop must be in [0, 1)")
         if self.corpus_size < 100:
             raise ConfigError(f"corpus_size must be >= 100, got {self.corpus_size}")
 

@@ -71,14 +71,15 @@ class Attention(nn.Module):
 class Seq2Seq(nn.Module):
     def __init__(self, src_vocab: int, tgt_vocab: int, embedding_size: int = 256, hidden_size: int = 256,
                  num_layers: int = 1, attention: str = "general", input_feed: bool = True,
-                 tie_embeddings: bool = True, dropout: float = 0.0) -> None:  # fmt: skip
+                 tie_embeddings: bool = True, dropout: float = 0.0, weight_drop: float = 0.0) -> None:  # fmt: skip
         super().__init__()
         E, H, L = embedding_size, hidden_size, num_layers
         self.H, self.L, self.input_feed = H, L, input_feed
         self.A = E if tie_embeddings else H
         self.src_embed = nn.Embedding(src_vocab, E, padding_idx=PAD)
         self.tgt_embed = nn.Embedding(tgt_vocab, E, padding_idx=PAD)
-        self.encoder = LSTM(E, H, L, batch_first=True, bidirectional=True, dropout=dropout if L > 1 else 0.0)
+        self.encoder = LSTM(E, H, L, batch_first=True, bidirectional=True, dropout=dropout if L > 1 else 0.0,
+                            weight_drop=weight_drop)  # fmt: skip
         self.memory_proj = nn.Linear(2 * H, H)  # both directions -> the memory's size
         self.bridge_h, self.bridge_c = nn.Linear(2 * H, H), nn.Linear(2 * H, H)  # encoder final -> decoder initial
         feed = self.A if input_feed else 0

@@ -20,7 +20,7 @@ NAME = "translate"
 
 def build_model(cfg: TranslateConfig, vocab: Vocabularies) -> Seq2Seq:
     return Seq2Seq(vocab.src_size, vocab.tgt_size, cfg.embedding_size, cfg.hidden_size, cfg.num_layers,
-                   cfg.attention, cfg.input_feed, cfg.tie_embeddings, cfg.dropout)  # fmt: skip
+                   cfg.attention, cfg.input_feed, cfg.tie_embeddings, cfg.dropout, cfg.weight_drop)  # fmt: skip
 
 
 def token_loss(model: nn.Module, batch: Batch, smoothing: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
