@@ -45,10 +45,12 @@ def data_options(name: str) -> dict:
 def decodings(base: DecodeConfig) -> dict[str, DecodeConfig]:
     r = dataclasses.replace
     return {"greedy": r(base, beam_size=1, n_best=1),
-            "beam 5, no penalty": r(base, beam_size=5, length_penalty="none"),
-            "beam 5, length-averaged (default)": r(base, beam_size=5, length_penalty="avg"),
-            "beam 5, Wu alpha 0.6 + coverage 0.2": r(base, beam_size=5, length_penalty="wu", coverage_penalty=0.2),
-            "beam 5, length-averaged, no repeated 3-grams": r(base, beam_size=5, block_ngram=3)}  # fmt: skip
+            "beam 5, no penalty": r(base, beam_size=5, length_penalty="none", coverage_penalty=0.0),
+            "beam 5, length-averaged": r(base, beam_size=5, length_penalty="avg", coverage_penalty=0.0),
+            "beam 5, Wu alpha 0.6 + coverage 0.2 (default)": r(base, beam_size=5, length_penalty="wu",
+                                                              coverage_penalty=0.2),
+            "beam 5, length-averaged, no repeated 3-grams": r(base, beam_size=5, length_penalty="avg",
+                                                             coverage_penalty=0.0, block_ngram=3)}  # fmt: skip
 
 
 def one(name: str, opts: dict, minutes: float, out: Path) -> dict:

@@ -71,11 +71,12 @@ class DecodeConfig:
 
     beam_size: int = option(5, "hypotheses kept per sentence (1: greedy decoding)")
     n_best: int = option(1, "translations returned per sentence, best first (<= --beam-size)")
+    # wu + coverage 0.2: the best of five decodings on Multi30k's validation split (BENCHMARKS.md, translate)
     length_penalty: Literal["none", "avg", "wu"] = option(
-        "avg", "normalise a finished hypothesis's log-probability: none, by its length (avg), or by Wu et al.'s "
+        "wu", "normalise a finished hypothesis's log-probability: none, by its length (avg), or by Wu et al.'s "
         "((5 + length) / 6) ** alpha")
     alpha: float = option(0.6, "the Wu length penalty's exponent")
-    coverage_penalty: float = option(0.0, "Wu et al.'s coverage penalty weight beta: beta * sum over source tokens "
+    coverage_penalty: float = option(0.2, "Wu et al.'s coverage penalty weight beta: beta * sum over source tokens "
                                      "of log(min(attention received, 1)) (0: off)")
     block_ngram: int = option(0, "never repeat an n-gram of this size within a hypothesis (0: off)")
     min_length: int = option(0, "tokens generated before the end of sentence may come")
