@@ -41,6 +41,27 @@ def run_config(args: argparse.Namespace, spec: Any) -> RunConfig:
                        options=flags, where="the command line")  # fmt: skip
 
 
+def load_model(path: str, task: str, runtime: str = "torch") -> Any:
+    """The model at `path` for a prediction command: the task's PyTorch object, or (`runtime="onnx"`) its ONNX
+    export run by onnxruntime alone (torch is never imported on that path)."""
+    if runtime != "onnx":
+        from lstmkit.tasks import load_as
+
+        return load_as(path, task)
+    from lstmkit.deploy.onnx_runtime import load_onnx
+    from lstmkit.errors import UsageError
+
+    model = load_onnx(path)
+    if model.task != task:
+        raise UsageError(f"{path} holds a {model.task} export, not a {task} one; use lstmkit {model.task} ...")
+    return model
+
+
+def add_runtime_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
+                        help="torch, or onnx: the model's ONNX export (lstmkit export) on onnxruntime, no torch")  # fmt: skip
+
+
 def quiet_lightning() -> None:
     """Keep Lightning's start-up banners (accelerator, tips) off the terminal; warnings still show."""
     import lightning.pytorch  # noqa: F401  (creates its loggers)

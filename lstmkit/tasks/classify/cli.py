@@ -6,7 +6,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from lstmkit.clitools import add_config_flags, dumps, emit, quiet_lightning, run_config, table
+from lstmkit.clitools import (
+    add_config_flags,
+    add_runtime_flag,
+    dumps,
+    emit,
+    load_model,
+    quiet_lightning,
+    run_config,
+    table,
+)
 from lstmkit.errors import UsageError
 from lstmkit.tasks import load_as
 
@@ -75,14 +84,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    if args.runtime == "onnx":  # the ONNX export on onnxruntime: no torch
-        from lstmkit.deploy.onnx_runtime import load_onnx
-
-        c = load_onnx(args.model)
-        if c.task != "classify":
-            raise UsageError(f"{args.model} holds a {c.task} export, not a classifier's")
-    else:
-        c = load_as(args.model, "classify")
+    c = load_model(args.model, "classify", args.runtime)
     frame = c.predict(args.data)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -130,8 +132,7 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     ev.add_argument("--out", metavar="DIR", help="also write report.json, confusion.png, reliability.png here")
     pr.add_argument("--data", required=True, metavar="PATH", help="examples to classify (a label column is kept)")
     pr.add_argument("--out", default="predictions.csv", metavar="FILE", help="CSV or .parquet (default: %(default)s)")
-    pr.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
-                    help="torch, or onnx: the model's ONNX export (lstmkit export) on onnxruntime, no torch")
+    add_runtime_flag(pr)
     ex.add_argument("--text", help="the text to explain")
     ex.add_argument("--data", metavar="PATH", help="or an example of this file ...")
     ex.add_argument("--index", type=int, default=0, help="... at this row (default: 0)")

@@ -8,9 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config, table
+from lstmkit.clitools import add_config_flags, add_runtime_flag, emit, load_model, quiet_lightning, run_config, table
 from lstmkit.config import ConfigError
-from lstmkit.tasks import load_as
 
 EXAMPLES = """examples:
   lstmkit forecast backtest --data air-passengers --windows 3
@@ -30,17 +29,7 @@ def _forecaster(args: argparse.Namespace, spec: Any) -> tuple[Any, str]:
 
 
 def _load(path: str, runtime: str = "torch") -> Any:
-    """The model at `path`: a Forecaster (torch), or its ONNX export run by onnxruntime alone."""
-    if runtime == "onnx":
-        from lstmkit.deploy.onnx_runtime import load_onnx
-        from lstmkit.errors import UsageError
-
-        model = load_onnx(path)
-        if model.task != "forecast":
-            raise UsageError(f"{path} holds a {model.task} export, not a forecaster's")
-        return model
-    return load_as(path, "forecast")
-
+    return load_model(path, "forecast", runtime)
 
 def _train(args: argparse.Namespace, spec: Any) -> None:
     from lstmkit.data.timeseries import read_table
@@ -157,8 +146,7 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     pred.add_argument("--out", default="forecasts.csv", metavar="FILE", help="CSV or .parquet (default: %(default)s)")
     pred.add_argument("--plot", metavar="PNG", help="also draw history + forecast + interval per series")
     pred.add_argument("--context", metavar="N|all", help="encoder steps to read (default: the model's lookback)")
-    pred.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
-                      help="torch, or onnx: the model's ONNX export (lstmkit export) on onnxruntime, no torch")
+    add_runtime_flag(pred)
     pred.add_argument("--json", action="store_true", help="print the result as JSON")
     pred.set_defaults(func=_predict)
 

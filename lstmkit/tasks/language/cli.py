@@ -6,8 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config
-from lstmkit.tasks import load_as
+from lstmkit.clitools import add_config_flags, add_runtime_flag, emit, load_model, quiet_lightning, run_config
 
 EXAMPLES = """examples:
   lstmkit lm train --text shakespeare --epochs 2 --out runs/lm/shakespeare
@@ -18,17 +17,7 @@ EXAMPLES = """examples:
 
 
 def _load(path: str, runtime: str = "torch") -> Any:
-    """The model at `path`: a LanguageModel (torch), or its ONNX export run by onnxruntime alone."""
-    if runtime == "onnx":
-        from lstmkit.deploy.onnx_runtime import load_onnx
-        from lstmkit.errors import UsageError
-
-        model = load_onnx(path)
-        if model.task != "lm":
-            raise UsageError(f"{path} holds a {model.task} export, not a language model's")
-        return model
-    return load_as(path, "lm")
-
+    return load_model(path, "lm", runtime)
 
 def _train(args: argparse.Namespace, spec: Any) -> None:
     from lstmkit.tasks.language.lm import LanguageModel
@@ -90,8 +79,7 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     ev.add_argument("--text", required=True, metavar="PATH|shakespeare", help="a file (all of it) or shakespeare "
                     "(its test plays)")  # fmt: skip
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
-    ev.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
-                    help="torch, or onnx: the model's ONNX export (lstmkit export) on onnxruntime, no torch")
+    add_runtime_flag(ev)
     ev.set_defaults(func=_evaluate)
 
     gen = verbs.add_parser("generate", help="continue a prompt; tokens stream as they are produced")

@@ -10,7 +10,16 @@ import threading
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from lstmkit.clitools import add_config_flags, dumps, emit, quiet_lightning, run_config, table
+from lstmkit.clitools import (
+    add_config_flags,
+    add_runtime_flag,
+    dumps,
+    emit,
+    load_model,
+    quiet_lightning,
+    run_config,
+    table,
+)
 from lstmkit.config import add_arguments, from_dict
 from lstmkit.data.parallel import read_lines
 from lstmkit.data.timeseries import DataError
@@ -153,16 +162,7 @@ def _emit_lines(t: Any, lines: list[str], sink: TextIO, opts: Any, n_best: int, 
 
 
 def _load(path: str, runtime: str = "torch") -> Any:
-    """The model at `path`: a Translator (torch), or its ONNX export run by onnxruntime alone."""
-    if runtime == "onnx":
-        from lstmkit.deploy.onnx_runtime import load_onnx
-
-        model = load_onnx(path)
-        if model.task != "translate":
-            raise UsageError(f"{path} holds a {model.task} export, not a translator's")
-        return model
-    return load_as(path, "translate")
-
+    return load_model(path, "translate", runtime)
 
 def _predict(args: argparse.Namespace) -> None:
     t = _load(args.model, args.runtime)
@@ -213,8 +213,7 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     ev.add_argument("--out", metavar="DIR", help="also write report.json and the hypotheses here")
     pr.add_argument("--input", metavar="FILE", help="source sentences, one per line (default: stdin, streamed)")
     pr.add_argument("--output", metavar="FILE", help="translations, one line per input line (default: stdout)")
-    pr.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
-                    help="torch, or onnx: the model's ONNX export (lstmkit export) on onnxruntime, no torch")
+    add_runtime_flag(pr)
     al.add_argument("--text", required=True, help="the source sentence")
     al.add_argument("--out", default="alignment.png", metavar="PNG", help="where the heat map goes")
     ev.set_defaults(func=_evaluate)

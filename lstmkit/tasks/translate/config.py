@@ -97,3 +97,17 @@ class DecodeConfig:
         if self.max_length_ratio <= 0:
             return self.max_length
         return max(self.min_length + 1, min(self.max_length, int(self.max_length_ratio * src_tokens) + 10))
+
+
+def decoding_with(base: DecodeConfig, **overrides: object) -> DecodeConfig:
+    """`base` with `overrides` (DecodeConfig fields; None leaves a field alone), checked and typed."""
+    import dataclasses
+
+    from lstmkit.config import from_dict, to_dict
+
+    known = {f.name for f in dataclasses.fields(DecodeConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"unknown decoding option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return from_dict(DecodeConfig, {**to_dict(base), **given}, where="decoding options")

@@ -4,14 +4,12 @@ model, so both give the same translations."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
 
-from lstmkit.config import from_dict, to_dict
-from lstmkit.errors import UsageError
-from lstmkit.tasks.translate.config import DecodeConfig
+from lstmkit.config import from_dict
+from lstmkit.tasks.translate.config import DecodeConfig, decoding_with
 from lstmkit.tasks.translate.decode import Hypothesis, decode_texts
 from lstmkit.tasks.translate.vocab import Vocabularies
 
@@ -50,12 +48,7 @@ class OnnxTranslator:
         self.decoding = from_dict(DecodeConfig, runner.meta.get("decoding", {}), where=f"{runner.root} decoding")
 
     def options(self, **overrides: Any) -> DecodeConfig:
-        known = {f.name for f in dataclasses.fields(DecodeConfig)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise UsageError(f"unknown decoding option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        given = {k: v for k, v in overrides.items() if v is not None}
-        return from_dict(DecodeConfig, {**to_dict(self.decoding), **given}, where="decoding options")
+        return decoding_with(self.decoding, **overrides)
 
     def hypotheses(self, texts: list[str], opts: DecodeConfig | None = None) -> list[list[Hypothesis]]:
         return decode_texts(OnnxStepper(self.runner), self.vocab, list(texts), opts or self.decoding)

@@ -28,7 +28,7 @@ from lstmkit.deploy.protocol import Probe, RequestError, check_records, frame_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
 from lstmkit.tasks.spec import saved_run, saved_state
-from lstmkit.tasks.translate.config import DecodeConfig, TranslateConfig
+from lstmkit.tasks.translate.config import DecodeConfig, TranslateConfig, decoding_with
 from lstmkit.tasks.translate.decode import Hypothesis, decode_texts
 from lstmkit.tasks.translate.features import EOS, Vocabularies, encode_pairs, make_batch
 from lstmkit.tasks.translate.metrics import copy_baseline, corpus_scores
@@ -132,11 +132,7 @@ class Translator:
 
     def options(self, **overrides: Any) -> DecodeConfig:
         """The decoding settings with `overrides` (DecodeConfig fields) applied."""
-        unknown = sorted(set(overrides) - DECODE_FIELDS)
-        if unknown:
-            raise UsageError(f"unknown decoding option(s) {', '.join(unknown)}; known: {', '.join(sorted(DECODE_FIELDS))}")
-        given = {k: v for k, v in overrides.items() if v is not None}
-        return from_dict(DecodeConfig, {**to_dict(self.decoding), **given}, where="decoding options")
+        return decoding_with(self.decoding, **overrides)
 
     def hypotheses(self, texts: list[str], opts: DecodeConfig | None = None) -> list[list[Hypothesis]]:
         """Each text's n-best hypotheses, best first (decoded in batches of similar length)."""
