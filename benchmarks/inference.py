@@ -127,7 +127,7 @@ def exactness(lstm: torch.nn.LSTM, root: Path) -> float:
 def generation(root: Path) -> dict:
     """Greedy tokens/s of a 2 x 512 char LM (random weights), torch vs the ONNX runtime, 300 new tokens."""
     from lstmkit.data.tokenizers import CharTokenizer
-    from lstmkit.deploy.export import export_model
+    from lstmkit.tasks import export_model
     from lstmkit.tasks.language import LanguageModel
     from lstmkit.tasks.language.onnx_runtime import OnnxLanguageModel
     from lstmkit.tasks.language.task import build_model
@@ -152,8 +152,7 @@ def forecasting(root: Path, n_series: int = 1000) -> dict:
     both through the same pipeline (the preprocessing is most of the cost)."""
     import pandas as pd
 
-    from lstmkit.deploy.export import export_model
-    from lstmkit.deploy.onnx_runtime import load_onnx
+    from lstmkit.tasks import export_model, load_onnx
     from lstmkit.tasks.forecast import Forecaster
 
     rng = np.random.default_rng(0)

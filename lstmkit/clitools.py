@@ -48,8 +48,8 @@ def load_model(path: str, task: str, runtime: str = "torch") -> Any:
         from lstmkit.tasks import load_as
 
         return load_as(path, task)
-    from lstmkit.deploy.onnx_runtime import load_onnx
     from lstmkit.errors import UsageError
+    from lstmkit.tasks import load_onnx
 
     model = load_onnx(path)
     if model.task != task:

@@ -1,6 +1,7 @@
 """Export a loaded model's whole inference pipeline to ONNX, proven equal to PyTorch before it is written.
 
-A task describes what to export with an export plan (its TaskSpec's `exporter`, given the loaded model): graphs
+A task describes what to export with an export plan (its TaskSpec's `exporter`, given the loaded model; see
+`lstmkit.tasks.export_model`): graphs
 (modules whose inputs and outputs are plain tensors, every recurrent state an explicit input and output),
 what each input and output means, the JSON its runtime needs (tokenizer, scalers), and how to score a
 runner on held-out data (for the int8 accuracy change). The exporter asks no task questions: it traces each
@@ -152,27 +153,16 @@ def quantize_int8(src: Path, dst: Path) -> None:
         quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
 
 
-def export_model(model: Any, out: str | Path, exporter: str = "legacy", quantize: str | None = None,
-                 opset: int = OPSET) -> dict[str, Any]:  # fmt: skip
-    """Export `model` (a loaded lstmkit model; its task spec names the plan) to `out`; returns the signature."""
-    from lstmkit.tasks import get_task
-    from lstmkit.tasks.spec import resolve_ref
+def export_plan(plan: ExportPlan, out: str | Path, exporter: str = "legacy", quantize: str | None = None,
+                opset: int = OPSET) -> dict[str, Any]:  # fmt: skip
+    """Export the graphs of `plan` to `out`; returns the signature written. (`lstmkit.tasks.export_model`
+    asks the model's task for its plan, then calls this.)"""
+    from lstmkit import __version__
 
-    spec = get_task(model.task)
-    if not spec.exporter:
-        raise ExportError(f"{model.task} models cannot be exported to ONNX yet")
     if exporter not in ("legacy", "dynamo"):
         raise ExportError(f"unknown exporter {exporter!r}; use legacy or dynamo")
     if quantize not in (None, "int8"):
         raise ExportError(f"unknown quantization {quantize!r}; use int8")
-    return export_plan(resolve_ref(spec.exporter)(model), out, exporter, quantize, opset)
-
-
-def export_plan(plan: ExportPlan, out: str | Path, exporter: str = "legacy", quantize: str | None = None,
-                opset: int = OPSET) -> dict[str, Any]:  # fmt: skip
-    """Export the graphs of `plan` to `out` (what export_model does once the task has made its plan)."""
-    from lstmkit import __version__
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     graphs, files = {}, {}

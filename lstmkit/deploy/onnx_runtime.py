@@ -3,8 +3,8 @@
     runner = OnnxRunner("runs/lm/x/onnx")            # checks signature.json and every file's SHA-256
     out = runner.run("model", {"tokens": ids, "h": h, "c": c})
 
-`load_onnx(path)` returns the task's own runtime object (e.g. a language model that generates), chosen by
-the task named in signature.json through the task registry (whose specs import nothing heavy).
+`lstmkit.tasks.load_onnx(path)` returns the task's own runtime object (e.g. a language model that
+generates), chosen by the task named in signature.json through the task registry.
 """
 
 from __future__ import annotations
@@ -107,15 +107,3 @@ class OnnxRunner:
                  if not p.get("unused")}  # fmt: skip
         names = [p["name"] for p in spec["outputs"]]
         return dict(zip(names, self.sessions[graph].run(names, typed)))
-
-
-def load_onnx(path: str | Path, variant: str = "fp32", threads: int | None = None) -> Any:
-    """The task's runtime object for an export (its spec's `onnx_runtime`), built on an OnnxRunner."""
-    from lstmkit.tasks import TASKS
-    from lstmkit.tasks.spec import resolve_ref
-
-    runner = OnnxRunner(path, variant, threads)
-    spec = TASKS.get(runner.task)
-    if spec is None or not spec.onnx_runtime:
-        raise ExportFileError(f"{runner.root} is a {runner.task!r} export, which has no ONNX runtime in this lstmkit")
-    return resolve_ref(spec.onnx_runtime)(runner)

@@ -64,3 +64,28 @@ def load_as(path: str | Path, task: str, device: Any = None) -> Any:
     if model.task != task:
         raise UsageError(f"{path} is a {model.task} model, not a {task} one; use lstmkit {model.task} ...")
     return model
+
+
+def export_model(model: Any, out: str | Path, exporter: str = "legacy", quantize: str | None = None) -> dict[str, Any]:
+    """Export a loaded model to ONNX in `out` with its task's export plan (TaskSpec.exporter); returns the
+    signature written (lstmkit.deploy.export does the tracing, parity checks and int8)."""
+    from lstmkit.deploy.export import ExportError, export_plan
+    from lstmkit.tasks.spec import resolve_ref
+
+    spec = get_task(model.task)
+    if not spec.exporter:
+        raise ExportError(f"{model.task} models cannot be exported to ONNX yet")
+    return export_plan(resolve_ref(spec.exporter)(model), out, exporter, quantize)
+
+
+def load_onnx(path: str | Path, variant: str = "fp32", threads: int | None = None) -> Any:
+    """An ONNX export (or the run/saved model holding it in onnx/) as its task's torch-free runtime object
+    (TaskSpec.onnx_runtime over a deploy.onnx_runtime.OnnxRunner). Imports no torch."""
+    from lstmkit.deploy.onnx_runtime import ExportFileError, OnnxRunner
+    from lstmkit.tasks.spec import resolve_ref
+
+    runner = OnnxRunner(path, variant, threads)
+    spec = TASKS.get(runner.task)
+    if spec is None or not spec.onnx_runtime:
+        raise ExportFileError(f"{runner.root} is a {runner.task!r} export, which has no ONNX runtime in this lstmkit")
+    return resolve_ref(spec.onnx_runtime)(runner)

@@ -14,10 +14,11 @@ import torch
 
 import lstmkit
 from lstmkit.cli import main
-from lstmkit.deploy.export import ExportError, export_model
+from lstmkit.deploy.export import ExportError
 from lstmkit.deploy.onnx_ops import OnnxRecurrent
-from lstmkit.deploy.onnx_runtime import ExportFileError, OnnxRunner, load_onnx
+from lstmkit.deploy.onnx_runtime import ExportFileError, OnnxRunner
 from lstmkit.nn import GRU, LSTM
+from lstmkit.tasks import export_model, load_onnx
 from tests.helpers import strict_json
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "models" / "v0.4.0"
