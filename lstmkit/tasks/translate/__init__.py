@@ -1,8 +1,8 @@
 """Machine translation: a bidirectional LSTM encoder, an LSTM decoder with attention, beam search.
 
     from lstmkit.tasks.translate import Translator
-    t = Translator(epochs=3).fit("numbers-en-de")
-    t.translate(["three hundred and forty-two"], beam_size=5)
+    t = Translator(epochs=1, vocab_size=300).fit("numbers-de-en")
+    t.translate(["dreihundertzweiundvierzig"], beam_size=5)
 """
 
 from __future__ import annotations

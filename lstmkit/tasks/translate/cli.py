@@ -28,13 +28,15 @@ from lstmkit.tasks import load_as
 from lstmkit.tasks.translate.config import DecodeConfig
 
 EXAMPLES = """examples:
-  lstmkit translate train --data numbers-en-de --epochs 5           # numbers in words, English -> German (CPU: minutes)
+  lstmkit translate train --data numbers-de-en --epochs 1 --vocab-size 300 --hidden-size 128 --embedding-size 128
+                                                                    # numbers in words, German -> English (~3 min)
   lstmkit translate train --src train.en --tgt train.de --val-src val.en --val-tgt val.de --out runs/ende
   lstmkit translate train --data pairs.tsv --out runs/tatoeba       # source<TAB>target per line
   lstmkit translate evaluate --model runs/ende --src test.en --tgt test.de --beam-size 5
   lstmkit translate predict --model runs/ende --beam-size 5 < src.txt > hyp.txt   # one line out per line in
   lstmkit translate predict --model runs/ende --n-best 3 --input src.txt           # n-best: i ||| text ||| score
   lstmkit translate align --model runs/ende --text "a man rides a bike" --out align.png
+  lstmkit export --model runs/ende && lstmkit translate predict --model runs/ende --runtime onnx < src.txt
 scores: sacreBLEU BLEU and chrF on detokenized, cased output (their signatures are printed), exact: the share of
 sentences translated exactly as the reference; beside the copy baseline (the untranslated source)."""
 

@@ -3,8 +3,8 @@ baseline), translate (greedy or beam search, n-best), align (attention plot), sa
 protocol.
 
     from lstmkit.tasks.translate import Translator
-    t = Translator(epochs=3).fit("numbers-en-de")        # numbers in words, English -> German
-    t.translate(["three hundred and forty-two"])        # ['dreihundertzweiundvierzig']
+    t = Translator(epochs=1, vocab_size=300).fit("numbers-de-en")   # numbers in words, German -> English
+    t.translate(["dreihundertzweiundvierzig"])          # ['three hundred and forty-two']
     t.report["table"]                                   # BLEU / chrF: copy baseline, greedy, beam
 
 Only `fit` touches the training engine; loading and translating import no training framework.
