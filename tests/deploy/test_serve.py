@@ -1,0 +1,79 @@
+"""`lstmkit serve` (first cut): every route with valid and invalid input answers as the model does, with 4xx
+(never 5xx) for bad input."""
+
+from pathlib import Path
+
+import pytest
+
+import lstmkit
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient
+
+from lstmkit.deploy.serve import ServeOptions, build_app
+from lstmkit.errors import LstmkitError
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "models" / "v0.4.0"
+
+
+@pytest.fixture(scope="module")
+def client():
+    models = {t: lstmkit.load(FIXTURES / t) for t in ("forecast", "lm", "classify", "translate")}
+    return TestClient(build_app(models, ServeOptions(max_records=50))), models
+
+
+def test_health_and_models(client):
+    c, models = client
+    assert c.get("/health").json() == {"status": "ok", "models": list(models)}
+    listed = {m["name"]: m for m in c.get("/v1/models").json()}
+    assert listed["lm"]["task"] == "lm" and listed["forecast"]["schema"]["stateful"] is True
+    assert c.get("/openapi.json").status_code == 200
+
+
+def test_predict_answers_as_the_model_does(client):
+    c, models = client
+    got = c.post("/v1/models/classify/predict", json={"data": [{"text": "good plot"}, {"text": "awful film"}]})
+    assert got.status_code == 200
+    assert got.json()["predictions"] == models["classify"].predict_records([{"text": "good plot"}, {"text": "awful film"}])
+    got = c.post("/v1/models/translate/predict", json={"data": [{"text": "siebzehn"}]}).json()
+    assert got["predictions"][0]["translation"] == models["translate"].translate("siebzehn")[0]
+    rows = [{"unique_id": "a", "ds": str(d.date()), "y": float(v)} for d, v in zip(
+        __import__("pandas").date_range("1949-01-01", periods=48, freq="MS"), range(100, 148))]  # fmt: skip
+    fc = c.post("/v1/models/forecast/predict", json={"data": rows})
+    assert fc.status_code == 200 and len(fc.json()["predictions"]) == models["forecast"].config.horizon
+
+
+def test_generate_and_stream_give_the_models_text(client):
+    c, models = client
+    want = models["lm"].generate("to be", 12, temperature=0)[0]
+    assert c.post("/v1/models/lm/generate", json={"prompt": "to be", "max_new_tokens": 12, "temperature": 0}).json() == {"text": want}
+    import json
+
+    with c.stream("POST", "/v1/models/lm/generate", json={"prompt": "to be", "max_new_tokens": 12, "temperature": 0,
+                                                         "stream": True}) as r:  # fmt: skip
+        events = [line for line in r.iter_lines() if line.startswith("data: ")]
+    pieces = [json.loads(e[6:]).get("text", "") for e in events]
+    assert "".join(pieces) == want
+
+
+def test_bad_input_gets_4xx_with_a_message(client):
+    c, _ = client
+    assert c.post("/v1/models/nope/predict", json={"data": [{}]}).status_code == 404
+    r = c.post("/v1/models/classify/predict", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    r = c.post("/v1/models/classify/predict", json={"data": [{"txt": "x"}]})
+    assert r.status_code == 400 and "text" in r.json()["detail"]
+    assert c.post("/v1/models/classify/predict", json={"data": []}).status_code == 400
+    assert c.post("/v1/models/classify/predict", json={"data": [{"text": "a"}] * 51}).status_code == 413
+    assert c.post("/v1/models/classify/generate", json={"prompt": "x"}).status_code == 400
+    assert c.post("/v1/models/lm/generate", json={"prompt": 3}).status_code == 422
+    assert c.post("/v1/models/lm/generate", json={"prompt": "x", "max_new_tokens": 10**6}).status_code == 413
+
+
+def test_api_key_and_non_loopback_hosts():
+    with pytest.raises(LstmkitError, match="API key"):
+        ServeOptions(host="0.0.0.0").check()
+    c = TestClient(build_app({}, ServeOptions(api_key="s3cret")))
+    assert c.get("/health").status_code == 200
+    assert c.get("/v1/models").status_code == 401
+    assert c.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
