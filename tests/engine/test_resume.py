@@ -28,10 +28,11 @@ def _cmd(args, out, *extra):
 
 
 def _kill_mid_run(cmd, cwd: Path, out: Path) -> None:
-    """Start the run, wait for its first checkpoint, then kill -9 it at a random moment before it ends."""
+    """Start the run, wait for its first checkpoint and the first lines of its curve (on a loaded machine the
+    CSV logger may flush after the checkpoint), then kill -9 it at a random moment before it ends."""
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not (out / "checkpoints" / "last.ckpt").exists():
+    while not ((out / "checkpoints" / "last.ckpt").exists() and (out / "metrics.csv").exists()):
         assert proc.poll() is None, "the run ended before its first checkpoint"
         assert time.monotonic() < deadline
         time.sleep(0.01)
