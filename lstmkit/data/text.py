@@ -119,3 +119,8 @@ def load_corpus(source: str, val_source: str | None = None) -> Corpus:
     half = len(held) // 2
     return Corpus(text, held[:half], held[half:],
                   f"the second half of {val_source} (its first half selects the weights; never trained on)")
+
+
+def evaluation_text(path: str) -> str:
+    """What `lm evaluate --text` scores: a whole file (or folder), or `shakespeare`'s test plays."""
+    return load_corpus(path).test if path == "shakespeare" else read_text(path)

@@ -16,7 +16,8 @@ from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast import ForecastConfig, Forecaster
 from lstmkit.tasks.forecast import metrics as M
 from lstmkit.tasks.forecast.features import Preprocessor
-from lstmkit.tasks.forecast.predict import apply_conformal, conformal_deltas
+from lstmkit.tasks.forecast.pipeline import apply_conformal
+from lstmkit.tasks.forecast.predict import conformal_deltas
 from lstmkit.tasks.forecast.task import ForecastTask, forecast_loss, with_data_defaults
 from lstmkit.tasks.forecast.windows import build_tensors, gather
 from tests.tasks.conformance import check_task

@@ -28,7 +28,8 @@ from lstmkit.tasks.forecast import anchors
 from lstmkit.tasks.forecast import metrics as M
 from lstmkit.tasks.forecast.data import load_data, quantile_column
 from lstmkit.tasks.forecast.outputs import seasons_of, with_data_defaults
-from lstmkit.tasks.forecast.predict import apply_conformal, forecast_batch
+from lstmkit.tasks.forecast.pipeline import apply_conformal
+from lstmkit.tasks.forecast.predict import forecast_batch
 from lstmkit.tasks.forecast.windows import build_tensors, origin_batches
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from lstmkit.config import to_dict
 from lstmkit.deploy.export import ExportPlan, Graph, Port
 from lstmkit.deploy.onnx_ops import OnnxRecurrent, full_lengths
 from lstmkit.tasks.forecast.model import ForecastNet
+from lstmkit.tasks.forecast.pipeline import read_panel, season_of, seasons_of
 from lstmkit.tasks.forecast.predict import decode_from
 
 
@@ -56,8 +57,6 @@ def export_plan(f: Any) -> ExportPlan:
     cfg, lay = f.config, pre.layout
     L, D, Hz, Q = net.rnn.num_layers, net.rnn.hidden_size, cfg.horizon, len(cfg.levels)
     F, K = pre.n_features, pre.n_known
-    from lstmkit.tasks.forecast.pipeline import seasons_of
-
     E = len(seasons_of(cfg))
     n_cats, n_nums = len(pre.cat_sizes), len(cfg.static_covariates) - len(pre.cat_sizes)
 
@@ -93,7 +92,6 @@ def _scorer(f: Any) -> Any:
     import numpy as np
 
     from lstmkit.errors import LstmkitError
-    from lstmkit.tasks.forecast.pipeline import read_panel, season_of
 
     cfg = f.config
     try:

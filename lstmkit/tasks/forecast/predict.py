@@ -14,7 +14,6 @@ from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.features import FeatureLayout
 from lstmkit.tasks.forecast.model import ForecastNet, State
 from lstmkit.tasks.forecast.outputs import to_quantiles
-from lstmkit.tasks.forecast.pipeline import apply_conformal  # noqa: F401  (re-exported: backtest, forecaster)
 from lstmkit.tasks.forecast.windows import Batch
 
 

@@ -35,13 +35,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    model = _load(args.model, args.runtime)
-    if args.runtime == "onnx":
-        from lstmkit.data.text import load_corpus, read_text
-
-        m = model.evaluate(load_corpus(args.text).test if args.text == "shakespeare" else read_text(args.text))
-    else:
-        m = model.evaluate_file(args.text)
+    m = _load(args.model, args.runtime).evaluate_file(args.text)
     emit(args, m, lambda: (f"{args.text}: {m['loss']:.4f} nats/token, {m['bpc']:.4f} bits/char, perplexity "
                            f"{m['perplexity']:.2f} per token ({m['char_perplexity']:.3f} per char) over "
                            f"{m['tokens']} tokens"))  # fmt: skip

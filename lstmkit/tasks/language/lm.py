@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from lstmkit.config import ConfigError
-from lstmkit.data.text import Corpus, TextError, load_corpus, read_text
+from lstmkit.data.text import Corpus, TextError, evaluation_text, load_corpus
 from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
 from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, check_records, frame_of, records_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
@@ -99,7 +99,7 @@ class LanguageModel:
 
     def evaluate_file(self, path: str) -> dict[str, float]:
         """A whole file (all of it), or shakespeare's test plays."""
-        return self.evaluate(load_corpus(path).test if path == "shakespeare" else read_text(path))
+        return self.evaluate(evaluation_text(path))
 
     def stream(self, prompt: str, max_new_tokens: int = 200, stop: tuple[str, ...] = (), **sampling: Any
                ) -> Iterator[str]:  # fmt: skip

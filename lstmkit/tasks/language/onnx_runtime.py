@@ -76,6 +76,12 @@ class OnnxLanguageModel:
         return {"loss": total / n, "perplexity": math.exp(total / n), "bpc": total / chars / math.log(2),
                 "char_perplexity": math.exp(total / chars), "tokens": n, "chars": chars}  # fmt: skip
 
+    def evaluate_file(self, path: str) -> dict[str, float]:
+        """A whole file (all of it), or shakespeare's test plays."""
+        from lstmkit.data.text import evaluation_text
+
+        return self.evaluate(evaluation_text(path))
+
     def tokens(self, prompt: str, max_new_tokens: int, num_samples: int = 1, temperature: float = 1.0,
                top_k: int = 0, top_p: float = 1.0, repetition_penalty: float = 1.0, seed: int | None = None
                ) -> Iterator[np.ndarray]:  # fmt: skip

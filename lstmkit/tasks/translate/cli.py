@@ -100,12 +100,7 @@ def _pairs(args: argparse.Namespace, t: Any) -> Any:
 
 def _evaluate(args: argparse.Namespace) -> None:
     t = load_as(args.model, "translate")
-    opts = t.options(**_decode_options(args))
-    decodings = t.default_decodings() if opts == t.decoding else {"greedy": t.options(beam_size=1, n_best=1),
-                                                                   f"beam {opts.beam_size}": opts}  # fmt: skip
-    if opts.beam_size == 1:
-        decodings = {"greedy": opts}
-    report = t.evaluate(_pairs(args, t), decodings)
+    report = t.evaluate(_pairs(args, t), t.default_decodings(t.options(**_decode_options(args))))
     files = _write(report, Path(args.out)) if args.out else []
     payload = {"test": report["test"], "table": report["table"], "best": report["best"], "n": report["n"],
                "files": [str(f) for f in files]}  # fmt: skip
@@ -131,19 +126,17 @@ def stream_translate(t: Any, source: BinaryIO, sink: TextIO, opts: Any, n_best: 
     per input line (n-best: n lines `i ||| translation ||| score`), flushed after every batch. Returns the count."""
     pending: queue.Queue = queue.Queue()
     threading.Thread(target=_lines, args=(source, where, pending), daemon=True).start()
-    done, count = False, 0
-    while not done:
-        lines = [pending.get()]
-        while len(lines) < batch and not pending.empty():
-            lines.append(pending.get())
-        if any(isinstance(x, DataError) for x in lines):
-            _emit_lines(t, [x for x in lines[: next(i for i, x in enumerate(lines) if isinstance(x, DataError))]
-                            if x is not None], sink, opts, n_best, count)  # fmt: skip
-            raise next(x for x in lines if isinstance(x, DataError))
-        if None in lines:
-            done, lines = True, lines[: lines.index(None)]
-        count = _emit_lines(t, lines, sink, opts, n_best, count)
-    return count
+    count = 0
+    while True:
+        items = [pending.get()]
+        while len(items) < batch and not pending.empty():
+            items.append(pending.get())
+        end = next((i for i, x in enumerate(items) if not isinstance(x, str)), None)  # the end, or an error
+        count = _emit_lines(t, items[:end], sink, opts, n_best, count)  # the lines before it are translated
+        if end is not None:
+            if isinstance(items[end], DataError):
+                raise items[end]
+            return count
 
 
 def _emit_lines(t: Any, lines: list[str], sink: TextIO, opts: Any, n_best: int, count: int) -> int:

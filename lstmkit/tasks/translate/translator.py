@@ -30,7 +30,7 @@ from lstmkit.errors import UsageError
 from lstmkit.tasks.spec import saved_run, saved_state
 from lstmkit.tasks.translate.config import DecodeConfig, TranslateConfig, decoding_with
 from lstmkit.tasks.translate.decode import Hypothesis, decode_texts
-from lstmkit.tasks.translate.features import EOS, Vocabularies, encode_pairs, make_batch
+from lstmkit.tasks.translate.features import BOS, EOS, Vocabularies, encode_pairs, make_batch
 from lstmkit.tasks.translate.metrics import copy_baseline, corpus_scores
 from lstmkit.tasks.translate.model import Seq2Seq, TorchStepper
 from lstmkit.tasks.translate.task import NAME, build_model
@@ -62,7 +62,7 @@ class Translator:
         run = resolve_run(TranslateConfig, SPEC.train_defaults, base=config_objects(config, train), options=options,
                           where="Translator")  # fmt: skip
         self.config, self.train_config = run.task, run.train
-        self.decoding = from_dict(DecodeConfig, {**to_dict(decode or DecodeConfig()), **dec}, where="decoding options")
+        self.decoding = decoding_with(decode or DecodeConfig(), **dec)
         self.net: Seq2Seq | None = None
         self.vocab: Vocabularies | None = None
         self.run_dir: Path | None = None
@@ -157,7 +157,7 @@ class Translator:
     def evaluate(self, data: str | Path | Parallel, decodings: dict[str, DecodeConfig] | None = None) -> dict[str, Any]:
         """sacreBLEU and chrF on `data` (pairs) for each decoding (default: greedy and the configured beam),
         beside the copy baseline, with sentences/s."""
-        pairs = self._read(data) if not isinstance(data, Parallel) else data
+        pairs = self._read(data)
         decodings = decodings or self.default_decodings()
         rows = [{"method": "copy (source as output)", **_brief(copy_baseline(pairs.src, pairs.tgt))}]
         outputs = {}
@@ -172,9 +172,10 @@ class Translator:
         return {"table": rows, "test": outputs[best]["scores"], "best": best, "outputs": outputs,
                 "split": pairs.source, "n": len(pairs)}  # fmt: skip
 
-    def default_decodings(self) -> dict[str, DecodeConfig]:
-        greedy = dataclasses.replace(self.decoding, beam_size=1, n_best=1)
-        beam = self.decoding
+    def default_decodings(self, beam: DecodeConfig | None = None) -> dict[str, DecodeConfig]:
+        """Greedy, and `beam` (default: the configured decoding) when it is a beam search."""
+        beam = beam or self.decoding
+        greedy = dataclasses.replace(beam, beam_size=1, n_best=1)
         if beam.beam_size == 1:
             return {"greedy": greedy}
         return {"greedy": greedy, f"beam {beam.beam_size} ({_penalties(beam)})": beam}
@@ -218,7 +219,7 @@ class Translator:
         src, lengths = batch["src"], batch["src_lengths"]
         e = net.src_embed(src).detach()  # (1, S, E): what the encoder reads
         hyp = self.hypotheses([inputs["text"]], dataclasses.replace(self.decoding, beam_size=1, n_best=1))[0][0]
-        tgt = make_batch([[1, *hyp.tokens, EOS]])["src"]  # BOS y EOS, (1, T+2)
+        tgt = make_batch([[BOS, *hyp.tokens, EOS]])["src"]  # BOS y EOS, (1, T+2)
         _, state = net.encode(src, lengths)
         state = tuple(s.detach() for s in state)
 
