@@ -101,6 +101,7 @@ def _register_export(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_export)
 
 
+SERVE_HELP = "serve saved models over HTTP (JSON API, sessions, streaming generation, a web page)"
 SERVE_EXAMPLES = """examples:
   lstmkit serve --model runs/lm/shakespeare                       # http://127.0.0.1:8000/docs
   lstmkit serve --model shakespeare=runs/lm/shakespeare --model sales=runs/forecast/sales --port 8080
@@ -123,7 +124,9 @@ def _serve(args: argparse.Namespace) -> None:
         path_ = Path(path)
         name = name or (path_.parent.name if path_.name == "model" else path_.name)
         models[name] = load_onnx(path) if args.runtime == "onnx" else load(path)
-    opts = ServeOptions(args.host, args.port, args.api_key or os.environ.get("LSTMKIT_API_KEY"))
+    opts = ServeOptions(args.host, args.port, args.api_key or os.environ.get("LSTMKIT_API_KEY"),
+                        state_dir=None if args.state_dir == "none" else args.state_dir, session_ttl_s=args.session_ttl, max_sessions=args.max_sessions,
+                        batch_wait_ms=args.batch_wait_ms, max_batch=args.max_batch)  # fmt: skip
     opts.check()
     print(f"serving {', '.join(f'{n} ({m.task})' for n, m in models.items())} on http://{args.host}:{args.port} "
           f"(docs: /docs)", file=sys.stderr)  # fmt: skip
@@ -131,7 +134,9 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _register_serve(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve saved models over HTTP (JSON API, streaming generation)",
+    from lstmkit.deploy.serve import ServeOptions
+
+    p = sub.add_parser("serve", help=SERVE_HELP,
                        description="Serve saved models with FastAPI + uvicorn: /health, /v1/models, "
                        "/v1/models/NAME/predict, /v1/models/NAME/generate (OpenAPI at /openapi.json).",
                        epilog=SERVE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -142,6 +147,17 @@ def _register_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
                    help="torch, or onnx: the models' ONNX exports on onnxruntime, no torch")
     p.add_argument("--api-key", help="require Authorization: Bearer KEY (default: $LSTMKIT_API_KEY)")
+    d = ServeOptions()
+    p.add_argument("--state-dir", default="runs/serve",
+                   help="where sessions persist (SQLite, written on every observation; a restarted server "
+                   "continues them): default %(default)s; 'none' keeps them in memory only")  # fmt: skip
+    p.add_argument("--session-ttl", type=float, default=d.session_ttl_s, metavar="SECONDS",
+                   help="an idle session expires after this long (default: %(default)s)")
+    p.add_argument("--max-sessions", type=int, default=d.max_sessions, help="live sessions at most (default: %(default)s)")
+    p.add_argument("--batch-wait-ms", type=float, default=d.batch_wait_ms,
+                   help="a predict request waits this long for others to share one batched forward "
+                   "(default: %(default)s; 0: one forward per request)")  # fmt: skip
+    p.add_argument("--max-batch", type=int, default=d.max_batch, help="requests per batched forward (default: %(default)s)")
     p.set_defaults(func=_serve)
 
 
@@ -166,7 +182,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         else:
             sub.add_parser(spec.name, help=spec.summary)
     _register_export(sub)
-    _register_serve(sub)
+    if only in (None, "serve"):
+        _register_serve(sub)
+    else:
+        sub.add_parser("serve", help=SERVE_HELP)
     if only in (None, "inspect"):
         from lstmkit.inspect.cli import register_cli as register_inspect  # imports torch (gate traces)
 

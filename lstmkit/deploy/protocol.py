@@ -11,6 +11,11 @@ Stateful tasks (a forecaster, a language model) also implement `StatefulModel`:
 
     initial_state()              the state before any input
     step(state, inputs)          -> (outputs, new state); the state passed in is never modified
+    step_inputs(records, extra)  a session's records (and extra request fields) as `step` inputs
+
+Batch serving calls `predict_many(model, requests)`: a model's own `predict_many` where it has one, else one
+call over all requests' records when its schema says `"per_record": true` (output i answers input i), else
+one call per request.
 
 A `ModelState` is named tensors plus JSON metadata; it snapshots to bytes (safetensors) or to JSON and
 restores exactly, so a server can keep a session's state anywhere. Nothing here imports a training framework.
@@ -18,6 +23,7 @@ restores exactly, so a server can keep a session's state anywhere. Nothing here 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -119,9 +125,23 @@ class StatefulModel(InferenceModel, Protocol):
 
     def step(self, state: ModelState, inputs: dict[str, Any]) -> tuple[dict[str, Any], ModelState]: ...
 
+    def step_inputs(self, records: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]: ...
+
 
 def is_stateful(model: Any) -> bool:
     return isinstance(model, StatefulModel)
+
+
+def predict_many(model: Any, requests: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """The predictions of several requests (lists of records), batched as far as the model allows."""
+    own = getattr(model, "predict_many", None)
+    if own is not None:
+        return own(requests)
+    if len(requests) > 1 and model.schema().get("per_record"):
+        out = model.predict_records([r for req in requests for r in req])
+        ends = list(itertools.accumulate((len(req) for req in requests), initial=0))
+        return [out[a:b] for a, b in itertools.pairwise(ends)]
+    return [model.predict_records(req) for req in requests]
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1,17 +1,19 @@
 """`lstmkit serve`: loaded models behind a JSON API (FastAPI), through the inference protocol only.
 
-First cut (issue 17): health, the model list with each model's schema, batch prediction for every task,
-text generation for language models (with server-sent events when `"stream": true`). Bad input gets a 4xx
-with a message, never a 500: malformed JSON and wrong types (422, FastAPI's validation), records that do not
-fit the model's schema (400, the protocol's RequestError), an unknown model (404), a body over the limit
-(413). A non-loopback host needs an API key (`--api-key` or LSTMKIT_API_KEY), sent as `Authorization:
-Bearer KEY`.
-
-Not yet: stateful sessions (observe, persisted state), micro-batching, the registry and the web page.
+Routes: health; the model list with each model's schema; batch prediction for every task (concurrent
+requests for one model micro-batched: deploy/batching.py); text generation for language models (server-sent
+events when `"stream": true`); sessions for stateful models (a forecaster, a language model): created with an
+optional history, fed observations with sequence numbers, persisted in SQLite (deploy/sessions.py) so that a
+restarted server continues them. Bad input gets a 4xx with a message, never a 500: malformed JSON and wrong
+types (422, FastAPI's validation), records that do not fit the model's schema (400, the protocol's
+RequestError), an unknown model or session (404), a sequence gap (409), too many sessions (429), a body over
+the limit (413). A non-loopback host needs an API key (`--api-key` or LSTMKIT_API_KEY), sent as
+`Authorization: Bearer KEY`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Iterator
@@ -20,6 +22,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lstmkit.deploy.batching import Batcher
+from lstmkit.deploy.sessions import SessionError, SessionStore
 from lstmkit.errors import LstmkitError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -33,6 +37,17 @@ class ServeOptions:
     max_body_bytes: int = 10 * 1024 * 1024
     max_records: int = 10_000
     max_new_tokens: int = 2_000
+    state_dir: str | None = None  # sessions' SQLite file lives here (None: in memory, lost on restart)
+    session_ttl_s: float = 3600.0
+    max_sessions: int = 10_000
+    batch_wait_ms: float = 2.0  # how long a predict request waits for others to share its forward (0: never)
+    max_batch: int = 64
+
+    def store(self) -> SessionStore:
+        from pathlib import Path
+
+        path = Path(self.state_dir) / "sessions.sqlite" if self.state_dir else ":memory:"
+        return SessionStore(path, ttl_s=self.session_ttl_s, max_sessions=self.max_sessions)
 
     def check(self) -> None:
         if self.host not in LOOPBACK and not self.api_key:
@@ -42,6 +57,17 @@ class ServeOptions:
 
 class PredictRequest(BaseModel):
     data: list[dict[str, Any]] = Field(..., description="records as the task's files have them")
+
+
+class SessionRequest(BaseModel):
+    data: list[dict[str, Any]] = Field(default_factory=list, description="history to start from (optional)")
+    future: list[dict[str, Any]] | None = Field(None, description="known-future covariate rows (forecasters)")
+
+
+class ObserveRequest(BaseModel):
+    data: list[dict[str, Any]] = Field(..., min_length=1, description="new observations, as the task's records")
+    seq: int = Field(..., ge=1, description="this observation's number: the session's seq + 1 (a replay is ignored)")
+    future: list[dict[str, Any]] | None = Field(None, description="known-future covariate rows (forecasters)")
 
 
 class GenerateRequest(BaseModel):
@@ -54,37 +80,66 @@ class GenerateRequest(BaseModel):
     stream: bool = False
 
 
-def build_app(models: dict[str, Any], opts: ServeOptions | None = None) -> Any:
-    """A FastAPI app serving `models` (name -> a loaded model implementing deploy.protocol.InferenceModel)."""
-    from fastapi import FastAPI, HTTPException, Request
-    from fastapi.responses import JSONResponse, StreamingResponse
+def build_app(models: dict[str, Any], opts: ServeOptions | None = None, store: SessionStore | None = None) -> Any:
+    """A FastAPI app serving `models` (name -> a loaded model implementing deploy.protocol.InferenceModel);
+    sessions live in `store` (default: the one `opts` names)."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
 
     opts = opts or ServeOptions()
-    app = FastAPI(title="lstmkit", description="LSTM models served through lstmkit's inference protocol")
+    store = store or opts.store()
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        yield
+        for b in app.state.batchers.values():
+            b.close()
+
+    app = FastAPI(title="lstmkit", description="LSTM models served through lstmkit's inference protocol",
+                  lifespan=lifespan)  # fmt: skip
+    app.state.store = store
+    app.state.batchers = {n: Batcher(m, opts.batch_wait_ms, opts.max_batch, opts.max_records)
+                          for n, m in models.items() if opts.batch_wait_ms > 0}  # fmt: skip
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Any:
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > opts.max_body_bytes:
             return JSONResponse({"detail": f"request body over {opts.max_body_bytes} bytes"}, status_code=413)
-        if opts.api_key and request.url.path not in ("/health", "/docs", "/openapi.json"):
+        if opts.api_key and request.url.path not in ("/health", "/docs", "/openapi.json", "/"):
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not secrets.compare_digest(given, opts.api_key):
                 return JSONResponse({"detail": "missing or wrong API key (Authorization: Bearer KEY)"}, status_code=401)
         return await call_next(request)
 
+    @app.exception_handler(SessionError)
+    async def session_error(request: Request, err: SessionError) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, status_code=err.status)
+
     @app.exception_handler(LstmkitError)
     async def lstmkit_error(request: Request, err: LstmkitError) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, status_code=400)
 
-    def model_of(name: str) -> Any:
-        if name not in models:
-            raise HTTPException(404, f"unknown model {name!r}; serving: {', '.join(models)}")
-        return models[name]
+    _model_routes(app, models, opts)
+    _session_routes(app, models, store)
+    return app
+
+
+def _model_of(models: dict[str, Any], name: str) -> Any:
+    from fastapi import HTTPException
+
+    if name not in models:
+        raise HTTPException(404, f"unknown model {name!r}; serving: {', '.join(models)}")
+    return models[name]
+
+
+def _model_routes(app: Any, models: dict[str, Any], opts: ServeOptions) -> None:
+    """Health, the model list, predict and generate."""
+    from fastapi import HTTPException
+    from fastapi.responses import StreamingResponse
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "models": list(models)}
+        return {"status": "ok", "models": list(models), "sessions": app.state.store.count()}
 
     @app.get("/v1/models")
     def list_models() -> list[dict[str, Any]]:
@@ -92,16 +147,18 @@ def build_app(models: dict[str, Any], opts: ServeOptions | None = None) -> Any:
 
     @app.post("/v1/models/{name}/predict")
     def predict(name: str, body: PredictRequest) -> dict[str, Any]:
-        m = model_of(name)
+        m = _model_of(models, name)
         if not body.data:
             raise HTTPException(400, "data must hold at least one record")
         if len(body.data) > opts.max_records:
             raise HTTPException(413, f"{len(body.data)} records; the limit is {opts.max_records}")
-        return {"predictions": _jsonable(m.predict_records(body.data))}
+        batcher = app.state.batchers.get(name)
+        out = batcher.predict(body.data) if batcher else m.predict_records(body.data)
+        return {"predictions": _jsonable(out)}
 
     @app.post("/v1/models/{name}/generate", response_model=None)
     def generate(name: str, body: GenerateRequest) -> Any:
-        m = model_of(name)
+        m = _model_of(models, name)
         if m.task != "lm":
             raise HTTPException(400, f"{name} is a {m.task} model; generate is for language models (use predict)")
         if body.max_new_tokens > opts.max_new_tokens:
@@ -112,7 +169,44 @@ def build_app(models: dict[str, Any], opts: ServeOptions | None = None) -> Any:
                                      media_type="text/event-stream")  # fmt: skip
         return {"text": m.generate(body.prompt, body.max_new_tokens, **sampling)[0]}
 
-    return app
+
+def _session_routes(app: Any, models: dict[str, Any], store: SessionStore) -> None:
+    """Create, observe, read and delete sessions of stateful models."""
+
+    def stateful(name: str) -> Any:
+        from lstmkit.deploy.protocol import is_stateful
+
+        m = models.get(name)
+        if m is None:
+            raise SessionError(f"model {name!r} is not served here (serving: {', '.join(models)})", 404)
+        if not is_stateful(m):
+            raise SessionError(f"model {name!r} ({m.task}) keeps no state between requests: use predict, or "
+                               "serve a forecaster or language model with --runtime torch for sessions", 400)  # fmt: skip
+        return m
+
+    def stepper(m: Any, data: list[dict[str, Any]], future: list[dict[str, Any]] | None) -> Any:
+        return lambda state: m.step(state, m.step_inputs(data, {"future": future}))
+
+    @app.post("/v1/models/{name}/sessions", status_code=201)
+    def create(name: str, body: SessionRequest) -> dict[str, Any]:
+        m = stateful(name)
+        s = store.create(name, m.initial_state(), stepper(m, body.data, body.future) if body.data else None)
+        return _jsonable([s.view()])[0]
+
+    @app.post("/v1/sessions/{sid}/observe")
+    def observe(sid: str, body: ObserveRequest) -> dict[str, Any]:
+        m = stateful(store.get(sid).model)
+        return _jsonable([store.observe(sid, body.seq, stepper(m, body.data, body.future))])[0]
+
+    @app.get("/v1/sessions/{sid}")
+    def read(sid: str) -> dict[str, Any]:
+        return _jsonable([store.get(sid).view()])[0]
+
+    @app.delete("/v1/sessions/{sid}")
+    def delete(sid: str) -> dict[str, Any]:
+        if not store.delete(sid):
+            raise SessionError(f"unknown session {sid!r}", 404)
+        return {"deleted": sid}
 
 
 def _events(pieces: Iterator[str]) -> Iterator[str]:

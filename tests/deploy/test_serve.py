@@ -24,7 +24,7 @@ def client():
 
 def test_health_and_models(client):
     c, models = client
-    assert c.get("/health").json() == {"status": "ok", "models": list(models)}
+    assert c.get("/health").json() == {"status": "ok", "models": list(models), "sessions": 0}
     listed = {m["name"]: m for m in c.get("/v1/models").json()}
     assert listed["lm"]["task"] == "lm" and listed["forecast"]["schema"]["stateful"] is True
     assert c.get("/openapi.json").status_code == 200

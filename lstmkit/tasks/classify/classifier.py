@@ -254,7 +254,7 @@ class Classifier:
         pred = ({"type": "array", "items": {"type": "string", "enum": enc.classes}} if enc.multi_label
                 else {"type": "string", "enum": enc.classes})  # fmt: skip
         out = {"type": "object", "properties": {"prediction": pred, "probabilities": probs}}
-        return {"task": NAME, "stateful": False, "classes": enc.classes, "multi_label": enc.multi_label,
+        return {"task": NAME, "stateful": False, "per_record": True, "classes": enc.classes, "multi_label": enc.multi_label,
                 "input": inp, "output": out}  # fmt: skip
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

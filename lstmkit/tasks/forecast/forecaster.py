@@ -218,6 +218,30 @@ class Forecaster:
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self.predict(frame)
 
+    def predict_many(self, requests: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+        """Several requests' forecasts in as few passes as their series allow: requests that share no series
+        id are forecast together and split back by id (a request without ids, or reusing one, waits for the
+        next pass), so each answer equals `predict_records` of that request alone."""
+        ids = self.config.id_col
+        keys = [{str(r[ids]) for r in req} if req and all(ids in r for r in req) else None for req in requests]
+        answers: list[list[dict[str, Any]] | None] = [None] * len(requests)
+        pending = list(range(len(requests)))
+        while pending:
+            group, seen, later = [], set(), []
+            for i in pending:
+                if keys[i] is None or keys[i] & seen or (group and keys[group[0]] is None):
+                    later.append(i)
+                else:
+                    group.append(i)
+                    seen |= keys[i]
+            if not group:
+                group, later = [later[0]], later[1:]
+            out = self.predict_records([r for i in group for r in requests[i]])
+            for i in group:
+                answers[i] = out if len(group) == 1 else [r for r in out if str(r[ids]) in keys[i]]
+            pending = later
+        return answers  # type: ignore[return-value]
+
     def initial_state(self) -> ModelState:
         return to_state({})
 
@@ -235,6 +259,10 @@ class Forecaster:
         futr = frame_of(inputs["future"]) if inputs.get("future") else None
         fc = self._predict_carried(futr, touched)
         return {"forecast": _records(fc, self.config.time_col)}, to_state(carries)
+
+    def step_inputs(self, records: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
+        """A session's new history rows (and `extra["future"]`, known-future covariate rows) as step inputs."""
+        return {"rows": records, **({"future": extra["future"]} if extra.get("future") else {})}
 
     def probe(self, inputs: dict[str, Any] | None = None) -> Probe:
         """The encoder reading the first series of `inputs["data"]` up to its last horizon (the lookback

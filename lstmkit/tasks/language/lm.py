@@ -195,6 +195,12 @@ class LanguageModel:
         new = ModelState({"h": h, "c": c, "logits": logits[0, -1]}, {"task": NAME, "tokens": state.meta["tokens"] + len(ids)})
         return {"tokens": len(ids), "logprob": total, "next": nxt}, new
 
+    def step_inputs(self, records: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
+        """A session's records ({"text": ...} each) as one step reading their texts in order."""
+        for i, r in enumerate(records):
+            check(r, self.schema()["step_input"], f"data[{i}]")
+        return {"text": "".join(r["text"] for r in records)}
+
     def probe(self, inputs: dict[str, Any] | None = None) -> Probe:
         """The LSTM reading a text (`inputs["text"]`, default: 300 tokens the model writes itself, greedy),
         each step labelled by its token; the loss is the next-token negative log-likelihood."""

@@ -114,7 +114,7 @@ class LongRangeModel:
         p = self.config.problem
         step = {"type": "array", "items": {"type": "number"}, "minItems": p.input_size}
         out = {"type": "array", "items": {"type": "number"}}
-        return {"task": NAME, "stateful": False,
+        return {"task": NAME, "stateful": False, "per_record": True,
                 "input": {"type": "object", "required": ["x"], "additionalProperties": False,
                           "properties": {"x": {"type": "array", "items": step, "minItems": 1,
                                                "description": f"the sequence: steps of {p.input_size} numbers"}}},

@@ -196,7 +196,7 @@ class Translator:
     def schema(self) -> dict[str, Any]:
         inp = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
         out = {"type": "object", "properties": {"translation": {"type": "string"}, "score": {"type": "number"}}}
-        return {"task": NAME, "stateful": False, "input": inp, "output": out, "decoding": to_dict(self.decoding)}
+        return {"task": NAME, "stateful": False, "per_record": True, "input": inp, "output": out, "decoding": to_dict(self.decoding)}
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         records = check_records(records, self.schema())
