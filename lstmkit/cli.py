@@ -13,6 +13,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from lstmkit import __version__
 from lstmkit.clitools import emit
@@ -106,24 +107,41 @@ SERVE_EXAMPLES = """examples:
   lstmkit serve --model runs/lm/shakespeare                       # http://127.0.0.1:8000/docs
   lstmkit serve --model shakespeare=runs/lm/shakespeare --model sales=runs/forecast/sales --port 8080
   lstmkit serve --model runs/forecast/sales --runtime onnx        # the ONNX export, no torch
+  lstmkit serve --model models:/sales@champion --tracking-uri sqlite:///mlflow.db   # from the registry
+  lstmkit serve --model runs/forecast/sales --state-dir /var/lib/lstmkit   # sessions survive restarts
+  curl -s localhost:8000/v1/models/sales/sessions -H 'content-type: application/json' -d '{"data": [...]}'
+  curl -s localhost:8000/v1/sessions/ID/observe -H 'content-type: application/json' \
+       -d '{"data": [{"unique_id": "a", "ds": "2024-02-01", "y": 4.0}], "seq": 1}'   # -> {"seq": 1, "forecast": [...]}
   curl -s localhost:8000/v1/models/sales/predict -H 'content-type: application/json' \\
        -d '{"data": [{"unique_id": "a", "ds": "2024-01-01", "y": 3.0}, ...]}'
   curl -sN localhost:8000/v1/models/shakespeare/generate -d '{"prompt": "ROMEO:", "stream": true}' \\
        -H 'content-type: application/json'                        # tokens as server-sent events"""
 
 
-def _serve(args: argparse.Namespace) -> None:
-    import os
-
-    from lstmkit.deploy.serve import ServeOptions, run
+def _served_models(args: argparse.Namespace) -> dict[str, Any]:
+    """--model [NAME=]RUN|models:/NAME@ALIAS, each loaded with the chosen runtime."""
     from lstmkit.tasks import load, load_onnx
 
     models = {}
     for spec in args.model:
-        name, _, path = spec.rpartition("=") if "=" in spec else (None, "", spec)
+        name, _, path = spec.partition("=") if "=" in spec.split(":/")[0] else ("", "", spec)
+        if path.startswith("models:/"):
+            from lstmkit.deploy.registry import fetch
+
+            name = name or path.removeprefix("models:/").split("@")[0].split("/")[0]
+            path = str(fetch(path, args.tracking_uri))
         path_ = Path(path)
         name = name or (path_.parent.name if path_.name == "model" else path_.name)
         models[name] = load_onnx(path) if args.runtime == "onnx" else load(path)
+    return models
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import os
+
+    from lstmkit.deploy.serve import ServeOptions, run
+
+    models = _served_models(args)
     opts = ServeOptions(args.host, args.port, args.api_key or os.environ.get("LSTMKIT_API_KEY"),
                         state_dir=None if args.state_dir == "none" else args.state_dir, session_ttl_s=args.session_ttl, max_sessions=args.max_sessions,
                         batch_wait_ms=args.batch_wait_ms, max_batch=args.max_batch)  # fmt: skip
@@ -141,7 +159,9 @@ def _register_serve(sub: argparse._SubParsersAction) -> None:
                        "/v1/models/NAME/predict, /v1/models/NAME/generate (OpenAPI at /openapi.json).",
                        epilog=SERVE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--model", action="append", required=True, metavar="[NAME=]RUN",
-                   help="a run or saved-model directory (repeat for several; NAME defaults to the directory's)")
+                   help="a run or saved-model directory, or a registry URI models:/NAME@ALIAS (repeat for several; "
+                   "NAME defaults to the directory's or the registered name)")  # fmt: skip
+    p.add_argument("--tracking-uri", help="the MLflow registry for models:/ URIs (default: $MLFLOW_TRACKING_URI)")
     p.add_argument("--host", default="127.0.0.1", help="interface (default: loopback; others need --api-key)")
     p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     p.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
@@ -159,6 +179,33 @@ def _register_serve(sub: argparse._SubParsersAction) -> None:
                    "(default: %(default)s; 0: one forward per request)")  # fmt: skip
     p.add_argument("--max-batch", type=int, default=d.max_batch, help="requests per batched forward (default: %(default)s)")
     p.set_defaults(func=_serve)
+
+
+REGISTER_EXAMPLES = """examples:
+  lstmkit register --model runs/forecast/sales --name sales --alias champion --tracking-uri sqlite:///mlflow.db
+  python -c "import mlflow; print(mlflow.pyfunc.load_model('models:/sales@champion').predict(df))"
+  lstmkit serve --model models:/sales@champion --tracking-uri sqlite:///mlflow.db"""
+
+
+def _register(args: argparse.Namespace) -> None:
+    from lstmkit.deploy.registry import register
+
+    done = register(args.model, args.name, args.alias, args.tracking_uri)
+    emit(args, done, lambda: f"registered {done['name']} version {done['version']} ({done['uri']}) in {done['tracking_uri']}")
+
+
+def _register_register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("register", help="register a saved model in MLflow's model registry (as a pyfunc model)",
+                       description="Log a saved model as an MLflow pyfunc model (the safetensors + JSON directory is "
+                       "its artifact; nothing is pickled) and register it as a new version of NAME, so that "
+                       "mlflow.pyfunc.load_model('models:/NAME@ALIAS').predict(frame) works without lstmkit code.",
+                       epilog=REGISTER_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--model", required=True, metavar="RUN", help="a run or saved-model directory")
+    p.add_argument("--name", required=True, help="the registered model's name")
+    p.add_argument("--alias", help="point this alias (e.g. champion) at the new version")
+    p.add_argument("--tracking-uri", help="MLflow tracking/registry URI (default: $MLFLOW_TRACKING_URI, else ./mlruns)")
+    p.add_argument("--json", action="store_true", help="print the registered version as JSON")
+    p.set_defaults(func=_register)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -182,6 +229,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         else:
             sub.add_parser(spec.name, help=spec.summary)
     _register_export(sub)
+    _register_register(sub)
     if only in (None, "serve"):
         _register_serve(sub)
     else:

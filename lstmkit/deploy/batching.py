@@ -14,6 +14,8 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
+from lstmkit.deploy.records import predict_many
+
 Records = list[dict[str, Any]]
 
 
@@ -58,8 +60,6 @@ class Batcher:
             self._answer(batch)
 
     def _answer(self, batch: list[tuple[Records, Future]]) -> None:
-        from lstmkit.deploy.protocol import predict_many  # imports torch: only once a request came
-
         self.batches += 1
         self.requests += len(batch)
         try:

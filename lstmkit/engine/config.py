@@ -41,6 +41,10 @@ class TrainConfig:
     )
     deterministic: bool = option(False, "deterministic kernels (reproducible, may be slower)")
     progress: bool = option(True, "show progress bars (on stderr)")
+    track: str | None = option(
+        None, "log params, metrics, curves, plots and the model to MLflow at this tracking URI "
+        "(e.g. sqlite:///mlflow.db, a directory, or an http:// server)", metavar="URI"
+    )  # fmt: skip
     checkpoint_every: str = option(
         "60s", "save the resume checkpoint every N optimiser steps (e.g. 200) or every DURATION (e.g. 60s, 5m); "
         "a run killed at any moment continues with --resume", metavar="N|DURATION"

@@ -40,6 +40,7 @@ from lstmkit.engine.evaluate import batch_size_of, evaluate
 from lstmkit.engine.protocol import Task
 from lstmkit.engine.report import merge_metrics, plot_curves
 from lstmkit.engine.resume import AtomicCheckpointIO, RandomState, ResumableBatches, TaskState
+from lstmkit.engine.tracking import log_run, mlflow_logger
 
 log = logging.getLogger(__name__)
 
@@ -231,15 +232,18 @@ def _callbacks(task: Task, cfg: TrainConfig, run_dir: Path) -> tuple[list[Callba
 
 
 def _trainer(
-    task: Task, cfg: TrainConfig, run_dir: Path, attempt: int, device: str, log_every: int
+    task: Task, cfg: TrainConfig, run_dir: Path, attempt: int, device: str, log_every: int, resolved: dict[str, Any]
 ) -> tuple[pl.Trainer, _BestWeights]:
     callbacks, best = _callbacks(task, cfg, run_dir)
+    loggers: list[Any] = [CSVLogger(run_dir / "logs", name="", version=f"attempt-{attempt}", flush_logs_every_n_steps=log_every)]
+    if cfg.track:
+        loggers.append(mlflow_logger(cfg.track, task.name, run_dir, resolved))
     trainer = pl.Trainer(
         accelerator=device, devices=1, precision=pick_precision(cfg.precision, device),
         max_epochs=cfg.epochs, max_steps=cfg.max_steps,
         max_time=parse_duration(cfg.max_time) if cfg.max_time else None,
         gradient_clip_val=cfg.grad_clip or None, callbacks=callbacks, plugins=[AtomicCheckpointIO()],
-        logger=CSVLogger(run_dir / "logs", name="", version=f"attempt-{attempt}", flush_logs_every_n_steps=log_every),
+        logger=loggers,
         enable_progress_bar=cfg.progress, enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=log_every, default_root_dir=run_dir,
     )  # fmt: skip
@@ -273,7 +277,7 @@ def fit(task: Task, cfg: TrainConfig) -> FitResult:
     attempt = len(list((run_dir / "logs").glob("attempt-*"))) if (run_dir / "logs").exists() else 0
     train = ResumableBatches(task.train_batches(cfg.batch_size, cfg.seed))
     log_every = max(1, min(10, len(train))) if hasattr(train.source, "__len__") else 10
-    trainer, best = _trainer(task, cfg, run_dir, attempt, device, log_every)
+    trainer, best = _trainer(task, cfg, run_dir, attempt, device, log_every, resolved)
     lit = _LitTask(task, model, cfg, train)
     start = time.perf_counter()
     previous = torch.are_deterministic_algorithms_enabled()
@@ -310,4 +314,6 @@ def _finish(task, model, best, trainer, run_dir, resolved, cfg, seconds) -> FitR
     if csv_path is not None:
         plot_curves(csv_path, run_dir / "curves.png", title=f"{task.name}: {run_dir.name}")
     log.info("saved model to %s (%s)", model_dir, metrics)
+    if cfg.track:
+        log_run(run_dir, metrics)
     return FitResult(run_dir, model_dir, model, metrics, int(trainer.global_step), seconds)

@@ -323,7 +323,7 @@ def _check_shapes(m: nn.RNNBase, x: Tensor, hx) -> None:
     if x.shape[-1] != m.input_size:
         raise ValueError(f"{m.mode}: input has {x.shape[-1]} features, the layer expects input_size={m.input_size}")
     dtype = m._flat_weights[0].dtype
-    if x.dtype != dtype:
+    if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):  # autocast retypes the kernels' inputs
         raise TypeError(f"{m.mode}: input is {x.dtype} but the weights are {dtype}; cast one to match")
     if hx is None:
         return

@@ -77,3 +77,34 @@ def test_api_key_and_non_loopback_hosts():
     assert c.get("/health").status_code == 200
     assert c.get("/v1/models").status_code == 401
     assert c.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_onnx_runtime_models_serve_like_the_torch_ones(client, tmp_path):
+    """`lstmkit serve --runtime onnx`: the same routes and records from the torch-free runtimes (sessions are
+    refused with a reason: the ONNX runtimes keep no carried state)."""
+    from lstmkit.tasks import export_model, load_onnx
+
+    _, models = client
+    onnx = {}
+    for t in ("forecast", "classify", "translate", "lm"):
+        export_model(models[t], tmp_path / t)
+        onnx[t] = load_onnx(tmp_path / t)
+    c = TestClient(build_app(onnx, ServeOptions()))
+    assert {m["name"]: m["schema"]["stateful"] for m in c.get("/v1/models").json()} == dict.fromkeys(onnx, False)
+    texts = [{"text": "good plot"}, {"text": "awful film"}]
+    got = c.post("/v1/models/classify/predict", json={"data": texts}).json()["predictions"]
+    want = models["classify"].predict_records(texts)
+    assert [g["prediction"] for g in got] == [w["prediction"] for w in want]
+    for g, w in zip(got, want):
+        assert g["probabilities"] == pytest.approx(w["probabilities"], abs=1e-5)
+    got = c.post("/v1/models/translate/predict", json={"data": [{"text": "siebzehn"}]}).json()["predictions"]
+    assert got[0]["translation"] == models["translate"].translate("siebzehn")[0]
+    rows = [{"unique_id": "a", "ds": str(d.date()), "y": float(v)} for d, v in zip(
+        __import__("pandas").date_range("1949-01-01", periods=48, freq="MS"), range(100, 148))]  # fmt: skip
+    got = c.post("/v1/models/forecast/predict", json={"data": rows}).json()["predictions"]
+    want = models["forecast"].predict_records(rows)
+    assert [g["y_hat"] for g in got] == pytest.approx([w["y_hat"] for w in want], rel=1e-4)
+    text = c.post("/v1/models/lm/generate", json={"prompt": "to be", "max_new_tokens": 12, "temperature": 0}).json()
+    assert text == {"text": models["lm"].generate("to be", 12, temperature=0)[0]}
+    refused = c.post("/v1/models/forecast/sessions", json={})
+    assert refused.status_code == 400 and "--runtime torch" in refused.json()["detail"]

@@ -160,3 +160,20 @@ def test_cpu_autocast_keeps_close_to_fp32(cell, backend):
         assert full.dtype == torch.float32
         torch.testing.assert_close(full, ref, atol=1e-5, rtol=1e-5)
     assert out[3:, 1].abs().max() == 0  # padding stays zero under autocast too
+
+
+@pytest.mark.parametrize("backend", ["fused", "explicit"])
+def test_bf16_input_under_autocast_is_accepted_like_torch(backend):
+    """Under CPU autocast a bf16 input (e.g. from an autocast Linear) runs, as torch.nn.LSTM lets it; outside
+    autocast the dtype mismatch is refused with a message."""
+    torch.manual_seed(0)
+    ref = torch.nn.LSTM(4, 8, batch_first=True)
+    ours = lnn.LSTM(4, 8, batch_first=True, backend=backend)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 5, 4).bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        want, _ = ref(x)
+        got, _ = ours(x)
+    assert torch.allclose(got.float(), want.float(), atol=3e-2)
+    with pytest.raises(TypeError, match="cast one to match"):
+        ours(x)

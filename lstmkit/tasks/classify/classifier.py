@@ -22,9 +22,10 @@ import torch
 
 from lstmkit.data.labelled import Labelled, read_labelled
 from lstmkit.data.timeseries import DataError
-from lstmkit.deploy.protocol import Probe, RequestError, check_records, frame_of, records_of
+from lstmkit.deploy.protocol import Probe, RequestError, frame_of, records_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
+from lstmkit.tasks.classify import records
 from lstmkit.tasks.classify.baselines import baselines
 from lstmkit.tasks.classify.config import ClassifyConfig
 from lstmkit.tasks.classify.explain import Explanation, integrated_gradients
@@ -244,34 +245,12 @@ class Classifier:
 
     def schema(self) -> dict[str, Any]:
         _, enc = self._ready()
-        if enc.kind == "text":
-            inp = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
-        else:
-            step = {"type": "array", "items": {"type": "number"}, "minItems": enc.n_features}
-            inp = {"type": "object", "required": ["x"], "additionalProperties": False,
-                   "properties": {"x": {"type": "array", "items": step, "minItems": 1}}}  # fmt: skip
-        probs = {"type": "object", "properties": {c: {"type": "number"} for c in enc.classes}}
-        pred = ({"type": "array", "items": {"type": "string", "enum": enc.classes}} if enc.multi_label
-                else {"type": "string", "enum": enc.classes})  # fmt: skip
-        out = {"type": "object", "properties": {"prediction": pred, "probabilities": probs}}
-        return {"task": NAME, "stateful": False, "per_record": True, "classes": enc.classes, "multi_label": enc.multi_label,
-                "input": inp, "output": out}  # fmt: skip
+        return records.schema(enc.kind, enc.classes, enc.multi_label, enc.n_features)
 
-    def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        records = check_records(records, self.schema())
+    def predict_records(self, records_: list[dict[str, Any]]) -> list[dict[str, Any]]:
         _, enc = self._ready()
-        if enc.kind == "text":
-            ex = Labelled([""] * len(records), texts=[r["text"] for r in records], source="the records")
-        else:
-            try:
-                seqs = [np.asarray(r["x"], dtype=np.float32) for r in records]
-            except ValueError as err:
-                raise RequestError(f"x must be a rectangular (time, features) array of numbers ({err})") from None
-            ex = Labelled([""] * len(records), seqs=seqs, source="the records")
-        probs = self.probabilities(ex)
-        picks = ([[c for c, q in zip(enc.classes, p) if q >= self.config.threshold] for p in probs] if enc.multi_label
-                 else [enc.classes[int(p.argmax())] for p in probs])  # fmt: skip
-        return [{"prediction": k, "probabilities": dict(zip(enc.classes, map(float, p)))} for k, p in zip(picks, probs)]
+        probs = self.probabilities(records.examples(records_, self.schema()))
+        return records.answers(probs, enc.classes, enc.multi_label, self.config.threshold)
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame_of(self.predict_records(records_of(frame)))

@@ -12,6 +12,8 @@ import pandas as pd
 from lstmkit.data.labelled import Labelled, LabelSpec, read_labelled
 from lstmkit.data.timeseries import DataError
 from lstmkit.data.tokenizers import tokenizer_from_dict
+from lstmkit.deploy.records import frame_of, records_of
+from lstmkit.tasks.classify import records
 
 BATCH = 256
 
@@ -73,6 +75,19 @@ class OnnxClassifier:
         for j, c in enumerate(self.classes):
             frame[f"p_{c}"] = probs[:, j]
         return frame
+
+
+    # ---- the inference protocol (serving)
+
+    def schema(self) -> dict[str, Any]:
+        return records.schema(self.enc["kind"], self.classes, self.meta["multi_label"], len(self.enc.get("mean") or []))
+
+    def predict_records(self, records_: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        probs = self.probabilities(records.examples(records_, self.schema()))
+        return records.answers(probs, self.classes, self.meta["multi_label"], self.meta["threshold"])
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame_of(self.predict_records(records_of(frame)))
 
 
 def load(runner: Any) -> OnnxClassifier:

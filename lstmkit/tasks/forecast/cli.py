@@ -55,6 +55,10 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
         _plot(f, data, fc, f.run_dir / "forecast.png")
         payload["forecast"] = str(f.run_dir / "forecast.csv")
         payload["plot"] = str(f.run_dir / "forecast.png")
+    if f.train_config.track:
+        from lstmkit.engine.tracking import log_run
+
+        log_run(f.run_dir)  # the forecast and its plot
     emit(args, payload, lambda: "\n".join(f"{k}: {v}" for k, v in payload.items()))
 
 

@@ -31,8 +31,10 @@ from lstmkit.tasks.forecast.outputs import NAME, build_model, seasons_of, to_qua
 from lstmkit.tasks.forecast.pipeline import (
     batched,
     context_of,
+    frame_records,
     origin_inputs,
     read_panel,
+    schema_of,
     to_frame,
     with_future,
 )
@@ -96,6 +98,10 @@ class Forecaster:
             self.calibration = self._calibrate(task)
         if cfg.conformal or gate:
             self.save(result.model_dir)
+            if self.train_config.track:
+                from lstmkit.engine.tracking import log_run
+
+                log_run(result.run_dir)  # the model again, now with its calibration
         return self
 
     def _anchor_report(self, gate: dict[str, float]) -> dict[str, Any]:
@@ -194,26 +200,12 @@ class Forecaster:
 
     def schema(self) -> dict[str, Any]:
         """One input record is one history row (long format); one output record is one forecast step."""
-        c = self.config
-        row = {c.id_col: {"type": ["string", "integer"]}, c.time_col: {"type": "string", "description": "timestamp"},
-               c.target: {"type": ["number", "null"]},
-               **{col: {"type": ["number", "null"]} for col in (*c.past_covariates, *c.future_covariates)},
-               **{col: {"type": ["string", "number"]} for col in c.static_covariates}}  # fmt: skip
-        out = {c.id_col: {"type": "string"}, c.time_col: {"type": "string"}, "y_hat": {"type": "number"},
-               **{quantile_column(lv): {"type": "number"} for lv in c.levels if lv != 0.5}}  # fmt: skip
-        need = [c.time_col, c.target]
-        inp = {"type": "object", "required": need, "properties": row}
-        return {"task": NAME, "stateful": True, "horizon": c.horizon, "freq": c.freq, "input": inp,
-                "output": {"type": "object", "properties": out},
-                "step_input": {"type": "object", "required": ["rows"],
-                               "properties": {"rows": {"type": "array", "items": inp, "minItems": 1},
-                                              "future": {"type": "array", "items": {"type": "object"}}}},
-                "step_output": {"type": "object", "properties": {"forecast": {"type": "array", "items": out}}}}  # fmt: skip
+        return schema_of(self.config, stateful=True)
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """History rows in, the next horizon of every series in them out (timestamps as ISO strings)."""
         frame = self.predict_frame(frame_of(check_records(records, self.schema())))
-        return _records(frame, self.config.time_col)
+        return frame_records(frame, self.config.time_col)
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self.predict(frame)
@@ -258,7 +250,7 @@ class Forecaster:
                 carries[s.uid] = touched[s.uid] = fold(net, pre, self.config, s, carries.get(s.uid))
         futr = frame_of(inputs["future"]) if inputs.get("future") else None
         fc = self._predict_carried(futr, touched)
-        return {"forecast": _records(fc, self.config.time_col)}, to_state(carries)
+        return {"forecast": frame_records(fc, self.config.time_col)}, to_state(carries)
 
     def step_inputs(self, records: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
         """A session's new history rows (and `extra["future"]`, known-future covariate rows) as step inputs."""
@@ -306,11 +298,6 @@ class Forecaster:
         resolved = RunConfig(self.config, self.train_config).to_dict()  # the same document the engine saves
         state = {"preprocessor": pre.to_dict(), "calibration": self.calibration}
         return save_model(path, task=NAME, config=resolved, tensors=net.state_dict(), state=state)
-
-
-def _records(frame: pd.DataFrame, time_col: str) -> list[dict[str, Any]]:
-    out = frame.assign(**{time_col: frame[time_col].astype(str)})
-    return out.to_dict(orient="records")
 
 
 def load_saved(saved: Any, device: torch.device) -> Forecaster:

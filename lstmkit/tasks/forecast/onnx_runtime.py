@@ -9,14 +9,17 @@ import numpy as np
 import pandas as pd
 
 from lstmkit.config import from_dict
+from lstmkit.deploy.records import check_records, frame_of
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.data import Data
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.pipeline import (
     batched,
     context_of,
+    frame_records,
     origin_inputs,
     read_panel,
+    schema_of,
     seasons_of,
     to_frame,
     with_future,
@@ -51,6 +54,19 @@ class OnnxForecaster:
             zeros = np.zeros((self.L, len(batch["ids"]), self.D), np.float32)
             qs.append(self.runner.run("model", {**batch, "h0": zeros, "c0": zeros})["q"])
         return to_frame(c, self.pre, self.calibration, series, np.concatenate(qs))
+
+
+    # ---- the inference protocol (serving); no `step`: sessions need the PyTorch model
+
+    def schema(self) -> dict[str, Any]:
+        return schema_of(self.config, stateful=False)
+
+    def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        frame = self.predict_frame(frame_of(check_records(records, self.schema())))
+        return frame_records(frame, self.config.time_col)
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return self.predict(frame)
 
 
 def load(runner: Any) -> OnnxForecaster:

@@ -124,3 +124,29 @@ def batched(inputs: dict[str, np.ndarray], size: int) -> list[dict[str, Any]]:
     """The inputs in chunks of `size` series."""
     n = len(inputs["ids"])
     return [{k: v[i : i + size] for k, v in inputs.items()} for i in range(0, n, size)]
+
+
+def schema_of(cfg: ForecastConfig, stateful: bool) -> dict[str, Any]:
+    """The serving schema: one input record is one history row (long format), one output record one forecast
+    step; a stateful model (the PyTorch one) also folds new rows into a carried state (`step_input`)."""
+    c = cfg
+    row = {c.id_col: {"type": ["string", "integer"]}, c.time_col: {"type": "string", "description": "timestamp"},
+           c.target: {"type": ["number", "null"]},
+           **{col: {"type": ["number", "null"]} for col in (*c.past_covariates, *c.future_covariates)},
+           **{col: {"type": ["string", "number"]} for col in c.static_covariates}}  # fmt: skip
+    out = {c.id_col: {"type": "string"}, c.time_col: {"type": "string"}, "y_hat": {"type": "number"},
+           **{quantile_column(lv): {"type": "number"} for lv in c.levels if lv != 0.5}}  # fmt: skip
+    inp = {"type": "object", "required": [c.time_col, c.target], "properties": row}
+    doc = {"task": "forecast", "stateful": stateful, "horizon": c.horizon, "freq": c.freq, "input": inp,
+           "output": {"type": "object", "properties": out}}  # fmt: skip
+    if stateful:
+        doc["step_input"] = {"type": "object", "required": ["rows"],
+                             "properties": {"rows": {"type": "array", "items": inp, "minItems": 1},
+                                            "future": {"type": "array", "items": {"type": "object"}}}}  # fmt: skip
+        doc["step_output"] = {"type": "object", "properties": {"forecast": {"type": "array", "items": out}}}
+    return doc
+
+
+def frame_records(frame: pd.DataFrame, time_col: str) -> list[dict[str, Any]]:
+    """A forecast frame as output records (timestamps as ISO strings)."""
+    return frame.assign(**{time_col: frame[time_col].astype(str)}).to_dict(orient="records")

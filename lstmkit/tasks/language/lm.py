@@ -14,9 +14,10 @@ from torch import Tensor
 from lstmkit.config import ConfigError
 from lstmkit.data.text import Corpus, TextError, evaluation_text, load_corpus
 from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
-from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, check_records, frame_of, records_of
+from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, frame_of, records_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
+from lstmkit.tasks.language import records
 from lstmkit.tasks.language.config import LanguageConfig
 from lstmkit.tasks.language.generate import Sampling, sample_tokens
 from lstmkit.tasks.language.model import LanguageNet
@@ -141,28 +142,11 @@ class LanguageModel:
     # ---- the inference protocol (deploy.protocol): what serving and export call
 
     def schema(self) -> dict[str, Any]:
-        num = {"type": "number"}
-        gen = {"type": "object", "required": ["prompt"], "additionalProperties": False,
-               "properties": {"prompt": {"type": "string"}, "max_new_tokens": {"type": "integer"},
-                              "temperature": num, "top_k": {"type": "integer"}, "top_p": num,
-                              "repetition_penalty": num, "seed": {"type": ["integer", "null"]}}}  # fmt: skip
-        top = {"type": "array", "items": {"type": "object", "properties": {"token": {"type": "string"}, "prob": num}}}
-        return {"task": NAME, "stateful": True, "input": gen,
-                "output": {"type": "object", "properties": {"prompt": {"type": "string"},
-                                                            "completion": {"type": "string"}}},
-                "step_input": {"type": "object", "required": ["text"], "additionalProperties": False,
-                               "properties": {"text": {"type": "string"}}},
-                "step_output": {"type": "object", "properties": {"tokens": {"type": "integer"}, "logprob": num,
-                                                                 "next": top}}}  # fmt: skip
+        return records.schema(stateful=True)
 
-    def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def predict_records(self, records_: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each {"prompt": ..., sampling options} -> {"prompt", "completion"} (default: 100 tokens, T 0.8)."""
-        out = []
-        for r in check_records(records, self.schema()):
-            opts = {k: v for k, v in r.items() if k not in ("prompt", "max_new_tokens")}
-            text = self.generate(r["prompt"], r.get("max_new_tokens", 100), **{"temperature": 0.8, **opts})[0]
-            out.append({"prompt": r["prompt"], "completion": text})
-        return out
+        return records.predict_records(self, records_)
 
     def predict_frame(self, frame: Any) -> Any:
         return frame_of(self.predict_records(records_of(frame)))

@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 
 from lstmkit.data.tokenizers import tokenizer_from_dict
+from lstmkit.deploy.records import frame_of, records_of
 from lstmkit.errors import UsageError
+from lstmkit.tasks.language import records
 
 
 def filter_logits(logits: np.ndarray, temperature: float, top_k: int, top_p: float, penalty: float,
@@ -141,6 +143,18 @@ class OnnxLanguageModel:
                 shown = cut
             if cut != text:
                 return
+
+
+    # ---- the inference protocol (serving); no `step`: sessions need the PyTorch model
+
+    def schema(self) -> dict[str, Any]:
+        return records.schema(stateful=False)
+
+    def predict_records(self, records_: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return records.predict_records(self, records_)
+
+    def predict_frame(self, frame: Any) -> Any:
+        return frame_of(self.predict_records(records_of(frame)))
 
 
 def _cut(text: str, stop: tuple[str, ...]) -> str:

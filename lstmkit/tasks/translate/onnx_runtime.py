@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from lstmkit.config import from_dict
+from lstmkit.config import from_dict, to_dict
+from lstmkit.deploy.records import frame_of, records_of
+from lstmkit.tasks.translate import records
 from lstmkit.tasks.translate.config import DecodeConfig, decoding_with
 from lstmkit.tasks.translate.decode import Hypothesis, decode_texts
 from lstmkit.tasks.translate.vocab import Vocabularies
@@ -56,6 +58,18 @@ class OnnxTranslator:
     def translate(self, texts: str | list[str], **decode: Any) -> list[str]:
         texts = [texts] if isinstance(texts, str) else list(texts)
         return [self.vocab.decode_tgt(h[0].tokens) for h in self.hypotheses(texts, self.options(**decode))]
+
+
+    # ---- the inference protocol (serving)
+
+    def schema(self) -> dict[str, Any]:
+        return records.schema(to_dict(self.decoding))
+
+    def predict_records(self, records_: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return records.predict_records(self, records_)
+
+    def predict_frame(self, frame: Any) -> Any:
+        return frame_of(self.predict_records(records_of(frame)))
 
 
 def load(runner: Any) -> OnnxTranslator:

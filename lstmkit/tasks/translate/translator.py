@@ -24,10 +24,11 @@ import torch
 from lstmkit.config import from_dict, to_dict
 from lstmkit.data.parallel import Parallel, numbers_corpus, numbers_name, read_pairs, read_parallel
 from lstmkit.data.timeseries import DataError
-from lstmkit.deploy.protocol import Probe, RequestError, check_records, frame_of, records_of
+from lstmkit.deploy.protocol import Probe, RequestError, frame_of, records_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
 from lstmkit.tasks.spec import saved_run, saved_state
+from lstmkit.tasks.translate import records
 from lstmkit.tasks.translate.config import DecodeConfig, TranslateConfig, decoding_with
 from lstmkit.tasks.translate.decode import Hypothesis, decode_texts
 from lstmkit.tasks.translate.features import BOS, EOS, Vocabularies, encode_pairs, make_batch
@@ -194,15 +195,10 @@ class Translator:
     # ---- the inference protocol (deploy.protocol)
 
     def schema(self) -> dict[str, Any]:
-        inp = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
-        out = {"type": "object", "properties": {"translation": {"type": "string"}, "score": {"type": "number"}}}
-        return {"task": NAME, "stateful": False, "per_record": True, "input": inp, "output": out, "decoding": to_dict(self.decoding)}
+        return records.schema(to_dict(self.decoding))
 
-    def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        records = check_records(records, self.schema())
-        vocab = self._ready()[1]
-        hyps = self.hypotheses([r["text"] for r in records])
-        return [{"translation": vocab.decode_tgt(h[0].tokens), "score": h[0].score} for h in hyps]
+    def predict_records(self, records_: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return records.predict_records(self, records_)
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame_of(self.predict_records(records_of(frame)))

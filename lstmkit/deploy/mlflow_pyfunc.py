@@ -1,0 +1,30 @@
+"""The MLflow pyfunc model that `lstmkit register` logs (MLflow's "models from code": this file is copied
+into the logged model and run at load time, so nothing is pickled). `mlflow.pyfunc.load_model(uri)
+.predict(frame)` answers as the saved model's `predict_frame` (the inference protocol): a forecaster takes
+history rows and returns the forecast frame, a classifier texts, a translator sentences, a language model
+prompts. The saved model (safetensors + JSON) travels as the artifact `model`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+
+class LstmkitPyfunc(PythonModel):
+    """A saved lstmkit model behind MLflow's pyfunc interface."""
+
+    def load_context(self, context: Any) -> None:
+        import lstmkit
+
+        self.model = lstmkit.load(context.artifacts["model"])
+
+    def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them as a schema
+        import pandas as pd
+
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        return self.model.predict_frame(frame)
+
+
+mlflow.models.set_model(LstmkitPyfunc())
