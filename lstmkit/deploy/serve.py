@@ -73,10 +73,10 @@ class ObserveRequest(BaseModel):
 class GenerateRequest(BaseModel):
     prompt: str
     max_new_tokens: int = Field(50, ge=1)
-    temperature: float = Field(0.8, ge=0)
+    temperature: float = Field(0.8, ge=0, allow_inf_nan=False)
     top_k: int = Field(0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, lt=2**63)
     stream: bool = False
 
 
@@ -132,9 +132,18 @@ def _model_of(models: dict[str, Any], name: str) -> Any:
     return models[name]
 
 
+def _name_param(models: dict[str, Any]) -> Any:
+    """The {name} path parameter, documented with the served names (an unknown one still gets a 404)."""
+    from fastapi import Path
+
+    return Path(description="a served model's name (GET /v1/models lists them)", json_schema_extra={"enum": list(models)})
+
+
 def _model_routes(app: Any, models: dict[str, Any], opts: ServeOptions) -> None:
     """Health, the model list, predict and generate."""
     from fastapi import HTTPException
+
+    model_name = _name_param(models)
     from fastapi.responses import StreamingResponse
 
     @app.get("/health")
@@ -146,7 +155,7 @@ def _model_routes(app: Any, models: dict[str, Any], opts: ServeOptions) -> None:
         return [{"name": n, "task": m.task, "schema": m.schema()} for n, m in models.items()]
 
     @app.post("/v1/models/{name}/predict")
-    def predict(name: str, body: PredictRequest) -> dict[str, Any]:
+    def predict(body: PredictRequest, name: str = model_name) -> dict[str, Any]:
         m = _model_of(models, name)
         if not body.data:
             raise HTTPException(400, "data must hold at least one record")
@@ -157,7 +166,7 @@ def _model_routes(app: Any, models: dict[str, Any], opts: ServeOptions) -> None:
         return {"predictions": _jsonable(out)}
 
     @app.post("/v1/models/{name}/generate", response_model=None)
-    def generate(name: str, body: GenerateRequest) -> Any:
+    def generate(body: GenerateRequest, name: str = model_name) -> Any:
         m = _model_of(models, name)
         if m.task != "lm":
             raise HTTPException(400, f"{name} is a {m.task} model; generate is for language models (use predict)")
@@ -172,6 +181,7 @@ def _model_routes(app: Any, models: dict[str, Any], opts: ServeOptions) -> None:
 
 def _session_routes(app: Any, models: dict[str, Any], store: SessionStore) -> None:
     """Create, observe, read and delete sessions of stateful models."""
+    model_name = _name_param(models)
 
     def stateful(name: str) -> Any:
         from lstmkit.deploy.protocol import is_stateful
@@ -188,7 +198,7 @@ def _session_routes(app: Any, models: dict[str, Any], store: SessionStore) -> No
         return lambda state: m.step(state, m.step_inputs(data, {"future": future}))
 
     @app.post("/v1/models/{name}/sessions", status_code=201)
-    def create(name: str, body: SessionRequest) -> dict[str, Any]:
+    def create(body: SessionRequest, name: str = model_name) -> dict[str, Any]:
         m = stateful(name)
         s = store.create(name, m.initial_state(), stepper(m, body.data, body.future) if body.data else None)
         return _jsonable([s.view()])[0]

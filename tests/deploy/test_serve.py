@@ -108,3 +108,20 @@ def test_onnx_runtime_models_serve_like_the_torch_ones(client, tmp_path):
     assert text == {"text": models["lm"].generate("to be", 12, temperature=0)[0]}
     refused = c.post("/v1/models/forecast/sessions", json={})
     assert refused.status_code == 400 and "--runtime torch" in refused.json()["detail"]
+
+
+def test_streamed_sample_equals_lm_generate_with_the_same_seed(client, capsys):
+    import json
+
+    from lstmkit.cli import main
+
+    c, _ = client
+    assert main(["lm", "generate", "--model", str(FIXTURES / "lm"), "--prompt", "to be", "--max-new-tokens", "30",
+                 "--temperature", "0.9", "--seed", "7", "--json"]) == 0  # fmt: skip
+    cli = json.loads(capsys.readouterr().out)
+    want = cli["samples"][0]
+    body = {"prompt": "to be", "max_new_tokens": 30, "temperature": 0.9, "seed": 7, "stream": True}
+    with c.stream("POST", "/v1/models/lm/generate", json=body) as r:
+        pieces = [json.loads(line[6:]).get("text", "") for line in r.iter_lines() if line.startswith("data: ")]
+    assert "".join(pieces) == want
+    assert c.post("/v1/models/lm/generate", json={**body, "stream": False}).json()["text"] == "".join(pieces)

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from lstmkit.errors import UsageError
 from lstmkit.tasks.language.model import LanguageNet
+from lstmkit.tasks.language.records import check_sampling
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,7 @@ class Sampling:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        if self.temperature < 0 or self.top_k < 0 or not 0 < self.top_p <= 1 or self.repetition_penalty <= 0:
-            raise UsageError(
-                "sampling needs temperature >= 0, top_k >= 0, 0 < top_p <= 1 and repetition_penalty > 0; "
-                f"got {self}"
-            )
+        check_sampling(self.temperature, self.top_k, self.top_p, self.repetition_penalty, self.seed)
 
 
 def filter_logits(logits: Tensor, s: Sampling, seen: Tensor | None = None) -> Tensor:
@@ -41,8 +38,8 @@ def filter_logits(logits: Tensor, s: Sampling, seen: Tensor | None = None) -> Te
         picked = logits.gather(1, seen)
         picked = torch.where(picked > 0, picked / s.repetition_penalty, picked * s.repetition_penalty)
         logits.scatter_(1, seen, picked)
-    if s.temperature > 0:
-        logits = logits / s.temperature
+    if s.temperature > 0:  # shifted first: a tiny temperature sends the others to -inf, never the best to inf
+        logits = (logits - logits.max(-1, keepdim=True).values) / max(s.temperature, 1e-30)  # fp32-representable
     if s.top_k > 0:
         kth = torch.topk(logits, min(s.top_k, logits.shape[-1]), dim=-1).values[:, -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))

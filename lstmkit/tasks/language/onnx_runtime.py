@@ -25,8 +25,8 @@ def filter_logits(logits: np.ndarray, temperature: float, top_k: int, top_p: flo
             idx = np.unique(ids)
             v = logits[b, idx]
             logits[b, idx] = np.where(v > 0, v / penalty, v * penalty)
-    if temperature > 0:
-        logits /= temperature
+    if temperature > 0:  # shifted first: a tiny temperature sends the others to -inf, never the best to inf
+        logits = (logits - logits.max(-1, keepdims=True)) / max(temperature, 1e-30)
     if top_k > 0:
         kth = np.sort(logits, -1)[:, -min(top_k, logits.shape[-1])][:, None]
         logits[logits < kth] = -np.inf
@@ -91,8 +91,7 @@ class OnnxLanguageModel:
         ids = self.tokenizer.encode(prompt)
         if not ids:
             raise UsageError("the prompt encodes to no tokens; give some text (e.g. a newline)")
-        if temperature < 0 or top_k < 0 or not 0 < top_p <= 1 or repetition_penalty <= 0:
-            raise UsageError("sampling needs temperature >= 0, top_k >= 0, 0 < top_p <= 1 and repetition_penalty > 0")
+        records.check_sampling(temperature, top_k, top_p, repetition_penalty, seed)
         from lstmkit.deploy.streaming import StreamingStep
 
         rng = np.random.default_rng(seed)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from lstmkit.deploy.records import check_records
+from lstmkit.errors import UsageError
 
 NUM = {"type": "number"}
 GENERATE = {"type": "object", "required": ["prompt"], "additionalProperties": False,
@@ -35,3 +37,14 @@ def predict_records(model: Any, records: list[dict[str, Any]]) -> list[dict[str,
         text = model.generate(r["prompt"], r.get("max_new_tokens", 100), **{"temperature": 0.8, **opts})[0]
         out.append({"prompt": r["prompt"], "completion": text})
     return out
+
+
+def check_sampling(temperature: float, top_k: int, top_p: float, repetition_penalty: float, seed: int | None) -> None:
+    """Sampling options every generator accepts (a UsageError names the rule broken)."""
+    finite = all(math.isfinite(v) for v in (temperature, top_p, repetition_penalty))
+    if not finite or temperature < 0 or top_k < 0 or not 0 < top_p <= 1 or repetition_penalty <= 0:
+        raise UsageError("sampling needs a finite temperature >= 0, top_k >= 0, 0 < top_p <= 1 and repetition_penalty "
+                         f"> 0; got temperature={temperature}, top_k={top_k}, top_p={top_p}, "
+                         f"repetition_penalty={repetition_penalty}")  # fmt: skip
+    if seed is not None and not 0 <= seed < 2**63:
+        raise UsageError(f"the sampling seed must be in [0, 2**63); got {seed}")
