@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-schemathesis = pytest.importorskip("schemathesis")
+pytest.importorskip("schemathesis")
+import schemathesis
 from hypothesis import HealthCheck, settings
 
 import lstmkit
