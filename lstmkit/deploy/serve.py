@@ -1,6 +1,7 @@
 """`lstmkit serve`: loaded models behind a JSON API (FastAPI), through the inference protocol only.
 
-Routes: health; the model list with each model's schema; batch prediction for every task (concurrent
+Routes: a web page at / (deploy/page.html: pick a model, paste or upload a series and see the forecast
+with its interval, or watch generated tokens stream in); health; the model list with each model's schema; batch prediction for every task (concurrent
 requests for one model micro-batched: deploy/batching.py); text generation for language models (server-sent
 events when `"stream": true`); sessions for stateful models (a forecaster, a language model): created with an
 optional history, fed observations with sequence numbers, persisted in SQLite (deploy/sessions.py) so that a
@@ -145,6 +146,14 @@ def _model_routes(app: Any, models: dict[str, Any], opts: ServeOptions) -> None:
 
     model_name = _name_param(models)
     from fastapi.responses import StreamingResponse
+
+    @app.get("/", include_in_schema=False)
+    def page() -> Any:
+        from importlib.resources import files
+
+        from fastapi.responses import HTMLResponse
+
+        return HTMLResponse(files("lstmkit.deploy").joinpath("page.html").read_text(encoding="utf-8"))
 
     @app.get("/health")
     def health() -> dict[str, Any]:
