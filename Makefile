@@ -9,7 +9,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c const
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[dev,data,track]"
+	$(PIP) -e ".[dev,data,track,scale]"
 	touch $@
 
 demo: $(BIN)/.installed  ## forecast a built-in dataset: train, backtest against the baselines, plot, table

@@ -107,7 +107,7 @@ async def load(base: str, requests: int, clients: int, log: list, errors: list) 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(limits=limits, timeout=120) as http:
         t = time.perf_counter()
-        per = requests // clients
+        per = -(-requests // clients)  # at least `requests` in all
         await asyncio.gather(*[client(http, base, per, 1000 * len(log) + i, log, errors) for i in range(clients)])
         return time.perf_counter() - t
 

@@ -70,7 +70,7 @@ class SessionStore:
         self.ttl_s, self.max_sessions, self.clock = ttl_s, max_sessions, clock
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses nothing committed
         self._db.execute(SCHEMA)
         self._db_lock = threading.Lock()  # one connection: statements one at a time
         self._live: dict[str, Session] = {}

@@ -41,6 +41,12 @@ class TrainConfig:
     )
     deterministic: bool = option(False, "deterministic kernels (reproducible, may be slower)")
     progress: bool = option(True, "show progress bars (on stderr)")
+    devices: int = option(1, "processes (CPU, gloo) or GPUs (NCCL) to train on with distributed data parallel")
+    num_nodes: int = option(1, "machines, each running --devices processes (launch with torchrun or SLURM)")
+    strategy: Literal["auto", "ddp", "ddp_spawn"] = option(
+        "auto", "how processes are started: auto (ddp when --devices x --num-nodes > 1), ddp (the command runs "
+        "again in each process), ddp_spawn (processes started from this one: forked on CPU, spawned on CUDA)"
+    )  # fmt: skip
     track: str | None = option(
         None, "log params, metrics, curves, plots and the model to MLflow at this tracking URI "
         "(e.g. sqlite:///mlflow.db, a directory, or an http:// server)", metavar="URI"
@@ -61,7 +67,13 @@ class TrainConfig:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if self.max_time is not None:
             parse_duration(self.max_time)
+        if self.devices < 1 or self.num_nodes < 1:
+            raise ConfigError(f"devices and num_nodes must be >= 1, got {self.devices} and {self.num_nodes}")
         self.checkpoint_schedule()
+
+    @property
+    def world_size(self) -> int:
+        return self.devices * self.num_nodes
 
     def checkpoint_schedule(self) -> tuple[int | None, timedelta | None]:
         """--checkpoint-every as (every N steps, None) or (None, every duration)."""

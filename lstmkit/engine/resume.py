@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +31,36 @@ class ResumableBatches:
     records the exact position and a resumed run continues from the next batch of the same epoch.
 
     The task's iterable serves epoch e through `epoch_batches(e)` (deterministic in its seed and e); a plain iterable
-    without it is served as is (resume then restarts the epoch)."""
+    without it is served as is (resume then restarts the epoch).
 
-    def __init__(self, source: Iterable[Any]) -> None:
-        self.source = source
+    Under distributed training (`shard(rank, world)`), a task with `shard_train_batches` serves each process its
+    own part (a language model: its own contiguous stretch of the token stream); any other task's epoch is
+    dealt out in turn, batch i to process i mod world, the last few dropped so that every process takes the
+    same number of steps: no batch is seen twice per epoch. The position is kept in batches of the whole
+    epoch, so a run resumed with another number of processes continues where it was (a task-sharded stream
+    restarts its epoch: its stretches change with the number of processes)."""
+
+    def __init__(self, task: Any, batch_size: int, seed: int) -> None:
+        self.task, self.batch_size, self.seed = task, batch_size, seed
+        self.source = task.train_batches(batch_size, seed)
+        self.rank, self.world, self.dealt = 0, 1, False
         self.current_epoch, self.consumed = 0, 0
         self._started = False
 
+    def shard(self, rank: int, world: int) -> None:
+        """Serve process `rank`'s share of every epoch (called once the processes exist)."""
+        if world == self.world:
+            return
+        own = getattr(self.task, "shard_train_batches", None)
+        if own is not None:
+            self.source, self.dealt = own(self.batch_size, self.seed, rank, world), False
+        else:
+            self.dealt = True
+        self.rank, self.world = rank, world
+
     def __len__(self) -> int:
-        return len(self.source)  # type: ignore[arg-type]
+        n = len(self.source)  # type: ignore[arg-type]
+        return n // self.world if self.dealt else n
 
     def __iter__(self) -> Iterator[Any]:
         if self._started and self.consumed >= len(self):
@@ -48,17 +69,24 @@ class ResumableBatches:
         serve = getattr(self.source, "epoch_batches", None)
         if serve is None:
             return iter(self.source)
-        return itertools.islice(serve(self.current_epoch), self.consumed, None)
+        if not self.dealt:
+            return itertools.islice(serve(self.current_epoch), self.consumed, None)
+        start, stop = self.consumed * self.world + self.rank, len(self) * self.world
+        return itertools.islice(serve(self.current_epoch), start, stop, self.world)
 
     def note_consumed(self) -> None:
         """Called by the training step: one more batch of this epoch has been trained on."""
         self.consumed += 1
 
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.current_epoch, "consumed": self.consumed}
+        return {"epoch": self.current_epoch, "consumed": self.consumed, "world": self.world,
+                "task_sharded": int(self.world > 1 and not self.dealt)}  # fmt: skip
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        self.current_epoch, self.consumed = int(state["epoch"]), int(state["consumed"])
+        world, consumed = int(state.get("world", 1)), int(state["consumed"])
+        if world != self.world:  # another number of processes: the same place in the epoch, in batches of it
+            consumed = 0 if state.get("task_sharded") or (self.world > 1 and not self.dealt) else consumed * world // self.world
+        self.current_epoch, self.consumed = int(state["epoch"]), consumed
         self._started = True
 
 
@@ -92,12 +120,20 @@ class TaskState(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         get = getattr(self.task, "train_state", None)
-        return {"task": get() if get else None}
+        mine = get() if get else None
+        _, world = _distributed()
+        if world == 1:
+            return {"task": mine}
+        everyone: list[Any] = [None] * world  # every process's state (a language model carries one per stream)
+        torch.distributed.all_gather_object(everyone, mine)
+        return {"task": everyone[0], "ranks": everyone}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         put = getattr(self.task, "load_train_state", None)
-        if put and state.get("task") is not None:
-            put(state["task"])
+        rank, world = _distributed()
+        ranks = state.get("ranks") or [state.get("task")]
+        if put and len(ranks) == world and ranks[rank] is not None:
+            put(ranks[rank])  # another number of processes: each starts its new stretch from a fresh state
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -111,3 +147,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size) of this process; (0, 1) when not distributed."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1

@@ -31,6 +31,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, Timer, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
 
 from lstmkit.config import ConfigError, to_dict
@@ -64,6 +65,12 @@ class _LitTask(pl.LightningModule):
         super().__init__()
         self.task, self.model, self.cfg, self.batches = task, model, cfg, batches
 
+    def setup(self, stage: str) -> None:
+        """Once the processes exist: each trains on its own share of the batches, with its own dropout stream."""
+        if self.trainer.world_size > 1:
+            self.batches.shard(self.global_rank, self.trainer.world_size)
+            seed_everything(self.cfg.seed + 7919 * self.global_rank)  # after the weights: those are rank 0's
+
     def training_step(self, batch: Any, batch_idx: int):
         self.batches.note_consumed()
         loss = self.task.loss(self.model, batch)
@@ -76,8 +83,8 @@ class _LitTask(pl.LightningModule):
             hook(self.model, self.current_epoch)
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        for k, v in self.task.metrics(self.model, batch).items():
-            self.log(f"val_{k}", v, prog_bar=True, batch_size=batch_size_of(batch))
+        for k, v in self.task.metrics(self.model, batch).items():  # every process scores all of validation
+            self.log(f"val_{k}", v, prog_bar=True, batch_size=batch_size_of(batch), sync_dist=self.trainer.world_size > 1)
 
     def configure_optimizers(self):
         groups = getattr(self.task, "param_groups", None)  # optional: a task's own learning rates per layer
@@ -138,6 +145,10 @@ class _BestWeights(Callback):
             self.best_score = score
             self.best = {k: v.detach().to("cpu", copy=True) for k, v in module.model.state_dict().items()}
 
+    def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if self.best is not None:  # the module leaves training with the best weights (spawned processes
+            module.model.load_state_dict(self.best)  # hand back the module's weights, not this callback)
+
     def state_dict(self) -> dict[str, Any]:
         return {"best_score": self.best_score, "best": self.best}
 
@@ -195,6 +206,8 @@ class _LiveMetrics(Callback):
         self.run_dir = run_dir
 
     def _write(self, trainer: pl.Trainer) -> None:
+        if not trainer.is_global_zero:
+            return
         if trainer.logger is not None:
             trainer.logger.save()
         merge_metrics(self.run_dir / "logs", self.run_dir / "metrics.csv")
@@ -236,10 +249,11 @@ def _trainer(
 ) -> tuple[pl.Trainer, _BestWeights]:
     callbacks, best = _callbacks(task, cfg, run_dir)
     loggers: list[Any] = [CSVLogger(run_dir / "logs", name="", version=f"attempt-{attempt}", flush_logs_every_n_steps=log_every)]
-    if cfg.track:
+    if cfg.track and rank_zero_only.rank == 0:  # one MLflow run, written by the first process
         loggers.append(mlflow_logger(cfg.track, task.name, run_dir, resolved))
     trainer = pl.Trainer(
-        accelerator=device, devices=1, precision=pick_precision(cfg.precision, device),
+        accelerator=device, devices=cfg.devices, num_nodes=cfg.num_nodes, strategy=_strategy(cfg, device),
+        precision=pick_precision(cfg.precision, device),
         max_epochs=cfg.epochs, max_steps=cfg.max_steps,
         max_time=parse_duration(cfg.max_time) if cfg.max_time else None,
         gradient_clip_val=cfg.grad_clip or None, callbacks=callbacks, plugins=[AtomicCheckpointIO()],
@@ -250,9 +264,24 @@ def _trainer(
     return trainer, best
 
 
+def _strategy(cfg: TrainConfig, device: str) -> Any:
+    """One process, or distributed data parallel: gloo between CPU processes, NCCL between GPUs."""
+    if cfg.world_size == 1 and cfg.strategy == "auto":
+        return "auto"
+    from lightning.pytorch.strategies import DDPStrategy
+
+    backend = "nccl" if device == "cuda" else "gloo"
+    # ddp_spawn: processes started from this one (forked on CPU, so the task needs no pickling; CUDA needs spawn)
+    start = ("spawn" if device == "cuda" else "fork") if cfg.strategy == "ddp_spawn" else "popen"
+    return DDPStrategy(process_group_backend=backend, start_method=start, find_unused_parameters=False)
+
+
 def _prepare_run_dir(task: Task, cfg: TrainConfig) -> tuple[Path, Path, dict[str, Any]]:
     """The run directory, its resume checkpoint, and the run config the engine saves there (config.yaml):
     the task's resolved config and this TrainConfig, one document built here for every task."""
+    if cfg.world_size > 1 and not (cfg.out or cfg.name):
+        raise ConfigError(f"training in {cfg.world_size} processes needs --out DIR or --name NAME: every process "
+                          "must write to the same run")  # fmt: skip
     run_dir = run_directory(task.name, cfg)
     last = run_dir / "checkpoints" / "last.ckpt"
     if cfg.resume and not last.is_file():
@@ -275,7 +304,7 @@ def fit(task: Task, cfg: TrainConfig) -> FitResult:
     seed_everything(cfg.seed)
     model = task.build_model()
     attempt = len(list((run_dir / "logs").glob("attempt-*"))) if (run_dir / "logs").exists() else 0
-    train = ResumableBatches(task.train_batches(cfg.batch_size, cfg.seed))
+    train = ResumableBatches(task, cfg.batch_size, cfg.seed)
     log_every = max(1, min(10, len(train))) if hasattr(train.source, "__len__") else 10
     trainer, best = _trainer(task, cfg, run_dir, attempt, device, log_every, resolved)
     lit = _LitTask(task, model, cfg, train)
@@ -294,6 +323,10 @@ def fit(task: Task, cfg: TrainConfig) -> FitResult:
     finally:
         torch.use_deterministic_algorithms(previous)
     seconds = time.perf_counter() - start
+    if not trainer.is_global_zero:
+        # Lightning's ddp launcher runs the whole command again in each extra process: their part ends with
+        # training (the first process selects, measures and saves the model, and reports)
+        sys.exit(0)
     return _finish(task, model, best, trainer, run_dir, resolved, cfg, seconds)
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from lstmkit.clitools import add_config_flags, add_runtime_flag, emit, load_model, quiet_lightning, run_config, table
 from lstmkit.config import ConfigError
+from lstmkit.errors import UsageError
 
 EXAMPLES = """examples:
   lstmkit forecast backtest --data air-passengers --windows 3
@@ -73,6 +74,9 @@ def _plot(f: Any, data: str, fc: pd.DataFrame, path: Path) -> None:
 def _predict(args: argparse.Namespace) -> None:
     from lstmkit.data.timeseries import read_table
 
+    if args.dask is not None:
+        _predict_dask(args)
+        return
     f = _load(args.model, args.runtime)
     futr = read_table(args.future) if args.future else None
     context = None if args.context is None else ("all" if args.context == "all" else int(args.context))
@@ -84,6 +88,17 @@ def _predict(args: argparse.Namespace) -> None:
         _plot(f, args.data, fc, Path(args.plot))
     emit(args, {"forecasts": str(out), "rows": len(fc)}, lambda: f"{fc.head(10).to_string(index=False)}\n...\n"
          f"{len(fc)} rows written to {out}" + (f"; plot: {args.plot}" if args.plot else ""))  # fmt: skip
+
+
+def _predict_dask(args: argparse.Namespace) -> None:
+    from lstmkit.tasks.forecast.batch import predict_dask
+
+    if args.future or args.plot or args.context:
+        raise UsageError("--dask forecasts a partitioned dataset as it is: --future, --plot and --context are for "
+                         "in-process prediction")  # fmt: skip
+    out = args.out if args.out != "forecasts.csv" else "forecasts"
+    done = predict_dask(args.model, args.data, out, args.dask or None, args.runtime)
+    emit(args, done, lambda: f"{done['rows']} rows from {done['partitions']} partitions written to {out}/ (Parquet)")
 
 
 def _backtest(args: argparse.Namespace, spec: Any) -> None:
@@ -150,6 +165,10 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     pred.add_argument("--out", default="forecasts.csv", metavar="FILE", help="CSV or .parquet (default: %(default)s)")
     pred.add_argument("--plot", metavar="PNG", help="also draw history + forecast + interval per series")
     pred.add_argument("--context", metavar="N|all", help="encoder steps to read (default: the model's lookback)")
+    pred.add_argument("--dask", nargs="?", const="", metavar="SCHEDULER",
+                      help="forecast a partitioned dataset (--data 'part-*.parquet', whole series per partition) on "
+                      "Dask: a local cluster, or the scheduler at this address; --out is then a directory of "
+                      "Parquet files, one per partition")  # fmt: skip
     add_runtime_flag(pred)
     pred.add_argument("--json", action="store_true", help="print the result as JSON")
     pred.set_defaults(func=_predict)

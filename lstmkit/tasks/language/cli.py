@@ -27,7 +27,10 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     lm = LanguageModel(config=run.task, train=run.train).fit()
     assert lm.run_dir is not None
     test = lm.heldout()  # never trained or selected on; "split" says which text it is
+    assert lm.corpus is not None
+    val = lm.evaluate(lm.corpus.val)  # what `lm evaluate` of the saved model gives on the validation text
     payload = {"run": str(lm.run_dir), "model": str(lm.run_dir / "model"), **lm.fit_metrics,
+               **{f"validation_{k}": v for k, v in val.items() if k in ("loss", "bpc", "perplexity")},
                **{f"test_{k}": v for k, v in test.items()}}  # fmt: skip
     sample = lm.generate("\n", max_new_tokens=200, temperature=0.8, seed=0)[0]
     emit(args, payload, lambda: "\n".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lstmkit.config import to_dict
+from lstmkit.config import ConfigError, to_dict
 from lstmkit.data.text import Corpus, TextError
 from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, build_tokenizer
 from lstmkit.nn.state import detach_state
@@ -115,6 +115,16 @@ class LanguageTask:
 
     def train_batches(self, batch_size: int, seed: int) -> StreamBatches:
         return StreamBatches(columns(self.train_ids, batch_size), self.cfg.bptt, self.cfg.variable_bptt, seed)
+
+    def shard_train_batches(self, batch_size: int, seed: int, rank: int, world: int) -> StreamBatches:
+        """Process `rank`'s contiguous 1/world of the training stream as `batch_size` streams (distributed
+        training: each process carries the state of its own stretch, as one process carries each stream's)."""
+        part = len(self.train_ids) // world
+        if part // batch_size < self.cfg.bptt + 1:
+            raise ConfigError(f"{len(self.train_ids)} training tokens are too few for {world} processes x "
+                              f"{batch_size} streams of at least bptt {self.cfg.bptt} + 1 tokens")  # fmt: skip
+        mine = self.train_ids[rank * part : (rank + 1) * part]
+        return StreamBatches(columns(mine, batch_size), self.cfg.bptt, self.cfg.variable_bptt, seed)
 
     def val_batches(self, batch_size: int) -> StreamBatches:
         return StreamBatches(columns(self.val_ids, self.cfg.eval_columns), self.cfg.bptt, False, 0)
