@@ -85,6 +85,8 @@ def build_app(models: dict[str, Any], opts: ServeOptions | None = None, store: S
     """A FastAPI app serving `models` (name -> a loaded model implementing deploy.protocol.InferenceModel);
     sessions live in `store` (default: the one `opts` names)."""
     from fastapi import FastAPI, Request
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 
     opts = opts or ServeOptions()
@@ -111,6 +113,12 @@ def build_app(models: dict[str, Any], opts: ServeOptions | None = None, store: S
             if not secrets.compare_digest(given, opts.api_key):
                 return JSONResponse({"detail": "missing or wrong API key (Authorization: Bearer KEY)"}, status_code=401)
         return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, which can hold NaN/Infinity (Python's JSON parser reads them):
+        # answered as null, so a bad request never turns into a 500 while its 422 is written
+        return JSONResponse({"detail": _jsonable(jsonable_encoder(err.errors()))}, status_code=422)
 
     @app.exception_handler(SessionError)
     async def session_error(request: Request, err: SessionError) -> JSONResponse:

@@ -38,8 +38,8 @@ def filter_logits(logits: Tensor, s: Sampling, seen: Tensor | None = None) -> Te
         picked = logits.gather(1, seen)
         picked = torch.where(picked > 0, picked / s.repetition_penalty, picked * s.repetition_penalty)
         logits.scatter_(1, seen, picked)
-    if s.temperature > 0:  # shifted first: a tiny temperature sends the others to -inf, never the best to inf
-        logits = (logits - logits.max(-1, keepdim=True).values) / max(s.temperature, 1e-30)  # fp32-representable
+    if s.temperature > 0:  # below 1e-6 it acts as 1e-6 (as good as greedy; a float32 divisor stays non-zero)
+        logits = logits / max(s.temperature, 1e-6)
     if s.top_k > 0:
         kth = torch.topk(logits, min(s.top_k, logits.shape[-1]), dim=-1).values[:, -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))

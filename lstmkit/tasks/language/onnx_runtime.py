@@ -25,8 +25,8 @@ def filter_logits(logits: np.ndarray, temperature: float, top_k: int, top_p: flo
             idx = np.unique(ids)
             v = logits[b, idx]
             logits[b, idx] = np.where(v > 0, v / penalty, v * penalty)
-    if temperature > 0:  # shifted first: a tiny temperature sends the others to -inf, never the best to inf
-        logits = (logits - logits.max(-1, keepdims=True)) / max(temperature, 1e-30)
+    if temperature > 0:  # below 1e-6 it acts as 1e-6, as in the PyTorch sampler
+        logits /= max(temperature, 1e-6)
     if top_k > 0:
         kth = np.sort(logits, -1)[:, -min(top_k, logits.shape[-1])][:, None]
         logits[logits < kth] = -np.inf
