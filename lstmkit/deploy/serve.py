@@ -58,6 +58,8 @@ class ServeOptions:
 
 class PredictRequest(BaseModel):
     data: list[dict[str, Any]] = Field(..., description="records as the task's files have them")
+    future: list[dict[str, Any]] | None = Field(
+        None, description="forecasters with known-future covariates: the horizon's rows (no target), read after data")
 
 
 class SessionRequest(BaseModel):
@@ -178,8 +180,9 @@ def _model_routes(app: Any, models: dict[str, Any], opts: ServeOptions) -> None:
             raise HTTPException(400, "data must hold at least one record")
         if len(body.data) > opts.max_records:
             raise HTTPException(413, f"{len(body.data)} records; the limit is {opts.max_records}")
+        records = body.data + (body.future or [])
         batcher = app.state.batchers.get(name)
-        out = batcher.predict(body.data) if batcher else m.predict_records(body.data)
+        out = batcher.predict(records) if batcher else m.predict_records(records)
         return {"predictions": _jsonable(out)}
 
     @app.post("/v1/models/{name}/generate", response_model=None)

@@ -90,6 +90,35 @@ class ResumableBatches:
         self._started = True
 
 
+class ValidationBatches:
+    """A task's validation batches, each process scoring its share under distributed training: a task with
+    `shard_val_batches` gives it (a language model: its share of the evaluation streams), any other's are
+    dealt out in turn. Fewer batches (or streams) than processes: every process scores all of them (the
+    engine's sums over processes then count each batch once per process, which leaves the means as they are)."""
+
+    def __init__(self, task: Any, batch_size: int) -> None:
+        self.task, self.batch_size = task, batch_size
+        self.source = task.val_batches(batch_size)
+        self.rank, self.world, self.dealt = 0, 1, False
+
+    def shard(self, rank: int, world: int) -> None:
+        own = getattr(self.task, "shard_val_batches", None)
+        if own is not None:
+            mine = own(self.batch_size, rank, world)
+            if mine is not None:
+                self.source = mine
+        elif hasattr(self.source, "__len__") and len(self.source) >= world:
+            self.rank, self.world, self.dealt = rank, world, True
+
+    def __len__(self) -> int:
+        n = len(self.source)  # type: ignore[arg-type]
+        return len(range(self.rank, n, self.world)) if self.dealt else n
+
+    def __iter__(self) -> Iterator[Any]:
+        it = iter(self.source)
+        return itertools.islice(it, self.rank, None, self.world) if self.dealt else it
+
+
 class RandomState(Callback):
     """The global random streams in the checkpoint (dropout masks after a resume are the ones the run would
     have drawn)."""

@@ -40,7 +40,7 @@ from lstmkit.engine.config import TrainConfig, parse_duration, unique_name
 from lstmkit.engine.evaluate import batch_size_of, evaluate
 from lstmkit.engine.protocol import Task
 from lstmkit.engine.report import merge_metrics, plot_curves
-from lstmkit.engine.resume import AtomicCheckpointIO, RandomState, ResumableBatches, TaskState
+from lstmkit.engine.resume import AtomicCheckpointIO, RandomState, ResumableBatches, TaskState, ValidationBatches
 from lstmkit.engine.tracking import log_run, mlflow_logger
 
 log = logging.getLogger(__name__)
@@ -61,14 +61,16 @@ class FitResult:
 class _LitTask(pl.LightningModule):
     """Adapts a Task to Lightning; holds no task logic of its own."""
 
-    def __init__(self, task: Task, model: nn.Module, cfg: TrainConfig, batches: ResumableBatches) -> None:
+    def __init__(self, task: Task, model: nn.Module, cfg: TrainConfig, batches: ResumableBatches,
+                 val: ValidationBatches) -> None:  # fmt: skip
         super().__init__()
-        self.task, self.model, self.cfg, self.batches = task, model, cfg, batches
+        self.task, self.model, self.cfg, self.batches, self.val = task, model, cfg, batches, val
 
     def setup(self, stage: str) -> None:
         """Once the processes exist: each trains on its own share of the batches, with its own dropout stream."""
         if self.trainer.world_size > 1:
             self.batches.shard(self.global_rank, self.trainer.world_size)
+            self.val.shard(self.global_rank, self.trainer.world_size)
             seed_everything(self.cfg.seed + 7919 * self.global_rank)  # after the weights: those are rank 0's
 
     def training_step(self, batch: Any, batch_idx: int):
@@ -82,9 +84,25 @@ class _LitTask(pl.LightningModule):
         if hook:
             hook(self.model, self.current_epoch)
 
+    def on_validation_epoch_start(self) -> None:
+        self._sums: dict[str, float] = {}
+        self._count = 0
+
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        for k, v in self.task.metrics(self.model, batch).items():  # every process scores all of validation
-            self.log(f"val_{k}", v, prog_bar=True, batch_size=batch_size_of(batch), sync_dist=self.trainer.world_size > 1)
+        n = batch_size_of(batch)
+        for k, v in self.task.metrics(self.model, batch).items():
+            self._sums[k] = self._sums.get(k, 0.0) + float(v) * n
+        self._count += n
+
+    def on_validation_epoch_end(self) -> None:
+        """Batch-size-weighted means, as `evaluate` computes them: sums and counts added over the processes
+        (each scored its share of validation, or all of it: the means are the same)."""
+        keys = sorted(self._sums)
+        totals = torch.tensor([self._sums[k] for k in keys] + [float(self._count)], dtype=torch.float64)
+        if self.trainer.world_size > 1:
+            totals = self.trainer.strategy.reduce(totals.to(self.device), reduce_op="sum").cpu()
+        for k, v in zip(keys, (totals[:-1] / totals[-1]).tolist()):
+            self.log(f"val_{k}", v, prog_bar=True)
 
     def configure_optimizers(self):
         groups = getattr(self.task, "param_groups", None)  # optional: a task's own learning rates per layer
@@ -307,7 +325,8 @@ def fit(task: Task, cfg: TrainConfig) -> FitResult:
     train = ResumableBatches(task, cfg.batch_size, cfg.seed)
     log_every = max(1, min(10, len(train))) if hasattr(train.source, "__len__") else 10
     trainer, best = _trainer(task, cfg, run_dir, attempt, device, log_every, resolved)
-    lit = _LitTask(task, model, cfg, train)
+    val = ValidationBatches(task, cfg.batch_size)
+    lit = _LitTask(task, model, cfg, train, val)
     start = time.perf_counter()
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(cfg.deterministic, warn_only=True)
@@ -318,7 +337,7 @@ def fit(task: Task, cfg: TrainConfig) -> FitResult:
             warnings.filterwarnings("ignore", ".*LeafSpec.*")
             trainer.fit(
                 lit, train_dataloaders=train,
-                val_dataloaders=task.val_batches(cfg.batch_size), ckpt_path=str(last) if cfg.resume else None,
+                val_dataloaders=val, ckpt_path=str(last) if cfg.resume else None,
             )  # fmt: skip
     finally:
         torch.use_deterministic_algorithms(previous)

@@ -125,3 +125,29 @@ def test_streamed_sample_equals_lm_generate_with_the_same_seed(client, capsys):
         pieces = [json.loads(line[6:]).get("text", "") for line in r.iter_lines() if line.startswith("data: ")]
     assert "".join(pieces) == want
     assert c.post("/v1/models/lm/generate", json={**body, "stream": False}).json()["text"] == "".join(pieces)
+
+
+def test_a_forecast_missing_its_known_future_covariates_is_a_400(tmp_path):
+    """A model trained with a known-future covariate: predict and session requests without the horizon's
+    values get a 400 naming the covariate (with them: 200)."""
+    import numpy as np
+    import pandas as pd
+
+    from lstmkit.tasks.forecast import Forecaster
+
+    n = 60
+    ds = pd.date_range("2024-01-01", periods=n, freq="D")
+    promo = (np.arange(n) % 7 == 0).astype(float)
+    df = pd.DataFrame({"unique_id": "a", "ds": ds, "y": 10 + 3 * promo + np.sin(np.arange(n)), "promo": promo})
+    f = Forecaster(horizon=3, future_covariates=("promo",), hidden_size=8, num_layers=1, max_steps=3,
+                   steps_per_epoch=3, progress=False, out=str(tmp_path / "run")).fit(df)  # fmt: skip
+    c = TestClient(build_app({"promo": f}, ServeOptions()))
+    rows = [{"unique_id": "a", "ds": str(d.date()), "y": float(y), "promo": float(p)} for d, y, p in
+            zip(df.ds, df.y, df.promo)]  # fmt: skip
+    r = c.post("/v1/models/promo/predict", json={"data": rows})
+    assert r.status_code == 400 and "promo" in r.json()["detail"]
+    r = c.post("/v1/models/promo/sessions", json={"data": rows})
+    assert r.status_code == 400 and "promo" in r.json()["detail"]
+    future = [{"unique_id": "a", "ds": str(d.date()), "promo": 0.0} for d in pd.date_range(ds[-1], periods=4, freq="D")[1:]]
+    made = c.post("/v1/models/promo/sessions", json={"data": rows, "future": future})
+    assert made.status_code == 201 and len(made.json()["forecast"]) == 3

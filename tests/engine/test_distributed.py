@@ -1,7 +1,7 @@
 """Distributed data parallel (Lightning, gloo on CPU): every process gets its own share of each epoch (no
-batch twice), a language model's processes each carry their own contiguous stretch of the stream, a
-2-process run's reported validation equals `lm evaluate` of its saved weights, and a 2-process run resumes
-in 1 process."""
+batch twice) and of validation, a language model's processes each carry their own contiguous stretch of the
+stream, a 2-process run's reported validation equals `lm evaluate` of its saved weights, and a 2-process
+run resumes in 1 process."""
 
 from __future__ import annotations
 
@@ -80,6 +80,25 @@ def served_copy(b: ResumableBatches) -> list[int]:
     return order[b.rank : b.consumed * b.world : b.world]
 
 
+def test_validation_is_shared_out_and_each_batch_scored_once():
+    from lstmkit.engine.resume import ValidationBatches
+
+    class Val:
+        def val_batches(self, batch_size):
+            return list(range(7))
+
+    shares = []
+    for rank in range(2):
+        v = ValidationBatches(Val(), 4)
+        v.shard(rank, 2)
+        shares.append(list(v))
+        assert len(v) == len(shares[-1])
+    assert sorted(shares[0] + shares[1]) == list(range(7))
+    few = ValidationBatches(Val(), 4)
+    few.shard(1, 8)  # fewer batches than processes: each scores all (the means are unchanged)
+    assert list(few) == list(range(7))
+
+
 def test_language_model_processes_read_disjoint_stretches():
     from lstmkit.data.text import Corpus
     from lstmkit.tasks.language.config import LanguageConfig
@@ -94,6 +113,10 @@ def test_language_model_processes_read_disjoint_stretches():
     assert flat[0] == ids[: len(flat[0])] and flat[1] == ids[half : half + len(flat[1])]
     with pytest.raises(ConfigError, match="too few"):
         task.shard_train_batches(4, 0, 0, 200)
+    val = [task.shard_val_batches(4, r, 2).data for r in range(2)]  # the evaluation streams, split
+    whole = task.val_batches(4).data
+    assert torch.equal(torch.cat([val[0], val[1]]).sort(0).values, whole.sort(0).values)
+    assert task.shard_val_batches(4, 0, 100) is None
 
 
 def test_many_processes_need_a_named_run():

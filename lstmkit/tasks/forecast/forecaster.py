@@ -35,6 +35,7 @@ from lstmkit.tasks.forecast.pipeline import (
     origin_inputs,
     read_panel,
     schema_of,
+    split_future,
     to_frame,
     with_future,
 )
@@ -203,9 +204,11 @@ class Forecaster:
         return schema_of(self.config, stateful=True)
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """History rows in, the next horizon of every series in them out (timestamps as ISO strings)."""
-        frame = self.predict_frame(frame_of(check_records(records, self.schema())))
-        return frame_records(frame, self.config.time_col)
+        """History rows in, the next horizon of every series in them out (timestamps as ISO strings). A model
+        with known-future covariates reads each series' horizon from its rows after the last observed target
+        (target missing, covariates given)."""
+        history, future = split_future(self.config, frame_of(check_records(records, self.schema())))
+        return frame_records(self.predict(history, futr_df=future), self.config.time_col)
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self.predict(frame)

@@ -21,6 +21,7 @@ from lstmkit.tasks.forecast.pipeline import (
     read_panel,
     schema_of,
     seasons_of,
+    split_future,
     to_frame,
     with_future,
 )
@@ -62,8 +63,8 @@ class OnnxForecaster:
         return schema_of(self.config, stateful=False)
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        frame = self.predict_frame(frame_of(check_records(records, self.schema())))
-        return frame_records(frame, self.config.time_col)
+        history, future = split_future(self.config, frame_of(check_records(records, self.schema())))
+        return frame_records(self.predict(history, futr_df=future), self.config.time_col)
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self.predict(frame)

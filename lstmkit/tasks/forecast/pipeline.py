@@ -150,3 +150,15 @@ def schema_of(cfg: ForecastConfig, stateful: bool) -> dict[str, Any]:
 def frame_records(frame: pd.DataFrame, time_col: str) -> list[dict[str, Any]]:
     """A forecast frame as output records (timestamps as ISO strings)."""
     return frame.assign(**{time_col: frame[time_col].astype(str)}).to_dict(orient="records")
+
+
+def split_future(cfg: ForecastConfig, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Records as one frame -> (history, the horizon's known-future rows): for a model with known-future
+    covariates, each series' rows after its last observed target (target missing) are its future rows."""
+    if not cfg.future_covariates or cfg.target not in frame or cfg.time_col not in frame:
+        return frame, None
+    ds = pd.to_datetime(frame[cfg.time_col], errors="coerce")
+    ids = frame[cfg.id_col] if cfg.id_col in frame else pd.Series(0, index=frame.index)
+    last = ds.where(frame[cfg.target].notna()).groupby(ids).transform("max")
+    ahead = frame[cfg.target].isna() & (ds > last)
+    return frame[~ahead], (frame[ahead] if ahead.any() else None)

@@ -129,6 +129,14 @@ class LanguageTask:
     def val_batches(self, batch_size: int) -> StreamBatches:
         return StreamBatches(columns(self.val_ids, self.cfg.eval_columns), self.cfg.bptt, False, 0)
 
+    def shard_val_batches(self, batch_size: int, rank: int, world: int) -> StreamBatches | None:
+        """Process `rank`'s evaluation streams (every world-th of them; None when there are fewer streams than
+        processes): the streams are independent, so per-process token sums add up to the whole."""
+        data = columns(self.val_ids, self.cfg.eval_columns)
+        if len(data) < world:
+            return None
+        return StreamBatches(data[rank::world], self.cfg.bptt, False, 0)
+
     def test_batches(self, batch_size: int) -> None:
         return None  # the test text is scored by LanguageModel.evaluate, as one carried-state pass
 
