@@ -144,7 +144,8 @@ def _serve(args: argparse.Namespace) -> None:
     models = _served_models(args)
     opts = ServeOptions(args.host, args.port, args.api_key or os.environ.get("LSTMKIT_API_KEY"),
                         state_dir=None if args.state_dir == "none" else args.state_dir, session_ttl_s=args.session_ttl, max_sessions=args.max_sessions,
-                        batch_wait_ms=args.batch_wait_ms, max_batch=args.max_batch)  # fmt: skip
+                        batch_wait_ms=args.batch_wait_ms, max_batch=args.max_batch,
+                        max_body_bytes=args.max_body_bytes, max_records=args.max_records)  # fmt: skip
     opts.check()
     print(f"serving {', '.join(f'{n} ({m.task})' for n, m in models.items())} on http://{args.host}:{args.port} "
           f"(docs: /docs)", file=sys.stderr)  # fmt: skip
@@ -178,6 +179,10 @@ def _register_serve(sub: argparse._SubParsersAction) -> None:
                    help="a predict request waits this long for others to share one batched forward "
                    "(default: %(default)s; 0: one forward per request)")  # fmt: skip
     p.add_argument("--max-batch", type=int, default=d.max_batch, help="requests per batched forward (default: %(default)s)")
+    p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes,
+                   help="larger request bodies get a 413 (default: %(default)s)")
+    p.add_argument("--max-records", type=int, default=d.max_records,
+                   help="records per predict request, at most (default: %(default)s)")
     p.set_defaults(func=_serve)
 
 
