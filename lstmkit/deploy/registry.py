@@ -69,7 +69,7 @@ def register(model: str | Path, name: str, alias: str | None = None, tracking_ur
         client.set_registered_model_alias(name, alias, version.version)
     return {"name": name, "version": int(version.version), "alias": alias, "run_id": run.info.run_id,
             "uri": f"models:/{name}@{alias}" if alias else f"models:/{name}/{version.version}",
-            "tracking_uri": client._tracking_client.tracking_uri}  # fmt: skip
+            "tracking_uri": tracking_uri or "MLflow's default (MLFLOW_TRACKING_URI, else ./mlruns)"}  # fmt: skip
 
 
 def fetch(uri: str, tracking_uri: str | None = None, dst: str | Path | None = None) -> Path:
@@ -86,7 +86,7 @@ def fetch(uri: str, tracking_uri: str | None = None, dst: str | Path | None = No
             name, _, number = uri.removeprefix("models:/").rpartition("/")
             version = client.get_model_version(name, number)
     except Exception as err:  # MLflow's RestException: unknown name, alias or version
-        raise RegistryError(f"{uri}: not in the registry at {client._registry_uri} ({err})") from None
+        raise RegistryError(f"{uri}: not in the registry at {tracking_uri or 'the default tracking URI'} ({err})") from None
     dst = Path(dst or tempfile.mkdtemp(prefix="lstmkit-registry-"))
     local = mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=str(dst),
                                                 tracking_uri=tracking_uri)  # fmt: skip
