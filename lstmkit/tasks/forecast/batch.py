@@ -1,5 +1,6 @@
-"""Batch prediction over a partitioned dataset with Dask: `lstmkit forecast predict --data 'part-*.parquet'
---dask [SCHEDULER]`, or `predict_partition` in your own `map_partitions`.
+"""Batch prediction at scale: in one process over a file read in chunks of whole series (`lstmkit forecast
+predict --chunk-rows N`: memory one chunk, forecasts written chunk by chunk), or over a partitioned dataset
+with Dask (`--data 'part-*.parquet' --dask [SCHEDULER]`, or `predict_partition` in your own `map_partitions`).
 
 Each partition must hold whole series (partition by series id, as a Parquet dataset written per id range
 is). Every worker loads the saved model once (a small per-process cache keyed by path and runtime) and
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -68,3 +70,42 @@ def predict_dask(model: str | Path, data: str, out: str | Path, scheduler: str |
     if cluster is not None:
         cluster.close()
     return {"forecasts": str(out), "partitions": frame.npartitions, "rows": rows}
+
+
+def forecast_chunks(model: Any, data: str | Path, rows: int, futr_df: pd.DataFrame | None = None,
+                    context: int | Literal["all"] | None = None) -> Iterator[pd.DataFrame]:  # fmt: skip
+    """The forecasts of `data` (a CSV/Parquet file, directory or glob; each series' rows together), one frame
+    per chunk of about `rows` rows: the whole file is never read at once. `model`: a Forecaster or its ONNX
+    runtime."""
+    from lstmkit.data.chunks import series_chunks
+
+    c = model.config
+    cols = [c.id_col, c.time_col, c.target, *c.past_covariates, *c.future_covariates, *c.static_covariates]
+    for frame in series_chunks(data, c.id_col, rows, cols):
+        yield model.predict(frame, futr_df=futr_df, context=context)
+
+
+def write_chunks(frames: Iterator[pd.DataFrame], out: str | Path) -> int:
+    """Append forecast frames to `out` (Parquet for .parquet/.pq, else CSV) as they come; returns the rows."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")  # the finished file appears whole, or not at all
+    rows, writer = 0, None
+    try:
+        for i, frame in enumerate(frames):
+            if out.suffix in (".parquet", ".pq"):
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                writer = writer or pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table.cast(writer.schema))
+            else:
+                frame.to_csv(tmp, mode="w" if i == 0 else "a", header=i == 0, index=False)
+            rows += len(frame)
+        if writer is not None:
+            writer.close()
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return rows

@@ -51,9 +51,17 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     if f.config.future_covariates and not args.future:
         payload["forecast"] = "skipped: the model uses known-future covariates; pass --future FILE for the horizon"
     else:
-        fc = f.predict(data, futr_df=read_table(args.future) if args.future else None)
-        fc.to_csv(f.run_dir / "forecast.csv", index=False)
-        _plot(f, data, fc, f.run_dir / "forecast.png")
+        futr = read_table(args.future) if args.future else None
+        if f.config.chunk_rows:  # the file chunk by chunk; the plot shows the first chunk's series
+            from lstmkit.tasks.forecast.batch import forecast_chunks, write_chunks
+
+            write_chunks(forecast_chunks(f, data, f.config.chunk_rows, futr), f.run_dir / "forecast.csv")
+            fc = pd.read_csv(f.run_dir / "forecast.csv", nrows=50_000, parse_dates=[f.config.time_col])
+            _plot(f, next(f.chunks(data)), fc, f.run_dir / "forecast.png")
+        else:
+            fc = f.predict(data, futr_df=futr)
+            fc.to_csv(f.run_dir / "forecast.csv", index=False)
+            _plot(f, data, fc, f.run_dir / "forecast.png")
         payload["forecast"] = str(f.run_dir / "forecast.csv")
         payload["plot"] = str(f.run_dir / "forecast.png")
     if f.train_config.track:
@@ -63,11 +71,13 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     emit(args, payload, lambda: "\n".join(f"{k}: {v}" for k, v in payload.items()))
 
 
-def _plot(f: Any, data: str, fc: pd.DataFrame, path: Path) -> None:
+def _plot(f: Any, data: Any, fc: pd.DataFrame, path: Path) -> None:
+    from lstmkit.data.timeseries import Panel
     from lstmkit.tasks.forecast.pipeline import read_panel
     from lstmkit.tasks.forecast.plots import plot_forecasts
 
-    plot_forecasts(read_panel(f.config, data).series, fc.rename(columns={f.config.id_col: "unique_id",
+    panel = data if isinstance(data, Panel) else read_panel(f.config, data)
+    plot_forecasts(panel.series, fc.rename(columns={f.config.id_col: "unique_id",
                                                               f.config.time_col: "ds"}), path)  # fmt: skip
 
 
@@ -80,6 +90,9 @@ def _predict(args: argparse.Namespace) -> None:
     f = _load(args.model, args.runtime)
     futr = read_table(args.future) if args.future else None
     context = None if args.context is None else ("all" if args.context == "all" else int(args.context))
+    if args.chunk_rows:
+        _predict_chunked(args, f, futr, context)
+        return
     fc = f.predict(args.data, futr_df=futr, context=context)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +101,15 @@ def _predict(args: argparse.Namespace) -> None:
         _plot(f, args.data, fc, Path(args.plot))
     emit(args, {"forecasts": str(out), "rows": len(fc)}, lambda: f"{fc.head(10).to_string(index=False)}\n...\n"
          f"{len(fc)} rows written to {out}" + (f"; plot: {args.plot}" if args.plot else ""))  # fmt: skip
+
+
+def _predict_chunked(args: argparse.Namespace, f: Any, futr: pd.DataFrame | None, context: Any) -> None:
+    from lstmkit.tasks.forecast.batch import forecast_chunks, write_chunks
+
+    if args.plot:
+        raise UsageError("--plot draws from the whole history; with --chunk-rows, plot a few series separately")
+    rows = write_chunks(forecast_chunks(f, args.data, args.chunk_rows, futr, context), args.out)
+    emit(args, {"forecasts": str(args.out), "rows": rows}, lambda: f"{rows} rows written to {args.out}")
 
 
 def _predict_dask(args: argparse.Namespace) -> None:
@@ -169,6 +191,9 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
                       help="forecast a partitioned dataset (--data 'part-*.parquet', whole series per partition) on "
                       "Dask: a local cluster, or the scheduler at this address; --out is then a directory of "
                       "Parquet files, one per partition")  # fmt: skip
+    pred.add_argument("--chunk-rows", type=int, metavar="N",
+                      help="data larger than memory: read --data in chunks of about N rows of whole series (each "
+                      "series' rows together in the file) and write the forecasts chunk by chunk")  # fmt: skip
     add_runtime_flag(pred)
     pred.add_argument("--json", action="store_true", help="print the result as JSON")
     pred.set_defaults(func=_predict)

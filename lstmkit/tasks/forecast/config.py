@@ -15,6 +15,11 @@ class ForecastConfig:
     data: str | None = option(
         None, "a CSV/Parquet file in long format, or a built-in dataset (lstmkit datasets)", metavar="PATH|DATASET"
     )
+    chunk_rows: int | None = option(
+        None, "data larger than memory: read --data (Parquet/CSV file, directory or glob; each series' rows together) "
+        "in chunks of about N rows and train from an on-disk window cache, one chunk in memory at a time "
+        "(default: read it all)", metavar="N"
+    )
     id_col: str = option("unique_id", "column naming the series (absent: the file is one series)", metavar="COL")
     time_col: str = option("ds", "timestamp column", metavar="COL")
     target: str = option("y", "column to forecast", metavar="COL")
@@ -84,6 +89,8 @@ class ForecastConfig:
             raise ConfigError(f"anchor {self.anchor} needs direct decoding (--decoding direct)")
         if self.forking < 1:
             raise ConfigError(f"forking must be >= 1, got {self.forking}")
+        if self.chunk_rows is not None and self.chunk_rows < 1:
+            raise ConfigError(f"chunk_rows must be >= 1, got {self.chunk_rows}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ConfigError(f"steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
 

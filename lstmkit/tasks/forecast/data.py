@@ -53,7 +53,8 @@ def future_values(futr: pd.DataFrame | None, uid: str, ds: pd.DatetimeIndex, c: 
             f"with {c.id_col}, {c.time_col} and those columns for the {c.horizon} steps after each series"
         )
     ids = futr[c.id_col].astype(str) if c.id_col in futr.columns else pd.Series(uid, index=futr.index)
-    rows = futr[ids == uid].assign(**{c.time_col: pd.to_datetime(futr[c.time_col])}).set_index(c.time_col)
+    rows = futr[(ids == uid).to_numpy()]
+    rows = rows.assign(**{c.time_col: pd.to_datetime(rows[c.time_col])}).set_index(c.time_col)  # any index
     values = rows.reindex(ds)[list(c.future_covariates)].to_numpy(np.float64)
     if np.isnan(values).any():
         missing = ds[np.isnan(values).any(axis=1)][0]

@@ -8,6 +8,7 @@ no training framework.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -74,20 +75,35 @@ class Forecaster:
     # ---- training
 
     def fit(self, data: Data) -> Forecaster:
-        """Train on every series of `data` (long format, a file, or a built-in dataset name)."""
+        """Train on every series of `data` (long format, a file, or a built-in dataset name); with
+        `chunk_rows` set, a file is read in chunks and never held whole (data larger than memory)."""
+        import dataclasses
+
+        if self.config.chunk_rows:
+            from lstmkit.tasks.forecast.stream import StreamingForecastTask, check_streamable
+
+            source = check_streamable(data, self.config.chunk_rows)
+            task = StreamingForecastTask(dataclasses.replace(self.config, data=source), source, self.config.chunk_rows)
+            try:
+                return self._fit_task(task)
+            finally:
+                task.close()
         panel, cfg, horizon = load_data(data, self.config)
         if isinstance(data, (str, Path)):  # saved with the model: export scores int8 graphs on it
-            import dataclasses
-
             cfg = dataclasses.replace(cfg, data=str(data))
         return self.fit_panel(panel, with_data_defaults(cfg, panel, horizon))
 
     def fit_panel(self, panel: Panel, cfg: ForecastConfig) -> Forecaster:
         """Train on a validated panel with a config whose horizon and lookback are set."""
-        from lstmkit.engine.trainer import fit
         from lstmkit.tasks.forecast.task import ForecastTask
 
-        task = ForecastTask(cfg, panel)
+        return self._fit_task(ForecastTask(cfg, panel))
+
+    def _fit_task(self, task: Any) -> Forecaster:
+        """Train a forecasting task (in memory or streaming): fit, the validation gate, calibration, save."""
+        from lstmkit.engine.trainer import fit
+
+        cfg = task.cfg
         result = fit(task, self.train_config)
         gate = task.validation_gate(result.model.eval())
         if gate:
@@ -152,6 +168,11 @@ class Forecaster:
         net, pre = self._require_fitted()
         if data is None:
             return self._predict_carried(futr_df)
+        if self.config.chunk_rows and isinstance(data, (str, Path)) and not builtin_frame(data)[1]:
+            from lstmkit.tasks.forecast.batch import forecast_chunks  # a file read chunk by chunk
+
+            return pd.concat(list(forecast_chunks(self, data, self.config.chunk_rows, futr_df, context)),
+                             ignore_index=True)  # fmt: skip
         series = self._panel(data).series
         window = context_of(context, self.config.lookback, series)
         extended = [self._with_future(s, futr_df) for s in series]
@@ -163,6 +184,12 @@ class Forecaster:
                 qs.append(forecast_batch(net, self.config, {k: torch.from_numpy(v) for k, v in batch.items()},
                                          pre.layout).numpy())  # fmt: skip
         return self._frame(series, np.concatenate(qs))
+
+    def chunks(self, data: str | Path, rows: int | None = None) -> Iterator[Panel]:
+        """The series of a file as panels of about `rows` rows (default: the config's chunk_rows), read in turn."""
+        from lstmkit.tasks.forecast.stream import read_chunks
+
+        return read_chunks(self.config, str(data), rows or self.config.chunk_rows or 100_000)
 
     def _frame(self, series: list[Series], q: np.ndarray, pres: list[Preprocessor] | None = None) -> pd.DataFrame:
         """Scaled quantiles (S, H, Q) -> the long forecast frame, in the data's units."""

@@ -22,7 +22,8 @@ from lstmkit.tasks.forecast.outputs import NAME, build_model, decoded_steps, sea
 from lstmkit.tasks.forecast.predict import forecast_batch
 from lstmkit.tasks.forecast.windows import Batch, OriginBatches, WindowSampler, build_tensors, origin_batches
 
-__all__ = ["NAME", "ForecastTask", "build_model", "forecast_loss", "quantile_score", "with_data_defaults"]
+__all__ = ["NAME", "ForecastTask", "build_model", "finished", "forecast_loss", "forecast_metrics", "gate_of",
+           "quantile_score", "run", "split_validation", "with_data_defaults"]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -98,13 +99,7 @@ class ForecastTask:
         return forecast_loss(self.cfg, run(model, batch), batch["y"])
 
     def metrics(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
-        """Loss and MAE of the median over the held-out horizon, in scaled units (comparable across series)."""
-        q = forecast_batch(model, self.cfg, batch, self.pre.layout)  # (B, H, Q)
-        y = batch["y"][:, -1]  # (B, H)
-        valid = torch.isfinite(y)
-        median = q[..., self.cfg.levels.index(0.5)]
-        mae = (median - y).abs()[valid].mean() if bool(valid.any()) else torch.tensor(float("nan"))
-        return {"loss": quantile_score(self.cfg, q, y), "mae": mae}
+        return forecast_metrics(self.cfg, self.pre, model, batch)
 
     def config_dict(self) -> dict[str, Any]:
         return to_dict(self.cfg)
@@ -118,21 +113,7 @@ class ForecastTask:
         window or a smoothing anchor."""
         if self.pre.layout.gate is None or not self.cfg.validation:
             return {}
-        ones = self._val_medians(model, self.pre)
-        alone = self._val_medians(model, dataclasses.replace(self.pre, gate={s.uid: 0.0 for s in self.panel.series}))
-        y = np.stack([s.y[len(t) : len(t) + self.cfg.horizon] for s, t in zip(self.panel.series, self.train_panel.series)])
-        won = np.nanmean(np.abs(ones - y), axis=1) <= np.nanmean(np.abs(alone - y), axis=1)  # (S,)
-        return {s.uid: float(w) for s, w in zip(self.panel.series, won)}
-
-    def _val_medians(self, model: ForecastNet, pre: Preprocessor) -> np.ndarray:
-        """(S, H) validation medians in data units, featurised by `pre`."""
-        pt = build_tensors(self.panel.series, pre, self.cfg.lookback, self.cfg.horizon)
-        qs = []
-        with torch.no_grad():
-            for b in origin_batches(pt, self._val_origins, self.cfg.lookback, self.cfg.horizon, seasons_of(self.cfg), 256):
-                qs.append(forecast_batch(model, self.cfg, b, pre.layout).numpy())
-        q = np.concatenate(qs)[..., self.cfg.levels.index(0.5)]  # (S, H) scaled
-        return np.stack([pre.unscale(s, v) for s, v in zip(self.panel.series, q)])
+        return gate_of(self.cfg, model, self.pre, self.panel, self.train_panel, self._val_origins)
 
     def set_gate(self, gate: dict[str, float]) -> None:
         """Record the validation gate: the saved preprocessor forecasts with it from now on."""
@@ -140,19 +121,59 @@ class ForecastTask:
         self._final = None
 
     def final_preprocessor(self) -> Preprocessor:
-        """What the trained model forecasts with: the training preprocessor, except that a smoothing anchor's
-        pieces (kind, season, smoothing weights, drift) are refit on whole series once validation has picked the weights:
-        a short series loses its season if it is estimated without its last horizon."""
+        """What the trained model forecasts with (see `finished`)."""
         if self._final is None:
-            pre = self.pre
-            if pre.use_theta and self.cfg.validation:
-                pre = dataclasses.replace(pre, theta={s.uid: pre.theta_params(s).to_json() for s in self.panel.series})
-            if self.cfg.intervals == "rolling":  # calibrated on the whole series, with its final anchor
-                widths = {s.uid: pre.interval_widths(s, self.cfg.levels, self.cfg.horizon) for s in self.panel.series}
-                pre = dataclasses.replace(pre, intervals="rolling", widths=widths,  # {}: too short, left as it is
-                                          levels=list(self.cfg.levels))  # fmt: skip
-            self._final = pre
+            self._final = finished(self.cfg, self.pre, self.pre, self.panel.series)
         return self._final
+
+
+def gate_of(cfg: ForecastConfig, model: ForecastNet, pre: Preprocessor, panel: Panel, train: Panel,
+            origins: list[tuple[int, int]]) -> dict[str, float]:  # fmt: skip
+    """Per series of `panel` (`train`: its training part): 1.0 where the network's validation median beat its
+    anchor alone, else 0.0."""
+    ones = _val_medians(cfg, model, pre, panel.series, origins)
+    alone = _val_medians(cfg, model, dataclasses.replace(pre, gate={s.uid: 0.0 for s in panel.series}),
+                         panel.series, origins)  # fmt: skip
+    y = np.stack([s.y[len(t) : len(t) + cfg.horizon] for s, t in zip(panel.series, train.series)])  # (S, H)
+    won = np.nanmean(np.abs(ones - y), axis=1) <= np.nanmean(np.abs(alone - y), axis=1)  # (S,)
+    return {s.uid: float(w) for s, w in zip(panel.series, won)}
+
+
+def _val_medians(cfg: ForecastConfig, model: ForecastNet, pre: Preprocessor, series: list, origins: list) -> np.ndarray:
+    """(S, H) validation medians in data units, featurised by `pre`."""
+    assert cfg.lookback is not None and cfg.horizon is not None
+    pt = build_tensors(series, pre, cfg.lookback, cfg.horizon)
+    qs = []
+    with torch.no_grad():
+        for b in origin_batches(pt, origins, cfg.lookback, cfg.horizon, seasons_of(cfg), 256):
+            qs.append(forecast_batch(model, cfg, b, pre.layout).numpy())
+    q = np.concatenate(qs)[..., cfg.levels.index(0.5)]  # (S, H) scaled
+    return np.stack([pre.unscale(s, v) for s, v in zip(series, q)])
+
+
+def finished(cfg: ForecastConfig, pre: Preprocessor, into: Preprocessor, series: list) -> Preprocessor:
+    """`into` with the final pieces for `series` added: the training preprocessor, except that a smoothing
+    anchor's pieces (kind, season, smoothing weights, drift) are refit on whole series once validation has
+    picked the weights (a short series loses its season if it is estimated without its last horizon), and
+    rolling interval widths calibrated on the whole series with that final anchor."""
+    if pre.use_theta and cfg.validation:
+        pre = dataclasses.replace(pre, theta={**pre.theta, **{s.uid: pre.theta_params(s).to_json() for s in series}})
+    out = dataclasses.replace(into, theta=pre.theta)
+    if cfg.intervals == "rolling":
+        assert cfg.horizon is not None
+        widths = {s.uid: pre.interval_widths(s, cfg.levels, cfg.horizon) for s in series}  # {}: too short
+        out = dataclasses.replace(out, intervals="rolling", widths={**into.widths, **widths}, levels=list(cfg.levels))
+    return out
+
+
+def forecast_metrics(cfg: ForecastConfig, pre: Preprocessor, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
+    """Loss and MAE of the median over the held-out horizon, in scaled units (comparable across series)."""
+    q = forecast_batch(model, cfg, batch, pre.layout)  # (B, H, Q)
+    y = batch["y"][:, -1]  # (B, H)
+    valid = torch.isfinite(y)
+    median = q[..., cfg.levels.index(0.5)]
+    mae = (median - y).abs()[valid].mean() if bool(valid.any()) else torch.tensor(float("nan"))
+    return {"loss": quantile_score(cfg, q, y), "mae": mae}
 
 
 def quantile_score(cfg: ForecastConfig, q: Tensor, y: Tensor) -> Tensor:
