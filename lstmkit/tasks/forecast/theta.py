@@ -58,7 +58,9 @@ def seasonal_indices(y: np.ndarray, pos: np.ndarray, m: int) -> np.ndarray:
     half = (len(weights) - 1) // 2
     detrended = z[half : half + len(trend)] - trend
     p = p[half : half + len(trend)]
-    index = np.array([detrended[p == k].mean() if np.any(p == k) else 0.0 for k in range(m)])
+    counts = np.bincount(p, minlength=m)[:m]  # (m,) observations per season position
+    sums = np.bincount(p, weights=detrended, minlength=m)[:m]
+    index = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)  # (m,) mean detrended value per position
     return index - index.mean()
 
 
@@ -67,7 +69,10 @@ def _seasonal(z: np.ndarray, m: int) -> bool:
     denom = float(np.sum(x * x))
     if denom <= 0:
         return False
-    acf = np.array([np.sum(x[k:] * x[: len(x) - k]) / denom for k in range(1, m + 1)])
+    n = len(x)
+    acf = np.correlate(x, x, mode="full")[n : n + m] / denom  # (m,) lags 1 .. m (shorter: fewer)
+    if len(acf) < m:
+        acf = np.r_[acf, np.zeros(m - len(acf))]
     limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[: m - 1] ** 2)) / len(x))
     return bool(abs(acf[m - 1]) > limit)
 
