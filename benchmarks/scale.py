@@ -2,7 +2,7 @@
 fit + predict time and peak memory against the number of series, and Dask batch prediction against
 in-process prediction.
 
-    python benchmarks/scale.py [--sizes 1000 10000 100000] [--no-write]
+    python benchmarks/scale.py [--sizes 1000 10000 100000] [--stream-sizes 10000 100000] [--no-write]
 
 Each measurement runs in its own process (peak memory is that process's maximum RSS). Forecasting uses a
 fixed training budget (1 epoch of 20 steps) so that the time measures what grows with the data (reading,
@@ -49,6 +49,41 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"fit_s": t1 - t0, "predict_s": t2 - t1, "peak_mb": peak, "rows": len(df), "forecast_rows": len(fc)}))
 """
 
+WRITE_CHILD = r"""
+import sys, numpy as np, pandas as pd, pyarrow as pa, pyarrow.parquet as pq
+n, length, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rng = np.random.default_rng(0)
+t = np.arange(length)
+writer = None
+for lo in range(0, n, 1000):  # the same series as FORECAST_CHILD, written 1,000 series per row group
+    k = min(1000, n - lo)
+    level = rng.uniform(50, 150, k)[:, None]
+    y = level + 0.05 * level * np.sin(2 * np.pi * t / 24)[None] + rng.normal(0, 1, (k, length))
+    df = pd.DataFrame({"unique_id": np.repeat(np.arange(lo, lo + k), length).astype(str),
+                       "ds": np.tile(pd.date_range("2024-01-01", periods=length, freq="h"), k),
+                       "y": y.ravel().astype(np.float32)})
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    writer = writer or pq.ParquetWriter(path, table.schema)
+    writer.write_table(table)
+writer.close()
+print("{}")
+"""
+
+STREAM_CHILD = r"""
+import json, resource, sys, time
+from lstmkit.tasks.forecast import Forecaster
+from lstmkit.tasks.forecast.batch import forecast_chunks, write_chunks
+path, rows, out, opts = sys.argv[1], int(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
+t0 = time.perf_counter()
+f = Forecaster(horizon=24, freq="h", epochs=1, steps_per_epoch=20, batch_size=256, progress=False, out=out,
+               chunk_rows=rows, **opts).fit(path)
+t1 = time.perf_counter()
+n = write_chunks(forecast_chunks(f, path, rows), out + "/forecasts.parquet")
+t2 = time.perf_counter()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"fit_s": t1 - t0, "predict_s": t2 - t1, "peak_mb": peak, "forecast_rows": n}))
+"""
+
 DASK_CHILD = r"""
 import json, sys, time, glob
 import pandas as pd
@@ -90,9 +125,22 @@ def lm_throughput(devices: int, steps: int, tmp: Path) -> float:
     return steps * devices * 32 * 64 / (long - short)
 
 
+def slope_line(runs: list[tuple[int, dict]]) -> list[str]:
+    """The log-log slope of fit + predict time between the smallest and the largest size."""
+    if len(runs) < 2:
+        return []
+    (n0, a), (n1, b) = runs[0], runs[-1]
+    slope = math.log(b["fit_s"] + b["predict_s"]) - math.log(a["fit_s"] + a["predict_s"])
+    return ["", f"Log-log slope of fit + predict time from {n0:,} to {n1:,} series: "
+            f"{slope / (math.log(n1) - math.log(n0)):.2f} (1.00 is linear)."]  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    p.add_argument("--stream-sizes", type=int, nargs="*", default=[10000, 100000],
+                   help="series counts trained and predicted from a Parquet file read in chunks")
+    p.add_argument("--chunk-rows", type=int, default=240_000, help="rows per chunk for --stream-sizes")
     p.add_argument("--length", type=int, default=120, help="points per synthetic hourly series")
     p.add_argument("--lm-steps", type=int, default=40)
     p.add_argument("--set", nargs="*", default=["anchor=season"], metavar="KEY=VALUE")
@@ -101,7 +149,8 @@ def main() -> None:
     opts = dict(kv.split("=", 1) for kv in args.set)
     today = datetime.date.today().isoformat()
     lines = [f"## Scaling ({today})", "",
-             f"Command: `python benchmarks/scale.py --sizes {' '.join(map(str, args.sizes))} --length {args.length} "
+             f"Command: `python benchmarks/scale.py --sizes {' '.join(map(str, args.sizes))} --stream-sizes "
+             f"{' '.join(map(str, args.stream_sizes))} --chunk-rows {args.chunk_rows} --length {args.length} "
              f"--lm-steps {args.lm_steps} --set {' '.join(args.set)}`  ", f"Machine: {machine()}", ""]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp_:
         tmp = Path(tmp_)
@@ -119,11 +168,23 @@ def main() -> None:
             print(f"forecast {n}: {r}", file=sys.stderr)
             lines.append(f"| {n:,} | {r['rows']:,} | {r['fit_s']:.1f} | {r['predict_s']:.1f} | {r['peak_mb']:.0f} | "
                          f"{1000 * r['fit_s'] / n:.2f} | {1000 * r['predict_s'] / n:.2f} |")  # fmt: skip
-        if len(runs) >= 2:
-            (n0, a), (n1, b) = runs[0], runs[-1]
-            slope = math.log(b["fit_s"] + b["predict_s"]) - math.log(a["fit_s"] + a["predict_s"])
-            lines += ["", f"Log-log slope of fit + predict time from {n0:,} to {n1:,} series: "
-                      f"{slope / (math.log(n1) - math.log(n0)):.2f} (1.00 is linear)."]  # fmt: skip
+        lines += slope_line(runs)
+        if args.stream_sizes:
+            lines += ["", f"Larger than memory (`chunk_rows={args.chunk_rows:,}`: the Parquet file read in chunks of whole "
+                      "series, training from an on-disk window cache, forecasts written chunk by chunk):", "",
+                      "| series | rows | fit s | predict s | peak RSS MB | fit s per 1k series | predict s per 1k series |",
+                      "|---|---|---|---|---|---|---|"]  # fmt: skip
+            streamed = []
+            for n in args.stream_sizes:
+                path = tmp / f"stream-{n}.parquet"
+                child(WRITE_CHILD, str(n), str(args.length), str(path))
+                r = child(STREAM_CHILD, str(path), str(args.chunk_rows), str(tmp / f"st-{n}"), json.dumps(opts))
+                path.unlink()
+                streamed.append((n, r))
+                print(f"streamed {n}: {r}", file=sys.stderr)
+                lines.append(f"| {n:,} | {n * args.length:,} | {r['fit_s']:.1f} | {r['predict_s']:.1f} | "
+                             f"{r['peak_mb']:.0f} | {1000 * r['fit_s'] / n:.2f} | {1000 * r['predict_s'] / n:.2f} |")  # fmt: skip
+            lines += slope_line(streamed)
         n_dask = args.sizes[min(1, len(args.sizes) - 1)]
         model = tmp / f"fc-{n_dask}" / "model"
         parts = tmp / "parts"
