@@ -125,6 +125,16 @@ def lm_throughput(devices: int, steps: int, tmp: Path) -> float:
     return steps * devices * 32 * 64 / (long - short)
 
 
+SIZE_HEAD = ["| series | rows | fit s | predict s | peak RSS MB | fit s per 1k series | predict s per 1k series |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+
+
+def size_row(n: int, rows: int, r: dict) -> str:
+    """One row of the forecasting cost table."""
+    return (f"| {n:,} | {rows:,} | {r['fit_s']:.1f} | {r['predict_s']:.1f} | {r['peak_mb']:.0f} | "
+            f"{1000 * r['fit_s'] / n:.2f} | {1000 * r['predict_s'] / n:.2f} |")  # fmt: skip
+
+
 def slope_line(runs: list[tuple[int, dict]]) -> list[str]:
     """The log-log slope of fit + predict time between the smallest and the largest size."""
     if len(runs) < 2:
@@ -159,21 +169,18 @@ def main() -> None:
         print(f"lm: 1 process {one:.0f} tokens/s, 2 processes {two:.0f} tokens/s", file=sys.stderr)
         lines += ["| lm training (2 x 256 LSTM, 32 x 64 tokens per step per process) | tokens/s |", "|---|---|",
                   f"| 1 process | {one:,.0f} |", f"| 2 processes (DDP, gloo) | {two:,.0f} ({two / one:.2f}x) |", ""]  # fmt: skip
-        lines += ["| series | rows | fit s | predict s | peak RSS MB | fit s per 1k series | predict s per 1k series |",
-                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += SIZE_HEAD
         runs = []
         for n in args.sizes:
             r = child(FORECAST_CHILD, str(n), str(args.length), str(tmp / f"fc-{n}"), json.dumps(opts))
             runs.append((n, r))
             print(f"forecast {n}: {r}", file=sys.stderr)
-            lines.append(f"| {n:,} | {r['rows']:,} | {r['fit_s']:.1f} | {r['predict_s']:.1f} | {r['peak_mb']:.0f} | "
-                         f"{1000 * r['fit_s'] / n:.2f} | {1000 * r['predict_s'] / n:.2f} |")  # fmt: skip
+            lines.append(size_row(n, r["rows"], r))
         lines += slope_line(runs)
         if args.stream_sizes:
             lines += ["", f"Larger than memory (`chunk_rows={args.chunk_rows:,}`: the Parquet file read in chunks of whole "
                       "series, training from an on-disk window cache, forecasts written chunk by chunk):", "",
-                      "| series | rows | fit s | predict s | peak RSS MB | fit s per 1k series | predict s per 1k series |",
-                      "|---|---|---|---|---|---|---|"]  # fmt: skip
+                      *SIZE_HEAD]  # fmt: skip
             streamed = []
             for n in args.stream_sizes:
                 path = tmp / f"stream-{n}.parquet"
@@ -182,8 +189,7 @@ def main() -> None:
                 path.unlink()
                 streamed.append((n, r))
                 print(f"streamed {n}: {r}", file=sys.stderr)
-                lines.append(f"| {n:,} | {n * args.length:,} | {r['fit_s']:.1f} | {r['predict_s']:.1f} | "
-                             f"{r['peak_mb']:.0f} | {1000 * r['fit_s'] / n:.2f} | {1000 * r['predict_s'] / n:.2f} |")  # fmt: skip
+                lines.append(size_row(n, n * args.length, r))
             lines += slope_line(streamed)
         n_dask = args.sizes[min(1, len(args.sizes) - 1)]
         model = tmp / f"fc-{n_dask}" / "model"
