@@ -87,3 +87,49 @@ def test_a_single_series_forecast_with_anchor_auto_saves_and_reloads(tmp_path):
     pd.testing.assert_frame_equal(lstmkit.load(tmp_path / "run").predict(df), fc)
     with pytest.raises(LstmkitError, match="direct decoding"):
         Forecaster(horizon=6, anchor="auto", decoding="recursive")
+
+
+def test_the_correction_weight_blends_the_network_with_its_anchor(tmp_path):
+    """blend (0,): the anchor's own forecast; (1,): the network's; (0.5,): their mean (the same trained
+    network, since the weight is chosen after training)."""
+    t = np.arange(60)
+    y = 50 + 0.8 * t + 6 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(1).normal(0, 1.5, 60)
+    df = pd.DataFrame({"ds": pd.date_range("2020-01-01", periods=60, freq="MS"), "y": y})
+    fc = {w: Forecaster(horizon=6, anchor="ets", blend=(w,), seed=3, out=str(tmp_path / str(w)), **FAST)
+          .fit(df).predict(df)["y_hat"].to_numpy() for w in (0.0, 0.5, 1.0)}  # fmt: skip
+    assert np.abs(fc[1.0] - fc[0.0]).max() > 1e-3  # the network does correct the anchor
+    np.testing.assert_allclose(fc[0.5], (fc[0.0] + fc[1.0]) / 2, rtol=0, atol=1e-3)
+    pos = np.arange(66) % 12
+    p = anchors.fit(y, pos[:60], 12, "damped")
+    np.testing.assert_allclose(fc[0.0], anchors.forecast(y, pos[:60], pos[60:], 12, p), rtol=0, atol=1e-2)
+    f = Forecaster(horizon=6, anchor="ets", out=str(tmp_path / "default"), **FAST).fit(df)
+    assert sum(f.report["correction_weights"].values()) == 1
+    assert set(f.report["correction_weights"]) <= {"0", "0.5", "1"}
+    with pytest.raises(LstmkitError, match="blend"):
+        Forecaster(horizon=6, blend=(1.5,))
+
+
+def test_transform_auto_picks_log_for_multiplicative_growth_and_none_otherwise():
+    """One series: multiplicative trend and season are linear on the log scale (the anchors forecast them
+    better there), an additive series is not, a series with a zero cannot be logged; a positive panel of ten
+    series or more is logged."""
+    from lstmkit.data.timeseries import Columns, to_panel
+    from lstmkit.tasks.forecast.outputs import choose_transform
+
+    t = np.arange(96)
+    rng = np.random.default_rng(2)
+    season = np.sin(2 * np.pi * t / 12)
+    mult = 10 * np.exp(0.03 * t) * (1 + 0.3 * season) * np.exp(rng.normal(0, 0.02, 96))
+    add = 100 + 0.5 * t + 8 * season + rng.normal(0, 1.0, 96)
+    ds = pd.date_range("2000-01-01", periods=96, freq="MS")
+
+    def panel(y):
+        return to_panel(pd.DataFrame({"unique_id": "a", "ds": ds, "y": y}), Columns("unique_id", "ds", "y"), "MS")
+
+    pos = np.arange(96) % 12
+    assert anchors.log_gain(mult, pos, 12, 12) < 0 < anchors.log_gain(add, pos, 12, 12)
+    assert choose_transform(panel(mult), 12) == "log"
+    assert choose_transform(panel(add), 12) == "none"
+    assert choose_transform(panel(np.r_[0.0, mult[1:]]), 12) == "none"
+    many = pd.concat([pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": add + i}) for i in range(10)])
+    assert choose_transform(to_panel(many, Columns("unique_id", "ds", "y"), "MS"), 12) == "log"  # a panel

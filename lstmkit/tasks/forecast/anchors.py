@@ -166,18 +166,48 @@ def _seasonal_naive(y: np.ndarray, h: int, m: int) -> np.ndarray:
     return np.where(np.isfinite(out), out, last)
 
 
+def _origins(n: int, m: int, h: int, windows: int) -> list[int]:
+    """Up to `windows` rolling origins one horizon apart, the last a horizon before the end, each leaving at
+    least two seasons (and 8 points) to fit on."""
+    return [n - h * w for w in range(1, windows + 1) if n - h * w >= max(2 * m, 8)]
+
+
+def rolling_errors(y: np.ndarray, pos: np.ndarray, m: int, h: int, windows: int = 3, log: bool = False
+                   ) -> dict[str, float]:  # fmt: skip
+    """Each kind's mean absolute error over the rolling origins, each refit on the data before its origin;
+    `log`: fitted on log(y) (positive y), forecasts mapped back, errors in y's units. {} when too short."""
+    origins = _origins(len(y), m, h, windows)
+    if not origins:
+        return {}
+    z = np.log(y) if log else y
+    back = np.exp if log else (lambda v: v)
+    err = {}
+    for kind in KINDS:
+        e = [np.abs(back(forecast(z[:o], pos[:o], pos[o : o + h], m, fit(z[:o], pos[:o], m, kind))) - y[o : o + h])
+             for o in origins]  # fmt: skip
+        err[kind] = float(np.nanmean(np.concatenate(e)))
+    return err
+
+
 def select(y: np.ndarray, pos: np.ndarray, m: int, h: int, windows: int = 3) -> SmoothParams:
     """anchor auto: the kind with the least mean absolute error over up to `windows` rolling origins (one
     horizon apart, the last one a horizon before the end), each refit on the data before its origin; then
     that kind fitted on all of y. Too short for one window: theta."""
-    n = len(y)
-    origins = [n - h * w for w in range(1, windows + 1) if n - h * w >= max(2 * m, 8)]
-    if not origins:
+    err = rolling_errors(y, pos, m, h, windows)
+    if not err:
         return fit(y, pos, m, "theta")
-    err = {}
-    for kind in KINDS:
-        e = [np.abs(forecast(y[:o], pos[:o], pos[o : o + h], m, fit(y[:o], pos[:o], m, kind)) - y[o : o + h])
-             for o in origins]  # fmt: skip
-        err[kind] = float(np.nanmean(np.concatenate(e)))
     best = min(KINDS, key=lambda k: (err[k], KINDS.index(k)))
     return fit(y, pos, m, best)
+
+
+def log_gain(y: np.ndarray, pos: np.ndarray, m: int, h: int) -> float | None:
+    """log(best error with log(y) / best error with y) of the anchors over rolling origins: below 0 where the
+    log scale forecasts the series better (multiplicative trend or season). None: y not all positive, or too
+    short to tell."""
+    obs = y[np.isfinite(y)]
+    if not len(obs) or obs.min() <= 0:
+        return None
+    raw, logged = rolling_errors(y, pos, m, h), rolling_errors(y, pos, m, h, log=True)
+    if not raw or min(raw.values()) <= 0:
+        return None
+    return float(np.log(max(min(logged.values()), 1e-12) / min(raw.values())))

@@ -48,6 +48,9 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
         payload["anchor_alone"] = (f"{len(r['anchor_alone'])} of {r['series']} series: their anchor alone beat the "
                                    f"network on the validation horizon, so it forecasts them ({', '.join(r['anchor_alone'][:5])}"
                                    f"{' ...' if len(r['anchor_alone']) > 5 else ''})")  # fmt: skip
+    if len(r.get("correction_weights") or {}) > 1:
+        payload["correction_weights"] = ", ".join(f"{w}: {n}" for w, n in r["correction_weights"].items()) + (
+            " series (the share of the network's correction of the anchor kept, chosen on validation)")
     if f.config.future_covariates and not args.future:
         payload["forecast"] = "skipped: the model uses known-future covariates; pass --future FILE for the horizon"
     else:

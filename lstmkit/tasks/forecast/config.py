@@ -32,8 +32,10 @@ class ForecastConfig:
     calendar: bool = option(True, "add calendar features derived from the timestamps (hour, weekday, season)")
     id_embedding: bool = option(True, "learn an embedding of the series id (unseen ids at predict time get a shared one)")
     scaler: Literal["standard", "robust", "none"] = option("standard", "per-series scaling, stored with the model")
-    transform: Literal["none", "log"] = option(
-        "none", "log: model log(y) (positive targets; multiplicative trend and season), forecasts mapped back"
+    transform: Literal["none", "log", "auto"] = option(
+        "none", "log: model log(y) (positive targets; multiplicative trend and season), forecasts mapped back; "
+        "auto: log where every target is positive and the statistical anchors forecast the series better on the "
+        "log scale over rolling origins in the history (the choice is saved with the model)"
     )
     head: Literal["quantile", "normal"] = option("quantile", "quantile outputs (pinball loss) or a normal distribution")
     quantiles: tuple[float, ...] = option((0.1, 0.5, 0.9), "quantile levels to forecast; the point forecast is 0.5")
@@ -59,6 +61,11 @@ class ForecastConfig:
     validation: bool = option(
         True, "hold out each series' last horizon for validation and model selection (off: train on all rows; "
         "the monitor then reads that horizon in-sample)"
+    )
+    blend: tuple[float, ...] = option(
+        (0.0, 0.5, 1.0), "weights of the network's correction of a smoothing anchor (theta, ets, auto) tried on each "
+        "series' validation horizon; the one with the least error is kept (0: the anchor alone, 1: the network's "
+        "forecast, 0.5: their mean)", metavar="W"
     )
     hidden_size: int = option(64, "LSTM hidden units")
     num_layers: int = option(2, "stacked LSTM layers")
@@ -87,6 +94,8 @@ class ForecastConfig:
             raise ConfigError(f"extra_seasons must be periods >= 1 (or 0 for none), got {self.extra_seasons}")
         if self.anchor in ("theta", "ets", "auto") and self.decoding != "direct":
             raise ConfigError(f"anchor {self.anchor} needs direct decoding (--decoding direct)")
+        if not self.blend or any(not 0 <= w <= 1 for w in self.blend):
+            raise ConfigError(f"blend weights must be in [0, 1], got {self.blend}")
         if self.forking < 1:
             raise ConfigError(f"forking must be >= 1, got {self.forking}")
         if self.chunk_rows is not None and self.chunk_rows < 1:

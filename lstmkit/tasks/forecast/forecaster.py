@@ -122,7 +122,8 @@ class Forecaster:
         return self
 
     def _anchor_report(self, gate: dict[str, float]) -> dict[str, Any]:
-        """Which anchor each series got and where it alone beat the network on validation (then it forecasts)."""
+        """Which anchor each series got and how much of the network's correction validation kept for it (0:
+        the anchor alone forecasts it)."""
         assert self.pre is not None
         kinds = {u: self.pre.theta_of_uid(u).kind for u in self.pre.theta} if self.pre.use_theta else {}
         alone = sorted(u for u, g in gate.items() if g == 0)
@@ -133,7 +134,11 @@ class Forecaster:
         counts: dict[str, int] = {}
         for k in kinds.values():
             counts[k] = counts.get(k, 0) + 1
-        return {"anchor": self.config.anchor, "anchor_kinds": counts, "anchor_alone": alone, "series": len(gate)}
+        weights: dict[str, int] = {}
+        for g in gate.values():
+            weights[f"{g:g}"] = weights.get(f"{g:g}", 0) + 1
+        return {"anchor": self.config.anchor, "anchor_kinds": counts, "anchor_alone": alone, "series": len(gate),
+                "correction_weights": dict(sorted(weights.items()))}  # fmt: skip
 
     def _calibrate(self, task: Any) -> list[list[float]]:
         if not self.config.validation:

@@ -104,7 +104,11 @@ class ForecastNet(nn.Module):
         return torch.cat(parts, dim=-1) if parts else nums
 
     def rnn_inputs(self, x: Tensor, s: Tensor) -> Tensor:
-        """(B, T, F) and static (B, S) -> what the LSTM reads (B, T, F + S)."""
+        """(B, T, F) and static (B, S) -> what the LSTM reads (B, T, F + S). The gate column reads 1, as in
+        training: a series' correction weight scales the decoder's output only."""
+        gate = self._gate_col()
+        if gate is not None:
+            x = torch.where(torch.arange(x.shape[-1], device=x.device) == gate, torch.ones_like(x), x)  # (B, T, F)
         if not self.static_size:
             return x
         return torch.cat([x, s[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)  # (B, T, F + S)
@@ -126,14 +130,18 @@ class ForecastNet(nn.Module):
         if self.lag is not None:
             z = z + self.lag(lags - level[:, :, None, None])  # (B, T, Hz, D)
         y = self.head(z)  # (B, T, Hz, P)
-        gate = self.theta_cols[5] if self.theta_cols is not None and len(self.theta_cols) > 5 else None
-        if gate is not None:  # 0 for a series whose anchor alone beat the network on validation
+        gate = self._gate_col()
+        if gate is not None:  # the series' correction weight: 0 where the anchor alone won validation
             y = y * rows[..., gate, None, None]  # (B, T, Hz, P)
         if self.anchored:
             shift = torch.zeros(y.shape[-1], device=y.device, dtype=y.dtype)
             shift[: self.anchored] = 1.0
             y = y + self.base(rows, known, lags)[..., None] * shift  # (B, T, Hz, P)
         return y
+
+    def _gate_col(self) -> int | None:
+        """The encoder column holding each series' correction weight (smoothing anchors since v0.3)."""
+        return self.theta_cols[5] if self.theta_cols is not None and len(self.theta_cols) > 5 else None
 
     def base(self, rows: Tensor, known: Tensor, lags: Tensor) -> Tensor:
         """The anchor's forecast (B, T, Hz) from the origins' rows (B, T, F), known (B, T, Hz, K), lags."""

@@ -7,11 +7,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from lstmkit.config import ConfigError
-from lstmkit.data.timeseries import Panel, season_length, weekly_period
+from lstmkit.data.timeseries import Panel, season_length, season_position, weekly_period
+from lstmkit.tasks.forecast import anchors
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
@@ -59,8 +61,32 @@ def with_data_defaults(cfg: ForecastConfig, panel: Panel, horizon: int | None) -
                     "network)", horizon, MIN_TRAIN)  # fmt: skip
         validation = False
     anchor = cfg.anchor or ("auto" if cfg.decoding == "direct" else "season")
+    transform = choose_transform(panel, horizon) if cfg.transform == "auto" else cfg.transform
     return dataclasses.replace(cfg, horizon=horizon, lookback=lookback, freq=panel.freq, extra_seasons=extra,
-                               validation=validation, anchor=anchor)  # fmt: skip
+                               validation=validation, anchor=anchor, transform=transform)  # fmt: skip
+
+
+PANEL = 10  # series from which transform auto logs any positive panel
+
+
+def choose_transform(panel: Panel, horizon: int, most: int = 100) -> str:
+    """transform auto: log where every target is positive and either the panel has >= PANEL series (a global
+    network learns shared shapes better from relative changes: M3 monthly and M4 Hourly validation) or the
+    statistical anchors forecast the series better on the log scale over rolling origins (geometric mean of
+    the error ratios < 1, over up to `most` series); otherwise none."""
+    if any(np.nanmin(s.y, initial=np.inf) <= 0 for s in panel.series):
+        log.info("transform auto: none (some targets are <= 0)")
+        return "none"
+    if len(panel.series) >= PANEL:
+        log.info("transform auto: log (%d positive series)", len(panel.series))
+        return "log"
+    m = season_length(panel.freq)
+    gains = [g for s in panel.series[:most]
+             if (g := anchors.log_gain(s.y, season_position(s.ds, panel.freq), m, horizon)) is not None]  # fmt: skip
+    choice = "log" if gains and float(np.mean(gains)) < 0 else "none"
+    log.info("transform auto: %s (anchor errors with log / without, geometric mean over %d series: %s)", choice,
+             len(gains), f"{np.exp(np.mean(gains)):.3f}" if gains else "too short to tell")  # fmt: skip
+    return choice
 
 
 def build_model(cfg: ForecastConfig, pre: Preprocessor) -> ForecastNet:

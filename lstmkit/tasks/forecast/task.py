@@ -129,26 +129,34 @@ class ForecastTask:
 
 def gate_of(cfg: ForecastConfig, model: ForecastNet, pre: Preprocessor, panel: Panel, train: Panel,
             origins: list[tuple[int, int]]) -> dict[str, float]:  # fmt: skip
-    """Per series of `panel` (`train`: its training part): 1.0 where the network's validation median beat its
-    anchor alone, else 0.0."""
-    ones = _val_medians(cfg, model, pre, panel.series, origins)
-    alone = _val_medians(cfg, model, dataclasses.replace(pre, gate={s.uid: 0.0 for s in panel.series}),
-                         panel.series, origins)  # fmt: skip
+    """Per series of `panel` (`train`: its training part): the weight of the network's correction (one of
+    cfg.blend) whose validation median had the least MAE; 0 is the anchor alone, 1 the network's forecast.
+    The scaled forecast is linear in the weight, so two passes give every candidate."""
+    weights = sorted(set(cfg.blend), reverse=True)  # ties go to the larger weight (the network's choice)
+    ones = _val_medians(cfg, model, pre, panel.series, origins, {s.uid: 1.0 for s in panel.series})  # (S, H)
+    alone = _val_medians(cfg, model, pre, panel.series, origins, {s.uid: 0.0 for s in panel.series})
     y = np.stack([s.y[len(t) : len(t) + cfg.horizon] for s, t in zip(panel.series, train.series)])  # (S, H)
-    won = np.nanmean(np.abs(ones - y), axis=1) <= np.nanmean(np.abs(alone - y), axis=1)  # (S,)
-    return {s.uid: float(w) for s, w in zip(panel.series, won)}
+    mae = np.stack([np.nanmean(np.abs(_unscale(pre, panel.series, alone + w * (ones - alone)) - y), axis=1)
+                    for w in weights])  # fmt: skip  # (W, S) in data units
+    best = np.argmin(np.where(np.isnan(mae), np.inf, mae), axis=0)  # (S,): all NaN -> the largest weight
+    return {s.uid: float(weights[b]) for s, b in zip(panel.series, best)}
 
 
-def _val_medians(cfg: ForecastConfig, model: ForecastNet, pre: Preprocessor, series: list, origins: list) -> np.ndarray:
-    """(S, H) validation medians in data units, featurised by `pre`."""
+def _val_medians(cfg: ForecastConfig, model: ForecastNet, pre: Preprocessor, series: list, origins: list,
+                 gate: dict[str, float]) -> np.ndarray:  # fmt: skip
+    """(S, H) validation medians in scaled units (the model's own), with the correction weights `gate`."""
     assert cfg.lookback is not None and cfg.horizon is not None
+    pre = dataclasses.replace(pre, gate=gate)
     pt = build_tensors(series, pre, cfg.lookback, cfg.horizon)
     qs = []
     with torch.no_grad():
         for b in origin_batches(pt, origins, cfg.lookback, cfg.horizon, seasons_of(cfg), 256):
             qs.append(forecast_batch(model, cfg, b, pre.layout).numpy())
-    q = np.concatenate(qs)[..., cfg.levels.index(0.5)]  # (S, H) scaled
-    return np.stack([pre.unscale(s, v) for s, v in zip(series, q)])
+    return np.concatenate(qs)[..., cfg.levels.index(0.5)]  # (S, H)
+
+
+def _unscale(pre: Preprocessor, series: list, q: np.ndarray) -> np.ndarray:
+    return np.stack([pre.unscale(s, v) for s, v in zip(series, q)])  # (S, H)
 
 
 def finished(cfg: ForecastConfig, pre: Preprocessor, into: Preprocessor, series: list) -> Preprocessor:
