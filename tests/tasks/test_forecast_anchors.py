@@ -102,7 +102,7 @@ def test_the_correction_weight_blends_the_network_with_its_anchor(tmp_path):
     pos = np.arange(66) % 12
     p = anchors.fit(y, pos[:60], 12, "damped")
     np.testing.assert_allclose(fc[0.0], anchors.forecast(y, pos[:60], pos[60:], 12, p), rtol=0, atol=1e-2)
-    f = Forecaster(horizon=6, anchor="ets", out=str(tmp_path / "default"), **FAST).fit(df)
+    f = Forecaster(horizon=6, anchor="ets", blend=(0.0, 0.5, 1.0), out=str(tmp_path / "grid"), **FAST).fit(df)
     assert sum(f.report["correction_weights"].values()) == 1
     assert set(f.report["correction_weights"]) <= {"0", "0.5", "1"}
     with pytest.raises(LstmkitError, match="blend"):

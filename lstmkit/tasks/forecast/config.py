@@ -63,9 +63,9 @@ class ForecastConfig:
         "the monitor then reads that horizon in-sample)"
     )
     blend: tuple[float, ...] = option(
-        (0.0, 0.5, 1.0), "weights of the network's correction of a smoothing anchor (theta, ets, auto) tried on each "
+        (0.0, 1.0), "weights of the network's correction of a smoothing anchor (theta, ets, auto) tried on each "
         "series' validation horizon; the one with the least error is kept (0: the anchor alone, 1: the network's "
-        "forecast, 0.5: their mean)", metavar="W"
+        "forecast, 0.5: their mean; e.g. --blend 0 0.5 1)", metavar="W"
     )
     hidden_size: int = option(64, "LSTM hidden units")
     num_layers: int = option(2, "stacked LSTM layers")
