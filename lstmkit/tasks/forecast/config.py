@@ -34,8 +34,8 @@ class ForecastConfig:
     scaler: Literal["standard", "robust", "none"] = option("standard", "per-series scaling, stored with the model")
     transform: Literal["none", "log", "auto"] = option(
         "none", "log: model log(y) (positive targets; multiplicative trend and season), forecasts mapped back; "
-        "auto: log where every target is positive and the statistical anchors forecast the series better on the "
-        "log scale over rolling origins in the history (the choice is saved with the model)"
+        "auto: log where every target is positive and the panel has 10 series or more, or (fewer series) the "
+        "statistical anchors forecast rolling origins of the history better on the log scale (saved with the model)"
     )
     head: Literal["quantile", "normal"] = option("quantile", "quantile outputs (pinball loss) or a normal distribution")
     quantiles: tuple[float, ...] = option((0.1, 0.5, 0.9), "quantile levels to forecast; the point forecast is 0.5")

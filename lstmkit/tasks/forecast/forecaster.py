@@ -8,6 +8,7 @@ no training framework.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -131,14 +132,9 @@ class Forecaster:
             log.info("the anchor alone beat the network on the validation horizon of %d of %d series (%s%s): "
                      "those are forecast by the anchor", len(alone), len(gate), ", ".join(alone[:5]),
                      " ..." if len(alone) > 5 else "")  # fmt: skip
-        counts: dict[str, int] = {}
-        for k in kinds.values():
-            counts[k] = counts.get(k, 0) + 1
-        weights: dict[str, int] = {}
-        for g in gate.values():
-            weights[f"{g:g}"] = weights.get(f"{g:g}", 0) + 1
-        return {"anchor": self.config.anchor, "anchor_kinds": counts, "anchor_alone": alone, "series": len(gate),
-                "correction_weights": dict(sorted(weights.items()))}  # fmt: skip
+        weights = Counter(f"{g:g}" for g in gate.values())
+        return {"anchor": self.config.anchor, "anchor_kinds": dict(Counter(kinds.values())), "anchor_alone": alone,
+                "series": len(gate), "correction_weights": dict(sorted(weights.items()))}  # fmt: skip
 
     def _calibrate(self, task: Any) -> list[list[float]]:
         if not self.config.validation:

@@ -69,11 +69,11 @@ def with_data_defaults(cfg: ForecastConfig, panel: Panel, horizon: int | None) -
 PANEL = 10  # series from which transform auto logs any positive panel
 
 
-def choose_transform(panel: Panel, horizon: int, most: int = 100) -> str:
+def choose_transform(panel: Panel, horizon: int) -> str:
     """transform auto: log where every target is positive and either the panel has >= PANEL series (a global
-    network learns shared shapes better from relative changes: M3 monthly and M4 Hourly validation) or the
-    statistical anchors forecast the series better on the log scale over rolling origins (geometric mean of
-    the error ratios < 1, over up to `most` series); otherwise none."""
+    network learns shared shapes better from relative changes: M3 monthly validation) or the statistical
+    anchors forecast its series better on the log scale over rolling origins (geometric mean of the error
+    ratios < 1); otherwise none."""
     if any(np.nanmin(s.y, initial=np.inf) <= 0 for s in panel.series):
         log.info("transform auto: none (some targets are <= 0)")
         return "none"
@@ -81,7 +81,7 @@ def choose_transform(panel: Panel, horizon: int, most: int = 100) -> str:
         log.info("transform auto: log (%d positive series)", len(panel.series))
         return "log"
     m = season_length(panel.freq)
-    gains = [g for s in panel.series[:most]
+    gains = [g for s in panel.series
              if (g := anchors.log_gain(s.y, season_position(s.ds, panel.freq), m, horizon)) is not None]  # fmt: skip
     choice = "log" if gains and float(np.mean(gains)) < 0 else "none"
     log.info("transform auto: %s (anchor errors with log / without, geometric mean over %d series: %s)", choice,
