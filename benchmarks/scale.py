@@ -38,10 +38,12 @@ t = np.arange(length)
 ids = np.repeat(np.arange(n), length)
 level = rng.uniform(50, 150, n)[:, None]
 y = level + 0.05 * level * np.sin(2 * np.pi * t / 24)[None] + rng.normal(0, 1, (n, length))
-df = pd.DataFrame({"unique_id": ids.astype(str), "ds": np.tile(pd.date_range("2024-01-01", periods=length, freq="h"), n),
+stamps = pd.date_range("2024-01-01", periods=length, freq="h")
+df = pd.DataFrame({"unique_id": ids.astype(str), "ds": np.tile(stamps, n),
                    "y": y.ravel().astype(np.float32)})
 t0 = time.perf_counter()
-f = Forecaster(horizon=24, freq="h", epochs=1, steps_per_epoch=20, batch_size=256, progress=False, out=out, **opts).fit(df)
+f = Forecaster(horizon=24, freq="h", epochs=1, steps_per_epoch=20, batch_size=256, progress=False, out=out, **opts)
+f.fit(df)
 t1 = time.perf_counter()
 fc = f.predict(df)
 t2 = time.perf_counter()
@@ -100,8 +102,9 @@ print(json.dumps({"in_process_s": t1 - t0, "dask_s": t2 - t1, "rows": len(fc), "
 
 
 def child(code: str, *args: str, timeout: int = 3600) -> dict:
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -110,11 +113,37 @@ def child(code: str, *args: str, timeout: int = 3600) -> dict:
 def lm_throughput(devices: int, steps: int, tmp: Path) -> float:
     """Training tokens per second over `steps` optimiser steps, net of start-up and the final evaluation (a run
     of 5 steps subtracted)."""
+
     def run(n: int, out: str) -> float:
-        cmd = [sys.executable, "-m", "lstmkit.cli", "lm", "train", "--text", "shakespeare", "--out", str(tmp / out),
-               "--devices", str(devices), "--max-steps", str(n), "--batch-size", "32", "--bptt", "64",
-               "--hidden-size", "256", "--num-layers", "2", "--no-progress", "--precision", "32",
-               "--checkpoint-every", "100000", "--json"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "lstmkit.cli",
+            "lm",
+            "train",
+            "--text",
+            "shakespeare",
+            "--out",
+            str(tmp / out),
+            "--devices",
+            str(devices),
+            "--max-steps",
+            str(n),
+            "--batch-size",
+            "32",
+            "--bptt",
+            "64",
+            "--hidden-size",
+            "256",
+            "--num-layers",
+            "2",
+            "--no-progress",
+            "--precision",
+            "32",
+            "--checkpoint-every",
+            "100000",
+            "--json",
+        ]
         t = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=3600)
         if done.returncode != 0:
@@ -125,14 +154,18 @@ def lm_throughput(devices: int, steps: int, tmp: Path) -> float:
     return steps * devices * 32 * 64 / (long - short)
 
 
-SIZE_HEAD = ["| series | rows | fit s | predict s | peak RSS MB | fit s per 1k series | predict s per 1k series |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+SIZE_HEAD = [
+    "| series | rows | fit s | predict s | peak RSS MB | fit s per 1k series | predict s per 1k series |",
+    "|---|---|---|---|---|---|---|",
+]
 
 
 def size_row(n: int, rows: int, r: dict) -> str:
     """One row of the forecasting cost table."""
-    return (f"| {n:,} | {rows:,} | {r['fit_s']:.1f} | {r['predict_s']:.1f} | {r['peak_mb']:.0f} | "
-            f"{1000 * r['fit_s'] / n:.2f} | {1000 * r['predict_s'] / n:.2f} |")  # fmt: skip
+    return (
+        f"| {n:,} | {rows:,} | {r['fit_s']:.1f} | {r['predict_s']:.1f} | {r['peak_mb']:.0f} | "
+        f"{1000 * r['fit_s'] / n:.2f} | {1000 * r['predict_s'] / n:.2f} |"
+    )
 
 
 def slope_line(runs: list[tuple[int, dict]]) -> list[str]:
@@ -141,15 +174,23 @@ def slope_line(runs: list[tuple[int, dict]]) -> list[str]:
         return []
     (n0, a), (n1, b) = runs[0], runs[-1]
     slope = math.log(b["fit_s"] + b["predict_s"]) - math.log(a["fit_s"] + a["predict_s"])
-    return ["", f"Log-log slope of fit + predict time from {n0:,} to {n1:,} series: "
-            f"{slope / (math.log(n1) - math.log(n0)):.2f} (1.00 is linear)."]  # fmt: skip
+    return [
+        "",
+        f"Log-log slope of fit + predict time from {n0:,} to {n1:,} series: "
+        f"{slope / (math.log(n1) - math.log(n0)):.2f} (1.00 is linear).",
+    ]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    p.add_argument("--stream-sizes", type=int, nargs="*", default=[10000, 100000],
-                   help="series counts trained and predicted from a Parquet file read in chunks")
+    p.add_argument(
+        "--stream-sizes",
+        type=int,
+        nargs="*",
+        default=[10000, 100000],
+        help="series counts trained and predicted from a Parquet file read in chunks",
+    )
     p.add_argument("--chunk-rows", type=int, default=240_000, help="rows per chunk for --stream-sizes")
     p.add_argument("--length", type=int, default=120, help="points per synthetic hourly series")
     p.add_argument("--lm-steps", type=int, default=40)
@@ -158,17 +199,27 @@ def main() -> None:
     args = p.parse_args()
     opts = dict(kv.split("=", 1) for kv in args.set)
     today = datetime.date.today().isoformat()
-    lines = [f"## Scaling ({today})", "",
-             f"Command: `python benchmarks/scale.py --sizes {' '.join(map(str, args.sizes))} --stream-sizes "
-             f"{' '.join(map(str, args.stream_sizes))} --chunk-rows {args.chunk_rows} --length {args.length} "
-             f"--lm-steps {args.lm_steps} --set {' '.join(args.set)}`  ", f"Machine: {machine()}", ""]  # fmt: skip
+    lines = [
+        f"## Scaling ({today})",
+        "",
+        f"Command: `python benchmarks/scale.py --sizes {' '.join(map(str, args.sizes))} --stream-sizes "
+        f"{' '.join(map(str, args.stream_sizes))} --chunk-rows {args.chunk_rows} --length {args.length} "
+        f"--lm-steps {args.lm_steps} --set {' '.join(args.set)}`  ",
+        f"Machine: {machine()}",
+        "",
+    ]
     with tempfile.TemporaryDirectory() as tmp_:
         tmp = Path(tmp_)
         one = lm_throughput(1, args.lm_steps, tmp)
         two = lm_throughput(2, args.lm_steps, tmp)
         print(f"lm: 1 process {one:.0f} tokens/s, 2 processes {two:.0f} tokens/s", file=sys.stderr)
-        lines += ["| lm training (2 x 256 LSTM, 32 x 64 tokens per step per process) | tokens/s |", "|---|---|",
-                  f"| 1 process | {one:,.0f} |", f"| 2 processes (DDP, gloo) | {two:,.0f} ({two / one:.2f}x) |", ""]  # fmt: skip
+        lines += [
+            "| lm training (2 x 256 LSTM, 32 x 64 tokens per step per process) | tokens/s |",
+            "|---|---|",
+            f"| 1 process | {one:,.0f} |",
+            f"| 2 processes (DDP, gloo) | {two:,.0f} ({two / one:.2f}x) |",
+            "",
+        ]
         lines += SIZE_HEAD
         runs = []
         for n in args.sizes:
@@ -178,9 +229,13 @@ def main() -> None:
             lines.append(size_row(n, r["rows"], r))
         lines += slope_line(runs)
         if args.stream_sizes:
-            lines += ["", f"Larger than memory (`chunk_rows={args.chunk_rows:,}`: the Parquet file read in chunks of whole "
-                      "series, training from an on-disk window cache, forecasts written chunk by chunk):", "",
-                      *SIZE_HEAD]  # fmt: skip
+            lines += [
+                "",
+                f"Larger than memory (`chunk_rows={args.chunk_rows:,}`: the Parquet file read in chunks of whole "
+                "series, training from an on-disk window cache, forecasts written chunk by chunk):",
+                "",
+                *SIZE_HEAD,
+            ]
             streamed = []
             for n in args.stream_sizes:
                 path = tmp / f"stream-{n}.parquet"
@@ -195,7 +250,8 @@ def main() -> None:
         model = tmp / f"fc-{n_dask}" / "model"
         parts = tmp / "parts"
         parts.mkdir()
-        split = child(r"""
+        split = child(
+            r"""
 import sys, numpy as np, pandas as pd
 n, length, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 rng = np.random.default_rng(1)
@@ -206,14 +262,22 @@ for k in range(8):
     pd.DataFrame({"unique_id": np.repeat(ids, length).astype(str),
                   "ds": np.tile(pd.date_range("2024-01-01", periods=length, freq="h"), len(ids)),
                   "y": y.ravel().astype(np.float32)}).to_parquet(f"{out}/part-{k}.parquet", index=False)
-print("{}")""", str(n_dask), str(args.length), str(parts))  # fmt: skip
+print("{}")""",
+            str(n_dask),
+            str(args.length),
+            str(parts),
+        )
         del split
         d = child(DASK_CHILD, str(model), str(parts / "part-*.parquet"), str(tmp / "dask-out"))
         print(f"dask: {d}", file=sys.stderr)
-        lines += ["", f"| batch prediction, {n_dask:,} series in 8 Parquet partitions | seconds | series/s |",
-                  "|---|---|---|", f"| in process (one pandas frame) | {d['in_process_s']:.1f} | {n_dask / d['in_process_s']:,.0f} |",
-                  f"| Dask, local cluster ({d['dask_rows']:,} rows written per partition) | {d['dask_s']:.1f} | "
-                  f"{n_dask / d['dask_s']:,.0f} |"]  # fmt: skip
+        lines += [
+            "",
+            f"| batch prediction, {n_dask:,} series in 8 Parquet partitions | seconds | series/s |",
+            "|---|---|---|",
+            f"| in process (one pandas frame) | {d['in_process_s']:.1f} | {n_dask / d['in_process_s']:,.0f} |",
+            f"| Dask, local cluster ({d['dask_rows']:,} rows written per partition) | {d['dask_s']:.1f} | "
+            f"{n_dask / d['dask_s']:,.0f} |",
+        ]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:

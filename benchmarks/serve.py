@@ -59,9 +59,21 @@ def history(uid: str, n: int = 36) -> list[dict]:
 def start(state_dir: Path, port: int, batch_wait_ms: float) -> subprocess.Popen:
     import httpx
 
-    cmd = [sys.executable, "-m", "lstmkit.cli", "serve", "--port", str(port), "--state-dir", str(state_dir),
-           "--batch-wait-ms", str(batch_wait_ms), "--max-sessions", "1000",
-           *[a for t in ("classify", "forecast", "lm") for a in ("--model", f"{t}={FIXTURES / t}")]]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "lstmkit.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--state-dir",
+        str(state_dir),
+        "--batch-wait-ms",
+        str(batch_wait_ms),
+        "--max-sessions",
+        "1000",
+        *[a for t in ("classify", "forecast", "lm") for a in ("--model", f"{t}={FIXTURES / t}")],
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
         try:
@@ -130,26 +142,42 @@ def run(batch_wait_ms: float, requests: int, clients: int) -> dict:
             proc.wait()
     lat = {k: np.array([s for kk, s in log if kk == k]) * 1000 for k, _ in MIX}
     every = np.array([s for _, s in log]) * 1000
-    return {"requests": len(log), "errors": len(errors), "error_examples": errors[:3], "seconds": seconds,
-            "rps": len(log) / seconds, "p50": float(np.percentile(every, 50)), "p99": float(np.percentile(every, 99)),
-            "by_kind": {k: (len(v), float(np.percentile(v, 50)), float(np.percentile(v, 99))) for k, v in lat.items() if len(v)},
-            "rss_warm": rss_warm, "rss_end": rss_end}  # fmt: skip
+    return {
+        "requests": len(log),
+        "errors": len(errors),
+        "error_examples": errors[:3],
+        "seconds": seconds,
+        "rps": len(log) / seconds,
+        "p50": float(np.percentile(every, 50)),
+        "p99": float(np.percentile(every, 99)),
+        "by_kind": {
+            k: (len(v), float(np.percentile(v, 50)), float(np.percentile(v, 99))) for k, v in lat.items() if len(v)
+        },
+        "rss_warm": rss_warm,
+        "rss_end": rss_end,
+    }
 
 
 def report(results: dict[str, dict], args: argparse.Namespace) -> str:
     today = datetime.date.today().isoformat()
-    lines = [f"## Serving under load ({today})", "",
-             f"Command: `python benchmarks/serve.py --requests {args.requests} --clients {args.clients}`  ",
-             f"Machine: {machine()}; client and server on the same cores, loopback.  ",
-             "Models: the v0.4.0 saved-model fixtures (classifier, forecaster, language model): the serving path, "
-             "not model size. Mix: 40 % classify predict, 20 % forecast predict (30-48 history rows), 30 % session "
-             "observe (one new row, seq checked, state written to SQLite before answering), 10 % generate "
-             "(8 tokens). Memory: the server's RSS after a warm-up of a tenth of the requests, and at the end.", "",
-             "| server | requests | errors | requests/s | p50 ms | p99 ms | RSS after warm-up → end (MB) |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"## Serving under load ({today})",
+        "",
+        f"Command: `python benchmarks/serve.py --requests {args.requests} --clients {args.clients}`  ",
+        f"Machine: {machine()}; client and server on the same cores, loopback.  ",
+        "Models: the v0.4.0 saved-model fixtures (classifier, forecaster, language model): the serving path, "
+        "not model size. Mix: 40 % classify predict, 20 % forecast predict (30-48 history rows), 30 % session "
+        "observe (one new row, seq checked, state written to SQLite before answering), 10 % generate "
+        "(8 tokens). Memory: the server's RSS after a warm-up of a tenth of the requests, and at the end.",
+        "",
+        "| server | requests | errors | requests/s | p50 ms | p99 ms | RSS after warm-up → end (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['requests']:,} | {r['errors']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
-                     f"{r['rss_warm']:.0f} → {r['rss_end']:.0f} ({100 * (r['rss_end'] / r['rss_warm'] - 1):+.1f} %) |")  # fmt: skip
+        lines.append(
+            f"| {name} | {r['requests']:,} | {r['errors']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
+            f"{r['rss_warm']:.0f} → {r['rss_end']:.0f} ({100 * (r['rss_end'] / r['rss_warm'] - 1):+.1f} %) |"
+        )
     lines += ["", "| kind | server | requests | p50 ms | p99 ms |", "|---|---|---|---|---|"]
     for k, _ in MIX:
         for name, r in results.items():
@@ -167,12 +195,19 @@ def main() -> None:
     p.add_argument("--no-write", action="store_true", help="print, do not write BENCHMARKS.md")
     args = p.parse_args()
     results = {}
-    for name, wait in ((f"micro-batched ({args.batch_wait_ms:g} ms)", args.batch_wait_ms), ("one forward per request", 0.0)):
+    for name, wait in (
+        (f"micro-batched ({args.batch_wait_ms:g} ms)", args.batch_wait_ms),
+        ("one forward per request", 0.0),
+    ):
         print(f"{name} ...", file=sys.stderr)
         results[name] = run(wait, args.requests, args.clients)
         r = results[name]
-        print(f"  {r['requests']} requests, {r['errors']} errors, {r['rps']:.0f}/s, p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
-              f"RSS {r['rss_warm']:.0f} -> {r['rss_end']:.0f} MB {r['error_examples']}", file=sys.stderr)  # fmt: skip
+        print(
+            f"  {r['requests']} requests, {r['errors']} errors, {r['rps']:.0f}/s, p50 {r['p50']:.1f} ms, p99 "
+            f"{r['p99']:.1f} ms, "
+            f"RSS {r['rss_warm']:.0f} -> {r['rss_end']:.0f} MB {r['error_examples']}",
+            file=sys.stderr,
+        )
     text = report(results, args)
     print(text)
     if not args.no_write:

@@ -34,9 +34,14 @@ M30K = MT / "multi30k"
 def data_options(name: str) -> dict:
     if name.startswith("multi30k-"):
         s, t = name.split("-")[1:]
-        return {"src": str(M30K / f"train.{s}.gz"), "tgt": str(M30K / f"train.{t}.gz"),
-                "val_src": str(M30K / f"val.{s}.gz"), "val_tgt": str(M30K / f"val.{t}.gz"),
-                "test_src": str(M30K / f"test_2016_flickr.{s}.gz"), "test_tgt": str(M30K / f"test_2016_flickr.{t}.gz")}  # fmt: skip
+        return {
+            "src": str(M30K / f"train.{s}.gz"),
+            "tgt": str(M30K / f"train.{t}.gz"),
+            "val_src": str(M30K / f"val.{s}.gz"),
+            "val_tgt": str(M30K / f"val.{t}.gz"),
+            "test_src": str(M30K / f"test_2016_flickr.{s}.gz"),
+            "test_tgt": str(M30K / f"test_2016_flickr.{t}.gz"),
+        }
     if name == "tatoeba":
         return {"data": str(MT / "tatoeba" / "deu-eng.tsv")}
     raise SystemExit(f"unknown set {name}: tatoeba, multi30k-en-de, multi30k-de-en, ...")
@@ -44,13 +49,17 @@ def data_options(name: str) -> dict:
 
 def decodings(base: DecodeConfig) -> dict[str, DecodeConfig]:
     r = dataclasses.replace
-    return {"greedy": r(base, beam_size=1, n_best=1),
-            "beam 5, no penalty": r(base, beam_size=5, length_penalty="none", coverage_penalty=0.0),
-            "beam 5, length-averaged": r(base, beam_size=5, length_penalty="avg", coverage_penalty=0.0),
-            "beam 5, Wu alpha 0.6 + coverage 0.2 (default)": r(base, beam_size=5, length_penalty="wu",
-                                                              coverage_penalty=0.2),
-            "beam 5, length-averaged, no repeated 3-grams": r(base, beam_size=5, length_penalty="avg",
-                                                             coverage_penalty=0.0, block_ngram=3)}  # fmt: skip
+    return {
+        "greedy": r(base, beam_size=1, n_best=1),
+        "beam 5, no penalty": r(base, beam_size=5, length_penalty="none", coverage_penalty=0.0),
+        "beam 5, length-averaged": r(base, beam_size=5, length_penalty="avg", coverage_penalty=0.0),
+        "beam 5, Wu alpha 0.6 + coverage 0.2 (default)": r(
+            base, beam_size=5, length_penalty="wu", coverage_penalty=0.2
+        ),
+        "beam 5, length-averaged, no repeated 3-grams": r(
+            base, beam_size=5, length_penalty="avg", coverage_penalty=0.0, block_ngram=3
+        ),
+    }
 
 
 def one(name: str, opts: dict, minutes: float, out: Path) -> dict:
@@ -64,9 +73,16 @@ def one(name: str, opts: dict, minutes: float, out: Path) -> dict:
         hyps = report["outputs"][row["method"]]["hypotheses"]
         row["bleu_lc"] = corpus_scores(hyps, test.tgt, lowercase=True)["bleu"]
     best = report["outputs"][report["best"]]["scores"]
-    return {"set": name, "table": report["table"], "fit_s": fit_s, "steps": t.report["steps"],
-            "val_nll": t.report["val"].get("nll"), "data": t.report["data"], "signature": best["bleu_signature"],
-            "chrf_signature": best["chrf_signature"]}  # fmt: skip
+    return {
+        "set": name,
+        "table": report["table"],
+        "fit_s": fit_s,
+        "steps": t.report["steps"],
+        "val_nll": t.report["val"].get("nll"),
+        "data": t.report["data"],
+        "signature": best["bleu_signature"],
+        "chrf_signature": best["chrf_signature"],
+    }
 
 
 def render(results: list[dict], opts: dict, minutes: float) -> str:
@@ -83,16 +99,24 @@ def render(results: list[dict], opts: dict, minutes: float) -> str:
     ]
     for r in results:
         d = r["data"]
-        lines += [f"### {r['set']}: test {d['test']} sentences; {d['kept']} training pairs; "
-                  f"{r['steps']} steps in {r['fit_s'] / 60:.1f} min; val nll {r['val_nll']:.3f}", "",
-                  "| decoding | BLEU | BLEU lc | chrF | exact % | sentences/s |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+        lines += [
+            f"### {r['set']}: test {d['test']} sentences; {d['kept']} training pairs; "
+            f"{r['steps']} steps in {r['fit_s'] / 60:.1f} min; val nll {r['val_nll']:.3f}",
+            "",
+            "| decoding | BLEU | BLEU lc | chrF | exact % | sentences/s |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for row in r["table"]:
-            lines.append(f"| {row['method']} | {row['bleu']:.2f} | {row.get('bleu_lc', float('nan')):.2f} | "
-                         f"{row['chrf']:.2f} | {row['exact']:.1f} | {row.get('sentences_per_s', '—')} |")  # fmt: skip
+            lines.append(
+                f"| {row['method']} | {row['bleu']:.2f} | {row.get('bleu_lc', float('nan')):.2f} | "
+                f"{row['chrf']:.2f} | {row['exact']:.1f} | {row.get('sentences_per_s', '—')} |"
+            )
         lines += ["", f"BLEU signature `{r['signature']}`; chrF signature `{r['chrf_signature']}`", ""]
-    lines += ["Anchors (bentrevett/pytorch-seq2seq, Multi30k De->En, greedy, lower-cased and tokenized, not "
-              "sacreBLEU): GRU + attention 28.3, ConvS2S 34.1, Transformer 36.5. Target: >= 35 sacreBLEU En->De "
-              "with beam search (see the note under the table when missed)."]  # fmt: skip
+    lines += [
+        "Anchors (bentrevett/pytorch-seq2seq, Multi30k De->En, greedy, lower-cased and tokenized, not "
+        "sacreBLEU): GRU + attention 28.3, ConvS2S 34.1, Transformer 36.5. Target: >= 35 sacreBLEU En->De "
+        "with beam search (see the note under the table when missed)."
+    ]
     return "\n".join(lines) + "\n"
 
 

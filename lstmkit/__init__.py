@@ -14,7 +14,7 @@ __all__ = ["__version__", "load"]
 
 def __getattr__(name: str) -> Any:
     if name == "load":
-        from lstmkit.tasks import load
+        from lstmkit.registry import load
 
         return load
     raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")

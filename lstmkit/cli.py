@@ -1,6 +1,6 @@
 """One CLI: `lstmkit <task> <verb>`. The only module that prints; everything else logs.
 
-Task command groups come from the task registry (lstmkit.tasks.TASKS); `datasets` and `inspect` are the
+Task command groups come from the task registry (lstmkit.registry.TASKS); `datasets` and `inspect` are the
 built-in groups. lstmkit's own errors (bad data, config, model files, requests) print one line and exit 2;
 anything else is a bug and keeps its traceback (exit 1).
 """
@@ -23,11 +23,12 @@ WIDTH = 100  # `lstmkit datasets` reads well in a 100-column terminal
 
 
 def _datasets(args: argparse.Namespace) -> None:
-    from lstmkit.data.registry import DATASETS
-    from lstmkit.tasks import TASKS
+    from lstmkit.registry import TASKS
 
-    rows = [{**d.row(), "use": f"lstmkit {d.tasks[0]} train --{TASKS[d.tasks[0]].data_flag} {d.name}"}
-            for d in DATASETS.values()]  # fmt: skip
+    rows = []
+    for spec in TASKS.values():  # a dataset that several tasks read is listed under each of them
+        use = f"lstmkit {spec.name} train --{spec.data_flag}"
+        rows += [{**d.row(), "task": spec.name, "use": f"{use} {d.name}"} for d in spec.builtin_datasets()]
     emit(args, rows, lambda: _datasets_text(rows, TASKS))
 
 
@@ -35,7 +36,7 @@ def _datasets_text(rows: list[dict], tasks: dict) -> str:
     """Grouped by task: name and size on one line, source and license indented below, wrapped to WIDTH."""
     out = []
     for name, spec in tasks.items():
-        mine = [r for r in rows if name in r["task"].split(", ")]
+        mine = [r for r in rows if r["task"] == name]
         if not mine:
             continue
         out.append(f"{name}: {spec.summary}")
@@ -46,8 +47,9 @@ def _datasets_text(rows: list[dict], tasks: dict) -> str:
             out.append(f"  {r['name']:<{width}}{first[0]}")
             pad = " " * (width + 2)
             out += [pad + line for line in first[1:]]
-            out += textwrap.wrap(f"{r['source']}; license {r['license']}", WIDTH, initial_indent=pad,
-                                 subsequent_indent=pad)  # fmt: skip
+            out += textwrap.wrap(
+                f"{r['source']}; license {r['license']}", WIDTH, initial_indent=pad, subsequent_indent=pad
+            )
         out.append("")
     return "\n".join(out).rstrip() + "\n\n--json prints every field."
 
@@ -61,7 +63,7 @@ with PyTorch, file digests) and the JSON the runtime needs (tokenizer, scalers).
 
 
 def _export(args: argparse.Namespace) -> None:
-    from lstmkit.tasks import export_model, load
+    from lstmkit.registry import export_model, load
 
     model = load(args.model)
     out = Path(args.out) if args.out else _default_out(Path(args.model))
@@ -73,8 +75,11 @@ def _export(args: argparse.Namespace) -> None:
         outs = ", ".join(f"{p['name']} {p['shape']}" for p in g["outputs"])
         lines.append(f"  {g['file']}: {ins} -> {outs}; max relative error vs PyTorch {g['parity_max_rel_error']:.1e}")
     if q:
-        lines.append("  int8: " + ", ".join(f"{k} {q['fp32'][k]:.4f} -> {q['int8'][k]:.4f} ({v:+.4f})"
-                                            for k, v in q["change"].items()) + " on held-out data")  # fmt: skip
+        lines.append(
+            "  int8: "
+            + ", ".join(f"{k} {q['fp32'][k]:.4f} -> {q['int8'][k]:.4f} ({v:+.4f})" for k, v in q["change"].items())
+            + " on held-out data"
+        )
     elif args.quantize:
         lines.append("  int8 graphs written; no held-out data to measure their accuracy change")
     emit(args, {"out": str(out), **sig}, lambda: "\n".join(lines))
@@ -86,18 +91,30 @@ def _default_out(model: Path) -> Path:
 
 
 def _register_export(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a saved model to ONNX (whole pipeline, int8, parity-checked)",
-                       description="Export the inference pipeline of a saved model to ONNX; every graph is "
-                       "checked against PyTorch at two batch sizes and two lengths before it is kept.",
-                       epilog=EXPORT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = sub.add_parser(
+        "export",
+        help="export a saved model to ONNX (whole pipeline, int8, parity-checked)",
+        description="Export the inference pipeline of a saved model to ONNX; every graph is "
+        "checked against PyTorch at two batch sizes and two lengths before it is kept.",
+        epilog=EXPORT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, metavar="RUN", help="run directory or saved-model directory")
     p.add_argument("--format", default="onnx", choices=["onnx"], help="export format (default: %(default)s)")
     p.add_argument("--out", metavar="DIR", help="where to write (default: RUN/onnx, where --runtime onnx looks)")
-    p.add_argument("--quantize", choices=["int8"], help="also write int8 graphs (onnxruntime dynamic quantization) "
-                   "and measure the accuracy change on held-out data")  # fmt: skip
-    p.add_argument("--exporter", default="legacy", choices=["legacy", "dynamo"],
-                   help="torch.onnx exporter: legacy (TorchScript; dynamic batch and time) or dynamo "
-                   "(torch.export; on torch 2.13 it cannot export lstmkit's recurrent layers) (default: %(default)s)")  # fmt: skip
+    p.add_argument(
+        "--quantize",
+        choices=["int8"],
+        help="also write int8 graphs (onnxruntime dynamic quantization) "
+        "and measure the accuracy change on held-out data",
+    )
+    p.add_argument(
+        "--exporter",
+        default="legacy",
+        choices=["legacy", "dynamo"],
+        help="torch.onnx exporter: legacy (TorchScript; dynamic batch and time) or dynamo "
+        "(torch.export; on torch 2.13 it cannot export lstmkit's recurrent layers) (default: %(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="print the signature as JSON")
     p.set_defaults(func=_export)
 
@@ -120,7 +137,7 @@ SERVE_EXAMPLES = """examples:
 
 def _served_models(args: argparse.Namespace) -> dict[str, Any]:
     """--model [NAME=]RUN|models:/NAME@ALIAS, each loaded with the chosen runtime."""
-    from lstmkit.tasks import load, load_onnx
+    from lstmkit.registry import load, load_onnx
 
     models = {}
     for spec in args.model:
@@ -142,47 +159,95 @@ def _serve(args: argparse.Namespace) -> None:
     from lstmkit.deploy.serve import ServeOptions, run
 
     models = _served_models(args)
-    opts = ServeOptions(args.host, args.port, args.api_key or os.environ.get("LSTMKIT_API_KEY"),
-                        state_dir=None if args.state_dir == "none" else args.state_dir, session_ttl_s=args.session_ttl, max_sessions=args.max_sessions,
-                        batch_wait_ms=args.batch_wait_ms, max_batch=args.max_batch,
-                        max_body_bytes=args.max_body_bytes, max_records=args.max_records)  # fmt: skip
+    opts = ServeOptions(
+        args.host,
+        args.port,
+        args.api_key or os.environ.get("LSTMKIT_API_KEY"),
+        state_dir=None if args.state_dir == "none" else args.state_dir,
+        session_ttl_s=args.session_ttl,
+        max_sessions=args.max_sessions,
+        batch_wait_ms=args.batch_wait_ms,
+        max_batch=args.max_batch,
+        max_body_bytes=args.max_body_bytes,
+        max_records=args.max_records,
+    )
     opts.check()
-    print(f"serving {', '.join(f'{n} ({m.task})' for n, m in models.items())} on http://{args.host}:{args.port} "
-          f"(docs: /docs)", file=sys.stderr)  # fmt: skip
+    print(
+        f"serving {', '.join(f'{n} ({m.task})' for n, m in models.items())} on http://{args.host}:{args.port} "
+        f"(docs: /docs)",
+        file=sys.stderr,
+    )
     run(models, opts)
 
 
 def _register_serve(sub: argparse._SubParsersAction) -> None:
     from lstmkit.deploy.serve import ServeOptions
 
-    p = sub.add_parser("serve", help=SERVE_HELP,
-                       description="Serve saved models with FastAPI + uvicorn: /health, /v1/models, "
-                       "/v1/models/NAME/predict, /v1/models/NAME/generate (OpenAPI at /openapi.json).",
-                       epilog=SERVE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--model", action="append", required=True, metavar="[NAME=]RUN",
-                   help="a run or saved-model directory, or a registry URI models:/NAME@ALIAS (repeat for several; "
-                   "NAME defaults to the directory's or the registered name)")  # fmt: skip
+    p = sub.add_parser(
+        "serve",
+        help=SERVE_HELP,
+        description="Serve saved models with FastAPI + uvicorn: /health, /v1/models, "
+        "/v1/models/NAME/predict, /v1/models/NAME/generate (OpenAPI at /openapi.json).",
+        epilog=SERVE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="[NAME=]RUN",
+        help="a run or saved-model directory, or a registry URI models:/NAME@ALIAS (repeat for several; "
+        "NAME defaults to the directory's or the registered name)",
+    )
     p.add_argument("--tracking-uri", help="the MLflow registry for models:/ URIs (default: $MLFLOW_TRACKING_URI)")
     p.add_argument("--host", default="127.0.0.1", help="interface (default: loopback; others need --api-key)")
     p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
-    p.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
-                   help="torch, or onnx: the models' ONNX exports on onnxruntime, no torch")
+    p.add_argument(
+        "--runtime",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="torch, or onnx: the models' ONNX exports on onnxruntime, no torch",
+    )
     p.add_argument("--api-key", help="require Authorization: Bearer KEY (default: $LSTMKIT_API_KEY)")
     d = ServeOptions()
-    p.add_argument("--state-dir", default="runs/serve",
-                   help="where sessions persist (SQLite, written on every observation; a restarted server "
-                   "continues them): default %(default)s; 'none' keeps them in memory only")  # fmt: skip
-    p.add_argument("--session-ttl", type=float, default=d.session_ttl_s, metavar="SECONDS",
-                   help="an idle session expires after this long (default: %(default)s)")
-    p.add_argument("--max-sessions", type=int, default=d.max_sessions, help="live sessions at most (default: %(default)s)")
-    p.add_argument("--batch-wait-ms", type=float, default=d.batch_wait_ms,
-                   help="a predict request waits this long for others to share one batched forward "
-                   "(default: %(default)s; 0: one forward per request)")  # fmt: skip
-    p.add_argument("--max-batch", type=int, default=d.max_batch, help="requests per batched forward (default: %(default)s)")
-    p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes,
-                   help="larger request bodies get a 413 (default: %(default)s)")
-    p.add_argument("--max-records", type=int, default=d.max_records,
-                   help="records per predict request, at most (default: %(default)s)")
+    p.add_argument(
+        "--state-dir",
+        default="runs/serve",
+        help="where sessions persist (SQLite, written on every observation; a restarted server "
+        "continues them): default %(default)s; 'none' keeps them in memory only",
+    )
+    p.add_argument(
+        "--session-ttl",
+        type=float,
+        default=d.session_ttl_s,
+        metavar="SECONDS",
+        help="an idle session expires after this long (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-sessions", type=int, default=d.max_sessions, help="live sessions at most (default: %(default)s)"
+    )
+    p.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=d.batch_wait_ms,
+        help="a predict request waits this long for others to share one batched forward "
+        "(default: %(default)s; 0: one forward per request)",
+    )
+    p.add_argument(
+        "--max-batch", type=int, default=d.max_batch, help="requests per batched forward (default: %(default)s)"
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=d.max_body_bytes,
+        help="larger request bodies get a 413 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-records",
+        type=int,
+        default=d.max_records,
+        help="records per predict request, at most (default: %(default)s)",
+    )
     p.set_defaults(func=_serve)
 
 
@@ -195,16 +260,25 @@ REGISTER_EXAMPLES = """examples:
 def _register(args: argparse.Namespace) -> None:
     from lstmkit.deploy.registry import register
 
-    done = register(args.model, args.name, args.alias, args.tracking_uri)
-    emit(args, done, lambda: f"registered {done['name']} version {done['version']} ({done['uri']}) in {done['tracking_uri']}")
+    pyfunc = Path(__file__).with_name("pyfunc.py")  # the models-from-code file (it loads through the registry)
+    done = register(args.model, args.name, args.alias, args.tracking_uri, python_model=pyfunc)
+    emit(
+        args,
+        done,
+        lambda: f"registered {done['name']} version {done['version']} ({done['uri']}) in {done['tracking_uri']}",
+    )
 
 
 def _register_register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("register", help="register a saved model in MLflow's model registry (as a pyfunc model)",
-                       description="Log a saved model as an MLflow pyfunc model (the safetensors + JSON directory is "
-                       "its artifact; nothing is pickled) and register it as a new version of NAME, so that "
-                       "mlflow.pyfunc.load_model('models:/NAME@ALIAS').predict(frame) works without lstmkit code.",
-                       epilog=REGISTER_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = sub.add_parser(
+        "register",
+        help="register a saved model in MLflow's model registry (as a pyfunc model)",
+        description="Log a saved model as an MLflow pyfunc model (the safetensors + JSON directory is "
+        "its artifact; nothing is pickled) and register it as a new version of NAME, so that "
+        "mlflow.pyfunc.load_model('models:/NAME@ALIAS').predict(frame) works without lstmkit code.",
+        epilog=REGISTER_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, metavar="RUN", help="a run or saved-model directory")
     p.add_argument("--name", required=True, help="the registered model's name")
     p.add_argument("--alias", help="point this alias (e.g. champion) at the new version")
@@ -216,12 +290,13 @@ def _register_register(sub: argparse._SubParsersAction) -> None:
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole CLI; with `only` (the command on the line), the other task groups are one-line stubs, so a
     command imports only what it runs (`lstmkit lm generate --runtime onnx` never imports torch)."""
-    from lstmkit.tasks import TASKS
+    from lstmkit.registry import TASKS
 
     parser = argparse.ArgumentParser(
         prog="lstmkit",
         description="LSTM networks for sequence data: train, evaluate and inspect recurrent models.",
-        epilog="Start with:  lstmkit forecast backtest --data air-passengers   (or: lstmkit longrange compare --task adding)",
+        epilog="Start with:  lstmkit forecast backtest --data air-passengers"
+        "   (or: lstmkit longrange compare --task adding)",
     )
     parser.add_argument("--version", action="version", version=f"lstmkit {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="<command>")

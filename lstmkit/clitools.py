@@ -22,8 +22,12 @@ def add_config_flags(parser: argparse.ArgumentParser, spec: Any) -> None:
     parser.add_argument("--config", metavar="FILE.yaml", help="YAML file of options (overridden by flags)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
     add_arguments(parser, task_cls, "task and model")
-    add_arguments(parser, TrainConfig, f"training (shared by every task; the defaults shown are {spec.name}'s: "
-                                       f"{spec.defaults_text()})", defaults=spec.train_defaults)  # fmt: skip
+    add_arguments(
+        parser,
+        TrainConfig,
+        f"training (shared by every task; the defaults shown are {spec.name}'s: {spec.defaults_text()})",
+        defaults=spec.train_defaults,
+    )
 
 
 def run_config(args: argparse.Namespace, spec: Any) -> RunConfig:
@@ -37,29 +41,29 @@ def run_config(args: argparse.Namespace, spec: Any) -> RunConfig:
         if not flags.get("out"):
             raise ConfigError("--resume needs --out DIR: the run directory to continue")
         resume_dir = flags["out"]
-    return resolve_run(task_cls, spec.train_defaults, resume_dir=resume_dir, yaml_path=args.config,
-                       options=flags, where="the command line")  # fmt: skip
+    return resolve_run(
+        task_cls,
+        spec.train_defaults,
+        resume_dir=resume_dir,
+        yaml_path=args.config,
+        options=flags,
+        where="the command line",
+    )
 
 
-def load_model(path: str, task: str, runtime: str = "torch") -> Any:
-    """The model at `path` for a prediction command: the task's PyTorch object, or (`runtime="onnx"`) its ONNX
-    export run by onnxruntime alone (torch is never imported on that path)."""
-    if runtime != "onnx":
-        from lstmkit.tasks import load_as
-
-        return load_as(path, task)
-    from lstmkit.errors import UsageError
-    from lstmkit.tasks import load_onnx
-
-    model = load_onnx(path)
-    if model.task != task:
-        raise UsageError(f"{path} holds a {model.task} export, not a {task} one; use lstmkit {model.task} ...")
-    return model
+def load_model(path: str, spec: Any, runtime: str = "torch") -> Any:
+    """The model at `path` for one of `spec`'s prediction commands: the task's PyTorch object, or
+    (`runtime="onnx"`) its ONNX export run by onnxruntime alone (torch is never imported on that path)."""
+    return spec.load_onnx(path) if runtime == "onnx" else spec.load(path)
 
 
 def add_runtime_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
-                        help="torch, or onnx: the model's ONNX export (lstmkit export) on onnxruntime, no torch")  # fmt: skip
+    parser.add_argument(
+        "--runtime",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="torch, or onnx: the model's ONNX export (lstmkit export) on onnxruntime, no torch",
+    )
 
 
 def quiet_lightning() -> None:

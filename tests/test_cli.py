@@ -7,8 +7,22 @@ import sys
 from lstmkit.cli import main
 from tests.helpers import strict_json
 
-TINY = ["--length", "8", "--hidden-size", "8", "--steps-per-epoch", "5", "--epochs", "1", "--val-size", "32",
-        "--test-size", "32", "--no-progress", "--json"]  # fmt: skip
+TINY = [
+    "--length",
+    "8",
+    "--hidden-size",
+    "8",
+    "--steps-per-epoch",
+    "5",
+    "--epochs",
+    "1",
+    "--val-size",
+    "32",
+    "--test-size",
+    "32",
+    "--no-progress",
+    "--json",
+]
 
 
 def _json(capsys):

@@ -17,19 +17,54 @@ def _run(*args, cwd):
     return subprocess.run([sys.executable, "-m", "lstmkit.cli", *args], cwd=cwd, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_compare_json_with_progress_bars_is_one_document_on_stdout(tmp_path):
-    r = _run("longrange", "compare", "--cells", "lstm", "rnn", "--length", "8", "--hidden-size", "8",
-             "--steps-per-epoch", "5", "--epochs", "2", "--val-size", "32", "--test-size", "32", "--out", "c",
-             "--json", cwd=tmp_path)  # progress bars on (the default)  # fmt: skip
+    r = _run(
+        "longrange",
+        "compare",
+        "--cells",
+        "lstm",
+        "rnn",
+        "--length",
+        "8",
+        "--hidden-size",
+        "8",
+        "--steps-per-epoch",
+        "5",
+        "--epochs",
+        "2",
+        "--val-size",
+        "32",
+        "--test-size",
+        "32",
+        "--out",
+        "c",
+        "--json",
+        cwd=tmp_path,
+    )  # progress bars on (the default)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = strict(r.stdout)
     assert [row["cell"] for row in rows] == ["lstm", "rnn"]
     assert "Epoch" in r.stderr  # the bars went to stderr
 
 
+@pytest.mark.slow
 def test_backtest_with_a_tiny_step_budget_saves_a_model_and_writes_strict_json(tmp_path):
-    r = _run("forecast", "backtest", "--data", "air-passengers", "--windows", "1", "--max-steps", "30",
-             "--no-statistical", "--out", "bt", "--json", cwd=tmp_path)  # fmt: skip
+    r = _run(
+        "forecast",
+        "backtest",
+        "--data",
+        "air-passengers",
+        "--windows",
+        "1",
+        "--max-steps",
+        "30",
+        "--no-statistical",
+        "--out",
+        "bt",
+        "--json",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     out = strict(r.stdout)
     table = {row["method"]: row for row in out["table"]}
@@ -39,8 +74,21 @@ def test_backtest_with_a_tiny_step_budget_saves_a_model_and_writes_strict_json(t
     assert (tmp_path / "bt" / "backtest.csv").is_file()
     # a trained model backtested with --out writes there, and leaves its own run directory alone
     before = sorted(p.name for p in (tmp_path / "bt" / "fit").iterdir())
-    r = _run("forecast", "backtest", "--data", "air-passengers", "--windows", "1", "--model", "bt/fit",
-             "--no-statistical", "--out", "again", "--json", cwd=tmp_path)  # fmt: skip
+    r = _run(
+        "forecast",
+        "backtest",
+        "--data",
+        "air-passengers",
+        "--windows",
+        "1",
+        "--model",
+        "bt/fit",
+        "--no-statistical",
+        "--out",
+        "again",
+        "--json",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert strict(r.stdout)["out"] == "again" and (tmp_path / "again" / "backtest.md").is_file()
     assert sorted(p.name for p in (tmp_path / "bt" / "fit").iterdir()) == before
@@ -71,7 +119,9 @@ def test_datasets_fit_a_100_column_terminal(capsys):
     assert "air-passengers" in text and "shakespeare" in text
     assert max(len(line) for line in text.splitlines()) <= 100
     assert main(["datasets", "--json"]) == 0
-    assert any(d["name"] == "adding" and d["use"].startswith("lstmkit longrange") for d in strict(capsys.readouterr().out))
+    assert any(
+        d["name"] == "adding" and d["use"].startswith("lstmkit longrange") for d in strict(capsys.readouterr().out)
+    )
 
 
 def test_run_names_never_collide(tmp_path, monkeypatch):
@@ -87,8 +137,20 @@ def test_lm_train_reports_held_out_metrics_only(tmp_path, capsys):
     text.write_text("".join(f"line {i}: the quick brown fox jumps over the lazy dog.\n" for i in range(300)))
     held = tmp_path / "held.txt"
     held.write_text("a different text, never trained on. " * 40)
-    tiny = ["--hidden-size", "16", "--embedding-size", "8", "--bptt", "16", "--batch-size", "4", "--max-steps", "5",
-            "--no-progress", "--json"]  # fmt: skip
+    tiny = [
+        "--hidden-size",
+        "16",
+        "--embedding-size",
+        "8",
+        "--bptt",
+        "16",
+        "--batch-size",
+        "4",
+        "--max-steps",
+        "5",
+        "--no-progress",
+        "--json",
+    ]
     assert main(["lm", "train", "--text", str(text), "--out", str(tmp_path / "a"), *tiny]) == 0
     out = strict(capsys.readouterr().out)
     total = len(text.read_text())
@@ -98,8 +160,22 @@ def test_lm_train_reports_held_out_metrics_only(tmp_path, capsys):
     second_half = len(held.read_text()) - len(held.read_text()) // 2
     assert out["test_chars"] == second_half - 1 and "held.txt" in out["test_split"]  # (the first is not scored)
     # and the text view of its gates
-    assert main(["inspect", "gates", "--model", str(tmp_path / "a"), "--text", "the quick brown fox", "--unit", "3",
-                 "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "inspect",
+                "gates",
+                "--model",
+                str(tmp_path / "a"),
+                "--text",
+                "the quick brown fox",
+                "--unit",
+                "3",
+                "--json",
+            ]
+        )
+        == 0
+    )
     g = strict(capsys.readouterr().out)
     from pathlib import Path
 

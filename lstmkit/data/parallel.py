@@ -47,8 +47,10 @@ def read_lines(path: str | Path) -> list[str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
-        raise DataError(f"{path} line {line} is not UTF-8 ({raw[err.start : err.start + 4]!r}); convert the file, "
-                        "e.g. iconv -f latin1 -t utf-8") from None  # fmt: skip
+        raise DataError(
+            f"{path} line {line} is not UTF-8 ({raw[err.start : err.start + 4]!r}); convert the file, "
+            "e.g. iconv -f latin1 -t utf-8"
+        ) from None
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline
@@ -61,8 +63,10 @@ def _check_pairs(src: list[str], tgt: list[str], where: str) -> Parallel:
     empty = [i + 1 for i, (s, t) in enumerate(zip(src, tgt)) if not s.strip() or not t.strip()]
     if empty:
         shown = ", ".join(map(str, empty[:5])) + (" ..." if len(empty) > 5 else "")
-        raise DataError(f"{where}: {len(empty)} pair(s) with an empty side (line {shown}); remove those lines from "
-                        "both sides so the files stay aligned")  # fmt: skip
+        raise DataError(
+            f"{where}: {len(empty)} pair(s) with an empty side (line {shown}); remove those lines from "
+            "both sides so the files stay aligned"
+        )
     return Parallel(src, tgt, where)
 
 
@@ -70,8 +74,10 @@ def read_parallel(src: str | Path, tgt: str | Path) -> Parallel:
     """Two line-aligned files: line i of `src` translates to line i of `tgt`."""
     a, b = read_lines(src), read_lines(tgt)
     if len(a) != len(b):
-        raise DataError(f"{src} has {len(a)} lines but {tgt} has {len(b)}: parallel files must be line-aligned "
-                        "(one sentence per line on both sides)")  # fmt: skip
+        raise DataError(
+            f"{src} has {len(a)} lines but {tgt} has {len(b)}: parallel files must be line-aligned "
+            "(one sentence per line on both sides)"
+        )
     return _check_pairs(a, b, f"{src} + {tgt}")
 
 
@@ -87,8 +93,10 @@ def read_pairs(path: str | Path, src_col: str = "src", tgt_col: str = "tgt") -> 
             continue  # blank lines between pairs
         cells = line.split("\t")
         if len(cells) < 2:
-            raise DataError(f"{path} line {i + 1} has no TAB: each line must be source<TAB>target "
-                            "(or give two line-aligned files: --src and --tgt)")  # fmt: skip
+            raise DataError(
+                f"{path} line {i + 1} has no TAB: each line must be source<TAB>target "
+                "(or give two line-aligned files: --src and --tgt)"
+            )
         src.append(cells[0].strip())
         tgt.append(cells[1].strip())
     return _check_pairs(src, tgt, str(path))
@@ -100,12 +108,19 @@ def _read_table(path: Path, src_col: str, tgt_col: str) -> Parallel:
     if not path.is_file():
         raise DataError(f"no such file: {path}")
     suffix = path.suffix.lower()
-    frame = (pd.read_parquet(path) if suffix in (".parquet", ".pq") else
-             pd.read_json(path, lines=suffix == ".jsonl") if suffix in (".jsonl", ".json") else pd.read_csv(path))  # fmt: skip
+    frame = (
+        pd.read_parquet(path)
+        if suffix in (".parquet", ".pq")
+        else pd.read_json(path, lines=suffix == ".jsonl")
+        if suffix in (".jsonl", ".json")
+        else pd.read_csv(path)
+    )
     missing = [c for c in (src_col, tgt_col) if c not in frame.columns]
     if missing:
-        raise DataError(f"{path} lacks column(s) {', '.join(missing)} (it has {', '.join(map(str, frame.columns))}); "
-                        "name them with --src-col and --tgt-col")  # fmt: skip
+        raise DataError(
+            f"{path} lacks column(s) {', '.join(missing)} (it has {', '.join(map(str, frame.columns))}); "
+            "name them with --src-col and --tgt-col"
+        )
     frame = frame[[src_col, tgt_col]].fillna("").astype(str)
     return _check_pairs(frame[src_col].str.strip().tolist(), frame[tgt_col].str.strip().tolist(), str(path))
 
@@ -145,5 +160,8 @@ def numbers_corpus(src_lang: str, tgt_lang: str, n: int = 30_000, seed: int = 0)
     except ImportError:  # pragma: no cover - num2words is a dependency
         raise DataError("the numbers corpora are written by the num2words package: pip install num2words") from None
     nums = _draw_numbers(n, seed)
-    return Parallel([num2words(int(k), lang=src_lang) for k in nums], [num2words(int(k), lang=tgt_lang) for k in nums],
-                    f"numbers-{src_lang}-{tgt_lang}")  # fmt: skip
+    return Parallel(
+        [num2words(int(k), lang=src_lang) for k in nums],
+        [num2words(int(k), lang=tgt_lang) for k in nums],
+        f"numbers-{src_lang}-{tgt_lang}",
+    )

@@ -25,6 +25,7 @@ from lstmkit.errors import LstmkitError
 class DataFileError(LstmkitError):
     """A sequence-data file is missing, malformed or does not match its labels."""
 
+
 SPLIT_SEED = 0
 
 
@@ -59,7 +60,9 @@ def load_digits(path: str | None = None) -> dict[str, Batch]:
     """64-step sequences of pixel intensities in [0, 1], 10 classes."""
     data = np.loadtxt(Path(path) if path else sklearn_digits_file(), delimiter=",")
     if data.ndim != 2 or data.shape[1] != 65:
-        raise DataFileError(f"{path or 'digits.csv.gz'}: expected 64 pixels and a label per row, got shape {data.shape}")
+        raise DataFileError(
+            f"{path or 'digits.csv.gz'}: expected 64 pixels and a label per row, got shape {data.shape}"
+        )
     return _split(data[:, :64] / 16.0, data[:, 64].astype(np.int64), test_fraction=0.2)
 
 

@@ -86,8 +86,13 @@ def temporal_order(n: int, length: int, generator: torch.Generator) -> Batch:
 
 # Reber grammar: node -> [(symbol, next node)]; node 6 emits E and ends.
 REBER_SYMBOLS = "BTPSXVE"
-_REBER = {1: [("T", 2), ("P", 3)], 2: [("S", 2), ("X", 4)], 3: [("T", 3), ("V", 5)],
-          4: [("X", 3), ("S", 6)], 5: [("P", 4), ("V", 6)]}  # fmt: skip
+_REBER = {
+    1: [("T", 2), ("P", 3)],
+    2: [("S", 2), ("X", 4)],
+    3: [("T", 3), ("V", 5)],
+    4: [("X", 3), ("S", 6)],
+    5: [("P", 4), ("V", 6)],
+}
 _IDX = {s: i for i, s in enumerate(REBER_SYMBOLS)}
 
 

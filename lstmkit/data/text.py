@@ -101,9 +101,13 @@ def shakespeare() -> Corpus:
     val = [plays[p] for p in VAL_PLAYS]
     test = [plays[p] for p in TEST_PLAYS]
     train = [t for name, t in plays.items() if name not in VAL_PLAYS + TEST_PLAYS]
-    return Corpus("\n".join(train), "\n".join(val), "\n".join(test),
-                  f"shakespeare's test plays {', '.join(TEST_PLAYS)} ({len(train)} other plays train, "
-                  f"{', '.join(VAL_PLAYS)} validate)")  # fmt: skip
+    return Corpus(
+        "\n".join(train),
+        "\n".join(val),
+        "\n".join(test),
+        f"shakespeare's test plays {', '.join(TEST_PLAYS)} ({len(train)} other plays train, "
+        f"{', '.join(VAL_PLAYS)} validate)",
+    )
 
 
 def load_corpus(source: str, val_source: str | None = None) -> Corpus:
@@ -117,8 +121,12 @@ def load_corpus(source: str, val_source: str | None = None) -> Corpus:
         return Corpus(train, val, test, f"the last 5 % of {source} (90/5/5 in order; never trained or selected on)")
     held = read_text(val_source)
     half = len(held) // 2
-    return Corpus(text, held[:half], held[half:],
-                  f"the second half of {val_source} (its first half selects the weights; never trained on)")
+    return Corpus(
+        text,
+        held[:half],
+        held[half:],
+        f"the second half of {val_source} (its first half selects the weights; never trained on)",
+    )
 
 
 def evaluation_text(path: str) -> str:

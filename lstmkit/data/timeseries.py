@@ -130,8 +130,7 @@ def to_panel(
     freq = freq or infer_freq(frame)
     groups = frame.groupby("uid", sort=False)
     series = [
-        _regular(uid, g, freq, list(past), list(future), _static_values(df, columns, uid, static))
-        for uid, g in groups
+        _regular(uid, g, freq, list(past), list(future), _static_values(df, columns, uid, static)) for uid, g in groups
     ]
     return Panel(series, freq, tuple(past), tuple(future), tuple(static))
 
@@ -241,10 +240,13 @@ def _regular(
         g = g.set_index("ds").reindex(grid)
         log.info("series %r: %d absent timestamps filled as missing values", uid, len(grid) - len(ds))
     return Series(
-        uid, grid, g["y"].to_numpy(np.float64),
+        uid,
+        grid,
+        g["y"].to_numpy(np.float64),
         g[past].to_numpy(np.float64).reshape(len(grid), len(past)),
-        g[future].to_numpy(np.float64).reshape(len(grid), len(future)), static,
-    )  # fmt: skip
+        g[future].to_numpy(np.float64).reshape(len(grid), len(future)),
+        static,
+    )
 
 
 def _static_values(df: pd.DataFrame, columns: Columns, uid: str, static: Sequence[str]) -> dict[str, Any]:

@@ -19,13 +19,20 @@ from lstmkit.data.timeseries import DataError
 UCR_SETS = {
     "gunpoint": ("GunPoint", "hand motion: drawing a gun or pointing (150 steps, 2 classes, 50 train / 150 test)"),
     "arrowhead": ("ArrowHead", "arrowhead outlines as 1-D shapes (251 steps, 3 classes, 36 / 175)"),
-    "italy-power-demand": ("ItalyPowerDemand", "a day of Italian electricity demand: winter or summer "
-                           "(24 steps, 2 classes, 67 / 1029)"),
+    "italy-power-demand": (
+        "ItalyPowerDemand",
+        "a day of Italian electricity demand: winter or summer (24 steps, 2 classes, 67 / 1029)",
+    ),
     "osuleaf": ("OSULeaf", "leaf outlines (427 steps, 6 classes, 200 / 242)"),
-    "basic-motions": ("BasicMotions", "smartwatch accelerometer + gyroscope: walking, resting, running, "
-                      "badminton (6 features, 100 steps, 4 classes, 40 / 40)"),
-    "japanese-vowels": ("JapaneseVowels", "12 LPC coefficients of a spoken vowel: which of 9 speakers "
-                        "(7-29 steps, 270 / 370)"),
+    "basic-motions": (
+        "BasicMotions",
+        "smartwatch accelerometer + gyroscope: walking, resting, running, "
+        "badminton (6 features, 100 steps, 4 classes, 40 / 40)",
+    ),
+    "japanese-vowels": (
+        "JapaneseVowels",
+        "12 LPC coefficients of a spoken vowel: which of 9 speakers (7-29 steps, 270 / 370)",
+    ),
 }
 
 
@@ -70,8 +77,10 @@ def _example(dims: list[str], path: Path, line: int) -> np.ndarray:
     cols = [c[: int(np.isfinite(c).nonzero()[0].max()) + 1] if np.isfinite(c).any() else c[:0] for c in cols]
     lengths = {len(c) for c in cols}
     if len(lengths) != 1 or 0 in lengths:
-        raise DataError(f"{path} line {line}: the dimensions have different lengths {sorted(lengths)}; "
-                        "each dimension of an example needs one value per step")  # fmt: skip
+        raise DataError(
+            f"{path} line {line}: the dimensions have different lengths {sorted(lengths)}; "
+            "each dimension of an example needs one value per step"
+        )
     x = np.stack(cols, axis=1)  # (T, F)
     if not np.isfinite(x).all():
         raise DataError(f"{path} line {line}: a missing value (?) inside the sequence; fill it or drop the example")

@@ -34,8 +34,10 @@ def read_vectors(path: str | Path, vocab: dict[str, int]) -> tuple[np.ndarray, n
             if table is None:
                 table = np.zeros((len(vocab), len(parts) - 1), dtype=np.float32)
             if len(parts) - 1 != table.shape[1]:
-                raise DataError(f"{path} line {n}: {len(parts) - 1} numbers where the file's vectors have "
-                                f"{table.shape[1]}; is it a word2vec/GloVe text file?")  # fmt: skip
+                raise DataError(
+                    f"{path} line {n}: {len(parts) - 1} numbers where the file's vectors have "
+                    f"{table.shape[1]}; is it a word2vec/GloVe text file?"
+                )
             i = vocab.get(parts[0], lower.get(parts[0].lower()))
             if i is not None and not found[i]:
                 try:

@@ -92,19 +92,42 @@ def _export_graph(g: Graph, path: Path, exporter: str, opset: int) -> None:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         if exporter == "legacy":
-            torch.onnx.export(g.module, args, str(path), input_names=names_in, output_names=names_out,
-                              dynamic_axes=_dynamic_axes(g.inputs + g.outputs), opset_version=opset, dynamo=False)  # fmt: skip
+            torch.onnx.export(
+                g.module,
+                args,
+                str(path),
+                input_names=names_in,
+                output_names=names_out,
+                dynamic_axes=_dynamic_axes(g.inputs + g.outputs),
+                opset_version=opset,
+                dynamo=False,
+            )
         else:
             dims = {}
-            shapes = {p.name: {i: dims.setdefault(d, torch.export.Dim(d)) for i, d in enumerate(p.shape)
-                               if isinstance(d, str)} or None for p in g.inputs}  # fmt: skip
+            shapes = {
+                p.name: {
+                    i: dims.setdefault(d, torch.export.Dim(d)) for i, d in enumerate(p.shape) if isinstance(d, str)
+                }
+                or None
+                for p in g.inputs
+            }
             try:
-                torch.onnx.export(g.module, args, str(path), input_names=names_in, output_names=names_out,
-                                  dynamic_shapes=shapes, dynamo=True, verbose=False)  # fmt: skip
+                torch.onnx.export(
+                    g.module,
+                    args,
+                    str(path),
+                    input_names=names_in,
+                    output_names=names_out,
+                    dynamic_shapes=shapes,
+                    dynamo=True,
+                    verbose=False,
+                )
             except Exception as err:  # torch.export raises many types; say which graph and what works
                 first = str(err).strip().splitlines()[0][:200]
-                raise ExportError(f"the dynamo exporter could not export {g.name} ({type(err).__name__}: {first}); "
-                                  "recurrent layers with variable lengths export with --exporter legacy") from None  # fmt: skip
+                raise ExportError(
+                    f"the dynamo exporter could not export {g.name} ({type(err).__name__}: {first}); "
+                    "recurrent layers with variable lengths export with --exporter legacy"
+                ) from None
 
 
 def _session(path: Path) -> Any:
@@ -127,13 +150,17 @@ def parity(g: Graph, path: Path, sess: Any, used: set[str]) -> float:
         try:
             got = sess.run([p.name for p in g.outputs], {k: v.numpy() for k, v in feeds.items() if k in used})
         except Exception as err:  # onnxruntime raises its own types; name the shapes that failed
-            raise ExportError(f"{path.name} does not run at batch {b}, time {t} ({str(err)[:300]}); the export "
-                              "froze a dimension: use --exporter legacy") from None  # fmt: skip
+            raise ExportError(
+                f"{path.name} does not run at batch {b}, time {t} ({str(err)[:300]}); the export "
+                "froze a dimension: use --exporter legacy"
+            ) from None
         for port, r, o in zip(g.outputs, ref, got):
             r = r.detach().float().numpy()
             if r.shape != o.shape:
-                raise ExportError(f"{path.name} output {port.name} has shape {o.shape} at batch {b}, time {t}; "
-                                  f"PyTorch gives {r.shape}")  # fmt: skip
+                raise ExportError(
+                    f"{path.name} output {port.name} has shape {o.shape} at batch {b}, time {t}; "
+                    f"PyTorch gives {r.shape}"
+                )
             worst = max(worst, float((np.abs(o - r) / (1 + np.abs(r))).max(initial=0.0)))
     if worst > g.tolerance:
         raise ExportError(f"{path.name} differs from PyTorch by {worst:.2e} (tolerance {g.tolerance:.0e})")
@@ -153,8 +180,9 @@ def quantize_int8(src: Path, dst: Path) -> None:
         quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
 
 
-def export_plan(plan: ExportPlan, out: str | Path, exporter: str = "legacy", quantize: str | None = None,
-                opset: int = OPSET) -> dict[str, Any]:  # fmt: skip
+def export_plan(
+    plan: ExportPlan, out: str | Path, exporter: str = "legacy", quantize: str | None = None, opset: int = OPSET
+) -> dict[str, Any]:
     """Export the graphs of `plan` to `out`; returns the signature written. (`lstmkit.tasks.export_model`
     asks the model's task for its plan, then calls this.)"""
     from lstmkit import __version__
@@ -173,16 +201,29 @@ def export_plan(plan: ExportPlan, out: str | Path, exporter: str = "legacy", qua
         sess = _session(path)
         used = {i.name for i in sess.get_inputs()}  # the exporter drops inputs the graph never reads
         ports = [{**asdict(p), **({} if p.name in used else {"unused": True})} for p in g.inputs]
-        graphs[g.name] = {"file": path.name, "inputs": ports, "outputs": [asdict(p) for p in g.outputs],
-                          "parity_max_rel_error": parity(g, path, sess, used)}  # fmt: skip
+        graphs[g.name] = {
+            "file": path.name,
+            "inputs": ports,
+            "outputs": [asdict(p) for p in g.outputs],
+            "parity_max_rel_error": parity(g, path, sess, used),
+        }
         files[path.name] = sha256(path)
     for name, value in plan.assets.items():
         (out / f"{name}.json").write_text(json.dumps(value), encoding="utf-8")
         files[f"{name}.json"] = sha256(out / f"{name}.json")
-    signature = {"format": FORMAT, "format_version": FORMAT_VERSION, "lstmkit_version": __version__,
-                 "task": plan.task, "exporter": exporter, "opset": opset, "graphs": graphs,
-                 "assets": sorted(plan.assets), "meta": plan.meta, "files": files,
-                 "parity": {"shapes": [list(s) for s in PARITY_SHAPES], "checked_against": "torch"}}  # fmt: skip
+    signature = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "lstmkit_version": __version__,
+        "task": plan.task,
+        "exporter": exporter,
+        "opset": opset,
+        "graphs": graphs,
+        "assets": sorted(plan.assets),
+        "meta": plan.meta,
+        "files": files,
+        "parity": {"shapes": [list(s) for s in PARITY_SHAPES], "checked_against": "torch"},
+    }
     _write_signature(out, signature)
     if quantize:
         for g in plan.graphs:

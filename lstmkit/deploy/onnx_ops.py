@@ -36,8 +36,14 @@ def _onnx_weights(layer: nn.RNNBase) -> list[Tensor]:
             Ws.append(_reorder(getattr(layer, f"weight_ih{sfx}"), order))
             Rs.append(_reorder(getattr(layer, f"weight_hh{sfx}"), order))
             if layer.bias:
-                Bs.append(torch.cat([_reorder(getattr(layer, f"bias_ih{sfx}"), order),
-                                     _reorder(getattr(layer, f"bias_hh{sfx}"), order)]))  # fmt: skip
+                Bs.append(
+                    torch.cat(
+                        [
+                            _reorder(getattr(layer, f"bias_ih{sfx}"), order),
+                            _reorder(getattr(layer, f"bias_hh{sfx}"), order),
+                        ]
+                    )
+                )
             else:
                 Bs.append(torch.zeros(2 * G * layer.hidden_size))
         out += [torch.stack(Ws).detach(), torch.stack(Rs).detach(), torch.stack(Bs).detach()]
@@ -48,8 +54,10 @@ def check_exportable(layer: nn.RNNBase) -> None:
     """ONNX's operators compute the plain cells; variants that change the cell at inference cannot go there."""
     v = getattr(layer, "variants", None)
     if v is not None and (v.layer_norm or v.zoneout > 0):
-        raise UsageError("this model's recurrent layer uses layer norm or zoneout, which ONNX's LSTM operator does "
-                         "not compute; export needs the plain cell (train without --layer-norm/--zoneout)")  # fmt: skip
+        raise UsageError(
+            "this model's recurrent layer uses layer norm or zoneout, which ONNX's LSTM operator does "
+            "not compute; export needs the plain cell (train without --layer-norm/--zoneout)"
+        )
     if getattr(layer, "proj_size", 0) > 0:
         raise UsageError("LSTMs with projections (proj_size) have no ONNX operator; export is not supported")
 
@@ -90,7 +98,9 @@ def _run_layer(layer: nn.RNNBase, x: Tensor, hx, lengths: Tensor):
 
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=layer.batch_first, enforce_sorted=False)
         out, state = layer(packed, hx)
-        out = pad_packed_sequence(out, batch_first=layer.batch_first, total_length=x.shape[1 if layer.batch_first else 0])[0]
+        out = pad_packed_sequence(
+            out, batch_first=layer.batch_first, total_length=x.shape[1 if layer.batch_first else 0]
+        )[0]
     return (out if layer.batch_first else out.transpose(0, 1)), state
 
 

@@ -33,8 +33,10 @@ def find_export(path: str | Path) -> Path:
     for cand in (path, path / "onnx", path / "model" / "onnx", path.parent / "onnx"):
         if (cand / SIGNATURE).is_file():
             return cand
-    raise ExportFileError(f"{path} holds no ONNX export ({SIGNATURE} not found); export it first: "
-                          f"lstmkit export --model {path} --format onnx")  # fmt: skip
+    raise ExportFileError(
+        f"{path} holds no ONNX export ({SIGNATURE} not found); export it first: "
+        f"lstmkit export --model {path} --format onnx"
+    )
 
 
 def _check_files(root: Path, signature: dict[str, Any]) -> None:
@@ -43,8 +45,10 @@ def _check_files(root: Path, signature: dict[str, Any]) -> None:
         if not f.is_file():
             raise ExportFileError(f"{f} is missing; re-export the model (lstmkit export ...)")
         if hashlib.sha256(f.read_bytes()).hexdigest() != digest:
-            raise ExportFileError(f"{f} is corrupted or was changed after export (its SHA-256 differs from "
-                                  f"{root / SIGNATURE}); re-export the model")  # fmt: skip
+            raise ExportFileError(
+                f"{f} is corrupted or was changed after export (its SHA-256 differs from "
+                f"{root / SIGNATURE}); re-export the model"
+            )
 
 
 class OnnxRunner:
@@ -56,7 +60,9 @@ class OnnxRunner:
         try:
             self.signature = json.loads((self.root / SIGNATURE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
-            raise ExportFileError(f"{self.root / SIGNATURE} is not readable JSON ({err}); re-export the model") from None
+            raise ExportFileError(
+                f"{self.root / SIGNATURE} is not readable JSON ({err}); re-export the model"
+            ) from None
         if self.signature.get("format") != FORMAT:
             raise ExportFileError(f"{self.root / SIGNATURE} is not an lstmkit ONNX export")
         _check_files(self.root, self.signature)
@@ -103,7 +109,10 @@ class OnnxRunner:
         missing = [p["name"] for p in spec["inputs"] if p["name"] not in feeds and not p.get("unused")]
         if missing:
             raise ExportFileError(f"graph {graph} needs input(s) {', '.join(missing)}")
-        typed = {p["name"]: np.ascontiguousarray(feeds[p["name"]], dtype=p["dtype"]) for p in spec["inputs"]
-                 if not p.get("unused")}  # fmt: skip
+        typed = {
+            p["name"]: np.ascontiguousarray(feeds[p["name"]], dtype=p["dtype"])
+            for p in spec["inputs"]
+            if not p.get("unused")
+        }
         names = [p["name"] for p in spec["outputs"]]
         return dict(zip(names, self.sessions[graph].run(names, typed)))

@@ -33,8 +33,19 @@ from torch import Tensor
 
 from lstmkit.deploy.records import RequestError, check, check_records, frame_of, predict_many, records_of
 
-__all__ = ["InferenceModel", "ModelState", "Probe", "RequestError", "StatefulModel", "check", "check_records",
-           "frame_of", "is_stateful", "predict_many", "records_of"]  # fmt: skip
+__all__ = [
+    "InferenceModel",
+    "ModelState",
+    "Probe",
+    "RequestError",
+    "StatefulModel",
+    "check",
+    "check_records",
+    "frame_of",
+    "is_stateful",
+    "predict_many",
+    "records_of",
+]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,15 +83,23 @@ class ModelState:
         return cls(tensors, json.loads(meta))
 
     def to_json(self) -> dict[str, Any]:
-        tensors = {k: {"shape": list(v.shape), "dtype": str(v.dtype).removeprefix("torch."),
-                       "data": v.detach().cpu().flatten().tolist()} for k, v in self.tensors.items()}  # fmt: skip
+        tensors = {
+            k: {
+                "shape": list(v.shape),
+                "dtype": str(v.dtype).removeprefix("torch."),
+                "data": v.detach().cpu().flatten().tolist(),
+            }
+            for k, v in self.tensors.items()
+        }
         return {"meta": self.meta, "tensors": tensors}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelState:
         try:
-            tensors = {k: torch.tensor(t["data"], dtype=getattr(torch, t["dtype"])).view(t["shape"])
-                       for k, t in data["tensors"].items()}  # fmt: skip
+            tensors = {
+                k: torch.tensor(t["data"], dtype=getattr(torch, t["dtype"])).view(t["shape"])
+                for k, t in data["tensors"].items()
+            }
             return cls(tensors, dict(data["meta"]))
         except (KeyError, TypeError, AttributeError, RuntimeError) as err:
             raise RequestError(f"the JSON state is malformed ({err!r}); pass what ModelState.to_json() gave") from err
@@ -102,9 +121,11 @@ class Probe:
 
 @runtime_checkable
 class InferenceModel(Protocol):
-    """A loaded model as serving, export and inspection see it."""
+    """A loaded model as serving, export and inspection see it: its task's name and declared capabilities
+    (tasks.spec.Capabilities: generates_text, inputs; serving and the web page read them, never the name)."""
 
     task: str
+    capabilities: Any
 
     def schema(self) -> dict[str, Any]: ...
 

@@ -31,8 +31,14 @@ def predict_many(model: Any, requests: list[list[dict[str, Any]]]) -> list[list[
 # ----------------------------------------------------------------------------------------------------------
 # records: checked against a schema, to and from DataFrames
 
-_TYPES: dict[str, tuple[type, ...]] = {"object": (dict,), "array": (list, tuple), "string": (str,),
-                                       "number": (int, float), "integer": (int,), "boolean": (bool,)}  # fmt: skip
+_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,),
+    "array": (list, tuple),
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+}
 
 
 def check(value: Any, schema: dict[str, Any], where: str = "record") -> None:
@@ -41,8 +47,11 @@ def check(value: Any, schema: dict[str, Any], where: str = "record") -> None:
     types = schema.get("type")
     if types is not None:
         names = types if isinstance(types, list) else [types]
-        ok = any(isinstance(value, _TYPES[t]) and not (t in ("number", "integer") and isinstance(value, bool))
-                 for t in names if t != "null") or ("null" in names and value is None)  # fmt: skip
+        ok = any(
+            isinstance(value, _TYPES[t]) and not (t in ("number", "integer") and isinstance(value, bool))
+            for t in names
+            if t != "null"
+        ) or ("null" in names and value is None)
         if not ok:
             raise RequestError(f"{where} must be {' or '.join(names)}; got {type(value).__name__} {value!r:.60}")
     if "enum" in schema and value not in schema["enum"]:
@@ -82,8 +91,10 @@ def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """DataFrame rows as records (NaN cells left out, so optional fields take their defaults)."""
     import pandas as pd
 
-    return [{k: v for k, v in row.items() if not (isinstance(v, float) and pd.isna(v))}
-            for row in frame.to_dict(orient="records")]  # fmt: skip
+    return [
+        {k: v for k, v in row.items() if not (isinstance(v, float) and pd.isna(v))}
+        for row in frame.to_dict(orient="records")
+    ]
 
 
 def frame_of(records: list[dict[str, Any]]) -> pd.DataFrame:

@@ -1,5 +1,5 @@
 """The model registry through MLflow: `lstmkit register` logs a saved model as an MLflow pyfunc model
-(deploy/mlflow_pyfunc.py; the safetensors + JSON directory is its artifact) and registers a version under a
+(lstmkit/pyfunc.py; the safetensors + JSON directory is its artifact) and registers a version under a
 name, optionally with an alias; `lstmkit serve --model models:/NAME@ALIAS` fetches it back. Everything goes
 through an explicit `MlflowClient` (no process-wide tracking URI is set); without `tracking_uri`, MLflow's
 own convention applies (MLFLOW_TRACKING_URI, else ./mlruns)."""
@@ -31,18 +31,19 @@ def _mlflow() -> Any:
 
 def saved_dir(path: str | Path) -> Path:
     """The saved-model directory of a run (its model/) or the directory itself."""
-    from lstmkit.deploy.saved_model import CONFIG
+    from lstmkit.deploy.saved_model import CONFIG, saved_model_dir
 
-    p = Path(path)
-    if not (p / CONFIG).exists() and (p / "model" / CONFIG).exists():
-        p = p / "model"
+    p = saved_model_dir(path)
     if not (p / CONFIG).exists():
         raise RegistryError(f"{path} is neither a saved model nor a run holding one in model/ (no {CONFIG})")
     return p
 
 
-def register(model: str | Path, name: str, alias: str | None = None, tracking_uri: str | None = None) -> dict[str, Any]:
-    """Log `model` as a pyfunc model in a new MLflow run and register it as a new version of `name`."""
+def register(
+    model: str | Path, name: str, alias: str | None = None, tracking_uri: str | None = None, *, python_model: str | Path
+) -> dict[str, Any]:
+    """Log `model` as a pyfunc model in a new MLflow run and register it as a new version of `name`; `python_model`
+    is the models-from-code file MLflow runs at load time (lstmkit/pyfunc.py: it loads through the registry)."""
     mlflow = _mlflow()
     from mlflow.tracking import MlflowClient
 
@@ -55,9 +56,12 @@ def register(model: str | Path, name: str, alias: str | None = None, tracking_ur
         out = Path(tmp) / "model"
         with warnings.catch_warnings():  # predict takes any frame on purpose: no type-hint schema
             warnings.filterwarnings("ignore", ".*type hint.*", UserWarning)
-            mlflow.pyfunc.save_model(out, python_model=str(Path(__file__).with_name("mlflow_pyfunc.py")),
-                                     artifacts={"model": str(src)},
-                                     pip_requirements=[f"lstmkit=={__version__}", "torch==2.13.0", "mlflow"])  # fmt: skip
+            mlflow.pyfunc.save_model(
+                out,
+                python_model=str(python_model),
+                artifacts={"model": str(src)},
+                pip_requirements=[f"lstmkit=={__version__}", "torch==2.13.0", "mlflow"],
+            )
         client.log_artifacts(run.info.run_id, str(out), "model")
     client.set_terminated(run.info.run_id)
     try:
@@ -67,9 +71,14 @@ def register(model: str | Path, name: str, alias: str | None = None, tracking_ur
     version = client.create_model_version(name, f"{run.info.artifact_uri}/model", run.info.run_id)
     if alias:
         client.set_registered_model_alias(name, alias, version.version)
-    return {"name": name, "version": int(version.version), "alias": alias, "run_id": run.info.run_id,
-            "uri": f"models:/{name}@{alias}" if alias else f"models:/{name}/{version.version}",
-            "tracking_uri": tracking_uri or "MLflow's default (MLFLOW_TRACKING_URI, else ./mlruns)"}  # fmt: skip
+    return {
+        "name": name,
+        "version": int(version.version),
+        "alias": alias,
+        "run_id": run.info.run_id,
+        "uri": f"models:/{name}@{alias}" if alias else f"models:/{name}/{version.version}",
+        "tracking_uri": tracking_uri or "MLflow's default (MLFLOW_TRACKING_URI, else ./mlruns)",
+    }
 
 
 def fetch(uri: str, tracking_uri: str | None = None, dst: str | Path | None = None) -> Path:
@@ -86,10 +95,13 @@ def fetch(uri: str, tracking_uri: str | None = None, dst: str | Path | None = No
             name, _, number = uri.removeprefix("models:/").rpartition("/")
             version = client.get_model_version(name, number)
     except Exception as err:  # MLflow's RestException: unknown name, alias or version
-        raise RegistryError(f"{uri}: not in the registry at {tracking_uri or 'the default tracking URI'} ({err})") from None
+        raise RegistryError(
+            f"{uri}: not in the registry at {tracking_uri or 'the default tracking URI'} ({err})"
+        ) from None
     dst = Path(dst or tempfile.mkdtemp(prefix="lstmkit-registry-"))
-    local = mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=str(dst),
-                                                tracking_uri=tracking_uri)  # fmt: skip
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=version.source, dst_path=str(dst), tracking_uri=tracking_uri
+    )
     return saved_dir(Path(local) / _artifact_path(Path(local)))
 
 

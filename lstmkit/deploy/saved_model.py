@@ -89,9 +89,13 @@ def save_model(
             _write_json(tmp / f"{name}.json", obj)
         files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(tmp.iterdir())}
         meta = {
-            "format": FORMAT, "format_version": FORMAT_VERSION, "lstmkit_version": __version__,
-            "task": task, "config": config, "files": files,
-        }  # fmt: skip
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "lstmkit_version": __version__,
+            "task": task,
+            "config": config,
+            "files": files,
+        }
         _write_json(tmp / CONFIG, meta)
         _swap_into_place(tmp, path)
     except BaseException:
@@ -163,6 +167,14 @@ def load_weights(model: torch.nn.Module, saved: SavedModel) -> torch.nn.Module:
     except RuntimeError as err:
         raise ModelFileError(f"{saved.path}/{WEIGHTS} does not fit the model in {CONFIG}: {err}") from err
     return model
+
+
+def saved_model_dir(path: str | Path) -> Path:
+    """The saved-model directory itself, or the one a run directory holds in model/."""
+    path = Path(path)
+    if not (path / CONFIG).exists() and (path / "model" / CONFIG).exists():
+        return path / "model"
+    return path
 
 
 def read_saved(path: str | Path, device: torch.device | str = "cpu") -> SavedModel:

@@ -1,16 +1,15 @@
 """`lstmkit serve`: loaded models behind a JSON API (FastAPI), through the inference protocol only.
 
-Routes: a web page at / (deploy/page.html: pick a model, paste or upload a series and see the forecast
-with its interval, or watch generated tokens stream in); health; the model list with each model's schema; batch prediction for every task (concurrent
-requests for one model micro-batched: deploy/batching.py); text generation for language models (server-sent
-events when `"stream": true`); sessions for stateful models (a forecaster, a language model): created with an
-optional history, fed observations with sequence numbers, persisted in SQLite (deploy/sessions.py) so that a
-restarted server continues them. Bad input gets a 4xx with a message, never a 500: malformed JSON and wrong
-types (422, FastAPI's validation), records that do not fit the model's schema (400, the protocol's
-RequestError), an unknown model or session (404), a sequence gap (409), too many sessions (429), a body over
-the limit (413). A non-loopback host needs an API key (`--api-key` or LSTMKIT_API_KEY), sent as
-`Authorization: Bearer KEY`.
-"""
+Routes: a web page at / (deploy/page.html: pick a model, paste or upload a series and see the forecast with its
+interval, or watch generated tokens stream in); health; the model list with each model's schema; batch prediction
+for every task (concurrent requests for one model micro-batched: deploy/batching.py); text generation for language
+models (server-sent events when `"stream": true`); sessions for stateful models (a forecaster, a language model):
+created with an optional history, fed observations with sequence numbers, persisted in SQLite (deploy/sessions.py)
+so that a restarted server continues them. Bad input gets a 4xx with a message, never a 500: malformed JSON and
+wrong types (422, FastAPI's validation), records that do not fit the model's schema (400, the protocol's
+RequestError), an unknown model or session (404), a sequence gap (409), too many sessions (429), a body over the
+limit (413). A non-loopback host needs an API key (`--api-key` or LSTMKIT_API_KEY), sent as `Authorization: Bearer
+KEY`."""
 
 from __future__ import annotations
 
@@ -52,14 +51,17 @@ class ServeOptions:
 
     def check(self) -> None:
         if self.host not in LOOPBACK and not self.api_key:
-            raise LstmkitError(f"serving on {self.host} (not loopback) needs an API key: --api-key KEY or the "
-                               "LSTMKIT_API_KEY environment variable")  # fmt: skip
+            raise LstmkitError(
+                f"serving on {self.host} (not loopback) needs an API key: --api-key KEY or the "
+                "LSTMKIT_API_KEY environment variable"
+            )
 
 
 class PredictRequest(BaseModel):
     data: list[dict[str, Any]] = Field(..., description="records as the task's files have them")
     future: list[dict[str, Any]] | None = Field(
-        None, description="forecasters with known-future covariates: the horizon's rows (no target), read after data")
+        None, description="forecasters with known-future covariates: the horizon's rows (no target), read after data"
+    )
 
 
 class SessionRequest(BaseModel):
@@ -93,17 +95,22 @@ def build_app(models: dict[str, Any], opts: ServeOptions | None = None, store: S
 
     opts = opts or ServeOptions()
     store = store or opts.store()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> Any:
         yield
         for b in app.state.batchers.values():
             b.close()
 
-    app = FastAPI(title="lstmkit", description="LSTM models served through lstmkit's inference protocol",
-                  lifespan=lifespan)  # fmt: skip
+    app = FastAPI(
+        title="lstmkit", description="LSTM models served through lstmkit's inference protocol", lifespan=lifespan
+    )
     app.state.store = store
-    app.state.batchers = {n: Batcher(m, opts.batch_wait_ms, opts.max_batch, opts.max_records)
-                          for n, m in models.items() if opts.batch_wait_ms > 0}  # fmt: skip
+    app.state.batchers = {
+        n: Batcher(m, opts.batch_wait_ms, opts.max_batch, opts.max_records)
+        for n, m in models.items()
+        if opts.batch_wait_ms > 0
+    }
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Any:
@@ -147,7 +154,9 @@ def _name_param(models: dict[str, Any]) -> Any:
     """The {name} path parameter, documented with the served names (an unknown one still gets a 404)."""
     from fastapi import Path
 
-    return Path(description="a served model's name (GET /v1/models lists them)", json_schema_extra={"enum": list(models)})
+    return Path(
+        description="a served model's name (GET /v1/models lists them)", json_schema_extra={"enum": list(models)}
+    )
 
 
 def _model_routes(app: Any, models: dict[str, Any], opts: ServeOptions) -> None:
@@ -171,7 +180,10 @@ def _model_routes(app: Any, models: dict[str, Any], opts: ServeOptions) -> None:
 
     @app.get("/v1/models")
     def list_models() -> list[dict[str, Any]]:
-        return [{"name": n, "task": m.task, "schema": m.schema()} for n, m in models.items()]
+        return [
+            {"name": n, "task": m.task, "capabilities": capabilities_of(m), "schema": m.schema()}
+            for n, m in models.items()
+        ]
 
     @app.post("/v1/models/{name}/predict")
     def predict(body: PredictRequest, name: str = model_name) -> dict[str, Any]:
@@ -188,14 +200,15 @@ def _model_routes(app: Any, models: dict[str, Any], opts: ServeOptions) -> None:
     @app.post("/v1/models/{name}/generate", response_model=None)
     def generate(body: GenerateRequest, name: str = model_name) -> Any:
         m = _model_of(models, name)
-        if m.task != "lm":
-            raise HTTPException(400, f"{name} is a {m.task} model; generate is for language models (use predict)")
+        if not capabilities_of(m)["generates_text"]:
+            raise HTTPException(400, f"{name} is a {m.task} model, which does not generate text (use predict)")
         if body.max_new_tokens > opts.max_new_tokens:
             raise HTTPException(413, f"max_new_tokens {body.max_new_tokens} over the limit {opts.max_new_tokens}")
         sampling = {"temperature": body.temperature, "top_k": body.top_k, "top_p": body.top_p, "seed": body.seed}
         if body.stream:
-            return StreamingResponse(_events(m.stream(body.prompt, body.max_new_tokens, **sampling)),
-                                     media_type="text/event-stream")  # fmt: skip
+            return StreamingResponse(
+                _events(m.stream(body.prompt, body.max_new_tokens, **sampling)), media_type="text/event-stream"
+            )
         return {"text": m.generate(body.prompt, body.max_new_tokens, **sampling)[0]}
 
 
@@ -210,8 +223,11 @@ def _session_routes(app: Any, models: dict[str, Any], store: SessionStore) -> No
         if m is None:
             raise SessionError(f"model {name!r} is not served here (serving: {', '.join(models)})", 404)
         if not is_stateful(m):
-            raise SessionError(f"model {name!r} ({m.task}) keeps no state between requests: use predict, or "
-                               "serve a forecaster or language model with --runtime torch for sessions", 400)  # fmt: skip
+            raise SessionError(
+                f"model {name!r} ({m.task}) keeps no state between requests: use predict, or "
+                "serve a forecaster or language model with --runtime torch for sessions",
+                400,
+            )
         return m
 
     def stepper(m: Any, data: list[dict[str, Any]], future: list[dict[str, Any]] | None) -> Any:
@@ -237,6 +253,13 @@ def _session_routes(app: Any, models: dict[str, Any], store: SessionStore) -> No
         if not store.delete(sid):
             raise SessionError(f"unknown session {sid!r}", 404)
         return {"deleted": sid}
+
+
+def capabilities_of(model: Any) -> dict[str, Any]:
+    """What a served model can do (its task's declared capabilities; `stateful` as this runtime implements it)."""
+    from lstmkit.deploy.protocol import is_stateful
+
+    return {**model.capabilities.to_dict(), "stateful": is_stateful(model)}
 
 
 def _events(pieces: Iterator[str]) -> Iterator[str]:

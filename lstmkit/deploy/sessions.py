@@ -63,8 +63,13 @@ Step = Callable[["ModelState"], tuple[dict[str, Any], "ModelState"]]
 class SessionStore:
     """Sessions in memory, written through to SQLite (`path`; ":memory:" keeps them for this process only)."""
 
-    def __init__(self, path: str | Path = ":memory:", ttl_s: float = 3600.0, max_sessions: int = 10_000,
-                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        ttl_s: float = 3600.0,
+        max_sessions: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.ttl_s, self.max_sessions, self.clock = ttl_s, max_sessions, clock
@@ -82,16 +87,21 @@ class SessionStore:
         """A new session of `model` from `state`; `step` (optional) folds the creation history into it."""
         self.expire()
         if self.count() >= self.max_sessions:
-            raise SessionError(f"{self.max_sessions} sessions are live (the maximum): delete finished ones "
-                               "(DELETE /v1/sessions/ID) or start the server with a larger --max-sessions", 429)  # fmt: skip
+            raise SessionError(
+                f"{self.max_sessions} sessions are live (the maximum): delete finished ones "
+                "(DELETE /v1/sessions/ID) or start the server with a larger --max-sessions",
+                429,
+            )
         outputs: dict[str, Any] = {}
         if step is not None:
             outputs, state = step(state)
         now = self.clock()
         s = Session(secrets.token_urlsafe(12), model, 0, state, outputs, now, now)
         with self._db_lock:
-            self._db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (s.id, model, 0, state.to_bytes(), json.dumps(outputs), now, now))  # fmt: skip
+            self._db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (s.id, model, 0, state.to_bytes(), json.dumps(outputs), now, now),
+            )
         with self._live_lock:
             self._live[s.id] = s
         return s
@@ -114,13 +124,18 @@ class SessionStore:
             if seq <= s.seq:
                 return s.view(replayed=True)
             if seq != s.seq + 1:
-                raise SessionError(f"session {sid} is at seq {s.seq}; observation {seq} would skip "
-                                   f"{seq - s.seq - 1} (send seq {s.seq + 1} next)", 409)  # fmt: skip
+                raise SessionError(
+                    f"session {sid} is at seq {s.seq}; observation {seq} would skip "
+                    f"{seq - s.seq - 1} (send seq {s.seq + 1} next)",
+                    409,
+                )
             outputs, state = step(s.state)
             now = self.clock()
             with self._db_lock:
-                cur = self._db.execute("UPDATE sessions SET seq=?, state=?, outputs=?, touched=? WHERE id=? AND seq=?",
-                                       (seq, state.to_bytes(), json.dumps(outputs), now, sid, s.seq))  # fmt: skip
+                cur = self._db.execute(
+                    "UPDATE sessions SET seq=?, state=?, outputs=?, touched=? WHERE id=? AND seq=?",
+                    (seq, state.to_bytes(), json.dumps(outputs), now, sid, s.seq),
+                )
             if cur.rowcount != 1:
                 raise SessionError(f"session {sid} was deleted while observation {seq} was applied", 404)
             s.seq, s.state, s.outputs, s.touched = seq, state, outputs, now
@@ -155,8 +170,9 @@ class SessionStore:
         from lstmkit.deploy.protocol import ModelState
 
         with self._db_lock:
-            row = self._db.execute("SELECT id, model, seq, state, outputs, created, touched FROM sessions WHERE id=?",
-                                   (sid,)).fetchone()  # fmt: skip
+            row = self._db.execute(
+                "SELECT id, model, seq, state, outputs, created, touched FROM sessions WHERE id=?", (sid,)
+            ).fetchone()
         if row is None:
             raise SessionError(f"unknown session {sid!r} (never created, deleted or expired)", 404)
         s = Session(row[0], row[1], row[2], ModelState.from_bytes(row[3]), json.loads(row[4]), row[5], row[6])

@@ -24,8 +24,9 @@ class StreamingStep:
     state in two buffers per tensor (the outputs of call k are the inputs of call k+1; two prepared bindings
     alternate), and fixed output buffers (returned as views: copy them to keep them past the next call)."""
 
-    def __init__(self, path: str | Path | OnnxRunner, graph: str = "model", batch: int = 1, variant: str = "fp32",
-                 time: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self, path: str | Path | OnnxRunner, graph: str = "model", batch: int = 1, variant: str = "fp32", time: int = 1
+    ) -> None:
         self.runner = path if isinstance(path, OnnxRunner) else OnnxRunner(path, variant)
         self.sess = self.runner.sessions[graph]
         spec = self.runner.signature["graphs"][graph]

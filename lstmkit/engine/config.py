@@ -30,8 +30,9 @@ class TrainConfig:
     lr: float = option(2e-3, "peak learning rate (AdamW)")
     weight_decay: float = option(0.0, "AdamW weight decay")
     lr_schedule: Literal["constant", "cosine"] = option(
-        "cosine", "learning-rate schedule after warm-up (cosine: down to a tenth of the peak over the steps, or over "
-        "--max-time when that runs out first)"
+        "cosine",
+        "learning-rate schedule after warm-up (cosine: down to a tenth of the peak over the steps, or over "
+        "--max-time when that runs out first)",
     )
     warmup_steps: int = option(0, "linear warm-up steps")
     grad_clip: float = option(1.0, "clip the gradient norm to this value (0: off)")
@@ -44,17 +45,22 @@ class TrainConfig:
     devices: int = option(1, "processes (CPU, gloo) or GPUs (NCCL) to train on with distributed data parallel")
     num_nodes: int = option(1, "machines, each running --devices processes (launch with torchrun or SLURM)")
     strategy: Literal["auto", "ddp", "ddp_spawn"] = option(
-        "auto", "how processes are started: auto (ddp when --devices x --num-nodes > 1), ddp (the command runs "
-        "again in each process), ddp_spawn (processes started from this one: forked on CPU, spawned on CUDA)"
-    )  # fmt: skip
+        "auto",
+        "how processes are started: auto (ddp when --devices x --num-nodes > 1), ddp (the command runs "
+        "again in each process), ddp_spawn (processes started from this one: forked on CPU, spawned on CUDA)",
+    )
     track: str | None = option(
-        None, "log params, metrics, curves, plots and the model to MLflow at this tracking URI "
-        "(e.g. sqlite:///mlflow.db, a directory, or an http:// server)", metavar="URI"
-    )  # fmt: skip
+        None,
+        "log params, metrics, curves, plots and the model to MLflow at this tracking URI "
+        "(e.g. sqlite:///mlflow.db, a directory, or an http:// server)",
+        metavar="URI",
+    )
     checkpoint_every: str = option(
-        "60s", "save the resume checkpoint every N optimiser steps (e.g. 200) or every DURATION (e.g. 60s, 5m); "
-        "a run killed at any moment continues with --resume", metavar="N|DURATION"
-    )  # fmt: skip
+        "60s",
+        "save the resume checkpoint every N optimiser steps (e.g. 200) or every DURATION (e.g. 60s, 5m); "
+        "a run killed at any moment continues with --resume",
+        metavar="N|DURATION",
+    )
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -85,8 +91,9 @@ class TrainConfig:
         try:
             return None, parse_duration(text, "checkpoint_every")
         except ConfigError:
-            raise ConfigError(f"checkpoint_every {text!r} is neither a step count (e.g. 200) nor a duration "
-                              "(e.g. 60s, 5m)") from None
+            raise ConfigError(
+                f"checkpoint_every {text!r} is neither a step count (e.g. 200) nor a duration (e.g. 60s, 5m)"
+            ) from None
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -135,8 +142,9 @@ def resolve_run(
     < the YAML file < `options` (flags or keyword arguments). Every layer is checked as it comes in and the
     result is validated."""
     sections = {"task": task_cls, "train": TrainConfig}
-    layers: list[tuple[str, dict[str, Any]]] = [("the task's training defaults",
-                                                 {"train": to_dict(train_defaults or TrainConfig())})]
+    layers: list[tuple[str, dict[str, Any]]] = [
+        ("the task's training defaults", {"train": to_dict(train_defaults or TrainConfig())})
+    ]
     if resume_dir is not None:
         saved = Path(resume_dir) / "config.yaml"
         if saved.is_file():
@@ -152,8 +160,10 @@ def resolve_run(
 
 def config_objects(config: Any = None, train: TrainConfig | None = None) -> dict[str, Any]:
     """Configs given as objects (Python API), as a merge layer."""
-    return {**({"task": to_dict(config)} if config is not None else {}),
-            **({"train": to_dict(train)} if train is not None else {})}  # fmt: skip
+    return {
+        **({"task": to_dict(config)} if config is not None else {}),
+        **({"train": to_dict(train)} if train is not None else {}),
+    }
 
 
 def unique_name(prefix: str = "") -> str:

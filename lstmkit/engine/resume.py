@@ -79,13 +79,21 @@ class ResumableBatches:
         self.consumed += 1
 
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.current_epoch, "consumed": self.consumed, "world": self.world,
-                "task_sharded": int(self.world > 1 and not self.dealt)}  # fmt: skip
+        return {
+            "epoch": self.current_epoch,
+            "consumed": self.consumed,
+            "world": self.world,
+            "task_sharded": int(self.world > 1 and not self.dealt),
+        }
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         world, consumed = int(state.get("world", 1)), int(state["consumed"])
         if world != self.world:  # another number of processes: the same place in the epoch, in batches of it
-            consumed = 0 if state.get("task_sharded") or (self.world > 1 and not self.dealt) else consumed * world // self.world
+            consumed = (
+                0
+                if state.get("task_sharded") or (self.world > 1 and not self.dealt)
+                else consumed * world // self.world
+            )
         self.current_epoch, self.consumed = int(state["epoch"]), consumed
         self._started = True
 
@@ -125,8 +133,13 @@ class RandomState(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         kind, key, pos, has_gauss, gauss = np.random.get_state()  # plain values: checkpoints load weights_only
-        numpy_state = {"kind": kind, "key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos),
-                       "has_gauss": int(has_gauss), "gauss": float(gauss)}  # fmt: skip
+        numpy_state = {
+            "kind": kind,
+            "key": torch.from_numpy(key.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        }
         state = {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state["cuda"] = torch.cuda.get_rng_state_all()

@@ -27,8 +27,13 @@ def mlflow_logger(uri: str, task: str, run_dir: Path, resolved: dict[str, Any]) 
 
     known = run_dir / RUN_FILE
     run_id = json.loads(known.read_text())["run_id"] if known.is_file() else None
-    logger = MLFlowLogger(experiment_name=f"lstmkit-{task}", run_name=run_dir.name, tracking_uri=uri,
-                          run_id=run_id, tags={"lstmkit.run_dir": str(run_dir.resolve())})  # fmt: skip
+    logger = MLFlowLogger(
+        experiment_name=f"lstmkit-{task}",
+        run_name=run_dir.name,
+        tracking_uri=uri,
+        run_id=run_id,
+        tags={"lstmkit.run_dir": str(run_dir.resolve())},
+    )
     if run_id is None:
         known.write_text(json.dumps({"tracking_uri": uri, "run_id": logger.run_id}))
         logger.log_hyperparams(resolved)

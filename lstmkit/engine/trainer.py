@@ -61,8 +61,9 @@ class FitResult:
 class _LitTask(pl.LightningModule):
     """Adapts a Task to Lightning; holds no task logic of its own."""
 
-    def __init__(self, task: Task, model: nn.Module, cfg: TrainConfig, batches: ResumableBatches,
-                 val: ValidationBatches) -> None:  # fmt: skip
+    def __init__(
+        self, task: Task, model: nn.Module, cfg: TrainConfig, batches: ResumableBatches, val: ValidationBatches
+    ) -> None:
         super().__init__()
         self.task, self.model, self.cfg, self.batches, self.val = task, model, cfg, batches, val
 
@@ -206,14 +207,28 @@ class _StderrBar(TQDMProgressBar):
     """Lightning's progress bars, on stderr: stdout carries results only (one JSON document under --json)."""
 
     def init_train_tqdm(self) -> Tqdm:
-        return Tqdm(desc=self.train_description, position=2 * self.process_position, disable=self.is_disabled,
-                    leave=True, dynamic_ncols=True, file=sys.stderr, smoothing=0, bar_format=self.BAR_FORMAT)
+        return Tqdm(
+            desc=self.train_description,
+            position=2 * self.process_position,
+            disable=self.is_disabled,
+            leave=True,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            smoothing=0,
+            bar_format=self.BAR_FORMAT,
+        )
 
     def init_validation_tqdm(self) -> Tqdm:
         has_main_bar = self.trainer.state.fn != "validate"
-        return Tqdm(desc=self.validation_description, position=2 * self.process_position + has_main_bar,
-                    disable=self.is_disabled, leave=not has_main_bar, dynamic_ncols=True, file=sys.stderr,
-                    bar_format=self.BAR_FORMAT)  # fmt: skip
+        return Tqdm(
+            desc=self.validation_description,
+            position=2 * self.process_position + has_main_bar,
+            disable=self.is_disabled,
+            leave=not has_main_bar,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            bar_format=self.BAR_FORMAT,
+        )
 
 
 class _LiveMetrics(Callback):
@@ -250,9 +265,14 @@ def _callbacks(task: Task, cfg: TrainConfig, run_dir: Path) -> tuple[list[Callba
     best = _BestWeights(key, task.monitor_mode)
     steps, interval = cfg.checkpoint_schedule()
     ckpt = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="last", save_top_k=0, save_last=True,
-        every_n_train_steps=steps, train_time_interval=interval, save_on_train_epoch_end=True,
-    )  # fmt: skip
+        dirpath=run_dir / "checkpoints",
+        filename="last",
+        save_top_k=0,
+        save_last=True,
+        every_n_train_steps=steps,
+        train_time_interval=interval,
+        save_on_train_epoch_end=True,
+    )
     callbacks: list[Callback] = [best, RandomState(), TaskState(task), ckpt, _LiveMetrics(run_dir)]
     if cfg.progress:
         callbacks.append(_StderrBar())
@@ -266,19 +286,30 @@ def _trainer(
     task: Task, cfg: TrainConfig, run_dir: Path, attempt: int, device: str, log_every: int, resolved: dict[str, Any]
 ) -> tuple[pl.Trainer, _BestWeights]:
     callbacks, best = _callbacks(task, cfg, run_dir)
-    loggers: list[Any] = [CSVLogger(run_dir / "logs", name="", version=f"attempt-{attempt}", flush_logs_every_n_steps=log_every)]
+    loggers: list[Any] = [
+        CSVLogger(run_dir / "logs", name="", version=f"attempt-{attempt}", flush_logs_every_n_steps=log_every)
+    ]
     if cfg.track and rank_zero_only.rank == 0:  # one MLflow run, written by the first process
         loggers.append(mlflow_logger(cfg.track, task.name, run_dir, resolved))
     trainer = pl.Trainer(
-        accelerator=device, devices=cfg.devices, num_nodes=cfg.num_nodes, strategy=_strategy(cfg, device),
+        accelerator=device,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=_strategy(cfg, device),
         precision=pick_precision(cfg.precision, device),
-        max_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        max_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
         max_time=parse_duration(cfg.max_time) if cfg.max_time else None,
-        gradient_clip_val=cfg.grad_clip or None, callbacks=callbacks, plugins=[AtomicCheckpointIO()],
+        gradient_clip_val=cfg.grad_clip or None,
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
         logger=loggers,
-        enable_progress_bar=cfg.progress, enable_model_summary=False, num_sanity_val_steps=0,
-        log_every_n_steps=log_every, default_root_dir=run_dir,
-    )  # fmt: skip
+        enable_progress_bar=cfg.progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=log_every,
+        default_root_dir=run_dir,
+    )
     return trainer, best
 
 
@@ -298,8 +329,10 @@ def _prepare_run_dir(task: Task, cfg: TrainConfig) -> tuple[Path, Path, dict[str
     """The run directory, its resume checkpoint, and the run config the engine saves there (config.yaml):
     the task's resolved config and this TrainConfig, one document built here for every task."""
     if cfg.world_size > 1 and not (cfg.out or cfg.name):
-        raise ConfigError(f"training in {cfg.world_size} processes needs --out DIR or --name NAME: every process "
-                          "must write to the same run")  # fmt: skip
+        raise ConfigError(
+            f"training in {cfg.world_size} processes needs --out DIR or --name NAME: every process "
+            "must write to the same run"
+        )
     run_dir = run_directory(task.name, cfg)
     last = run_dir / "checkpoints" / "last.ckpt"
     if cfg.resume and not last.is_file():
@@ -336,9 +369,11 @@ def fit(task: Task, cfg: TrainConfig) -> FitResult:
             warnings.filterwarnings("ignore", ".*too few batches.*")
             warnings.filterwarnings("ignore", ".*LeafSpec.*")
             trainer.fit(
-                lit, train_dataloaders=train,
-                val_dataloaders=val, ckpt_path=str(last) if cfg.resume else None,
-            )  # fmt: skip
+                lit,
+                train_dataloaders=train,
+                val_dataloaders=val,
+                ckpt_path=str(last) if cfg.resume else None,
+            )
     finally:
         torch.use_deterministic_algorithms(previous)
     seconds = time.perf_counter() - start
@@ -359,9 +394,12 @@ def _finish(task, model, best, trainer, run_dir, resolved, cfg, seconds) -> FitR
     if test is not None:
         metrics.update({f"test_{k}": v for k, v in evaluate(task.metrics, model, test).items()})
     model_dir = save_model(
-        run_dir / "model", task=task.name, config=resolved,
-        tensors=model.state_dict(), state=task.saved_state(),
-    )  # fmt: skip
+        run_dir / "model",
+        task=task.name,
+        config=resolved,
+        tensors=model.state_dict(),
+        state=task.saved_state(),
+    )
     csv_path = merge_metrics(run_dir / "logs", run_dir / "metrics.csv")
     if csv_path is not None:
         plot_curves(csv_path, run_dir / "curves.png", title=f"{task.name}: {run_dir.name}")

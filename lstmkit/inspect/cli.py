@@ -32,14 +32,25 @@ def _gradients(args: argparse.Namespace) -> None:
     flow = gradient_flow(layer, probe.x, probe.loss_of_output, lengths=probe.lengths)
     png = plot_gradient_flow({layer.cell: flow}, _out_path(args, "gradient-flow.png"), title=str(args.model))
     norms = flow.by_distance()
-    payload = {"cell": layer.cell, "loss": probe.loss_name, "steps": len(norms), "horizon": flow.horizon(),
-               "png": str(png),
-               "norm_max": float(norms.max()), "norm_first_step": float(norms[-1])}  # fmt: skip
+    payload = {
+        "cell": layer.cell,
+        "loss": probe.loss_name,
+        "steps": len(norms),
+        "horizon": flow.horizon(),
+        "png": str(png),
+        "norm_max": float(norms.max()),
+        "norm_first_step": float(norms[-1]),
+    }
     horizon = "beyond the sequence" if payload["horizon"] is None else f"{payload['horizon']} steps"
-    emit(args, payload, lambda: (
-        f"{layer.cell}, gradient of {probe.loss_name}: largest ‖dLoss/dh_t‖ {payload['norm_max']:.3g}, at the first step "
-        f"{payload['norm_first_step']:.3g}; memory horizon (norm < 1e-3 of its max): {horizon}\nplot: {png}"
-    ))  # fmt: skip
+    emit(
+        args,
+        payload,
+        lambda: (
+            f"{layer.cell}, gradient of {probe.loss_name}: largest ‖dLoss/dh_t‖ {payload['norm_max']:.3g}, at the "
+            "first step "
+            f"{payload['norm_first_step']:.3g}; memory horizon (norm < 1e-3 of its max): {horizon}\nplot: {png}"
+        ),
+    )
 
 
 def _probe_inputs(args: argparse.Namespace) -> dict | None:
@@ -83,16 +94,27 @@ def _gates(args: argparse.Namespace) -> None:
     if probe.labels is not None:  # named steps (e.g. characters): the text coloured by one unit
         name = names[0] if args.gates else ("cell" if "cell" in tr.names else "hidden")
         values = tr[name][args.layer, 0, index, :, args.unit].tolist()
-        png = plot_text_activations(probe.labels[index], values, _out_path(args, "gates.png"),
-                                    title=f"{layer.cell} {name}, layer {args.layer}, unit {args.unit}")  # fmt: skip
+        png = plot_text_activations(
+            probe.labels[index],
+            values,
+            _out_path(args, "gates.png"),
+            title=f"{layer.cell} {name}, layer {args.layer}, unit {args.unit}",
+        )
         html = png.with_suffix(".html")
         html.write_text(text_activations_html(probe.labels[index], values, f"{name} unit {args.unit}"), "utf-8")
         payload.update({"png": str(png), "html": str(html), "unit": args.unit, "state": name})
     else:
         png = plot_gates(tr, _out_path(args, "gates.png"), names, index=index, length=length)
         payload["png"] = str(png)
-    emit(args, payload, lambda: "\n".join(f"{k}: {v}" for k, v in payload.items() if k != "mean") +
-         "\nmean activations: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))  # fmt: skip
+    emit(
+        args,
+        payload,
+        lambda: (
+            "\n".join(f"{k}: {v}" for k, v in payload.items() if k != "mean")
+            + "\nmean activations: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in means.items())
+        ),
+    )
 
 
 def register_cli(sub: argparse._SubParsersAction) -> None:
@@ -101,8 +123,11 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     grads = verbs.add_parser(
         "gradients", help="‖dLoss/dh_t‖ against the distance from the loss, and the memory horizon"
     )
-    gates = verbs.add_parser("gates", help="gate and state values over one input: a heatmap, or for a language "
-                             "model the text coloured by one cell's activation (PNG + HTML)")
+    gates = verbs.add_parser(
+        "gates",
+        help="gate and state values over one input: a heatmap, or for a language "
+        "model the text coloured by one cell's activation (PNG + HTML)",
+    )
     for p in (grads, gates):
         p.add_argument("--model", required=True, help="run directory or its model/ directory")
         p.add_argument("--out", help="PNG to write (default: in the run directory)")

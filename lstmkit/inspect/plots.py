@@ -7,8 +7,16 @@ from pathlib import Path
 from lstmkit.inspect.trace import GateTrace
 
 
-def plot_gates(trace: GateTrace, png: str | Path, names: list[str] | None = None, index: int = 0,
-               layer: int = -1, direction: int = 0, max_units: int = 64, length: int | None = None) -> Path:  # fmt: skip
+def plot_gates(
+    trace: GateTrace,
+    png: str | Path,
+    names: list[str] | None = None,
+    index: int = 0,
+    layer: int = -1,
+    direction: int = 0,
+    max_units: int = 64,
+    length: int | None = None,
+) -> Path:
     """Heatmaps (units × time) of the chosen gates and states for sequence `index` of a traced batch: gates on
     a fixed 0..1 scale, states on a symmetric one. `length` trims padding."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -23,8 +31,14 @@ def plot_gates(trace: GateTrace, png: str | Path, names: list[str] | None = None
         ax = fig.add_subplot(len(names), 1, k + 1)
         gate = name not in ("cell", "hidden", "candidate")
         limit = 1.0 if gate else max(float(values.abs().max()), 1e-6)
-        image = ax.imshow(values, aspect="auto", interpolation="nearest", cmap="viridis" if gate else "RdBu_r",
-                          vmin=0 if gate else -limit, vmax=limit)  # fmt: skip
+        image = ax.imshow(
+            values,
+            aspect="auto",
+            interpolation="nearest",
+            cmap="viridis" if gate else "RdBu_r",
+            vmin=0 if gate else -limit,
+            vmax=limit,
+        )
         ax.set_ylabel(f"{name}\nunit")
         fig.colorbar(image, ax=ax, pad=0.01)
         axes.append(ax)
@@ -45,8 +59,9 @@ def _rgb(v: float, limit: float) -> tuple[float, float, float]:
     return (1.0, 1 - a, 1 - a) if a >= 0 else (1 + a, 1 + a, 1.0)
 
 
-def plot_text_activations(labels: list[str], values: list[float], png: str | Path, title: str = "",
-                          per_line: int = 80) -> Path:  # fmt: skip
+def plot_text_activations(
+    labels: list[str], values: list[float], png: str | Path, title: str = "", per_line: int = 80
+) -> Path:
     """The text step by step, each step's label on a background coloured by one unit's activation (Karpathy,
     Johnson & Fei-Fei 2015): red positive, blue negative; newlines start a new row."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -88,5 +103,7 @@ def text_activations_html(labels: list[str], values: list[float], title: str) ->
         r, g, b = (int(255 * x) for x in _rgb(v, limit))
         text = html.escape(label).replace("\n", "<br>\n")
         spans.append(f'<span style="background: rgb({r},{g},{b})" title="{v:.3f}">{text}</span>')
-    return (f"<!doctype html>\n<meta charset=utf-8><title>{html.escape(title)}</title>\n<h3>{html.escape(title)}"
-            f"</h3>\n<pre style=\"font: 14px monospace; white-space: pre-wrap\">{''.join(spans)}</pre>\n")
+    return (
+        f"<!doctype html>\n<meta charset=utf-8><title>{html.escape(title)}</title>\n<h3>{html.escape(title)}"
+        f'</h3>\n<pre style="font: 14px monospace; white-space: pre-wrap">{"".join(spans)}</pre>\n'
+    )

@@ -39,8 +39,7 @@ class GateTrace:
         values = self.__dict__.get("values", {})
         if name in values:
             return values[name]
-        raise AttributeError(f"a {self.__dict__.get('kind', '?')} trace has no {name!r}; it traces "
-                             f"{', '.join(values)}")
+        raise AttributeError(f"a {self.__dict__.get('kind', '?')} trace has no {name!r}; it traces {', '.join(values)}")
 
 
 GATE_SUMMARY = {"lstm": ("input", "forget"), "gru": ("update", "reset"), "rnn": ()}

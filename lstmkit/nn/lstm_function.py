@@ -42,8 +42,8 @@ def _gates(acts: Tensor, H: int) -> list[tuple[Tensor, ...]]:
 
 
 def lstm_forward_buffers(xp: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, reverse: bool, valid: Tensor | None):
-    """The recurrence; overwrites xp. xp (T, B, 4H) holds both biases, rows permuted, and w_hh too; the g rows of both are
-    doubled (see `_scale`). Returns acts (T, B, 4H) = i, f, o, g; tanh of the new cell tc (T, B, H); and the
+    """The recurrence; overwrites xp. xp (T, B, 4H) holds both biases, rows permuted, and w_hh too; the g rows of
+    both are doubled (see `_scale`). Returns acts (T, B, 4H) = i, f, o, g; tanh of the new cell tc (T, B, H); and the
     state c and h (T, B, H) after every step."""
     T, B, G = xp.shape
     H = G // 4
@@ -130,8 +130,17 @@ def _shifted(hs: Tensor, h0: Tensor, reverse: bool) -> Tensor:
     return torch.cat([h0.unsqueeze(0), hs[:-1]])
 
 
-def lstm_direction(x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
-                   b_hh: Tensor | None, reverse: bool, valid: Tensor | None):  # fmt: skip
+def lstm_direction(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None,
+    b_hh: Tensor | None,
+    reverse: bool,
+    valid: Tensor | None,
+):
     """Run one direction: output (T, B, H) and final (h, c). Under autocast it runs in fp32 (the buffers
     are written in place, which autocast cannot retype)."""
     bias = x.new_zeros(w_ih.shape[0]) if b_ih is None else b_ih + b_hh

@@ -259,8 +259,16 @@ def _hand_written(m: nn.RNNBase, collect: bool) -> bool:
     return m.cell == "lstm" and not collect and not v.layer_norm and v.zoneout == 0 and m.proj_size == 0
 
 
-def _run_one_direction(m: nn.RNNBase, weights: dict[str, Tensor], sfx: str, x: Tensor, state, reverse: bool,
-                       valid: Tensor | None, collect: bool):  # fmt: skip
+def _run_one_direction(
+    m: nn.RNNBase,
+    weights: dict[str, Tensor],
+    sfx: str,
+    x: Tensor,
+    state,
+    reverse: bool,
+    valid: Tensor | None,
+    collect: bool,
+):
     """One layer-direction on x (T, B, I): output (T, B, P), final state, per-step traces (or None)."""
     if _hand_written(m, collect):
         w_ih, w_hh = weights[f"weight_ih{sfx}"], weights[f"weight_hh{sfx}"]
@@ -270,9 +278,16 @@ def _run_one_direction(m: nn.RNNBase, weights: dict[str, Tensor], sfx: str, x: T
     w = _direction_weights(m, weights, sfx)
     xp = explicit.input_projection(x, w, m.cell, m.variants.layer_norm)  # (T, B, G*H)
     return explicit.run_direction(
-        _step_fn(m), xp, state, w, reverse=reverse, valid=valid,
-        zoneout=m.variants.zoneout, training=m.training, collect=collect,
-    )  # fmt: skip
+        _step_fn(m),
+        xp,
+        state,
+        w,
+        reverse=reverse,
+        valid=valid,
+        zoneout=m.variants.zoneout,
+        training=m.training,
+        collect=collect,
+    )
 
 
 def _explicit(m: nn.RNNBase, x: Tensor, hx, lengths: Tensor | None, collect: bool):
@@ -353,7 +368,8 @@ def run(m: nn.RNNBase, input, hx=None, lengths=None, *, collect: bool = False, b
         raise TypeError(f"{m.mode}: input must be a tensor or PackedSequence, got {type(input).__name__}")
     if input.dim() not in (2, 3):
         raise ValueError(
-            f"{m.mode}: expected input of shape (T, B, I), (B, T, I) with batch_first, or (T, I); got {tuple(input.shape)}"
+            f"{m.mode}: expected input of shape (T, B, I), (B, T, I) with batch_first, or (T, I); got "
+            f"{tuple(input.shape)}"
         )
     batched = input.dim() == 3
     x = input if batched else input.unsqueeze(1)
@@ -430,30 +446,65 @@ class LSTM(_LstmkitLayer, nn.LSTM):
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-        batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
-        device=None, dtype=None, *, backend: str = "auto", **variants,
-    ) -> None:  # fmt: skip
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+        *,
+        backend: str = "auto",
+        **variants,
+    ) -> None:
         super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size,
-            device=device, dtype=dtype,
-        )  # fmt: skip
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            device=device,
+            dtype=dtype,
+        )
         _setup(self, "lstm", _variants(variants), backend)
-
 
 
 class GRU(_LstmkitLayer, nn.GRU):
     """Drop-in `torch.nn.GRU` with `forward(x, hx=None, lengths=None)`, gate tracing and variants."""
 
     def __init__(
-        self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-        batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-        device=None, dtype=None, *, backend: str = "auto", **variants,
-    ) -> None:  # fmt: skip
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+        *,
+        backend: str = "auto",
+        **variants,
+    ) -> None:
         super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            device=device, dtype=dtype,
-        )  # fmt: skip
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
+        )
         _setup(self, "gru", _variants(variants), backend)
 
 
@@ -461,14 +512,33 @@ class RNN(_LstmkitLayer, nn.RNN):
     """Drop-in `torch.nn.RNN` (tanh or relu) with `forward(x, hx=None, lengths=None)` and variants."""
 
     def __init__(
-        self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-        bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-        device=None, dtype=None, *, backend: str = "auto", **variants,
-    ) -> None:  # fmt: skip
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+        *,
+        backend: str = "auto",
+        **variants,
+    ) -> None:
         super().__init__(
-            input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, dropout, bidirectional,
-            device=device, dtype=dtype,
-        )  # fmt: skip
+            input_size,
+            hidden_size,
+            num_layers,
+            nonlinearity,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
+        )
         _setup(self, "rnn", _variants(variants), backend)
 
 

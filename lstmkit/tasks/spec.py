@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lstmkit.engine.config import TrainConfig
@@ -23,9 +24,29 @@ def resolve_ref(ref: str) -> Any:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What a task's loaded models can do, read by serving, the web page and the tests (never a task name).
+
+    stateful: models implement deploy.protocol.StatefulModel (sessions, `step`).
+    generates_text: models stream text from a prompt (`generate` / `stream`; the generate route).
+    inputs: what one input record carries, which picks the web page's panel: "series" (history rows of a
+        long-format frame), "prompt" (a text to continue), "text" (a text to label or translate),
+        "sequence" (a numeric sequence).
+    """
+
+    stateful: bool = False
+    generates_text: bool = False
+    inputs: str = "text"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stateful": self.stateful, "generates_text": self.generates_text, "inputs": self.inputs}
+
+
+@dataclass(frozen=True)
 class TaskSpec:
-    """One task: its name (the CLI group and the saved model's `task`), where its pieces live, and the
-    training settings it recommends over the engine's defaults (YAML and flags still override them)."""
+    """One task: its name (the CLI group, the package's name and the saved model's `task`), where its pieces
+    live, what its models can do, the built-in datasets it reads, and the training settings it recommends over
+    the engine's defaults (YAML and flags still override them)."""
 
     name: str
     summary: str  # one line: `lstmkit --help`, `lstmkit datasets`
@@ -33,8 +54,11 @@ class TaskSpec:
     api: str  # the Python API class (e.g. Forecaster): fit, predict, save
     loader: str  # (SavedModel, device) -> the loaded model, which implements deploy.protocol.InferenceModel
     cli: str  # register_cli(subparsers, spec): adds `lstmkit <name> <verb>`
+    capabilities: Capabilities = field(default_factory=Capabilities)
     train_defaults: TrainConfig = field(default_factory=TrainConfig)
     data_flag: str = "data"  # the training flag that names a built-in dataset (`lstmkit datasets` shows it)
+    datasets: str | None = None  # () -> list[data.registry.DatasetInfo]: the built-in datasets it reads
+    examples: str | None = None  # the module of a tiny model and example inputs (tests/tasks/conformance)
     exporter: str | None = None  # (loaded model) -> deploy.export.ExportPlan: what `lstmkit export` writes
     onnx_runtime: str | None = None  # (deploy.onnx_runtime.OnnxRunner) -> the task's torch-free runtime
 
@@ -46,8 +70,57 @@ class TaskSpec:
     def api_class(self) -> type:
         return resolve_ref(self.api)
 
+    @property
+    def exportable(self) -> bool:
+        return self.exporter is not None
+
+    def builtin_datasets(self) -> list[Any]:
+        """The data.registry.DatasetInfo rows of the built-in datasets this task reads."""
+        return list(resolve_ref(self.datasets)()) if self.datasets else []
+
+    def example_module(self) -> Any:
+        """The task's examples module (make(out) -> a tiny saved model; inputs; answer(model, where))."""
+        if not self.examples:
+            raise NotImplementedError(f"task {self.name!r} declares no examples module")
+        return importlib.import_module(self.examples)
+
     def load_saved(self, saved: Any, device: Any) -> Any:
         return resolve_ref(self.loader)(saved, device)
+
+    def load_read(self, saved: Any, device: Any = None) -> Any:
+        """A read SavedModel of this task as the task's object, on `device` (default: CPU)."""
+        import torch
+
+        return self.load_saved(saved, torch.device(device or "cpu"))
+
+    def load(self, path: str | Path, device: Any = None) -> Any:
+        """A saved model (or a run holding one in model/) of this task; an error naming the command that fits
+        a model of another task. What a task's own commands use (the registry's `load` takes any task)."""
+        from lstmkit.deploy.saved_model import read_saved, saved_model_dir
+        from lstmkit.errors import UsageError
+
+        saved = read_saved(saved_model_dir(path), device="cpu")
+        if saved.task != self.name:
+            raise UsageError(f"{path} is a {saved.task} model, not a {self.name} one; use lstmkit {saved.task} ...")
+        return self.load_read(saved, device)
+
+    def runtime_of(self, runner: Any) -> Any:
+        """The task's torch-free runtime object over an OnnxRunner of one of its exports."""
+        return resolve_ref(self.onnx_runtime)(runner)
+
+    def load_onnx(self, path: str | Path, variant: str = "fp32", threads: int | None = None) -> Any:
+        """This task's ONNX export at `path` (or the run/saved model holding it in onnx/), without torch."""
+        from lstmkit.deploy.onnx_runtime import ExportFileError, OnnxRunner
+        from lstmkit.errors import UsageError
+
+        if not self.onnx_runtime:
+            raise ExportFileError(f"{self.name} models have no ONNX runtime in this lstmkit; use --runtime torch")
+        runner = OnnxRunner(path, variant, threads)
+        if runner.task != self.name:
+            raise UsageError(
+                f"{path} holds a {runner.task} export, not a {self.name} one; use lstmkit {runner.task} ..."
+            )
+        return self.runtime_of(runner)
 
     def register_cli(self, subparsers: Any) -> None:
         resolve_ref(self.cli)(subparsers, self)
@@ -55,8 +128,11 @@ class TaskSpec:
     def defaults_text(self) -> str:
         """The recommended training settings that differ from the engine's, as flags (for --help)."""
         base, mine = TrainConfig(), self.train_defaults
-        diff = [f"--{k.replace('_', '-')} {getattr(mine, k)}" for k in mine.__dataclass_fields__
-                if getattr(mine, k) != getattr(base, k)]  # fmt: skip
+        diff = [
+            f"--{k.replace('_', '-')} {getattr(mine, k)}"
+            for k in mine.__dataclass_fields__
+            if getattr(mine, k) != getattr(base, k)
+        ]
         return ", ".join(diff) or "the engine's defaults"
 
 
@@ -77,8 +153,10 @@ def saved_run(saved: Any, task_cls: type) -> tuple[Any, TrainConfig]:
     from lstmkit.config import from_dict
 
     where = f"{saved.path}/config.json"
-    return (from_dict(task_cls, saved.config["task"], where=f"{where} task"),
-            from_dict(TrainConfig, saved.config.get("train", {}), where=f"{where} train"))  # fmt: skip
+    return (
+        from_dict(task_cls, saved.config["task"], where=f"{where} task"),
+        from_dict(TrainConfig, saved.config.get("train", {}), where=f"{where} train"),
+    )
 
 
 def saved_state(saved: Any, name: str, what: str) -> Any:

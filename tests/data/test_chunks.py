@@ -12,8 +12,16 @@ from lstmkit.data.timeseries import DataError
 
 
 def long_frame(lengths: list[int]) -> pd.DataFrame:
-    parts = [pd.DataFrame({"unique_id": f"s{i:03d}", "ds": pd.date_range("2024-01-01", periods=n, freq="D"),
-                           "y": np.arange(n, dtype=float) + 100 * i}) for i, n in enumerate(lengths)]  # fmt: skip
+    parts = [
+        pd.DataFrame(
+            {
+                "unique_id": f"s{i:03d}",
+                "ds": pd.date_range("2024-01-01", periods=n, freq="D"),
+                "y": np.arange(n, dtype=float) + 100 * i,
+            }
+        )
+        for i, n in enumerate(lengths)
+    ]
     return pd.concat(parts, ignore_index=True)
 
 

@@ -48,8 +48,18 @@ def test_temporal_order_class_is_the_order_of_x_and_y():
 
 def _walk_reber(symbols):
     """Accept an inner Reber string by walking the grammar from the textbook figure."""
-    graph = {(1, "T"): 2, (1, "P"): 3, (2, "S"): 2, (2, "X"): 4, (3, "T"): 3, (3, "V"): 5,
-             (4, "X"): 3, (4, "S"): 6, (5, "P"): 4, (5, "V"): 6}  # fmt: skip
+    graph = {
+        (1, "T"): 2,
+        (1, "P"): 3,
+        (2, "S"): 2,
+        (2, "X"): 4,
+        (3, "T"): 3,
+        (3, "V"): 5,
+        (4, "X"): 3,
+        (4, "S"): 6,
+        (5, "P"): 4,
+        (5, "V"): 6,
+    }
     assert symbols[0] == "B" and symbols[-1] == "E"
     node = 1
     for s in symbols[1:-1]:

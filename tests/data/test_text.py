@@ -56,7 +56,10 @@ def test_split_is_contiguous_and_complete():
 
 
 def test_play_markdown_to_plain_text():
-    md = "# Play\n\n## ACT I\n\n_Enter ROMEO_\n\n**ROMEO**  \nBut soft, what light  \nthrough yonder window\n\n**JULIET**  \nAy me!\n"
+    md = (
+        "# Play\n\n## ACT I\n\n_Enter ROMEO_\n\n**ROMEO**  \nBut soft, what light  \n"
+        "through yonder window\n\n**JULIET**  \nAy me!\n"
+    )
     assert play_to_text(md) == "Enter ROMEO\n\nROMEO:\nBut soft, what light\nthrough yonder window\n\nJULIET:\nAy me!\n"
 
 

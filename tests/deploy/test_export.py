@@ -18,7 +18,7 @@ from lstmkit.deploy.export import ExportError
 from lstmkit.deploy.onnx_ops import OnnxRecurrent
 from lstmkit.deploy.onnx_runtime import ExportFileError, OnnxRunner
 from lstmkit.nn import GRU, LSTM
-from lstmkit.tasks import export_model, load_onnx
+from lstmkit.registry import export_model, load_onnx
 from tests.helpers import strict_json
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "models" / "v0.4.0"
@@ -56,11 +56,22 @@ def test_core_layers_as_onnx_operators_match_torch(tmp_path):
     for layer in (LSTM(3, 5, 2, batch_first=True, bidirectional=True), GRU(3, 5, 1, batch_first=True)):
         wrap = OnnxRecurrent(layer.eval())
         D = 2 if layer.bidirectional else 1
-        args = (torch.randn(2, 6, 3), torch.tensor([6, 2]), torch.randn(layer.num_layers * D, 2, 5), torch.randn(layer.num_layers * D, 2, 5))
+        args = (
+            torch.randn(2, 6, 3),
+            torch.tensor([6, 2]),
+            torch.randn(layer.num_layers * D, 2, 5),
+            torch.randn(layer.num_layers * D, 2, 5),
+        )
         names = ["x", "lengths", "h0", "c0"]
-        torch.onnx.export(wrap, args, str(tmp_path / "r.onnx"), input_names=names, output_names=["out", "h", "c"],
-                          dynamic_axes={"x": {0: "b", 1: "t"}, "lengths": {0: "b"}, "h0": {1: "b"}, "c0": {1: "b"}},
-                          dynamo=False)  # fmt: skip
+        torch.onnx.export(
+            wrap,
+            args,
+            str(tmp_path / "r.onnx"),
+            input_names=names,
+            output_names=["out", "h", "c"],
+            dynamic_axes={"x": {0: "b", 1: "t"}, "lengths": {0: "b"}, "h0": {1: "b"}, "c0": {1: "b"}},
+            dynamo=False,
+        )
         sess = ort.InferenceSession(str(tmp_path / "r.onnx"))
         for b, t in SHAPES:
             x, lengths = torch.randn(b, t, 3, generator=g), _lengths(b, t, g)
@@ -138,8 +149,18 @@ def test_translator_encoder_and_decoder_step(exported):
         feed = torch.randn(b, net.A, generator=g)
         with torch.no_grad():
             logp, (h1, c1), feed1, w = net.step(y, (h0, c0), feed, memory)
-        step = runner.run("decoder_step", {"y": y.numpy(), "h": enc["h0"], "c": enc["c0"], "feed": feed.numpy(),
-                                           "values": enc["values"], "keys": enc["keys"], "src_lengths": lengths.numpy()})  # fmt: skip
+        step = runner.run(
+            "decoder_step",
+            {
+                "y": y.numpy(),
+                "h": enc["h0"],
+                "c": enc["c0"],
+                "feed": feed.numpy(),
+                "values": enc["values"],
+                "keys": enc["keys"],
+                "src_lengths": lengths.numpy(),
+            },
+        )
         _close(step["logp"], logp)
         _close(step["attention"], w)
         _close(step["feed_out"], feed1)
@@ -151,7 +172,11 @@ def test_translator_encoder_and_decoder_step(exported):
 def test_signature_describes_every_port(exported):
     _, runner = exported["translate"]
     sig = json.loads((runner.root / "signature.json").read_text())
-    assert sig["format"] == "lstmkit-onnx" and sig["exporter"] == "legacy" and set(sig["graphs"]) == {"encoder", "decoder_step"}
+    assert (
+        sig["format"] == "lstmkit-onnx"
+        and sig["exporter"] == "legacy"
+        and set(sig["graphs"]) == {"encoder", "decoder_step"}
+    )
     for graph in sig["graphs"].values():
         for port in graph["inputs"] + graph["outputs"]:
             assert port["meaning"] and port["dtype"] in ("float32", "int64") and "batch" in port["shape"]
@@ -160,11 +185,13 @@ def test_signature_describes_every_port(exported):
 
 def test_onnx_runtime_path_imports_no_torch(exported, tmp_path):
     root = exported["lm"][1].root
-    code = ("import sys; from lstmkit.cli import main; "
-            f"rc = main(['lm', 'generate', '--model', {str(root)!r}, '--runtime', 'onnx', '--temperature', '0', "
-            "'--max-new-tokens', '10', '--prompt', 'to']); "
-            "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'; "
-            "assert 'lightning' not in sys.modules")  # fmt: skip
+    code = (
+        "import sys; from lstmkit.cli import main; "
+        f"rc = main(['lm', 'generate', '--model', {str(root)!r}, '--runtime', 'onnx', '--temperature', '0', "
+        "'--max-new-tokens', '10', '--prompt', 'to']); "
+        "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'; "
+        "assert 'lightning' not in sys.modules"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("to")
@@ -196,9 +223,36 @@ def test_broken_exports_are_named(exported, tmp_path):
 def test_int8_costs_little_accuracy_and_cli_reports_it(tmp_path, capsys):
     text = tmp_path / "t.txt"
     text.write_text("the quick brown fox jumps over the lazy dog. " * 300, encoding="utf-8")
-    assert main(["lm", "train", "--text", str(text), "--hidden-size", "32", "--embedding-size", "16", "--num-layers",
-                 "1", "--bptt", "16", "--batch-size", "8", "--epochs", "4", "--lr", "1e-2", "--grad-clip", "0",
-                 "--no-progress", "--out", str(tmp_path / "run")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "lm",
+                "train",
+                "--text",
+                str(text),
+                "--hidden-size",
+                "32",
+                "--embedding-size",
+                "16",
+                "--num-layers",
+                "1",
+                "--bptt",
+                "16",
+                "--batch-size",
+                "8",
+                "--epochs",
+                "4",
+                "--lr",
+                "1e-2",
+                "--grad-clip",
+                "0",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["export", "--model", str(tmp_path / "run"), "--quantize", "int8", "--json"]) == 0
     sig = strict_json(capsys.readouterr().out)
@@ -225,10 +279,12 @@ def test_classify_predict_with_the_onnx_runtime_imports_no_torch(exported, tmp_p
     c, runner = exported["classify"]
     frame = pd.DataFrame({"text": ["good plot", "awful film", "great", "bad plot"]})
     frame.to_csv(tmp_path / "new.csv", index=False)
-    code = ("import sys; from lstmkit.cli import main; "
-            f"rc = main(['classify', 'predict', '--model', {str(runner.root)!r}, '--runtime', 'onnx', '--data', "
-            f"{str(tmp_path / 'new.csv')!r}, '--out', {str(tmp_path / 'p.csv')!r}]); "
-            "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'")  # fmt: skip
+    code = (
+        "import sys; from lstmkit.cli import main; "
+        f"rc = main(['classify', 'predict', '--model', {str(runner.root)!r}, '--runtime', 'onnx', '--data', "
+        f"{str(tmp_path / 'new.csv')!r}, '--out', {str(tmp_path / 'p.csv')!r}]); "
+        "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     got, want = pd.read_csv(tmp_path / "p.csv"), c.predict(frame)
@@ -245,10 +301,12 @@ def test_forecast_onnx_runtime_forecasts_as_pytorch_without_torch(tmp_path):
     sig = export_model(f, tmp_path / "run" / "onnx", quantize="int8")
     q = sig["quantized"]  # MASE of the last 12 months from the rest, fp32 vs int8 graphs
     assert abs(q["change"]["mase"]) < 0.05 * q["fp32"]["mase"] + 0.01
-    code = ("import sys; from lstmkit.cli import main; "
-            f"rc = main(['forecast', 'predict', '--model', {str(tmp_path / 'run')!r}, '--runtime', 'onnx', '--data', "
-            f"'air-passengers', '--out', {str(tmp_path / 'fc.csv')!r}]); "
-            "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'")  # fmt: skip
+    code = (
+        "import sys; from lstmkit.cli import main; "
+        f"rc = main(['forecast', 'predict', '--model', {str(tmp_path / 'run')!r}, '--runtime', 'onnx', '--data', "
+        f"'air-passengers', '--out', {str(tmp_path / 'fc.csv')!r}]); "
+        "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     import pandas as pd
@@ -267,9 +325,11 @@ def test_translate_predict_with_the_onnx_runtime_matches_torch(exported, tmp_pat
         assert onnx_t.translate(texts, beam_size=beam) == t.translate(texts, beam_size=beam)
     src = tmp_path / "src.txt"
     src.write_text("\n".join(texts) + "\n", encoding="utf-8")
-    code = ("import sys; from lstmkit.cli import main; "
-            f"rc = main(['translate', 'predict', '--model', {str(runner.root)!r}, '--runtime', 'onnx', '--input', "
-            f"{str(src)!r}, '--beam-size', '3']); assert rc == 0; assert 'torch' not in sys.modules")  # fmt: skip
+    code = (
+        "import sys; from lstmkit.cli import main; "
+        f"rc = main(['translate', 'predict', '--model', {str(runner.root)!r}, '--runtime', 'onnx', '--input', "
+        f"{str(src)!r}, '--beam-size', '3']); assert rc == 0; assert 'torch' not in sys.modules"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:4] == t.translate(texts, beam_size=3)

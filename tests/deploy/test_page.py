@@ -30,17 +30,31 @@ def test_the_page_is_served_and_calls_only_real_routes():
     node = shutil.which("node")
     if node:  # the script at least parses
         js = page.text.split("<script>")[1].split("</script>")[0]
-        done = subprocess.run([node, "-e", "new Function(require('fs').readFileSync(0, 'utf8'))"], input=js,
-                              capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            [node, "-e", "new Function(require('fs').readFileSync(0, 'utf8'))"],
+            input=js,
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stderr
 
 
 def chromium(*args: str) -> subprocess.CompletedProcess:
-    cmd = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=15000", *args]
+    cmd = [
+        BROWSER,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--virtual-time-budget=15000",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.skipif(BROWSER is None, reason="no headless browser: apt-get install chromium (Debian's package) to run it")
+@pytest.mark.skipif(
+    BROWSER is None, reason="no headless browser: apt-get install chromium (Debian's package) to run it"
+)
 def test_the_page_draws_a_forecast_in_headless_chromium(tmp_path):
     port = free_port()
     proc = start_server(tmp_path, port)
@@ -59,4 +73,9 @@ def test_the_page_draws_a_forecast_in_headless_chromium(tmp_path):
     blue = (img[..., 2] > 0.6) & (img[..., 0] < 0.3)  # the forecast line (#1f77b4)
     band = (img[..., 2] - img[..., 0] > 0.06) & (img[..., 0] > 0.7)  # the interval, pale blue
     dark = img.sum(-1) < 0.6  # the history line and the text
-    assert blue.sum() > 50 and band.sum() > 1000 and dark.sum() > 2000 and np.unique(img.reshape(-1, 3), axis=0).shape[0] > 20
+    assert (
+        blue.sum() > 50
+        and band.sum() > 1000
+        and dark.sum() > 2000
+        and np.unique(img.reshape(-1, 3), axis=0).shape[0] > 20
+    )

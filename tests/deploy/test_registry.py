@@ -30,21 +30,44 @@ def registry(tmp_path_factory):
 
 
 def history() -> pd.DataFrame:
-    return pd.DataFrame({"unique_id": "a", "ds": pd.date_range("1949-01-01", periods=48, freq="MS"),
-                         "y": [float(v) for v in range(100, 148)]})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "unique_id": "a",
+            "ds": pd.date_range("1949-01-01", periods=48, freq="MS"),
+            "y": [float(v) for v in range(100, 148)],
+        }
+    )
 
 
+@pytest.mark.slow
 def test_registered_model_loads_as_pyfunc_in_a_fresh_process(registry, capsys):
     uri, root = registry
-    assert main(["register", "--model", str(FIXTURES / "forecast"), "--name", "sales", "--alias", "champion",
-                 "--tracking-uri", uri, "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "register",
+                "--model",
+                str(FIXTURES / "forecast"),
+                "--name",
+                "sales",
+                "--alias",
+                "champion",
+                "--tracking-uri",
+                uri,
+                "--json",
+            ]
+        )
+        == 0
+    )
     done = json.loads(capsys.readouterr().out)
     assert done["uri"] == "models:/sales@champion" and done["version"] == 1
     history().to_csv(root / "history.csv", index=False)
-    code = ("import mlflow, pandas as pd, sys; "
-            "m = mlflow.pyfunc.load_model('models:/sales@champion'); "
-            f"df = pd.read_csv({str(root / 'history.csv')!r}, parse_dates=['ds']); "
-            "m.predict(df).to_json(sys.stdout, orient='records')")  # fmt: skip
+    code = (
+        "import mlflow, pandas as pd, sys; "
+        "m = mlflow.pyfunc.load_model('models:/sales@champion'); "
+        f"df = pd.read_csv({str(root / 'history.csv')!r}, parse_dates=['ds']); "
+        "m.predict(df).to_json(sys.stdout, orient='records')"
+    )
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -55,11 +78,23 @@ def test_registered_model_loads_as_pyfunc_in_a_fresh_process(registry, capsys):
 
 def test_serve_reads_registry_uris(registry):
     uri, _ = registry
-    main(["register", "--model", str(FIXTURES / "classify"), "--name", "reviews", "--alias", "champion",
-          "--tracking-uri", uri])  # fmt: skip
+    main(
+        [
+            "register",
+            "--model",
+            str(FIXTURES / "classify"),
+            "--name",
+            "reviews",
+            "--alias",
+            "champion",
+            "--tracking-uri",
+            uri,
+        ]
+    )
     main(["register", "--model", str(FIXTURES / "classify"), "--name", "reviews", "--tracking-uri", uri])
-    args = argparse.Namespace(model=["models:/reviews@champion", "second=models:/reviews/2"], runtime="torch",
-                              tracking_uri=uri)  # fmt: skip
+    args = argparse.Namespace(
+        model=["models:/reviews@champion", "second=models:/reviews/2"], runtime="torch", tracking_uri=uri
+    )
     models = _served_models(args)
     assert set(models) == {"reviews", "second"} and models["reviews"].task == "classify"
     texts = [{"text": "a fine film"}]

@@ -10,8 +10,13 @@ from lstmkit.deploy.saved_model import ModelFileError, read_saved, save_model
 
 def _save(path, **kw):
     tensors = {"w": torch.arange(6.0).view(2, 3), "b": torch.ones(2)}
-    return save_model(path, task="longrange", config={"task": {"length": 5}}, tensors=tensors,
-                      state=kw.get("state", {"scaler": {"mean": 1.5}}))  # fmt: skip
+    return save_model(
+        path,
+        task="longrange",
+        config={"task": {"length": 5}},
+        tensors=tensors,
+        state=kw.get("state", {"scaler": {"mean": 1.5}}),
+    )
 
 
 def test_round_trip(tmp_path):

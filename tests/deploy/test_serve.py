@@ -34,11 +34,15 @@ def test_predict_answers_as_the_model_does(client):
     c, models = client
     got = c.post("/v1/models/classify/predict", json={"data": [{"text": "good plot"}, {"text": "awful film"}]})
     assert got.status_code == 200
-    assert got.json()["predictions"] == models["classify"].predict_records([{"text": "good plot"}, {"text": "awful film"}])
+    assert got.json()["predictions"] == models["classify"].predict_records(
+        [{"text": "good plot"}, {"text": "awful film"}]
+    )
     got = c.post("/v1/models/translate/predict", json={"data": [{"text": "siebzehn"}]}).json()
     assert got["predictions"][0]["translation"] == models["translate"].translate("siebzehn")[0]
-    rows = [{"unique_id": "a", "ds": str(d.date()), "y": float(v)} for d, v in zip(
-        __import__("pandas").date_range("1949-01-01", periods=48, freq="MS"), range(100, 148))]  # fmt: skip
+    rows = [
+        {"unique_id": "a", "ds": str(d.date()), "y": float(v)}
+        for d, v in zip(__import__("pandas").date_range("1949-01-01", periods=48, freq="MS"), range(100, 148))
+    ]
     fc = c.post("/v1/models/forecast/predict", json={"data": rows})
     assert fc.status_code == 200 and len(fc.json()["predictions"]) == models["forecast"].config.horizon
 
@@ -46,11 +50,16 @@ def test_predict_answers_as_the_model_does(client):
 def test_generate_and_stream_give_the_models_text(client):
     c, models = client
     want = models["lm"].generate("to be", 12, temperature=0)[0]
-    assert c.post("/v1/models/lm/generate", json={"prompt": "to be", "max_new_tokens": 12, "temperature": 0}).json() == {"text": want}
+    assert c.post(
+        "/v1/models/lm/generate", json={"prompt": "to be", "max_new_tokens": 12, "temperature": 0}
+    ).json() == {"text": want}
     import json
 
-    with c.stream("POST", "/v1/models/lm/generate", json={"prompt": "to be", "max_new_tokens": 12, "temperature": 0,
-                                                         "stream": True}) as r:  # fmt: skip
+    with c.stream(
+        "POST",
+        "/v1/models/lm/generate",
+        json={"prompt": "to be", "max_new_tokens": 12, "temperature": 0, "stream": True},
+    ) as r:
         events = [line for line in r.iter_lines() if line.startswith("data: ")]
     pieces = [json.loads(e[6:]).get("text", "") for e in events]
     assert "".join(pieces) == want
@@ -82,7 +91,7 @@ def test_api_key_and_non_loopback_hosts():
 def test_onnx_runtime_models_serve_like_the_torch_ones(client, tmp_path):
     """`lstmkit serve --runtime onnx`: the same routes and records from the torch-free runtimes (sessions are
     refused with a reason: the ONNX runtimes keep no carried state)."""
-    from lstmkit.tasks import export_model, load_onnx
+    from lstmkit.registry import export_model, load_onnx
 
     _, models = client
     onnx = {}
@@ -99,8 +108,10 @@ def test_onnx_runtime_models_serve_like_the_torch_ones(client, tmp_path):
         assert g["probabilities"] == pytest.approx(w["probabilities"], abs=1e-5)
     got = c.post("/v1/models/translate/predict", json={"data": [{"text": "siebzehn"}]}).json()["predictions"]
     assert got[0]["translation"] == models["translate"].translate("siebzehn")[0]
-    rows = [{"unique_id": "a", "ds": str(d.date()), "y": float(v)} for d, v in zip(
-        __import__("pandas").date_range("1949-01-01", periods=48, freq="MS"), range(100, 148))]  # fmt: skip
+    rows = [
+        {"unique_id": "a", "ds": str(d.date()), "y": float(v)}
+        for d, v in zip(__import__("pandas").date_range("1949-01-01", periods=48, freq="MS"), range(100, 148))
+    ]
     got = c.post("/v1/models/forecast/predict", json={"data": rows}).json()["predictions"]
     want = models["forecast"].predict_records(rows)
     assert [g["y_hat"] for g in got] == pytest.approx([w["y_hat"] for w in want], rel=1e-4)
@@ -116,8 +127,26 @@ def test_streamed_sample_equals_lm_generate_with_the_same_seed(client, capsys):
     from lstmkit.cli import main
 
     c, _ = client
-    assert main(["lm", "generate", "--model", str(FIXTURES / "lm"), "--prompt", "to be", "--max-new-tokens", "30",
-                 "--temperature", "0.9", "--seed", "7", "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "lm",
+                "generate",
+                "--model",
+                str(FIXTURES / "lm"),
+                "--prompt",
+                "to be",
+                "--max-new-tokens",
+                "30",
+                "--temperature",
+                "0.9",
+                "--seed",
+                "7",
+                "--json",
+            ]
+        )
+        == 0
+    )
     cli = json.loads(capsys.readouterr().out)
     want = cli["samples"][0]
     body = {"prompt": "to be", "max_new_tokens": 30, "temperature": 0.9, "seed": 7, "stream": True}
@@ -139,15 +168,27 @@ def test_a_forecast_missing_its_known_future_covariates_is_a_400(tmp_path):
     ds = pd.date_range("2024-01-01", periods=n, freq="D")
     promo = (np.arange(n) % 7 == 0).astype(float)
     df = pd.DataFrame({"unique_id": "a", "ds": ds, "y": 10 + 3 * promo + np.sin(np.arange(n)), "promo": promo})
-    f = Forecaster(horizon=3, future_covariates=("promo",), hidden_size=8, num_layers=1, max_steps=3,
-                   steps_per_epoch=3, progress=False, out=str(tmp_path / "run")).fit(df)  # fmt: skip
+    f = Forecaster(
+        horizon=3,
+        future_covariates=("promo",),
+        hidden_size=8,
+        num_layers=1,
+        max_steps=3,
+        steps_per_epoch=3,
+        progress=False,
+        out=str(tmp_path / "run"),
+    ).fit(df)
     c = TestClient(build_app({"promo": f}, ServeOptions()))
-    rows = [{"unique_id": "a", "ds": str(d.date()), "y": float(y), "promo": float(p)} for d, y, p in
-            zip(df.ds, df.y, df.promo)]  # fmt: skip
+    rows = [
+        {"unique_id": "a", "ds": str(d.date()), "y": float(y), "promo": float(p)}
+        for d, y, p in zip(df.ds, df.y, df.promo)
+    ]
     r = c.post("/v1/models/promo/predict", json={"data": rows})
     assert r.status_code == 400 and "promo" in r.json()["detail"]
     r = c.post("/v1/models/promo/sessions", json={"data": rows})
     assert r.status_code == 400 and "promo" in r.json()["detail"]
-    future = [{"unique_id": "a", "ds": str(d.date()), "promo": 0.0} for d in pd.date_range(ds[-1], periods=4, freq="D")[1:]]
+    future = [
+        {"unique_id": "a", "ds": str(d.date()), "promo": 0.0} for d in pd.date_range(ds[-1], periods=4, freq="D")[1:]
+    ]
     made = c.post("/v1/models/promo/sessions", json={"data": rows, "future": future})
     assert made.status_code == 201 and len(made.json()["forecast"]) == 3

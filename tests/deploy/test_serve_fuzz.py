@@ -28,6 +28,7 @@ def api_schema():
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
+@pytest.mark.slow
 def test_no_input_gets_a_server_error(api_schema):
     from hypothesis import given
 
@@ -36,15 +37,19 @@ def test_no_input_gets_a_server_error(api_schema):
     for op in ops:
 
         @given(op.as_strategy())
-        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=FIXED)
+        @settings(
+            max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=FIXED
+        )
         def run(case):
             response = case.call()
             assert response.status_code < 500, (
-                f"{case.method} {case.formatted_path} {case.body!r:.300} -> {response.text[:500]}")
+                f"{case.method} {case.formatted_path} {case.body!r:.300} -> {response.text[:500]}"
+            )
 
         run()
 
 
+@pytest.mark.slow
 def test_task_shaped_garbage_gets_4xx_not_5xx(api_schema):
     """Records shaped like each task's (right field names, wrong or odd values: unparsable timestamps, NaN
     and huge numbers, unseen characters, repeated rows, sequence numbers out of order)."""
@@ -56,10 +61,19 @@ def test_task_shaped_garbage_gets_4xx_not_5xx(api_schema):
 
     def post(path, body):  # NaN and Infinity as Python's json writes them (FastAPI's parser accepts them)
         return client.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
-    stamp = st.one_of(st.text(max_size=12), st.dates().map(str), st.integers().map(str),
-                      st.sampled_from(["1949-01-01", "1949-02-01", "1949-01-01T00:00:00", "NaT", ""]))  # fmt: skip
-    value = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**30, 10**30), st.text(max_size=5))
-    row = st.fixed_dictionaries({"ds": stamp, "y": value}, optional={"unique_id": st.one_of(st.text(max_size=4), st.integers())})
+
+    stamp = st.one_of(
+        st.text(max_size=12),
+        st.dates().map(str),
+        st.integers().map(str),
+        st.sampled_from(["1949-01-01", "1949-02-01", "1949-01-01T00:00:00", "NaT", ""]),
+    )
+    value = st.one_of(
+        st.none(), st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**30), 10**30), st.text(max_size=5)
+    )
+    row = st.fixed_dictionaries(
+        {"ds": stamp, "y": value}, optional={"unique_id": st.one_of(st.text(max_size=4), st.integers())}
+    )
     rows = st.lists(row, min_size=0, max_size=8)
 
     @given(rows, st.integers(-3, 5))
@@ -81,7 +95,13 @@ def test_task_shaped_garbage_gets_4xx_not_5xx(api_schema):
         for name in ("classify", "translate"):
             r = client.post(f"/v1/models/{name}/predict", json={"data": [{"text": text}]})
             assert r.status_code < 500, (name, text, r.text[:400])
-        body = {"prompt": text, "max_new_tokens": max(1, k % 8), "temperature": temperature, "top_k": abs(k), "seed": seed}
+        body = {
+            "prompt": text,
+            "max_new_tokens": max(1, k % 8),
+            "temperature": temperature,
+            "top_k": abs(k),
+            "seed": seed,
+        }
         r = post("/v1/models/lm/generate", body)
         assert r.status_code < 500, (body, r.text[:400])
         made = client.post("/v1/models/lm/sessions", json={"data": [{"text": text}]})

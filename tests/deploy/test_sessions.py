@@ -77,7 +77,9 @@ def test_replays_are_ignored_and_gaps_refused(models):
     assert gap.status_code == 409 and "send seq 2" in gap.json()["detail"]
     second = c.post(f"/v1/sessions/{sid}/observe", json={"data": rows(1, 37), "seq": 2}).json()
     # an unseen series is scaled by the rows it first came with: the session's history, then the updates
-    want = lstmkit.load(FIXTURES / "forecast").update(pd.DataFrame(rows(36))).update(pd.DataFrame(rows(2, 36))).predict()
+    want = (
+        lstmkit.load(FIXTURES / "forecast").update(pd.DataFrame(rows(36))).update(pd.DataFrame(rows(2, 36))).predict()
+    )
     np.testing.assert_allclose([r["y_hat"] for r in second["forecast"]], want["y_hat"], rtol=1e-6)
 
 
@@ -160,8 +162,10 @@ def test_a_bad_request_in_a_batch_fails_alone(models):
     def call(i, data):
         codes[i] = c.post("/v1/models/classify/predict", json={"data": data}).status_code
 
-    threads = [threading.Thread(target=call, args=(i, d)) for i, d in
-               enumerate([[{"text": "good"}], [{"txt": "bad"}], [{"text": "fine"}]])]  # fmt: skip
+    threads = [
+        threading.Thread(target=call, args=(i, d))
+        for i, d in enumerate([[{"text": "good"}], [{"txt": "bad"}], [{"text": "fine"}]])
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -176,8 +180,18 @@ def free_port() -> int:
 
 
 def start_server(state_dir: Path, port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "lstmkit.cli", "serve", "--model", f"forecast={FIXTURES / 'forecast'}",
-           "--port", str(port), "--state-dir", str(state_dir)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "lstmkit.cli",
+        "serve",
+        "--model",
+        f"forecast={FIXTURES / 'forecast'}",
+        "--port",
+        str(port),
+        "--state-dir",
+        str(state_dir),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     import httpx
 
@@ -194,6 +208,7 @@ def start_server(state_dir: Path, port: int) -> subprocess.Popen:
     raise AssertionError("the server did not answer /health within 120 s")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_stream_loses_nothing(tmp_path):
     import httpx
 
@@ -203,7 +218,10 @@ def test_sigkill_mid_stream_loses_nothing(tmp_path):
     try:
         sid = httpx.post(f"{url}/v1/models/forecast/sessions", json={"data": rows(36)}).json()["id"]
         for k in (1, 2, 3):
-            assert httpx.post(f"{url}/v1/sessions/{sid}/observe", json={"data": rows(1, 35 + k), "seq": k}).status_code == 200
+            assert (
+                httpx.post(f"{url}/v1/sessions/{sid}/observe", json={"data": rows(1, 35 + k), "seq": k}).status_code
+                == 200
+            )
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -216,5 +234,7 @@ def test_sigkill_mid_stream_loses_nothing(tmp_path):
     finally:
         proc.terminate()
         proc.wait()
-    want = lstmkit.load(FIXTURES / "forecast").update(pd.DataFrame(rows(36))).update(pd.DataFrame(rows(4, 36))).predict()
+    want = (
+        lstmkit.load(FIXTURES / "forecast").update(pd.DataFrame(rows(36))).update(pd.DataFrame(rows(4, 36))).predict()
+    )
     np.testing.assert_allclose([r["y_hat"] for r in got["forecast"]], want["y_hat"], rtol=1e-6)

@@ -17,6 +17,8 @@ from lstmkit.config import ConfigError
 from lstmkit.engine.config import TrainConfig
 from lstmkit.engine.resume import ResumableBatches
 
+pytestmark = pytest.mark.slow  # processes started and trained: minutes on 2 cores
+
 
 class Numbers:
     """A task whose epoch e serves the batches e*100 + 0 .. e*100 + n-1 (in a seeded order)."""
@@ -101,8 +103,8 @@ def test_validation_is_shared_out_and_each_batch_scored_once():
 
 def test_language_model_processes_read_disjoint_stretches():
     from lstmkit.data.text import Corpus
-    from lstmkit.tasks.language.config import LanguageConfig
-    from lstmkit.tasks.language.task import LanguageTask
+    from lstmkit.tasks.lm.config import LanguageConfig
+    from lstmkit.tasks.lm.task import LanguageTask
 
     text = "".join(chr(97 + (i * 7) % 26) for i in range(4000))
     task = LanguageTask(LanguageConfig(bptt=8), Corpus(text, text[:400], text[:400], "t"), 4)
@@ -127,31 +129,78 @@ def test_many_processes_need_a_named_run():
 
 
 def lstmkit_cli(*args: str, cwd: Path) -> dict:
-    done = subprocess.run([sys.executable, "-m", "lstmkit.cli", *args, "--json"], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "lstmkit.cli", *args, "--json"], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout)
 
 
-TINY = ["--hidden-size", "32", "--num-layers", "1", "--embedding-size", "16", "--bptt", "16", "--batch-size", "4",
-        "--epochs", "2", "--no-progress", "--precision", "32", "--checkpoint-every", "5"]  # fmt: skip
+TINY = [
+    "--hidden-size",
+    "32",
+    "--num-layers",
+    "1",
+    "--embedding-size",
+    "16",
+    "--bptt",
+    "16",
+    "--batch-size",
+    "4",
+    "--epochs",
+    "2",
+    "--no-progress",
+    "--precision",
+    "32",
+    "--checkpoint-every",
+    "5",
+]
 
 
 def test_two_process_lm_run_reports_what_its_saved_model_scores(tmp_path):
     text = "".join(f"line {i % 97}: the quick brown fox jumps over the lazy dog.\n" for i in range(400))
     (tmp_path / "train.txt").write_text(text)
     (tmp_path / "val.txt").write_text(text[:3000])
-    got = lstmkit_cli("lm", "train", "--text", "train.txt", "--val-text", "val.txt", "--out", "two", "--devices", "2",
-                      "--strategy", "ddp", *TINY, cwd=tmp_path)  # fmt: skip
+    got = lstmkit_cli(
+        "lm",
+        "train",
+        "--text",
+        "train.txt",
+        "--val-text",
+        "val.txt",
+        "--out",
+        "two",
+        "--devices",
+        "2",
+        "--strategy",
+        "ddp",
+        *TINY,
+        cwd=tmp_path,
+    )
     from lstmkit.data.text import load_corpus
 
     # the validation part of --val-text (the rest of it is the held-out test text), as a file for lm evaluate
     (tmp_path / "val-part.txt").write_text(load_corpus(str(tmp_path / "train.txt"), str(tmp_path / "val.txt")).val)
     ev = lstmkit_cli("lm", "evaluate", "--model", "two", "--text", "val-part.txt", cwd=tmp_path)
     assert got["validation_loss"] == pytest.approx(ev["loss"], rel=1e-6)
-    one = lstmkit_cli("lm", "train", "--text", "train.txt", "--val-text", "val.txt", "--out", "one", *TINY, cwd=tmp_path)
+    one = lstmkit_cli(
+        "lm", "train", "--text", "train.txt", "--val-text", "val.txt", "--out", "one", *TINY, cwd=tmp_path
+    )
     assert got["validation_loss"] != one["validation_loss"]  # two processes trained differently (their own halves)
     assert (tmp_path / "two" / "metrics.csv").is_file() and (tmp_path / "two" / "checkpoints" / "last.ckpt").is_file()
-    again = lstmkit_cli("lm", "train", "--text", "train.txt", "--val-text", "val.txt", "--out", "two", "--resume",
-                        *TINY, "--epochs", "3", cwd=tmp_path)  # fmt: skip
+    again = lstmkit_cli(
+        "lm",
+        "train",
+        "--text",
+        "train.txt",
+        "--val-text",
+        "val.txt",
+        "--out",
+        "two",
+        "--resume",
+        *TINY,
+        "--epochs",
+        "3",
+        cwd=tmp_path,
+    )
     assert again["validation_loss"] < got["validation_loss"] + 0.5 and (tmp_path / "two" / "model").is_dir()

@@ -13,18 +13,69 @@ from safetensors.torch import load_file
 
 TEXT = "to be or not to be, that is the question. " * 200
 RUNS = {
-    "longrange": ["longrange", "train", "--task", "adding", "--length", "20", "--hidden-size", "16",
-                  "--steps-per-epoch", "40", "--epochs", "3", "--val-size", "64", "--test-size", "64"],
-    "lm": ["lm", "train", "--text", "tiny.txt", "--hidden-size", "32", "--embedding-size", "16", "--bptt", "16",
-           "--batch-size", "4", "--epochs", "2"],  # dropout on, state carried across batches
-    "forecast": ["forecast", "train", "--data", "air-passengers", "--hidden-size", "16", "--steps-per-epoch", "20",
-                 "--epochs", "3"],  # dropout on, random windows
-}  # fmt: skip
+    "longrange": [
+        "longrange",
+        "train",
+        "--task",
+        "adding",
+        "--length",
+        "20",
+        "--hidden-size",
+        "16",
+        "--steps-per-epoch",
+        "40",
+        "--epochs",
+        "3",
+        "--val-size",
+        "64",
+        "--test-size",
+        "64",
+    ],
+    "lm": [
+        "lm",
+        "train",
+        "--text",
+        "tiny.txt",
+        "--hidden-size",
+        "32",
+        "--embedding-size",
+        "16",
+        "--bptt",
+        "16",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "2",
+    ],  # dropout on, state carried across batches
+    "forecast": [
+        "forecast",
+        "train",
+        "--data",
+        "air-passengers",
+        "--hidden-size",
+        "16",
+        "--steps-per-epoch",
+        "20",
+        "--epochs",
+        "3",
+    ],  # dropout on, random windows
+}
 
 
 def _cmd(args, out, *extra):
-    return [sys.executable, "-m", "lstmkit.cli", *args, "--deterministic", "--checkpoint-every", "3",
-            "--no-progress", "--out", out, *extra]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "lstmkit.cli",
+        *args,
+        "--deterministic",
+        "--checkpoint-every",
+        "3",
+        "--no-progress",
+        "--out",
+        out,
+        *extra,
+    ]
 
 
 def _kill_mid_run(cmd, cwd: Path, out: Path) -> None:
@@ -43,6 +94,7 @@ def _kill_mid_run(cmd, cwd: Path, out: Path) -> None:
     assert (out / "metrics.csv").read_text().startswith("step"), "a killed run keeps its curve so far"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", sorted(RUNS))
 def test_killed_and_resumed_run_ends_with_the_same_weights(task, tmp_path):
     (tmp_path / "tiny.txt").write_text(TEXT, encoding="utf-8")

@@ -1,14 +1,24 @@
 """`lstmkit inspect` end to end on a tiny trained model."""
 
-
 import numpy as np
 import pytest
 
 from lstmkit.cli import main
 from tests.helpers import strict_json
 
-TINY = ["--hidden-size", "8", "--steps-per-epoch", "3", "--epochs", "1", "--val-size", "16", "--test-size", "16",
-        "--no-progress"]  # fmt: skip
+TINY = [
+    "--hidden-size",
+    "8",
+    "--steps-per-epoch",
+    "3",
+    "--epochs",
+    "1",
+    "--val-size",
+    "16",
+    "--test-size",
+    "16",
+    "--no-progress",
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +60,9 @@ def test_bad_requests_are_named(run_dir, tmp_path, capsys):
 FIXTURES = __import__("pathlib").Path(__file__).parent.parent / "fixtures" / "models" / "v0.1.0"
 
 
-@pytest.mark.parametrize("task, extra", [("forecast", ["--data", "air-passengers"]), ("lm", ["--text", "to be or not"])])
+@pytest.mark.parametrize(
+    "task, extra", [("forecast", ["--data", "air-passengers"]), ("lm", ["--text", "to be or not"])]
+)
 def test_every_task_is_inspected_through_its_probe(task, extra, tmp_path, capsys):
     capsys.readouterr()
     png = tmp_path / "g.png"

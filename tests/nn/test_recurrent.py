@@ -38,9 +38,11 @@ def _grads(module, x):
     return [x.grad] + [p.grad for _, p in sorted(module.named_parameters())]
 
 
-GRID = list(itertools.product(
-    ["lstm", "gru", "rnn"], [1, 2], [False, True], [False, True], [None, [6, 2, 4, 1]], ["fused", "explicit"]
-))  # fmt: skip
+GRID = list(
+    itertools.product(
+        ["lstm", "gru", "rnn"], [1, 2], [False, True], [False, True], [None, [6, 2, 4, 1]], ["fused", "explicit"]
+    )
+)
 
 
 @pytest.mark.parametrize("cell,layers,bidir,batch_first,lengths,backend", GRID)

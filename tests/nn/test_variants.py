@@ -73,8 +73,9 @@ def test_zoneout_train_keeps_or_updates_each_unit():
 def test_variants_off_or_eval_reduce_to_plain(cell):
     kw = dict(num_layers=2, bidirectional=True)
     plain = cell(I, H, **kw)
-    dressed = cell(I, H, input_dropout=0.3, hidden_dropout=0.3, output_dropout=0.3, weight_drop=0.5,
-                   zoneout=0.0, **kw).eval()  # fmt: skip
+    dressed = cell(
+        I, H, input_dropout=0.3, hidden_dropout=0.3, output_dropout=0.3, weight_drop=0.5, zoneout=0.0, **kw
+    ).eval()
     dressed.load_state_dict(plain.state_dict())
     x = torch.randn(T, B, I)
     torch.testing.assert_close(dressed(x)[0], plain(x)[0])

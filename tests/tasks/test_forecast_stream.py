@@ -36,15 +36,31 @@ def frame(n_series: int = 9, seed: int = 0) -> pd.DataFrame:
         t = np.arange(n)
         promo = (rng.random(n) < 0.3).astype(float)
         y = 20 + 5 * i + 3 * np.sin(2 * np.pi * t / 7) + 2 * promo + rng.normal(0, 0.5, n)
-        parts.append(pd.DataFrame({"unique_id": f"s{i:02d}", "ds": pd.date_range("2024-01-01", periods=n, freq="D"),
-                                   "y": y, "traffic": y + rng.normal(0, 1, n), "promo": promo,
-                                   "region": "nsw"[i % 3], "size": float(i % 5)}))  # fmt: skip
+        parts.append(
+            pd.DataFrame(
+                {
+                    "unique_id": f"s{i:02d}",
+                    "ds": pd.date_range("2024-01-01", periods=n, freq="D"),
+                    "y": y,
+                    "traffic": y + rng.normal(0, 1, n),
+                    "promo": promo,
+                    "region": "nsw"[i % 3],
+                    "size": float(i % 5),
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
 def config() -> ForecastConfig:
-    return ForecastConfig(horizon=5, past_covariates=("traffic",), future_covariates=("promo",),
-                          static_covariates=("region", "size"), hidden_size=8, num_layers=1)  # fmt: skip
+    return ForecastConfig(
+        horizon=5,
+        past_covariates=("traffic",),
+        future_covariates=("promo",),
+        static_covariates=("region", "size"),
+        hidden_size=8,
+        num_layers=1,
+    )
 
 
 def test_the_streamed_preprocessor_is_the_in_memory_one(tmp_path):
@@ -84,7 +100,9 @@ def test_chunked_batches_are_the_in_memory_windows(tmp_path):
                 if int(g.max()) >= offsets[k + 1] or bool((b["ends"] >= full.lengths[g]).any()):
                     continue
                 want = gather(full, g, b["ends"], cfg.lookback, decoded_steps(cfg), cfg.forking, seasons_of(cfg))
-                if all(np.array_equal(b[x].numpy(), want[x].numpy(), equal_nan=True) for x in ("x", "y", "known", "lags")):
+                if all(
+                    np.array_equal(b[x].numpy(), want[x].numpy(), equal_nan=True) for x in ("x", "y", "known", "lags")
+                ):
                     hits.append(k)
             assert hits, "a chunked batch matches no window of the in-memory buffers"
         val = list(task.val_batches(8))
@@ -99,8 +117,18 @@ def test_streaming_fit_saves_a_model_that_predicts_chunk_by_chunk_as_in_memory(t
     df = frame(8)
     df.to_parquet(tmp_path / "d.parquet", index=False, row_group_size=40)
     last = df.groupby("unique_id")["ds"].max()  # promo for each series' horizon:
-    futr = pd.concat([pd.DataFrame({"unique_id": u, "ds": pd.date_range(last[u], periods=6, freq="D")[1:],
-                                    "promo": [0.0, 1.0, 0.0, 0.0, 1.0]}) for u in last.index])  # fmt: skip
+    futr = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "unique_id": u,
+                    "ds": pd.date_range(last[u], periods=6, freq="D")[1:],
+                    "promo": [0.0, 1.0, 0.0, 0.0, 1.0],
+                }
+            )
+            for u in last.index
+        ]
+    )
     f = Forecaster(config=dataclasses.replace(config(), chunk_rows=80), out=str(tmp_path / "run"), **FAST)
     f.fit(str(tmp_path / "d.parquet"))
     assert not list(tmp_path.glob("lstmkit-windows-*"))
@@ -119,11 +147,34 @@ def test_chunk_rows_needs_a_file():
 @pytest.mark.parametrize("out", ["fc.parquet", "fc.csv"])
 def test_cli_predict_in_chunks_equals_in_process(tmp_path, capsys, out):
     rng = np.random.default_rng(0)
-    df = pd.concat([pd.DataFrame({"unique_id": f"u{i}", "ds": pd.date_range("1950-01-01", periods=40, freq="MS"),
-                                  "y": 100 + 3 * np.arange(40) + rng.normal(0, 2, 40)}) for i in range(7)])  # fmt: skip
+    df = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "unique_id": f"u{i}",
+                    "ds": pd.date_range("1950-01-01", periods=40, freq="MS"),
+                    "y": 100 + 3 * np.arange(40) + rng.normal(0, 2, 40),
+                }
+            )
+            for i in range(7)
+        ]
+    )
     df.to_parquet(tmp_path / "d.parquet", index=False, row_group_size=30)
-    code = main(["forecast", "predict", "--model", str(FIXTURE), "--data", str(tmp_path / "d.parquet"),
-                 "--chunk-rows", "50", "--out", str(tmp_path / out), "--json"])  # fmt: skip
+    code = main(
+        [
+            "forecast",
+            "predict",
+            "--model",
+            str(FIXTURE),
+            "--data",
+            str(tmp_path / "d.parquet"),
+            "--chunk-rows",
+            "50",
+            "--out",
+            str(tmp_path / out),
+            "--json",
+        ]
+    )
     assert code == 0 and '"rows"' in capsys.readouterr().out
     got = pd.read_parquet(tmp_path / out) if out.endswith("parquet") else pd.read_csv(tmp_path / out)
     want = lstmkit.load(FIXTURE).predict(df)
@@ -134,9 +185,30 @@ def test_cli_predict_in_chunks_equals_in_process(tmp_path, capsys, out):
 
 def test_cli_train_in_chunks(tmp_path, capsys):
     frame(6).drop(columns=["traffic", "promo", "region", "size"]).to_parquet(tmp_path / "d.parquet", index=False)
-    code = main(["forecast", "train", "--data", str(tmp_path / "d.parquet"), "--horizon", "5", "--chunk-rows", "70",
-                 "--epochs", "1", "--steps-per-epoch", "3", "--hidden-size", "8", "--num-layers", "1",
-                 "--no-progress", "--out", str(tmp_path / "run"), "--json"])  # fmt: skip
+    code = main(
+        [
+            "forecast",
+            "train",
+            "--data",
+            str(tmp_path / "d.parquet"),
+            "--horizon",
+            "5",
+            "--chunk-rows",
+            "70",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "3",
+            "--hidden-size",
+            "8",
+            "--num-layers",
+            "1",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "run"),
+            "--json",
+        ]
+    )
     assert code == 0
     assert len(pd.read_csv(tmp_path / "run" / "forecast.csv")) == 6 * 5
     assert (tmp_path / "run" / "forecast.png").exists()

@@ -94,13 +94,25 @@ def test_lstm_variants_reach_the_layer():
         LongRangeConfig(cell="rnn", chrono_init=True)
 
 
+@pytest.mark.slow
 def test_lstm_learns_adding_where_the_rnn_does_not(tmp_path):
     """The point of the lab, at a size CI affords: T = 40, 800 steps, the same budget for both cells."""
     results = {}
     for cell in ("lstm", "rnn"):
-        m = LongRangeModel(length=40, cell=cell, hidden_size=32, steps_per_epoch=200, val_size=500, test_size=1000,
-                           epochs=4, lr=1e-2, lr_schedule="constant", precision="32", progress=False,
-                           out=str(tmp_path / cell)).fit()  # fmt: skip
+        m = LongRangeModel(
+            length=40,
+            cell=cell,
+            hidden_size=32,
+            steps_per_epoch=200,
+            val_size=500,
+            test_size=1000,
+            epochs=4,
+            lr=1e-2,
+            lr_schedule="constant",
+            precision="32",
+            progress=False,
+            out=str(tmp_path / cell),
+        ).fit()
         results[cell] = m.fit_metrics["test_mse"]
         assert m.evaluate()["test_mse"] == pytest.approx(results[cell], abs=1e-6)  # the public API agrees
     assert results["lstm"] < 0.01 < 0.1 < results["rnn"], results

@@ -126,16 +126,26 @@ def test_beam_search_finds_the_exhaustive_optimum_and_scores_by_the_formulas(pen
     V, limit = 5, 4  # 2 real tokens (3, 4); at most 3 of them, then EOS
     m = _random_model(V=V, seed=7, scale=4.0)
     src, lengths = _sources(1, V, seed=2)
-    opts = DecodeConfig(beam_size=32, n_best=1, max_length=limit, max_length_ratio=0,
-                        length_penalty="none" if penalty == "coverage" else penalty, alpha=0.6,
-                        coverage_penalty=0.3 if penalty == "coverage" else 0.0)  # fmt: skip
+    opts = DecodeConfig(
+        beam_size=32,
+        n_best=1,
+        max_length=limit,
+        max_length_ratio=0,
+        length_penalty="none" if penalty == "coverage" else penalty,
+        alpha=0.6,
+        coverage_penalty=0.3 if penalty == "coverage" else 0.0,
+    )
     best, best_score = None, -np.inf
     for n in range(limit):
         for toks in itertools.product([3, 4], repeat=n):
             lp, w = _teacher_forced(m, src, lengths, list(toks))
             L = n + 1
-            score = {"none": lp, "avg": lp / L, "wu": lp / ((5 + L) / 6) ** 0.6,
-                     "coverage": lp + 0.3 * float(torch.log(w[:, : int(lengths[0])].sum(0).clamp(1e-10, 1)).sum())}[penalty]  # fmt: skip
+            score = {
+                "none": lp,
+                "avg": lp / L,
+                "wu": lp / ((5 + L) / 6) ** 0.6,
+                "coverage": lp + 0.3 * float(torch.log(w[:, : int(lengths[0])].sum(0).clamp(1e-10, 1)).sum()),
+            }[penalty]
             if score > best_score:
                 best, best_score = list(toks), score
     hyp = beam_search(TorchStepper(m), src, lengths, opts)[0][0]
@@ -149,7 +159,11 @@ def test_ngram_blocking_and_length_limits():
     src, lengths = _sources(8, 8)
     for beam in (1, 4):
         opts = DecodeConfig(beam_size=beam, block_ngram=2, min_length=3, max_length=9, max_length_ratio=0)
-        for hyp in (h[0] for h in beam_search(TorchStepper(m), src, lengths, opts)) if beam > 1 else greedy(TorchStepper(m), src, lengths, opts):
+        for hyp in (
+            (h[0] for h in beam_search(TorchStepper(m), src, lengths, opts))
+            if beam > 1
+            else greedy(TorchStepper(m), src, lengths, opts)
+        ):
             pairs = list(zip(hyp.tokens, hyp.tokens[1:]))
             assert len(pairs) == len(set(pairs)), hyp.tokens
             assert 3 <= len(hyp.tokens) + 1 <= 9
@@ -168,11 +182,22 @@ def numbers_model(tmp_path_factory):
     """A short run on the built-in numbers task (German number words -> English)."""
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("numbers")
-    t = Translator(corpus_size=6000, hidden_size=64, embedding_size=64, vocab_size=300, epochs=4, lr=5e-3,
-                   batch_size=64, progress=False, out=str(out), beam_size=3)  # fmt: skip
+    t = Translator(
+        corpus_size=6000,
+        hidden_size=64,
+        embedding_size=64,
+        vocab_size=300,
+        epochs=4,
+        lr=5e-3,
+        batch_size=64,
+        progress=False,
+        out=str(out),
+        beam_size=3,
+    )
     return t.fit("numbers-de-en")
 
 
+@pytest.mark.slow
 def test_a_short_run_learns_the_numbers_far_above_copying(numbers_model):
     rows = {r["method"].split()[0]: r for r in numbers_model.report["table"]}
     assert rows["copy"]["bleu"] < 5
@@ -180,6 +205,7 @@ def test_a_short_run_learns_the_numbers_far_above_copying(numbers_model):
     assert rows["greedy"]["chrf"] > rows["copy"]["chrf"] + 30
 
 
+@pytest.mark.slow
 def test_save_load_translates_the_same(numbers_model, tmp_path):
     numbers_model.save(tmp_path / "m")
     again = lstmkit.load(tmp_path / "m")
@@ -191,6 +217,7 @@ def test_save_load_translates_the_same(numbers_model, tmp_path):
     assert again.predict_records([{"text": "siebzehn"}])[0]["translation"] == again.translate("siebzehn")[0]
 
 
+@pytest.mark.slow
 def test_cli_evaluate_predict_align(numbers_model, tmp_path, capsys):
     run = str(numbers_model.run_dir)
     src, ref = tmp_path / "s.txt", tmp_path / "r.txt"
@@ -202,13 +229,32 @@ def test_cli_evaluate_predict_align(numbers_model, tmp_path, capsys):
     assert {r["method"].split()[0] for r in out["table"]} == {"copy", "greedy", "beam"}
     assert "nrefs:1|case:mixed" in out["test"]["bleu_signature"]
     lines = ["siebzehn", "", "dreihundert"]
-    done = subprocess.run([sys.executable, "-m", "lstmkit.cli", "translate", "predict", "--model", run, "--beam-size",
-                           "2"], input="\n".join(lines) + "\n", capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "lstmkit.cli", "translate", "predict", "--model", run, "--beam-size", "2"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     got = done.stdout.split("\n")
     assert len(got) == 4 and got[1] == "" and got[3] == ""  # one line out per line in, the empty one kept
     assert got[0] == numbers_model.translate("siebzehn", beam_size=2)[0]
-    main(["translate", "predict", "--model", run, "--input", str(src), "--output", str(tmp_path / "h.txt"),
-          "--n-best", "2", "--beam-size", "2"])  # fmt: skip
+    main(
+        [
+            "translate",
+            "predict",
+            "--model",
+            run,
+            "--input",
+            str(src),
+            "--output",
+            str(tmp_path / "h.txt"),
+            "--n-best",
+            "2",
+            "--beam-size",
+            "2",
+        ]
+    )
     nbest = (tmp_path / "h.txt").read_text(encoding="utf-8").splitlines()
     assert len(nbest) == 60 and nbest[0].startswith("0 ||| ") and nbest[2].startswith("1 ||| ")
     main(["translate", "align", "--model", run, "--text", "siebzehn", "--out", str(tmp_path / "a.png"), "--json"])

@@ -1,14 +1,14 @@
 """Sequence classification: sentiment and other text labels, and numeric sequences (sensors, ECG, motion).
 
-    from lstmkit.tasks.classify import Classifier
-    c = Classifier(epochs=3).fit("trump-tweets")
-    c.predict(["Make America great again!"])
+from lstmkit.tasks.classify import Classifier
+c = Classifier(epochs=3).fit("trump-tweets")
+c.predict(["Make America great again!"])
 """
 
 from __future__ import annotations
 
 from lstmkit.engine.config import TrainConfig
-from lstmkit.tasks.spec import TaskSpec, lazy_exports
+from lstmkit.tasks.spec import Capabilities, TaskSpec, lazy_exports
 
 SPEC = TaskSpec(
     name="classify",
@@ -17,6 +17,9 @@ SPEC = TaskSpec(
     api="lstmkit.tasks.classify.classifier:Classifier",
     loader="lstmkit.tasks.classify.classifier:load_saved",
     cli="lstmkit.tasks.classify.cli:register_cli",
+    capabilities=Capabilities(inputs="text"),
+    datasets="lstmkit.tasks.classify.datasets:datasets",
+    examples="lstmkit.tasks.classify.examples",
     exporter="lstmkit.tasks.classify.onnx:export_plan",
     onnx_runtime="lstmkit.tasks.classify.onnx_runtime:load",
     train_defaults=TrainConfig(epochs=5, lr=2e-3, batch_size=32, early_stopping=3),

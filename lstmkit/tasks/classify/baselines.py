@@ -94,8 +94,9 @@ def nearest_dtw(train: Labelled, test: Labelled, classes: list[str], chunk: int 
     """1-NN under full-window DTW."""
     index = {c: i for i, c in enumerate(classes)}
     ytr = np.array([index[y] for y in train.labels])
-    return np.concatenate([ytr[dtw(train.seqs, test.seqs[i : i + chunk]).argmin(1)]
-                           for i in range(0, len(test), chunk)])  # fmt: skip
+    return np.concatenate(
+        [ytr[dtw(train.seqs, test.seqs[i : i + chunk]).argmin(1)] for i in range(0, len(test), chunk)]
+    )
 
 
 DTW_BUDGET = 2e9  # cells x pairs (about 20 s in numpy here); beyond it the DTW baseline is skipped with a warning

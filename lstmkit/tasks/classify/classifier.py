@@ -25,7 +25,7 @@ from lstmkit.data.timeseries import DataError
 from lstmkit.deploy.protocol import Probe, RequestError, frame_of, records_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
-from lstmkit.tasks.classify import records
+from lstmkit.tasks.classify import SPEC, records
 from lstmkit.tasks.classify.baselines import baselines
 from lstmkit.tasks.classify.config import ClassifyConfig
 from lstmkit.tasks.classify.explain import Explanation, integrated_gradients
@@ -43,14 +43,15 @@ class Classifier:
 
     Options are ClassifyConfig fields (data columns, tokenizer, model) and TrainConfig fields (epochs, lr, ...)."""
 
-    task = NAME
+    task = SPEC.name
+    capabilities = SPEC.capabilities
 
-    def __init__(self, *, config: ClassifyConfig | None = None, train: TrainConfig | None = None,
-                 **options: Any) -> None:  # fmt: skip
-        from lstmkit.tasks.classify import SPEC
-
-        run = resolve_run(ClassifyConfig, SPEC.train_defaults, base=config_objects(config, train), options=options,
-                          where="Classifier")  # fmt: skip
+    def __init__(
+        self, *, config: ClassifyConfig | None = None, train: TrainConfig | None = None, **options: Any
+    ) -> None:
+        run = resolve_run(
+            ClassifyConfig, SPEC.train_defaults, base=config_objects(config, train), options=options, where="Classifier"
+        )
         self.config, self.train_config = run.task, run.train
         self.net: ClassifierNet | None = None
         self.encoding: Encoding | None = None
@@ -78,13 +79,15 @@ class Classifier:
             train_idx, val_idx = stratified_split(strata, (c.val_fraction,), self.train_config.seed)
             test = given
         else:
-            train_idx, val_idx, test_idx = stratified_split(strata, (c.val_fraction, c.test_fraction),
-                                                            self.train_config.seed)  # fmt: skip
+            train_idx, val_idx, test_idx = stratified_split(
+                strata, (c.val_fraction, c.test_fraction), self.train_config.seed
+            )
             test = full.take(test_idx)
         train, val = full.take(train_idx), full.take(val_idx)
         if len(val) == 0 or (len(test) == 0 and c.test_fraction > 0):
-            raise DataError(f"{full.source}: {len(full)} examples leave an empty validation or test split; "
-                            "give more data")  # fmt: skip
+            raise DataError(
+                f"{full.source}: {len(full)} examples leave an empty validation or test split; give more data"
+            )
         return train, val, test
 
     def fit(self, data: Data | None = None) -> Classifier:
@@ -107,8 +110,10 @@ class Classifier:
         self.encoding = Encoding.fit(train, c.tokenizer, c.vocab_size, c.max_length, c.normalize, tokenizer)
         result = fit(ClassifyTask(c, train, val, self.encoding, pretrained), self.train_config)
         self.net, self.run_dir = result.model.eval(), result.run_dir
-        self.report = {**(self.evaluate(test, train=train) if len(test) else {}),  # test_fraction 0: the caller's
-                       **({"vectors": self.report["vectors"]} if "vectors" in self.report else {})}  # fmt: skip
+        self.report = {
+            **(self.evaluate(test, train=train) if len(test) else {}),  # test_fraction 0: the caller's
+            **({"vectors": self.report["vectors"]} if "vectors" in self.report else {}),
+        }
         self.report["val"] = {k.removeprefix("val_"): v for k, v in result.metrics.items()}
         self.report["steps"] = result.steps
         return self
@@ -124,12 +129,18 @@ class Classifier:
             return None, None
         if train.texts is None:
             raise UsageError("--init-from starts from a language model: it needs texts, not numeric sequences")
-        from lstmkit.tasks import load_as
+        from lstmkit.tasks.lm import SPEC as LM  # a language model of the lm task starts the encoder
 
-        lm = load_as(self.config.init_from, "lm")
+        lm = LM.load(self.config.init_from)
         lc = lm.config
-        self.config = dataclasses.replace(self.config, tokenizer=lm.tokenizer.kind, embedding_size=lc.embedding_size,
-                                          hidden_size=lc.hidden_size, num_layers=lc.num_layers, bidirectional=False)  # fmt: skip
+        self.config = dataclasses.replace(
+            self.config,
+            tokenizer=lm.tokenizer.kind,
+            embedding_size=lc.embedding_size,
+            hidden_size=lc.hidden_size,
+            num_layers=lc.num_layers,
+            bidirectional=False,
+        )
         weights = lm.net.state_dict()
         emb = weights["embed.weight"]
         tensors = {"embed.weight": torch.cat([torch.zeros_like(emb[:1]), emb])}  # id 0 is padding here
@@ -169,8 +180,10 @@ class Classifier:
         net.eval()
         xs = enc.inputs(ex)
         squash = torch.sigmoid if enc.multi_label else lambda z: torch.softmax(z, -1)
-        out = [squash(net(b["x"], b["lengths"]).float())
-               for b in ExampleBatches(xs, torch.zeros(len(xs), dtype=torch.long), batch_size)]  # fmt: skip
+        out = [
+            squash(net(b["x"], b["lengths"]).float())
+            for b in ExampleBatches(xs, torch.zeros(len(xs), dtype=torch.long), batch_size)
+        ]
         return torch.cat(out).numpy()
 
     def decide(self, probs: np.ndarray) -> list[str]:
@@ -207,8 +220,14 @@ class Classifier:
         for name, pred in base.items():
             s = score(y, pred.astype(float) if enc.multi_label else np.eye(len(enc.classes))[pred], enc.classes)
             rows.append({"method": name, "accuracy": s["accuracy"], "macro_f1": s["macro_f1"], "ece": None})
-        return {"test": mine, "table": rows, "classes": enc.classes, "split": ex.source,
-                "y": y.tolist(), "probs": probs.tolist()}  # fmt: skip
+        return {
+            "test": mine,
+            "table": rows,
+            "classes": enc.classes,
+            "split": ex.source,
+            "y": y.tolist(),
+            "probs": probs.tolist(),
+        }
 
     # ---- prediction and explanation
 
@@ -217,8 +236,11 @@ class Classifier:
         ex = self.examples(data, need_labels=False)
         probs = self.probabilities(ex)
         classes = self.classes
-        frame = ex.frame.copy() if ex.frame is not None else pd.DataFrame(
-            {"text": ex.texts} if ex.texts is not None else {"length": [len(s) for s in ex.seqs]})  # fmt: skip
+        frame = (
+            ex.frame.copy()
+            if ex.frame is not None
+            else pd.DataFrame({"text": ex.texts} if ex.texts is not None else {"length": [len(s) for s in ex.seqs]})
+        )
         frame["prediction"] = self.decide(probs)
         for j, c in enumerate(classes):
             frame[f"p_{c}"] = probs[:, j]
@@ -227,8 +249,15 @@ class Classifier:
     def explain(self, example: str | np.ndarray | list, target: str | None = None, steps: int = 64) -> Explanation:
         """Integrated-gradients scores of one text (or (T, F) sequence) for `target` (default: the prediction)."""
         net, enc = self._ready()
-        ex = self.examples([example] if isinstance(example, str) else Labelled([""], seqs=[np.asarray(
-            example, dtype=np.float32).reshape(len(example), -1)], source="the given sequence"))  # fmt: skip
+        ex = self.examples(
+            [example]
+            if isinstance(example, str)
+            else Labelled(
+                [""],
+                seqs=[np.asarray(example, dtype=np.float32).reshape(len(example), -1)],
+                source="the given sequence",
+            )
+        )
         x = enc.inputs(ex)[0][None]  # (1, T) or (1, T, F)
         probs = self.probabilities(ex)[0]
         k = int(probs.argmax()) if target is None else enc.classes.index(target)
@@ -261,8 +290,11 @@ class Classifier:
         net, enc = self._ready()
         if not inputs:
             raise RequestError("a classifier's probe reads one example: pass --text TEXT (or --input FILE)")
-        ex = (Labelled([""], texts=[inputs["text"]]) if "text" in inputs
-              else Labelled([""], seqs=[np.asarray(inputs["x"], dtype=np.float32)]))  # fmt: skip
+        ex = (
+            Labelled([""], texts=[inputs["text"]])
+            if "text" in inputs
+            else Labelled([""], seqs=[np.asarray(inputs["x"], dtype=np.float32)])
+        )
         x = enc.inputs(ex)[0][None]
         lengths = torch.tensor([x.shape[1]])
         e = net.inputs(x).detach()  # (1, T, E): what the LSTM reads
@@ -278,8 +310,13 @@ class Classifier:
         from lstmkit.deploy.saved_model import save_model
 
         net, enc = self._ready()
-        return save_model(path, task=NAME, config=RunConfig(self.config, self.train_config).to_dict(),
-                          tensors=net.state_dict(), state={"encoding": enc.to_dict()})  # fmt: skip
+        return save_model(
+            path,
+            task=NAME,
+            config=RunConfig(self.config, self.train_config).to_dict(),
+            tensors=net.state_dict(),
+            state={"encoding": enc.to_dict()},
+        )
 
 
 def load_saved(saved: Any, device: torch.device) -> Classifier:

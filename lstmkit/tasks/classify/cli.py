@@ -17,7 +17,7 @@ from lstmkit.clitools import (
     table,
 )
 from lstmkit.errors import UsageError
-from lstmkit.tasks import load_as
+from lstmkit.tasks.classify import SPEC
 
 EXAMPLES = """examples:
   lstmkit classify train --data trump-tweets --epochs 3                 # which phone sent the tweet
@@ -36,8 +36,10 @@ a wide numeric table (a label column and one column per step, as the UCR archive
 def _table(report: dict) -> str:
     rows = [{**r, "ece": r["ece"]} for r in report["table"]]
     per = [{"class": c, **v} for c, v in report["test"]["per_class"].items()]
-    return (f"{table(rows, ['method', 'accuracy', 'macro_f1', 'ece'])}\n\n"
-            f"{table(per, ['class', 'precision', 'recall', 'f1', 'support'])}")  # fmt: skip
+    return (
+        f"{table(rows, ['method', 'accuracy', 'macro_f1', 'ece'])}\n\n"
+        f"{table(per, ['class', 'precision', 'recall', 'f1', 'support'])}"
+    )
 
 
 def _write_report(report: dict, out: Path, title: str) -> list[Path]:
@@ -50,8 +52,9 @@ def _write_report(report: dict, out: Path, title: str) -> list[Path]:
     (out / "report.json").write_text(dumps(brief), encoding="utf-8")
     files = [out / "report.json"]
     if not report["test"].get("multi_label"):  # multi-label: each class's 2x2 table is in report.json
-        files.append(plot_confusion(np.asarray(report["test"]["confusion"]), report["classes"], out / "confusion.png",
-                                    title))  # fmt: skip
+        files.append(
+            plot_confusion(np.asarray(report["test"]["confusion"]), report["classes"], out / "confusion.png", title)
+        )
     files.append(plot_reliability(np.asarray(report["y"]), np.asarray(report["probs"]), out / "reliability.png"))
     return files
 
@@ -64,37 +67,55 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     c = Classifier(config=run.task, train=run.train).fit()
     assert c.run_dir is not None
     files = _write_report(c.report, c.run_dir, f"{run.task.data}: test split")
-    payload = {"run": str(c.run_dir), "model": str(c.run_dir / "model"), "classes": c.classes,
-               "test": {k: c.report["test"][k] for k in ("accuracy", "macro_f1", "ece", "n")},
-               "table": c.report["table"], "split": "stratified, seeded: " + (
-                   "--test-data" if run.task.test_data else f"{run.task.test_fraction:g} of --data"),
-               "files": [str(f) for f in files], **{k: c.report[k] for k in ("vectors",) if k in c.report}}  # fmt: skip
-    emit(args, payload, lambda: f"{run.task.data}: test split ({c.report['test']['n']} examples, never trained or "
-         f"selected on)\n\n{_table(c.report)}\n\nwritten: {', '.join(str(f) for f in files)}")  # fmt: skip
+    payload = {
+        "run": str(c.run_dir),
+        "model": str(c.run_dir / "model"),
+        "classes": c.classes,
+        "test": {k: c.report["test"][k] for k in ("accuracy", "macro_f1", "ece", "n")},
+        "table": c.report["table"],
+        "split": "stratified, seeded: "
+        + ("--test-data" if run.task.test_data else f"{run.task.test_fraction:g} of --data"),
+        "files": [str(f) for f in files],
+        **{k: c.report[k] for k in ("vectors",) if k in c.report},
+    }
+    emit(
+        args,
+        payload,
+        lambda: (
+            f"{run.task.data}: test split ({c.report['test']['n']} examples, never trained or "
+            f"selected on)\n\n{_table(c.report)}\n\nwritten: {', '.join(str(f) for f in files)}"
+        ),
+    )
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    c = load_as(args.model, "classify")
+    c = SPEC.load(args.model)
     report = c.evaluate(args.data)
     out = Path(args.out) if args.out else None
     files = _write_report(report, out, f"{args.data}") if out else []
-    payload = {"test": {k: report["test"][k] for k in ("accuracy", "macro_f1", "ece", "n", "per_class")},
-               "table": report["table"], "files": [str(f) for f in files]}  # fmt: skip
+    payload = {
+        "test": {k: report["test"][k] for k in ("accuracy", "macro_f1", "ece", "n", "per_class")},
+        "table": report["table"],
+        "files": [str(f) for f in files],
+    }
     emit(args, payload, lambda: f"{args.data}: {report['test']['n']} examples\n\n{_table(report)}")
 
 
 def _predict(args: argparse.Namespace) -> None:
-    c = load_model(args.model, "classify", args.runtime)
+    c = load_model(args.model, SPEC, args.runtime)
     frame = c.predict(args.data)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out, index=False) if out.suffix in (".parquet", ".pq") else frame.to_csv(out, index=False)
-    emit(args, {"predictions": str(out), "rows": len(frame)},
-         lambda: f"{frame.head(10).to_string(index=False)}\n...\n{len(frame)} rows written to {out}")  # fmt: skip
+    emit(
+        args,
+        {"predictions": str(out), "rows": len(frame)},
+        lambda: f"{frame.head(10).to_string(index=False)}\n...\n{len(frame)} rows written to {out}",
+    )
 
 
 def _explain(args: argparse.Namespace) -> None:
-    c = load_as(args.model, "classify")
+    c = SPEC.load(args.model)
     if args.text is None and args.data is None:
         raise UsageError("explain needs --text TEXT, or --data FILE with --index N")
     example = args.text
@@ -108,18 +129,32 @@ def _explain(args: argparse.Namespace) -> None:
     html = Path(args.out).with_suffix(".html")
     html.write_text(e.html(), encoding="utf-8")
     top = sorted(zip(e.scores, e.labels), reverse=True)[:5]
-    emit(args, {**e.to_dict(), "png": str(png), "html": str(html)},
-         lambda: f"{e.target} (p = {e.probability:.3f}); strongest for it: "
-         + ", ".join(f"{t!r} {s:+.3f}" for s, t in top) + f"\nwritten: {png}, {html}")  # fmt: skip
+    emit(
+        args,
+        {**e.to_dict(), "png": str(png), "html": str(html)},
+        lambda: (
+            f"{e.target} (p = {e.probability:.3f}); strongest for it: "
+            + ", ".join(f"{t!r} {s:+.3f}" for s, t in top)
+            + f"\nwritten: {png}, {html}"
+        ),
+    )
 
 
 def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
-    group = sub.add_parser("classify", help="classify texts or numeric sequences: train, evaluate, predict, explain",
-                           description="(Bi)LSTM classifiers of texts and numeric sequences, with baselines and "
-                           "explanations.", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    group = sub.add_parser(
+        "classify",
+        help="classify texts or numeric sequences: train, evaluate, predict, explain",
+        description="(Bi)LSTM classifiers of texts and numeric sequences, with baselines and explanations.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     verbs = group.add_subparsers(title="verbs", metavar="<verb>", required=True)
-    train = verbs.add_parser("train", help="train, then score the test split beside majority and TF-IDF/1-NN",
-                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    train = verbs.add_parser(
+        "train",
+        help="train, then score the test split beside majority and TF-IDF/1-NN",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_config_flags(train, spec)
     train.set_defaults(func=lambda a: _train(a, spec))
     ev = verbs.add_parser("evaluate", help="accuracy, macro-F1, per class, calibration on a labelled file")

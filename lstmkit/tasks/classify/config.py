@@ -16,21 +16,26 @@ if TYPE_CHECKING:
 class ClassifyConfig:
     """Classification of texts or numeric sequences: data, tokenizer, the (Bi)LSTM and its pooling."""
 
-    data: str | None = option(None, "CSV/TSV/Parquet/JSONL, a folder of class sub-folders, .npz, or a built-in "
-                              "dataset (trump-tweets, digits)", metavar="PATH|DATASET")
+    data: str | None = option(
+        None,
+        "CSV/TSV/Parquet/JSONL, a folder of class sub-folders, .npz, or a built-in dataset (trump-tweets, digits)",
+        metavar="PATH|DATASET",
+    )
     text_col: str = option("text", "the text column (absent: the other columns are the time steps)", metavar="COL")
     label_col: str = option("label", "the label column", metavar="COL")
-    label_sep: str | None = option(None, "multi-label: the label column holds several classes separated by this "
-                                   "(e.g. '|' or ',')", metavar="SEP")
-    label_cols: str | None = option(None, "multi-label: comma-separated 0/1 columns, one per class (instead of "
-                                    "--label-col)", metavar="A,B,...")
+    label_sep: str | None = option(
+        None, "multi-label: the label column holds several classes separated by this (e.g. '|' or ',')", metavar="SEP"
+    )
+    label_cols: str | None = option(
+        None, "multi-label: comma-separated 0/1 columns, one per class (instead of --label-col)", metavar="A,B,..."
+    )
     threshold: float = option(0.5, "multi-label: a class is predicted when its probability reaches this")
-    test_data: str | None = option(None, "a separate test file (default: a stratified share of --data)",
-                                   metavar="PATH")
+    test_data: str | None = option(None, "a separate test file (default: a stratified share of --data)", metavar="PATH")
     val_fraction: float = option(0.1, "share of the training data held out to select the weights")
     test_fraction: float = option(0.1, "share held out as the test set when no --test-data is given")
-    tokenizer: Literal["bpe", "char", "word"] = option("bpe", "texts: byte-level BPE, characters, or lower-cased "
-                                                       "words (what --vectors need)")
+    tokenizer: Literal["bpe", "char", "word"] = option(
+        "bpe", "texts: byte-level BPE, characters, or lower-cased words (what --vectors need)"
+    )
     vocab_size: int = option(8000, "BPE vocabulary size")
     max_length: int = option(256, "texts: tokens kept per example (the first ones)")
     embedding_size: int = option(128, "token embedding size (texts) or input projection size (numbers)")
@@ -43,15 +48,27 @@ class ClassifyConfig:
     dropout: float = option(0.3, "dropout on the embeddings and before the classifier")
     class_weights: bool = option(False, "weight the loss by inverse class frequency (imbalanced classes)")
     normalize: bool = option(True, "numbers: standardise each feature with the training data's mean and std")
-    init_from: str | None = option(None, "texts: start from a language model trained with `lstmkit lm train` "
-                                   "(its tokenizer, embedding and LSTM; ULMFiT-style transfer)", metavar="RUN")
-    vectors: str | None = option(None, "texts: initialise the embedding from word vectors in a local text file "
-                                 "(word2vec or GloVe text format, .gz allowed; implies --tokenizer word and the "
-                                 "vectors' size)", metavar="FILE")
-    pretrained_lr: float = option(0.3, "with --init-from/--vectors: learning-rate factor of the pretrained layers "
-                                  "(discriminative fine-tuning)")
-    freeze_epochs: int = option(1, "with --init-from/--vectors: epochs that train only the new layers before the "
-                                "pretrained ones are unfrozen (gradual unfreezing)")
+    init_from: str | None = option(
+        None,
+        "texts: start from a language model trained with `lstmkit lm train` "
+        "(its tokenizer, embedding and LSTM; ULMFiT-style transfer)",
+        metavar="RUN",
+    )
+    vectors: str | None = option(
+        None,
+        "texts: initialise the embedding from word vectors in a local text file "
+        "(word2vec or GloVe text format, .gz allowed; implies --tokenizer word and the "
+        "vectors' size)",
+        metavar="FILE",
+    )
+    pretrained_lr: float = option(
+        0.3, "with --init-from/--vectors: learning-rate factor of the pretrained layers (discriminative fine-tuning)"
+    )
+    freeze_epochs: int = option(
+        1,
+        "with --init-from/--vectors: epochs that train only the new layers before the "
+        "pretrained ones are unfrozen (gradual unfreezing)",
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.val_fraction < 0.5 or not 0 <= self.test_fraction < 0.5:
@@ -59,7 +76,9 @@ class ClassifyConfig:
         if self.max_length < 1 or self.hidden_size < 1 or self.num_layers < 1 or self.embedding_size < 1:
             raise ConfigError("max_length, hidden_size, num_layers and embedding_size must be >= 1")
         if self.label_sep is not None and self.label_cols:
-            raise ConfigError("give --label-sep (one column of several classes) or --label-cols (0/1 columns), not both")
+            raise ConfigError(
+                "give --label-sep (one column of several classes) or --label-cols (0/1 columns), not both"
+            )
         if self.vectors and self.init_from:
             raise ConfigError("give --vectors (word vectors) or --init-from (a language model), not both")
         if self.label_sep == "":

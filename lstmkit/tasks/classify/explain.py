@@ -46,9 +46,15 @@ class Explanation:
     attention: list[float] | None = None
 
     def to_dict(self) -> dict:
-        return {"target": self.target, "probability": self.probability, "tokens": self.labels,
-                "scores": self.scores, "sum": float(sum(self.scores)), "logit_gap": self.logit_gap,
-                "attention": self.attention}  # fmt: skip
+        return {
+            "target": self.target,
+            "probability": self.probability,
+            "tokens": self.labels,
+            "scores": self.scores,
+            "sum": float(sum(self.scores)),
+            "logit_gap": self.logit_gap,
+            "attention": self.attention,
+        }
 
     def html(self) -> str:
         from lstmkit.inspect.plots import text_activations_html

@@ -38,16 +38,29 @@ class Encoding:
     n_train: int = 0  # training examples (multi-label: the negatives of a class are n_train - counts)
 
     @classmethod
-    def fit(cls, train: Labelled, tokenizer: str, vocab_size: int, max_length: int, normalize: bool,
-            given: dict[str, Any] | None = None) -> Encoding:  # fmt: skip
+    def fit(
+        cls,
+        train: Labelled,
+        tokenizer: str,
+        vocab_size: int,
+        max_length: int,
+        normalize: bool,
+        given: dict[str, Any] | None = None,
+    ) -> Encoding:
         """Fitted on the training split; `given`: a tokenizer to reuse (a pretrained language model's)."""
         counts = Counter(y for ys in train.label_sets() for y in ys)
         classes = sorted(counts)
         if len(classes) < 2:
             what = f"one class only ({classes[0]!r})" if classes else "no labels"
             raise DataError(f"{train.source} has {what}; a classifier needs at least two classes")
-        enc = cls(train.kind, classes, [counts[c] for c in classes], max_length, multi_label=train.multi_label,
-                  n_train=len(train))  # fmt: skip
+        enc = cls(
+            train.kind,
+            classes,
+            [counts[c] for c in classes],
+            max_length,
+            multi_label=train.multi_label,
+            n_train=len(train),
+        )
         if train.texts is not None:
             enc.tokenizer = given or build_tokenizer(tokenizer, "\n".join(train.texts), vocab_size).to_dict()
         else:
@@ -95,8 +108,10 @@ class Encoding:
         mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
         bad = [i for i, s in enumerate(ex.seqs) if s.shape[1] != len(mean)]
         if bad:
-            raise DataError(f"{ex.source} row {bad[0] + 1} has {ex.seqs[bad[0]].shape[1]} features per step; the model "
-                            f"was trained on {len(mean)}")  # fmt: skip
+            raise DataError(
+                f"{ex.source} row {bad[0] + 1} has {ex.seqs[bad[0]].shape[1]} features per step; the model "
+                f"was trained on {len(mean)}"
+            )
         return [torch.from_numpy((s - mean) / std) for s in ex.seqs]
 
     def targets(self, ex: Labelled) -> Tensor:
@@ -105,8 +120,10 @@ class Encoding:
         sets = ex.label_sets()
         unknown = sorted({y for ys in sets for y in ys} - set(index))
         if unknown:
-            raise DataError(f"{ex.source} has label(s) {unknown} that the training data never had "
-                            f"(classes: {', '.join(self.classes)}); drop those rows or add them to training")  # fmt: skip
+            raise DataError(
+                f"{ex.source} has label(s) {unknown} that the training data never had "
+                f"(classes: {', '.join(self.classes)}); drop those rows or add them to training"
+            )
         if not self.multi_label:
             return torch.tensor([index[ys[0]] for ys in sets])
         y = torch.zeros(len(sets), len(self.classes))  # (N, C)

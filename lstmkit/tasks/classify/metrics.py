@@ -26,16 +26,28 @@ def scores(y: np.ndarray, probs: np.ndarray, classes: list[str], bins: int = 10)
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=precision + recall > 0)
     conf = probs.max(1)
     edges = np.minimum((conf * bins).astype(int), bins - 1)
-    ece = sum(abs((pred[edges == b] == y[edges == b]).mean() - conf[edges == b].mean()) * (edges == b).mean()
-              for b in range(bins) if (edges == b).any())  # fmt: skip
-    per_class = {c: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                 for c, p, r, f, s in zip(classes, precision, recall, f1, m.sum(1))}  # fmt: skip
-    return {"accuracy": float((pred == y).mean()), "macro_f1": float(f1.mean()), "ece": float(ece),
-            "per_class": per_class, "confusion": m.tolist(), "n": len(y)}  # fmt: skip
+    ece = sum(
+        abs((pred[edges == b] == y[edges == b]).mean() - conf[edges == b].mean()) * (edges == b).mean()
+        for b in range(bins)
+        if (edges == b).any()
+    )
+    per_class = {
+        c: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for c, p, r, f, s in zip(classes, precision, recall, f1, m.sum(1))
+    }
+    return {
+        "accuracy": float((pred == y).mean()),
+        "macro_f1": float(f1.mean()),
+        "ece": float(ece),
+        "per_class": per_class,
+        "confusion": m.tolist(),
+        "n": len(y),
+    }
 
 
-def multi_label_scores(y: np.ndarray, probs: np.ndarray, classes: list[str], threshold: float = 0.5,
-                       bins: int = 10) -> dict[str, Any]:  # fmt: skip
+def multi_label_scores(
+    y: np.ndarray, probs: np.ndarray, classes: list[str], threshold: float = 0.5, bins: int = 10
+) -> dict[str, Any]:
     """Multi-label (y, probs: (N, C)): exact-match accuracy, micro- and macro-F1, Hamming loss, per class, each
     class's 2x2 confusion [[tn, fp], [fn, tp]], and the ECE of the per-class probabilities."""
     hit, y = probs >= threshold, y.astype(bool)
@@ -46,16 +58,27 @@ def multi_label_scores(y: np.ndarray, probs: np.ndarray, classes: list[str], thr
     p, truth = probs.ravel(), y.ravel()
     conf, right = np.maximum(p, 1 - p), (p >= threshold) == truth
     edges = np.minimum(((conf - 0.5) * 2 * bins).astype(int), bins - 1)  # confidence of a binary call: [0.5, 1]
-    ece = sum(abs(right[edges == b].mean() - conf[edges == b].mean()) * (edges == b).mean()
-              for b in range(bins) if (edges == b).any())  # fmt: skip
-    per_class = {c: {"precision": float(a), "recall": float(r), "f1": float(f), "support": int(s)}
-                 for c, a, r, f, s in zip(classes, precision, recall, f1, y.sum(0))}  # fmt: skip
+    ece = sum(
+        abs(right[edges == b].mean() - conf[edges == b].mean()) * (edges == b).mean()
+        for b in range(bins)
+        if (edges == b).any()
+    )
+    per_class = {
+        c: {"precision": float(a), "recall": float(r), "f1": float(f), "support": int(s)}
+        for c, a, r, f, s in zip(classes, precision, recall, f1, y.sum(0))
+    }
     tn = (~hit & ~y).sum(0)
-    return {"accuracy": float((hit == y).all(1).mean()), "macro_f1": float(f1.mean()),
-            "micro_f1": float(2 * tp.sum() / max(1, 2 * tp.sum() + fp.sum() + fn.sum())),
-            "hamming_loss": float((hit != y).mean()), "ece": float(ece), "per_class": per_class,
-            "confusion": [[[int(tn[k]), int(fp[k])], [int(fn[k]), int(tp[k])]] for k in range(len(classes))],
-            "n": len(y), "multi_label": True}  # fmt: skip
+    return {
+        "accuracy": float((hit == y).all(1).mean()),
+        "macro_f1": float(f1.mean()),
+        "micro_f1": float(2 * tp.sum() / max(1, 2 * tp.sum() + fp.sum() + fn.sum())),
+        "hamming_loss": float((hit != y).mean()),
+        "ece": float(ece),
+        "per_class": per_class,
+        "confusion": [[[int(tn[k]), int(fp[k])], [int(fn[k]), int(tp[k])]] for k in range(len(classes))],
+        "n": len(y),
+        "multi_label": True,
+    }
 
 
 def plot_confusion(m: np.ndarray, classes: list[str], png: str | Path, title: str = "") -> Path:

@@ -19,16 +19,31 @@ def step_mask(lengths: Tensor, T: int) -> Tensor:
 
 
 class ClassifierNet(nn.Module):
-    def __init__(self, n_classes: int, embedding_size: int, hidden_size: int, num_layers: int = 1,
-                 bidirectional: bool = True, pooling: str = "max", dropout: float = 0.0, vocab_size: int = 0,
-                 input_size: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        n_classes: int,
+        embedding_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        pooling: str = "max",
+        dropout: float = 0.0,
+        vocab_size: int = 0,
+        input_size: int = 0,
+    ) -> None:
         super().__init__()
         if (vocab_size > 0) == (input_size > 0):
             raise ValueError("give a vocabulary size (texts) or an input size (numbers), not both")
         self.embed = nn.Embedding(vocab_size, embedding_size, padding_idx=0) if vocab_size else None
         self.project = nn.Linear(input_size, embedding_size) if input_size else None
-        self.rnn = LSTM(embedding_size, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional,
-                        dropout=dropout if num_layers > 1 else 0.0)  # fmt: skip
+        self.rnn = LSTM(
+            embedding_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
         width = hidden_size * (2 if bidirectional else 1)
         self.pooling, self.drop = pooling, nn.Dropout(dropout)
         self.score = nn.Linear(width, 1) if pooling == "attention" else None

@@ -40,22 +40,41 @@ def export_plan(c: Any) -> ExportPlan:
         g = torch.Generator().manual_seed(1000 * b + t)
         lengths = torch.randint(1, t + 1, (b,), generator=g)
         lengths[0] = t
-        x = (torch.randint(1, enc.vocab_size, (b, t), generator=g) if enc.kind == "text"
-             else torch.randn(b, t, enc.n_features, generator=g))  # fmt: skip
+        x = (
+            torch.randint(1, enc.vocab_size, (b, t), generator=g)
+            if enc.kind == "text"
+            else torch.randn(b, t, enc.n_features, generator=g)
+        )
         return {"x": x, "lengths": lengths}
 
-    x = (Port("x", "int64", ["batch", "time"], "token ids + 1 (0 is padding), as encoding.json's tokenizer gives")
-         if enc.kind == "text" else
-         Port("x", "float32", ["batch", "time", enc.n_features], "(value - mean) / std per feature (encoding.json)"))  # fmt: skip
+    x = (
+        Port("x", "int64", ["batch", "time"], "token ids + 1 (0 is padding), as encoding.json's tokenizer gives")
+        if enc.kind == "text"
+        else Port("x", "float32", ["batch", "time", enc.n_features], "(value - mean) / std per feature (encoding.json)")
+    )
     probs = "independent probability per class (multi-label)" if enc.multi_label else "class probabilities"
-    graph = Graph("model", ClassifyGraph(net, enc.multi_label), [
-        x, Port("lengths", "int64", ["batch"], "real steps per example (the rest is padding)"),
-    ], [
-        Port("logits", "float32", ["batch", C], f"class scores, classes in encoding.json order: {enc.classes[:5]}"),
-        Port("probabilities", "float32", ["batch", C], probs),
-    ], example)  # fmt: skip
+    graph = Graph(
+        "model",
+        ClassifyGraph(net, enc.multi_label),
+        [
+            x,
+            Port("lengths", "int64", ["batch"], "real steps per example (the rest is padding)"),
+        ],
+        [
+            Port("logits", "float32", ["batch", C], f"class scores, classes in encoding.json order: {enc.classes[:5]}"),
+            Port("probabilities", "float32", ["batch", C], probs),
+        ],
+        example,
+    )
     cfg = c.config
-    meta = {"classes": enc.classes, "multi_label": enc.multi_label, "threshold": cfg.threshold, "kind": enc.kind,
-            "text_col": cfg.text_col, "label_col": cfg.label_col, "label_sep": cfg.label_sep,
-            "label_cols": cfg.label_cols}  # fmt: skip
+    meta = {
+        "classes": enc.classes,
+        "multi_label": enc.multi_label,
+        "threshold": cfg.threshold,
+        "kind": enc.kind,
+        "text_col": cfg.text_col,
+        "label_col": cfg.label_col,
+        "label_sep": cfg.label_sep,
+        "label_cols": cfg.label_cols,
+    }
     return ExportPlan("classify", [graph], {"encoding": enc.to_dict()}, meta)

@@ -13,13 +13,14 @@ from lstmkit.data.labelled import Labelled, LabelSpec, read_labelled
 from lstmkit.data.timeseries import DataError
 from lstmkit.data.tokenizers import tokenizer_from_dict
 from lstmkit.deploy.records import frame_of, records_of
-from lstmkit.tasks.classify import records
+from lstmkit.tasks.classify import SPEC, records
 
 BATCH = 256
 
 
 class OnnxClassifier:
-    task = "classify"
+    task = SPEC.name
+    capabilities = SPEC.capabilities
 
     def __init__(self, runner: Any) -> None:
         self.runner, self.meta = runner, runner.meta
@@ -45,8 +46,10 @@ class OnnxClassifier:
         mean, std = np.asarray(self.enc["mean"], np.float32), np.asarray(self.enc["std"], np.float32)
         bad = [i for i, s in enumerate(ex.seqs) if s.shape[1] != len(mean)]
         if bad:
-            raise DataError(f"{ex.source} row {bad[0] + 1} has {ex.seqs[bad[0]].shape[1]} features per step; the "
-                            f"model was trained on {len(mean)}")  # fmt: skip
+            raise DataError(
+                f"{ex.source} row {bad[0] + 1} has {ex.seqs[bad[0]].shape[1]} features per step; the "
+                f"model was trained on {len(mean)}"
+            )
         return [((s - mean) / std).astype(np.float32) for s in ex.seqs]
 
     def probabilities(self, ex: Labelled) -> np.ndarray:
@@ -65,8 +68,11 @@ class OnnxClassifier:
         """The input's columns plus `prediction` and one `p_<class>` per class (as Classifier.predict)."""
         ex = self.examples(data)
         probs = self.probabilities(ex)
-        frame = ex.frame.copy() if ex.frame is not None else pd.DataFrame(
-            {"text": ex.texts} if ex.texts is not None else {"length": [len(s) for s in ex.seqs]})  # fmt: skip
+        frame = (
+            ex.frame.copy()
+            if ex.frame is not None
+            else pd.DataFrame({"text": ex.texts} if ex.texts is not None else {"length": [len(s) for s in ex.seqs]})
+        )
         if self.meta["multi_label"]:
             sep, th = self.meta.get("label_sep") or "|", self.meta["threshold"]
             frame["prediction"] = [sep.join(c for c, p in zip(self.classes, row) if p >= th) for row in probs]
@@ -75,7 +81,6 @@ class OnnxClassifier:
         for j, c in enumerate(self.classes):
             frame[f"p_{c}"] = probs[:, j]
         return frame
-
 
     # ---- the inference protocol (serving)
 

@@ -17,14 +17,28 @@ def schema(kind: str, classes: list[str], multi_label: bool, n_features: int) ->
         inp = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
     else:
         step = {"type": "array", "items": {"type": "number"}, "minItems": n_features}
-        inp = {"type": "object", "required": ["x"], "additionalProperties": False,
-               "properties": {"x": {"type": "array", "items": step, "minItems": 1}}}  # fmt: skip
+        inp = {
+            "type": "object",
+            "required": ["x"],
+            "additionalProperties": False,
+            "properties": {"x": {"type": "array", "items": step, "minItems": 1}},
+        }
     probs = {"type": "object", "properties": {c: {"type": "number"} for c in classes}}
-    pred = ({"type": "array", "items": {"type": "string", "enum": classes}} if multi_label
-            else {"type": "string", "enum": classes})  # fmt: skip
+    pred = (
+        {"type": "array", "items": {"type": "string", "enum": classes}}
+        if multi_label
+        else {"type": "string", "enum": classes}
+    )
     out = {"type": "object", "properties": {"prediction": pred, "probabilities": probs}}
-    return {"task": "classify", "stateful": False, "per_record": True, "classes": classes, "multi_label": multi_label,
-            "input": inp, "output": out}  # fmt: skip
+    return {
+        "task": "classify",
+        "stateful": False,
+        "per_record": True,
+        "classes": classes,
+        "multi_label": multi_label,
+        "input": inp,
+        "output": out,
+    }
 
 
 def examples(records: list[dict[str, Any]], schema_: dict[str, Any]) -> Labelled:
@@ -41,6 +55,9 @@ def examples(records: list[dict[str, Any]], schema_: dict[str, Any]) -> Labelled
 
 def answers(probs: np.ndarray, classes: list[str], multi_label: bool, threshold: float) -> list[dict[str, Any]]:
     """Probabilities (N, C) as output records."""
-    picks = ([[c for c, q in zip(classes, p) if q >= threshold] for p in probs] if multi_label
-             else [classes[int(p.argmax())] for p in probs])  # fmt: skip
+    picks = (
+        [[c for c, q in zip(classes, p) if q >= threshold] for p in probs]
+        if multi_label
+        else [classes[int(p.argmax())] for p in probs]
+    )
     return [{"prediction": k, "probabilities": dict(zip(classes, map(float, p)))} for k, p in zip(picks, probs)]

@@ -23,8 +23,17 @@ TIE_BREAK = 1e-5
 
 
 def build_model(cfg: ClassifyConfig, enc: Encoding) -> ClassifierNet:
-    return ClassifierNet(len(enc.classes), cfg.embedding_size, cfg.hidden_size, cfg.num_layers, cfg.bidirectional,
-                         cfg.pooling, cfg.dropout, vocab_size=enc.vocab_size, input_size=enc.n_features)  # fmt: skip
+    return ClassifierNet(
+        len(enc.classes),
+        cfg.embedding_size,
+        cfg.hidden_size,
+        cfg.num_layers,
+        cfg.bidirectional,
+        cfg.pooling,
+        cfg.dropout,
+        vocab_size=enc.vocab_size,
+        input_size=enc.n_features,
+    )
 
 
 class ClassifyTask:
@@ -34,8 +43,14 @@ class ClassifyTask:
     name = NAME
     monitor, monitor_mode = "selection", "max"  # accuracy (multi-label: micro-F1), ties broken by the lower loss
 
-    def __init__(self, cfg: ClassifyConfig, train: Labelled, val: Labelled, enc: Encoding,
-                 pretrained: dict[str, Tensor] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cfg: ClassifyConfig,
+        train: Labelled,
+        val: Labelled,
+        enc: Encoding,
+        pretrained: dict[str, Tensor] | None = None,
+    ) -> None:
         self.cfg, self.enc, self.pretrained = cfg, enc, pretrained or {}
         self.train_x, self.train_y = enc.inputs(train), enc.targets(train)
         self.val_x, self.val_y = enc.inputs(val), enc.targets(val)
@@ -61,7 +76,9 @@ class ClassifyTask:
         named = list(model.named_parameters())
         groups = [{"params": [p for n, p in named if not self._is_pretrained(n)], "lr": lr}]
         if self.pretrained:
-            groups.append({"params": [p for n, p in named if self._is_pretrained(n)], "lr": lr * self.cfg.pretrained_lr})
+            groups.append(
+                {"params": [p for n, p in named if self._is_pretrained(n)], "lr": lr * self.cfg.pretrained_lr}
+            )
         return groups
 
     def on_epoch_start(self, model: nn.Module, epoch: int) -> None:

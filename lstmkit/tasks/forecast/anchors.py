@@ -85,7 +85,11 @@ def damped_fit(d: np.ndarray) -> tuple[float, float, float]:
         level, trend = level + phi * trend + alpha * e, phi * trend + beta * e
     n = len(obs) - 1
     room = n - k - 1  # (G,) AICc's small-sample correction needs n > k + 1; otherwise the candidate is out
-    aicc = n * np.log(np.maximum(sse, 1e-12) / n) + 2 * k + np.where(room > 0, 2 * k * (k + 1) / np.maximum(room, 1), np.inf)
+    aicc = (
+        n * np.log(np.maximum(sse, 1e-12) / n)
+        + 2 * k
+        + np.where(room > 0, 2 * k * (k + 1) / np.maximum(room, 1), np.inf)
+    )
     g = int(np.argmin(aicc))
     return float(alpha[g]), float(beta[g]), float(phi[g])
 
@@ -172,8 +176,9 @@ def _origins(n: int, m: int, h: int, windows: int) -> list[int]:
     return [n - h * w for w in range(1, windows + 1) if n - h * w >= max(2 * m, 8)]
 
 
-def rolling_errors(y: np.ndarray, pos: np.ndarray, m: int, h: int, windows: int = 3, log: bool = False
-                   ) -> dict[str, float]:  # fmt: skip
+def rolling_errors(
+    y: np.ndarray, pos: np.ndarray, m: int, h: int, windows: int = 3, log: bool = False
+) -> dict[str, float]:
     """Each kind's mean absolute error over the rolling origins, each refit on the data before its origin;
     `log`: fitted on log(y) (positive y), forecasts mapped back, errors in y's units. {} when too short."""
     origins = _origins(len(y), m, h, windows)
@@ -183,8 +188,10 @@ def rolling_errors(y: np.ndarray, pos: np.ndarray, m: int, h: int, windows: int 
     back = np.exp if log else (lambda v: v)
     err = {}
     for kind in KINDS:
-        e = [np.abs(back(forecast(z[:o], pos[:o], pos[o : o + h], m, fit(z[:o], pos[:o], m, kind))) - y[o : o + h])
-             for o in origins]  # fmt: skip
+        e = [
+            np.abs(back(forecast(z[:o], pos[:o], pos[o : o + h], m, fit(z[:o], pos[:o], m, kind))) - y[o : o + h])
+            for o in origins
+        ]
         err[kind] = float(np.nanmean(np.concatenate(e)))
     return err
 

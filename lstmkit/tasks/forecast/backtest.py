@@ -47,8 +47,11 @@ class BacktestResult:
     info: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"info": self.info, "table": self.table.reset_index().to_dict(orient="records"),
-                "by_horizon_mae": self.by_horizon.to_dict(orient="list")}  # fmt: skip
+        return {
+            "info": self.info,
+            "table": self.table.reset_index().to_dict(orient="records"),
+            "by_horizon_mae": self.by_horizon.to_dict(orient="list"),
+        }
 
 
 class _Scores:
@@ -92,8 +95,15 @@ class _Scores:
         return frame
 
 
-def backtest(forecaster: Any, data: Any, n_windows: int = 3, step: int | None = None, refit: bool = False,
-             statistical: bool = True, out: str | Path | None = None) -> BacktestResult:  # fmt: skip
+def backtest(
+    forecaster: Any,
+    data: Any,
+    n_windows: int = 3,
+    step: int | None = None,
+    refit: bool = False,
+    statistical: bool = True,
+    out: str | Path | None = None,
+) -> BacktestResult:
     """Rolling-origin evaluation of `forecaster` (trained here, before the first window) on `data`."""
     if n_windows < 1:
         raise UsageError(f"n_windows must be >= 1, got {n_windows}")
@@ -122,9 +132,17 @@ def backtest(forecaster: Any, data: Any, n_windows: int = 3, step: int | None = 
         for name, yhat in _baselines(panel, origins, h, season, statistical, scores).items():
             scores.add(name, y, yhat, scale)
             last[name] = yhat
-    info = {"horizon": h, "windows": n_windows, "step": step, "season": season, "freq": panel.freq,
-            "series": len(panel.series), "refit": refit, "methods": sorted(scores.rows),
-            "interval": [model.config.levels[0], model.config.levels[-1]]}  # fmt: skip
+    info = {
+        "horizon": h,
+        "windows": n_windows,
+        "step": step,
+        "season": season,
+        "freq": panel.freq,
+        "series": len(panel.series),
+        "refit": refit,
+        "methods": sorted(scores.rows),
+        "interval": [model.config.levels[0], model.config.levels[-1]],
+    }
     origins = [len(s) - h for s in panel.series]
     frame = _last_frame(model.config, panel.series, origins, last)
     history = [s.head(o) for s, o in zip(panel.series, origins)]
@@ -135,15 +153,22 @@ def _fit_before(forecaster, cfg, panel, origins, scores: _Scores, out, label: st
     """A fresh copy of the forecaster trained on each series up to its origin (reuses a trained one when
     no refit is asked and it is already trained, warning if it saw the test windows)."""
     if forecaster.net is not None and label == "fit":
-        leak = [s.uid for s, o in zip(panel.series, origins)
-                if s.uid in forecaster.pre.train_end and pd.Timestamp(forecaster.pre.train_end[s.uid]) >= s.ds[o]]  # fmt: skip
+        leak = [
+            s.uid
+            for s, o in zip(panel.series, origins)
+            if s.uid in forecaster.pre.train_end and pd.Timestamp(forecaster.pre.train_end[s.uid]) >= s.ds[o]
+        ]
         if leak:
-            log.warning("the model was trained on data inside the backtest windows (series %s ...): "
-                        "its scores are optimistic; backtest an untrained Forecaster instead", leak[:3])  # fmt: skip
+            log.warning(
+                "the model was trained on data inside the backtest windows (series %s ...): "
+                "its scores are optimistic; backtest an untrained Forecaster instead",
+                leak[:3],
+            )
         return forecaster
     train = forecaster.train_config
-    train = dataclasses.replace(train, out=str(Path(out) / label) if out else None,
-                                name=None if out else unique_name("backtest-") + f"-{label}")  # fmt: skip
+    train = dataclasses.replace(
+        train, out=str(Path(out) / label) if out else None, name=None if out else unique_name("backtest-") + f"-{label}"
+    )
     model = type(forecaster)(config=cfg, train=train)  # a fresh, untrained copy
     t0 = time.perf_counter()
     model.fit_panel(panel.with_series([s.head(o) for s, o in zip(panel.series, origins)]), cfg)
@@ -151,8 +176,9 @@ def _fit_before(forecaster, cfg, panel, origins, scores: _Scores, out, label: st
     return model
 
 
-def model_forecasts(model: Any, series: list[Series], origins: list[int], batch: int = 512,
-                    tensors: Any = None) -> np.ndarray:  # fmt: skip
+def model_forecasts(
+    model: Any, series: list[Series], origins: list[int], batch: int = 512, tensors: Any = None
+) -> np.ndarray:
     """Quantile forecasts (S, H, Q) in data units from each series' origin, batched across series
     (`tensors`: the series already built for this model, reused across windows)."""
     cfg, pre = model.config, model.pre
@@ -221,8 +247,12 @@ def statsforecast_baselines(panel, origins, h: int, season: int, scores: _Scores
 def _last_frame(cfg, series: list[Series], origins: list[int], last: dict[str, np.ndarray]) -> pd.DataFrame:
     rows = []
     for i, (s, o) in enumerate(zip(series, origins)):
-        frame = {"unique_id": s.uid, "ds": future_index(s.ds[o - 1], cfg.freq, cfg.horizon), "y": last["y"][i],
-                 "y_hat": last[MODEL][i]}  # fmt: skip
+        frame = {
+            "unique_id": s.uid,
+            "ds": future_index(s.ds[o - 1], cfg.freq, cfg.horizon),
+            "y": last["y"][i],
+            "y_hat": last[MODEL][i],
+        }
         frame.update({quantile_column(lv): last["q"][i, :, j] for j, lv in enumerate(cfg.levels) if lv != 0.5})
         frame.update({k: v[i] for k, v in last.items() if k not in ("y", "q", MODEL)})
         rows.append(pd.DataFrame(frame))

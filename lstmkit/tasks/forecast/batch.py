@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 @functools.lru_cache(maxsize=4)
 def _model(path: str, runtime: str) -> Any:
     """The saved model, loaded once per worker process."""
-    from lstmkit.tasks import load, load_onnx
+    from lstmkit.tasks.forecast import SPEC
 
-    return load_onnx(path) if runtime == "onnx" else load(path)
+    return SPEC.load_onnx(path) if runtime == "onnx" else SPEC.load(path)
 
 
 def predict_partition(frame: pd.DataFrame, model: str, runtime: str = "torch") -> pd.DataFrame:
@@ -39,13 +39,18 @@ def predict_partition(frame: pd.DataFrame, model: str, runtime: str = "torch") -
     if frame.empty:
         c = m.config
         cols = m.schema()["output"]["properties"]
-        return pd.DataFrame({k: pd.Series(dtype="datetime64[ns]" if k == c.time_col else object if k == c.id_col
-                                          else "float32") for k in cols})  # fmt: skip
+        return pd.DataFrame(
+            {
+                k: pd.Series(dtype="datetime64[ns]" if k == c.time_col else object if k == c.id_col else "float32")
+                for k in cols
+            }
+        )
     return m.predict(frame)
 
 
-def predict_dask(model: str | Path, data: str, out: str | Path, scheduler: str | None = None,
-                 runtime: str = "torch") -> dict[str, Any]:  # fmt: skip
+def predict_dask(
+    model: str | Path, data: str, out: str | Path, scheduler: str | None = None, runtime: str = "torch"
+) -> dict[str, Any]:
     """Forecast every partition of `data` (a Parquet path or glob, CSV globs too) on Dask and write one
     Parquet file per partition under `out`. `scheduler`: a Dask scheduler address (None: a local cluster
     with one single-threaded worker process per core)."""
@@ -59,8 +64,11 @@ def predict_dask(model: str | Path, data: str, out: str | Path, scheduler: str |
     if frame.npartitions == 0:
         raise UsageError(f"{data}: no partitions to forecast")
     meta = predict_partition(frame.partitions[0].compute(), model, runtime).iloc[:0]  # the output's columns
-    cluster = None if scheduler else LocalCluster(n_workers=None, threads_per_worker=1, processes=True,
-                                                  dashboard_address=None)  # fmt: skip
+    cluster = (
+        None
+        if scheduler
+        else LocalCluster(n_workers=None, threads_per_worker=1, processes=True, dashboard_address=None)
+    )
     with Client(scheduler or cluster) as client:
         log.info("forecasting %d partitions of %s on %s", frame.npartitions, data, client)
         done = frame.map_partitions(predict_partition, model, runtime, meta=meta)
@@ -72,8 +80,13 @@ def predict_dask(model: str | Path, data: str, out: str | Path, scheduler: str |
     return {"forecasts": str(out), "partitions": frame.npartitions, "rows": rows}
 
 
-def forecast_chunks(model: Any, data: str | Path, rows: int, futr_df: pd.DataFrame | None = None,
-                    context: int | Literal["all"] | None = None) -> Iterator[pd.DataFrame]:  # fmt: skip
+def forecast_chunks(
+    model: Any,
+    data: str | Path,
+    rows: int,
+    futr_df: pd.DataFrame | None = None,
+    context: int | Literal["all"] | None = None,
+) -> Iterator[pd.DataFrame]:
     """The forecasts of `data` (a CSV/Parquet file, directory or glob; each series' rows together), one frame
     per chunk of about `rows` rows: the whole file is never read at once. `model`: a Forecaster or its ONNX
     runtime."""

@@ -61,8 +61,14 @@ class SeriesCarry:
     def stub(self) -> Series:
         """A one-row stand-in for the series (its id, last time, statics and widths): what the forecast
         frame and the horizon's known features need."""
-        return Series(self.uid, pd.DatetimeIndex([self.last_ds]), np.full(1, np.nan), np.zeros((1, self.n_past)),
-                      np.zeros((1, self.n_future)), self.static_values)  # fmt: skip
+        return Series(
+            self.uid,
+            pd.DatetimeIndex([self.last_ds]),
+            np.full(1, np.nan),
+            np.zeros((1, self.n_past)),
+            np.zeros((1, self.n_future)),
+            self.static_values,
+        )
 
 
 def fold(net: ForecastNet, pre: Preprocessor, cfg: ForecastConfig, s: Series, carry: SeriesCarry | None) -> SeriesCarry:
@@ -86,15 +92,33 @@ def fold(net: ForecastNet, pre: Preprocessor, cfg: ForecastConfig, s: Series, ca
         trend = float(x[-1, lay.drift]) if lay.phi is not None else None
     pinned = s.uid not in pre.scalers
     return SeriesCarry(
-        s.uid, s.ds[-1], h, c, out[:, -1:], torch.from_numpy(x[-1])[None], st, tail, level,
-        view.scalers[s.uid] if pinned else None, view.theta.get(s.uid) if pinned and view.use_theta else None,
-        dict(s.static), s.past.shape[1], s.future.shape[1], trend,
+        s.uid,
+        s.ds[-1],
+        h,
+        c,
+        out[:, -1:],
+        torch.from_numpy(x[-1])[None],
+        st,
+        tail,
+        level,
+        view.scalers[s.uid] if pinned else None,
+        view.theta.get(s.uid) if pinned and view.use_theta else None,
+        dict(s.static),
+        s.past.shape[1],
+        s.future.shape[1],
+        trend,
         view.widths.get(s.uid) if pinned and view.intervals == "rolling" else None,
-    )  # fmt: skip
+    )
 
 
-def forecast(net: ForecastNet, pre: Preprocessor, cfg: ForecastConfig, carry: SeriesCarry,
-             ds: pd.DatetimeIndex, future: np.ndarray) -> Tensor:  # fmt: skip
+def forecast(
+    net: ForecastNet,
+    pre: Preprocessor,
+    cfg: ForecastConfig,
+    carry: SeriesCarry,
+    ds: pd.DatetimeIndex,
+    future: np.ndarray,
+) -> Tensor:
     """Scaled quantiles (1, H, Q) of the horizon after the carry, given the horizon's timestamps and
     known-future covariates (H, Cf)."""
     view = carry.view(pre)
@@ -117,9 +141,17 @@ def to_state(carries: dict[str, SeriesCarry]) -> ModelState:
         for name in TENSORS:
             value = getattr(c, name)
             tensors[f"{uid}/{name}"] = torch.from_numpy(value.copy()) if isinstance(value, np.ndarray) else value
-        meta["series"][uid] = {"last_ds": c.last_ds.isoformat(), "level": c.level, "scaler": c.scaler,
-                               "theta": c.theta, "static": c.static_values, "n_past": c.n_past,
-                               "n_future": c.n_future, "trend": c.trend, "widths": c.widths}  # fmt: skip
+        meta["series"][uid] = {
+            "last_ds": c.last_ds.isoformat(),
+            "level": c.level,
+            "scaler": c.scaler,
+            "theta": c.theta,
+            "static": c.static_values,
+            "n_past": c.n_past,
+            "n_future": c.n_future,
+            "trend": c.trend,
+            "widths": c.widths,
+        }
     return ModelState(tensors, meta)
 
 
@@ -133,7 +165,22 @@ def from_state(state: ModelState) -> dict[str, SeriesCarry]:
             t = {name: state.tensors[f"{uid}/{name}"] for name in TENSORS}
         except KeyError as err:
             raise RequestError(f"the state of series {uid!r} lacks tensor {err}") from None
-        out[uid] = SeriesCarry(uid, pd.Timestamp(m["last_ds"]), t["h"], t["c"], t["last"], t["x"], t["static"],
-                               t["tail"].numpy(), m["level"], m["scaler"], m["theta"], m["static"], m["n_past"],
-                               m["n_future"], m.get("trend"), m.get("widths"))  # fmt: skip
+        out[uid] = SeriesCarry(
+            uid,
+            pd.Timestamp(m["last_ds"]),
+            t["h"],
+            t["c"],
+            t["last"],
+            t["x"],
+            t["static"],
+            t["tail"].numpy(),
+            m["level"],
+            m["scaler"],
+            m["theta"],
+            m["static"],
+            m["n_past"],
+            m["n_future"],
+            m.get("trend"),
+            m.get("widths"),
+        )
     return out

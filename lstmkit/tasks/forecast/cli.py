@@ -11,6 +11,7 @@ import pandas as pd
 from lstmkit.clitools import add_config_flags, add_runtime_flag, emit, load_model, quiet_lightning, run_config, table
 from lstmkit.config import ConfigError
 from lstmkit.errors import UsageError
+from lstmkit.tasks.forecast import SPEC
 
 EXAMPLES = """examples:
   lstmkit forecast backtest --data air-passengers --windows 3
@@ -30,7 +31,8 @@ def _forecaster(args: argparse.Namespace, spec: Any) -> tuple[Any, str]:
 
 
 def _load(path: str, runtime: str = "torch") -> Any:
-    return load_model(path, "forecast", runtime)
+    return load_model(path, SPEC, runtime)
+
 
 def _train(args: argparse.Namespace, spec: Any) -> None:
     from lstmkit.data.timeseries import read_table
@@ -39,18 +41,26 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     f, data = _forecaster(args, spec)
     f.fit(data)
     assert f.run_dir is not None
-    payload = {"run": str(f.run_dir), "model": str(f.run_dir / "model"), "horizon": f.config.horizon,
-               "lookback": f.config.lookback, "freq": f.config.freq}  # fmt: skip
+    payload = {
+        "run": str(f.run_dir),
+        "model": str(f.run_dir / "model"),
+        "horizon": f.config.horizon,
+        "lookback": f.config.lookback,
+        "freq": f.config.freq,
+    }
     r = f.report
     if r.get("anchor_kinds"):
         payload["anchors"] = ", ".join(f"{k} {n}" for k, n in sorted(r["anchor_kinds"].items())) + " series"
     if r.get("anchor_alone"):
-        payload["anchor_alone"] = (f"{len(r['anchor_alone'])} of {r['series']} series: their anchor alone beat the "
-                                   f"network on the validation horizon, so it forecasts them ({', '.join(r['anchor_alone'][:5])}"
-                                   f"{' ...' if len(r['anchor_alone']) > 5 else ''})")  # fmt: skip
+        payload["anchor_alone"] = (
+            f"{len(r['anchor_alone'])} of {r['series']} series: their anchor alone beat the "
+            f"network on the validation horizon, so it forecasts them ({', '.join(r['anchor_alone'][:5])}"
+            f"{' ...' if len(r['anchor_alone']) > 5 else ''})"
+        )
     if len(r.get("correction_weights") or {}) > 1:
         payload["correction_weights"] = ", ".join(f"{w}: {n}" for w, n in r["correction_weights"].items()) + (
-            " series (the share of the network's correction of the anchor kept, chosen on validation)")
+            " series (the share of the network's correction of the anchor kept, chosen on validation)"
+        )
     if f.config.future_covariates and not args.future:
         payload["forecast"] = "skipped: the model uses known-future covariates; pass --future FILE for the horizon"
     else:
@@ -80,8 +90,7 @@ def _plot(f: Any, data: Any, fc: pd.DataFrame, path: Path) -> None:
     from lstmkit.tasks.forecast.plots import plot_forecasts
 
     panel = data if isinstance(data, Panel) else read_panel(f.config, data)
-    plot_forecasts(panel.series, fc.rename(columns={f.config.id_col: "unique_id",
-                                                              f.config.time_col: "ds"}), path)  # fmt: skip
+    plot_forecasts(panel.series, fc.rename(columns={f.config.id_col: "unique_id", f.config.time_col: "ds"}), path)
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -102,8 +111,14 @@ def _predict(args: argparse.Namespace) -> None:
     fc.to_parquet(out, index=False) if out.suffix in (".parquet", ".pq") else fc.to_csv(out, index=False)
     if args.plot:
         _plot(f, args.data, fc, Path(args.plot))
-    emit(args, {"forecasts": str(out), "rows": len(fc)}, lambda: f"{fc.head(10).to_string(index=False)}\n...\n"
-         f"{len(fc)} rows written to {out}" + (f"; plot: {args.plot}" if args.plot else ""))  # fmt: skip
+    emit(
+        args,
+        {"forecasts": str(out), "rows": len(fc)},
+        lambda: (
+            f"{fc.head(10).to_string(index=False)}\n...\n"
+            f"{len(fc)} rows written to {out}" + (f"; plot: {args.plot}" if args.plot else "")
+        ),
+    )
 
 
 def _predict_chunked(args: argparse.Namespace, f: Any, futr: pd.DataFrame | None, context: Any) -> None:
@@ -119,8 +134,10 @@ def _predict_dask(args: argparse.Namespace) -> None:
     from lstmkit.tasks.forecast.batch import predict_dask
 
     if args.future or args.plot or args.context:
-        raise UsageError("--dask forecasts a partitioned dataset as it is: --future, --plot and --context are for "
-                         "in-process prediction")  # fmt: skip
+        raise UsageError(
+            "--dask forecasts a partitioned dataset as it is: --future, --plot and --context are for "
+            "in-process prediction"
+        )
     out = args.out if args.out != "forecasts.csv" else "forecasts"
     done = predict_dask(args.model, args.data, out, args.dask or None, args.runtime)
     emit(args, done, lambda: f"{done['rows']} rows from {done['partitions']} partitions written to {out}/ (Parquet)")
@@ -136,8 +153,9 @@ def _backtest(args: argparse.Namespace, spec: Any) -> None:
     if args.model:
         f = _load(args.model)  # a trained model: its own run directory is left as it is
     out.mkdir(parents=True, exist_ok=True)
-    r = f.backtest(data, n_windows=args.windows, step=args.step, refit=args.refit,
-                   statistical=args.statistical, out=out)  # fmt: skip
+    r = f.backtest(
+        data, n_windows=args.windows, step=args.step, refit=args.refit, statistical=args.statistical, out=out
+    )
     r.table.to_csv(out / "backtest.csv")
     (out / "backtest.md").write_text(_markdown(r.table), encoding="utf-8")
     r.last_window.to_csv(out / "last-window.csv", index=False)
@@ -157,28 +175,42 @@ def _markdown(t: pd.DataFrame) -> str:
 def _report(data: str, r, out: Path) -> str:
     i = r.info
     rows = [{"method": name, **row} for name, row in r.table.iterrows()]
-    head = (f"{data}: rolling-origin backtest, {i['windows']} windows x {i['horizon']} steps (step {i['step']}), "
-            f"{i['series']} series, freq {i['freq']}, MASE season {i['season']}; lower is better")  # fmt: skip
+    head = (
+        f"{data}: rolling-origin backtest, {i['windows']} windows x {i['horizon']} steps (step {i['step']}), "
+        f"{i['series']} series, freq {i['freq']}, MASE season {i['season']}; lower is better"
+    )
     t = r.table
     verdict = ""
     if "seasonal_naive" in t.index:
         ratio = t.loc["lstmkit", "mase"] / t.loc["seasonal_naive", "mase"]
-        verdict = (f"\nlstmkit MASE is {ratio:.2f}x seasonal naive's: "
-                   f"{'beats' if ratio < 1 else 'does NOT beat'} the seasonal naive baseline")  # fmt: skip
+        verdict = (
+            f"\nlstmkit MASE is {ratio:.2f}x seasonal naive's: "
+            f"{'beats' if ratio < 1 else 'does NOT beat'} the seasonal naive baseline"
+        )
     cols = ["method", "mase", "smape", "mae", "rmse", "coverage", "fit_s", "predict_s"]
     lo, hi = i["interval"]
-    return (f"{head}\n\n{table(rows, cols)}{verdict}\ncoverage: share of actuals inside the model's "
-            f"{lo * 100:g}-{hi * 100:g} % quantile interval\n"
-            f"written: {out}/backtest.csv, backtest.md, last-window.csv, forecast.png, error-by-horizon.png")
+    return (
+        f"{head}\n\n{table(rows, cols)}{verdict}\ncoverage: share of actuals inside the model's "
+        f"{lo * 100:g}-{hi * 100:g} % quantile interval\n"
+        f"written: {out}/backtest.csv, backtest.md, last-window.csv, forecast.png, error-by-horizon.png"
+    )
 
 
 def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
-    group = sub.add_parser("forecast", help="forecast time series: train, predict, backtest",
-                           description="Global LSTM forecasting over many series, with quantiles and baselines.",
-                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    group = sub.add_parser(
+        "forecast",
+        help="forecast time series: train, predict, backtest",
+        description="Global LSTM forecasting over many series, with quantiles and baselines.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     verbs = group.add_subparsers(title="verbs", metavar="<verb>")
-    train = verbs.add_parser("train", help="train a forecaster; writes the run dir, model, forecast.csv and plot",
-                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    train = verbs.add_parser(
+        "train",
+        help="train a forecaster; writes the run dir, model, forecast.csv and plot",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_config_flags(train, spec)
     train.add_argument("--future", metavar="FILE", help="known-future covariates of the horizon, for forecast.csv")
     train.set_defaults(func=lambda a: _train(a, spec))
@@ -190,24 +222,41 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     pred.add_argument("--out", default="forecasts.csv", metavar="FILE", help="CSV or .parquet (default: %(default)s)")
     pred.add_argument("--plot", metavar="PNG", help="also draw history + forecast + interval per series")
     pred.add_argument("--context", metavar="N|all", help="encoder steps to read (default: the model's lookback)")
-    pred.add_argument("--dask", nargs="?", const="", metavar="SCHEDULER",
-                      help="forecast a partitioned dataset (--data 'part-*.parquet', whole series per partition) on "
-                      "Dask: a local cluster, or the scheduler at this address; --out is then a directory of "
-                      "Parquet files, one per partition")  # fmt: skip
-    pred.add_argument("--chunk-rows", type=int, metavar="N",
-                      help="data larger than memory: read --data in chunks of about N rows of whole series (each "
-                      "series' rows together in the file) and write the forecasts chunk by chunk")  # fmt: skip
+    pred.add_argument(
+        "--dask",
+        nargs="?",
+        const="",
+        metavar="SCHEDULER",
+        help="forecast a partitioned dataset (--data 'part-*.parquet', whole series per partition) on "
+        "Dask: a local cluster, or the scheduler at this address; --out is then a directory of "
+        "Parquet files, one per partition",
+    )
+    pred.add_argument(
+        "--chunk-rows",
+        type=int,
+        metavar="N",
+        help="data larger than memory: read --data in chunks of about N rows of whole series (each "
+        "series' rows together in the file) and write the forecasts chunk by chunk",
+    )
     add_runtime_flag(pred)
     pred.add_argument("--json", action="store_true", help="print the result as JSON")
     pred.set_defaults(func=_predict)
 
-    bt = verbs.add_parser("backtest", help="rolling-origin backtest against naive and seasonal naive baselines",
-                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    bt = verbs.add_parser(
+        "backtest",
+        help="rolling-origin backtest against naive and seasonal naive baselines",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_config_flags(bt, spec)
     bt.add_argument("--windows", type=int, default=3, help="forecast windows (default: %(default)s)")
     bt.add_argument("--step", type=int, help="steps between window origins (default: the horizon)")
     bt.add_argument("--refit", action="store_true", help="retrain before every window (default: train once)")
-    bt.add_argument("--statistical", action=argparse.BooleanOptionalAction, default=True,
-                    help="add statsforecast AutoETS/AutoARIMA when installed (default: on)")  # fmt: skip
+    bt.add_argument(
+        "--statistical",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add statsforecast AutoETS/AutoARIMA when installed (default: on)",
+    )
     bt.add_argument("--model", metavar="RUN", help="backtest this trained model instead of training one")
     bt.set_defaults(func=lambda a: _backtest(a, spec))

@@ -16,9 +16,11 @@ class ForecastConfig:
         None, "a CSV/Parquet file in long format, or a built-in dataset (lstmkit datasets)", metavar="PATH|DATASET"
     )
     chunk_rows: int | None = option(
-        None, "data larger than memory: read --data (Parquet/CSV file, directory or glob; each series' rows together) "
+        None,
+        "data larger than memory: read --data (Parquet/CSV file, directory or glob; each series' rows together) "
         "in chunks of about N rows and train from an on-disk window cache, one chunk in memory at a time "
-        "(default: read it all)", metavar="N"
+        "(default: read it all)",
+        metavar="N",
     )
     id_col: str = option("unique_id", "column naming the series (absent: the file is one series)", metavar="COL")
     time_col: str = option("ds", "timestamp column", metavar="COL")
@@ -30,12 +32,15 @@ class ForecastConfig:
     future_covariates: tuple[str, ...] = option((), "columns known in advance for the horizon (e.g. a holiday flag)")
     static_covariates: tuple[str, ...] = option((), "columns with one value per series (text: embedded; numbers)")
     calendar: bool = option(True, "add calendar features derived from the timestamps (hour, weekday, season)")
-    id_embedding: bool = option(True, "learn an embedding of the series id (unseen ids at predict time get a shared one)")
+    id_embedding: bool = option(
+        True, "learn an embedding of the series id (unseen ids at predict time get a shared one)"
+    )
     scaler: Literal["standard", "robust", "none"] = option("standard", "per-series scaling, stored with the model")
     transform: Literal["none", "log", "auto"] = option(
-        "none", "log: model log(y) (positive targets; multiplicative trend and season), forecasts mapped back; "
+        "none",
+        "log: model log(y) (positive targets; multiplicative trend and season), forecasts mapped back; "
         "auto: log where every target is positive and the panel has 10 series or more, or (fewer series) the "
-        "statistical anchors forecast rolling origins of the history better on the log scale (saved with the model)"
+        "statistical anchors forecast rolling origins of the history better on the log scale (saved with the model)",
     )
     head: Literal["quantile", "normal"] = option("quantile", "quantile outputs (pinball loss) or a normal distribution")
     quantiles: tuple[float, ...] = option((0.1, 0.5, 0.9), "quantile levels to forecast; the point forecast is 0.5")
@@ -43,37 +48,46 @@ class ForecastConfig:
         "direct", "direct: all horizon steps at once; recursive: one step, fed back"
     )
     anchor: Literal["season", "last", "theta", "ets", "auto", "none"] | None = option(
-        None, "(default: auto; season with --decoding recursive) forecast the offset from seasonal naive (season), from the last value (last), from the theta "
+        None,
+        "(default: auto; season with --decoding recursive) forecast the offset from seasonal naive (season), from "
+        "the last value (last), from the theta "
         "method's forecast (theta: deseasonalised smoothed level + half the trend; short noisy series), from "
         "damped-trend exponential smoothing (ets), from whichever of seasonal naive, theta and ets forecast each "
-        "series best over rolling origins inside its training part (auto), or the level itself (none)"
+        "series best over rolling origins inside its training part (auto), or the level itself (none)",
     )
     seasonal_lags: bool = option(True, "feed the decoder the value one season before each forecast step")
     extra_seasons: tuple[int, ...] | None = option(
-        None, "more periods (in steps) whose lagged values the decoder sees (default: the week for sub-daily data, "
-        "e.g. 168 hourly; 0: none)", metavar="STEPS"
+        None,
+        "more periods (in steps) whose lagged values the decoder sees (default: the week for sub-daily data, "
+        "e.g. 168 hourly; 0: none)",
+        metavar="STEPS",
     )
     intervals: Literal["rolling", "quantile"] = option(
-        "rolling", "rolling: interval widths from the series' anchor refit at up to 24 rolling origins in its history "
-        "(per horizon step, split conformal), centred on the forecast; quantile: the network's own quantiles"
+        "rolling",
+        "rolling: interval widths from the series' anchor refit at up to 24 rolling origins in its history "
+        "(per horizon step, split conformal), centred on the forecast; quantile: the network's own quantiles",
     )
     conformal: bool = option(False, "with --intervals quantile: calibrate them on the validation window (CQR)")
     validation: bool = option(
-        True, "hold out each series' last horizon for validation and model selection (off: train on all rows; "
-        "the monitor then reads that horizon in-sample)"
+        True,
+        "hold out each series' last horizon for validation and model selection (off: train on all rows; "
+        "the monitor then reads that horizon in-sample)",
     )
     blend: tuple[float, ...] = option(
-        (0.0, 1.0), "weights of the network's correction of a smoothing anchor (theta, ets, auto) tried on each "
+        (0.0, 1.0),
+        "weights of the network's correction of a smoothing anchor (theta, ets, auto) tried on each "
         "series' validation horizon; the one with the least error is kept (0: the anchor alone, 1: the network's "
-        "forecast, 0.5: their mean; e.g. --blend 0 0.5 1)", metavar="W"
+        "forecast, 0.5: their mean; e.g. --blend 0 0.5 1)",
+        metavar="W",
     )
     hidden_size: int = option(64, "LSTM hidden units")
     num_layers: int = option(2, "stacked LSTM layers")
     dropout: float = option(0.1, "dropout between layers and in the decoder")
     forking: int = option(16, "forecasts trained per window: one from each of its last N encoder steps")
     steps_per_epoch: int | None = option(
-        None, "training batches (random windows) per epoch (default: about one pass over every forecast origin, "
-        "at least 10 and at most 100)"
+        None,
+        "training batches (random windows) per epoch (default: about one pass over every forecast origin, "
+        "at least 10 and at most 100)",
     )
 
     def __post_init__(self) -> None:

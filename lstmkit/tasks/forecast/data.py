@@ -76,7 +76,10 @@ def after(last: pd.Timestamp, s: Series, freq: str) -> Series:
         return s
     pad = len(grid) - len(s)
     return Series(
-        s.uid, grid, np.concatenate([np.full(pad, np.nan), s.y]),
+        s.uid,
+        grid,
+        np.concatenate([np.full(pad, np.nan), s.y]),
         np.concatenate([np.full((pad, s.past.shape[1]), np.nan), s.past]),
-        np.concatenate([np.full((pad, s.future.shape[1]), np.nan), s.future]), s.static,
-    )  # fmt: skip
+        np.concatenate([np.full((pad, s.future.shape[1]), np.nan), s.future]),
+        s.static,
+    )

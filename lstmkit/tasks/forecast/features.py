@@ -25,7 +25,7 @@ from lstmkit.data.timeseries import (
     n_calendar_features,
     season_length,
     season_position,
-)  # fmt: skip
+)
 from lstmkit.tasks.forecast import anchors, intervals
 from lstmkit.tasks.forecast.anchors import SmoothParams
 
@@ -80,13 +80,24 @@ class Preprocessor:
     # ---- fitting and (de)serialising
 
     @classmethod
-    def fit(cls, panel: Panel, scaler: str, calendar: bool, transform: str = "none", anchor: str = "none",
-            horizon: int = 0) -> Preprocessor:  # fmt: skip
+    def fit(
+        cls, panel: Panel, scaler: str, calendar: bool, transform: str = "none", anchor: str = "none", horizon: int = 0
+    ) -> Preprocessor:
         """Fitted on the training panel; `anchor` theta, ets or auto adds that anchor's pieces as features."""
         smooth = anchor in ("theta", "ets", "auto")
-        pre = cls(panel.freq, scaler, calendar, list(panel.past_cols), list(panel.future_cols), list(panel.static_cols),
-                  transform=transform, use_theta=smooth, smoothing=anchor if smooth else "theta", horizon=horizon,
-                  anchor_cols=5)  # fmt: skip
+        pre = cls(
+            panel.freq,
+            scaler,
+            calendar,
+            list(panel.past_cols),
+            list(panel.future_cols),
+            list(panel.static_cols),
+            transform=transform,
+            use_theta=smooth,
+            smoothing=anchor if smooth else "theta",
+            horizon=horizon,
+            anchor_cols=5,
+        )
         pre.scalers = {s.uid: list(fit_scaler(pre.forward(s), scaler)) for s in panel.series}  # type: ignore[arg-type]
         if smooth:
             pre.theta = {s.uid: pre.theta_params(s).to_json() for s in panel.series}
@@ -137,11 +148,19 @@ class Preprocessor:
         p, k = len(self.past_cols), self.n_known
         a = 2 + p + k  # the first anchor column
         on, five = self.use_theta, self.n_anchor == 5
-        return FeatureLayout(target=0, mask=1, past=slice(2, 2 + p), known=slice(2 + p, a),
-                             level=a if on else None, drift=a + 1 if on else None,
-                             season_known=k - 1 if on else None, width=self.n_features,
-                             phi=a + 2 if five else None, naive=a + 3 if five else None,
-                             gate=a + 4 if five else None)  # fmt: skip
+        return FeatureLayout(
+            target=0,
+            mask=1,
+            past=slice(2, 2 + p),
+            known=slice(2 + p, a),
+            level=a if on else None,
+            drift=a + 1 if on else None,
+            season_known=k - 1 if on else None,
+            width=self.n_features,
+            phi=a + 2 if five else None,
+            naive=a + 3 if five else None,
+            gate=a + 4 if five else None,
+        )
 
     @property
     def cat_sizes(self) -> list[int]:
@@ -210,8 +229,9 @@ class Preprocessor:
         loc, scale = self.scale_of(series)
         y = (self.forward(series) - loc) / scale  # (T,)
         kind = self.theta_of(series).kind if self.use_theta else "naive"
-        err = intervals.rolling_errors(y, season_position(series.ds, self.freq), season_length(self.freq), horizon,
-                                       kind)  # fmt: skip
+        err = intervals.rolling_errors(
+            y, season_position(series.ds, self.freq), season_length(self.freq), horizon, kind
+        )
         return intervals.widths(err, levels) if len(err) else {}
 
     def widen(self, series: Series, q: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
@@ -239,8 +259,9 @@ class Preprocessor:
             cols.append(np.asarray(params.season)[season_position(ds, self.freq)][:, None])
         return np.concatenate(cols, axis=1).astype(np.float32)
 
-    def encoder(self, series: Series, level: float | None = None, trend: float | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def encoder(
+        self, series: Series, level: float | None = None, trend: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Encoder features (T, F) and the scaled target (T,) with NaN where it is missing. With a statistical
         anchor the last features are its smoothed deseasonalised level and trend (continuing from `level`,
         `trend` carried from earlier rows), then the damping, the seasonal-naive flag and the gate."""
@@ -249,8 +270,12 @@ class Preprocessor:
         observed = np.isfinite(y)
         p = self.theta_of(series) if self.use_theta else None  # fitted once here for an unseen series
         known = self._known(series.ds, series.future, p)  # (T, K)
-        cols = [_carry_forward(y)[:, None], observed[:, None].astype(np.float64),
-                self._scaled(series.past, self.past_cols), known]  # fmt: skip
+        cols = [
+            _carry_forward(y)[:, None],
+            observed[:, None].astype(np.float64),
+            self._scaled(series.past, self.past_cols),
+            known,
+        ]
         if p is not None:
             start = None if level is None else (level, 0.0 if trend is None else trend)
             lv, tr = anchors.states(y - known[:, -1], p, start)  # (T,), (T,): NaN before the first observation

@@ -23,6 +23,7 @@ from lstmkit.data.timeseries import Panel, Series
 from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, check_records, frame_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
+from lstmkit.tasks.forecast import SPEC
 from lstmkit.tasks.forecast.backtest import backtest
 from lstmkit.tasks.forecast.carry import SeriesCarry, fold, forecast, from_state, to_state
 from lstmkit.tasks.forecast.config import ForecastConfig
@@ -55,16 +56,22 @@ class Forecaster:
     Options are ForecastConfig fields (model, covariates) and TrainConfig fields (epochs, lr, out, ...).
     """
 
-    task = NAME
+    task = SPEC.name
+    capabilities = SPEC.capabilities
 
-    def __init__(self, horizon: int | None = None, *, config: ForecastConfig | None = None,
-                 train: TrainConfig | None = None, **options: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        horizon: int | None = None,
+        *,
+        config: ForecastConfig | None = None,
+        train: TrainConfig | None = None,
+        **options: Any,
+    ) -> None:
         if horizon is not None:
             options = {**options, "horizon": horizon}
-        from lstmkit.tasks.forecast import SPEC
-
-        run = resolve_run(ForecastConfig, SPEC.train_defaults, base=config_objects(config, train), options=options,
-                          where="Forecaster")  # fmt: skip
+        run = resolve_run(
+            ForecastConfig, SPEC.train_defaults, base=config_objects(config, train), options=options, where="Forecaster"
+        )
         self.config, self.train_config = run.task, run.train
         self.net: ForecastNet | None = None
         self.pre: Preprocessor | None = None
@@ -129,12 +136,22 @@ class Forecaster:
         kinds = {u: self.pre.theta_of_uid(u).kind for u in self.pre.theta} if self.pre.use_theta else {}
         alone = sorted(u for u, g in gate.items() if g == 0)
         if alone:
-            log.info("the anchor alone beat the network on the validation horizon of %d of %d series (%s%s): "
-                     "those are forecast by the anchor", len(alone), len(gate), ", ".join(alone[:5]),
-                     " ..." if len(alone) > 5 else "")  # fmt: skip
+            log.info(
+                "the anchor alone beat the network on the validation horizon of %d of %d series (%s%s): "
+                "those are forecast by the anchor",
+                len(alone),
+                len(gate),
+                ", ".join(alone[:5]),
+                " ..." if len(alone) > 5 else "",
+            )
         weights = Counter(f"{g:g}" for g in gate.values())
-        return {"anchor": self.config.anchor, "anchor_kinds": dict(Counter(kinds.values())), "anchor_alone": alone,
-                "series": len(gate), "correction_weights": dict(sorted(weights.items()))}  # fmt: skip
+        return {
+            "anchor": self.config.anchor,
+            "anchor_kinds": dict(Counter(kinds.values())),
+            "anchor_alone": alone,
+            "series": len(gate),
+            "correction_weights": dict(sorted(weights.items())),
+        }
 
     def _calibrate(self, task: Any) -> list[list[float]]:
         if not self.config.validation:
@@ -172,18 +189,23 @@ class Forecaster:
         if self.config.chunk_rows and isinstance(data, (str, Path)) and not builtin_frame(data)[1]:
             from lstmkit.tasks.forecast.batch import forecast_chunks  # a file read chunk by chunk
 
-            return pd.concat(list(forecast_chunks(self, data, self.config.chunk_rows, futr_df, context)),
-                             ignore_index=True)  # fmt: skip
+            return pd.concat(
+                list(forecast_chunks(self, data, self.config.chunk_rows, futr_df, context)), ignore_index=True
+            )
         series = self._panel(data).series
         window = context_of(context, self.config.lookback, series)
         extended = [self._with_future(s, futr_df) for s in series]
-        inputs = origin_inputs(extended, [len(s) for s in series], pre, window, self.config.horizon,
-                               seasons_of(self.config))  # fmt: skip
+        inputs = origin_inputs(
+            extended, [len(s) for s in series], pre, window, self.config.horizon, seasons_of(self.config)
+        )
         qs = []
         with torch.no_grad():
             for batch in batched(inputs, 256):
-                qs.append(forecast_batch(net, self.config, {k: torch.from_numpy(v) for k, v in batch.items()},
-                                         pre.layout).numpy())  # fmt: skip
+                qs.append(
+                    forecast_batch(
+                        net, self.config, {k: torch.from_numpy(v) for k, v in batch.items()}, pre.layout
+                    ).numpy()
+                )
         return self._frame(series, np.concatenate(qs))
 
     def chunks(self, data: str | Path, rows: int | None = None) -> Iterator[Panel]:
@@ -210,8 +232,9 @@ class Forecaster:
                 self._carry[s.uid] = fold(net, pre, self.config, s, self._carry.get(s.uid))
         return self
 
-    def _predict_carried(self, futr_df: pd.DataFrame | None, carries: dict[str, SeriesCarry] | None = None
-                         ) -> pd.DataFrame:  # fmt: skip
+    def _predict_carried(
+        self, futr_df: pd.DataFrame | None, carries: dict[str, SeriesCarry] | None = None
+    ) -> pd.DataFrame:
         carries = self._carry if carries is None else carries
         if not carries:
             raise UsageError("no carried state: call update(data) first, or predict(data)")
@@ -297,7 +320,9 @@ class Forecaster:
         c = self.config
         s = self._panel(inputs["data"]).series[0]
         if len(s) <= c.horizon + 1:
-            raise RequestError(f"series {s.uid!r} has {len(s)} rows; the probe needs more than the horizon ({c.horizon})")
+            raise RequestError(
+                f"series {s.uid!r} has {len(s)} rows; the probe needs more than the horizon ({c.horizon})"
+            )
         pinned = pre.pinned(s)
         pt = build_tensors([s], pinned, c.lookback, 0)
         (batch,) = origin_batches(pt, [(0, len(s) - c.horizon)], c.lookback, c.horizon, seasons_of(c), 1)
@@ -314,8 +339,15 @@ class Forecaster:
 
     # ---- evaluation and persistence
 
-    def backtest(self, data: Data, n_windows: int = 3, step: int | None = None, refit: bool = False,
-                 statistical: bool = True, out: str | Path | None = None) -> Any:  # fmt: skip
+    def backtest(
+        self,
+        data: Data,
+        n_windows: int = 3,
+        step: int | None = None,
+        refit: bool = False,
+        statistical: bool = True,
+        out: str | Path | None = None,
+    ) -> Any:
         """Rolling-origin evaluation against naive, seasonal naive (and statsforecast, when installed) on
         the same windows; an untrained Forecaster is trained on the data before the first window (in
         `out`/fit). Returns a BacktestResult (table, MAE by horizon step, the last window's forecasts)."""

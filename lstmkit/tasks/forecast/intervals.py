@@ -77,4 +77,3 @@ def apply(q: np.ndarray, levels: tuple[float, ...], w: dict[str, list[float]]) -
         out[:, levels.index(lo)] = mid - half_a
         out[:, levels.index(hi)] = mid + half_a
     return out
-

@@ -27,9 +27,11 @@ def point_metrics(y: np.ndarray, yhat: np.ndarray, scale: np.ndarray) -> dict[st
     denom = np.abs(y) + np.abs(yhat)
     smape = np.where(valid & (denom > 0), 200 * np.abs(err) / np.where(denom > 0, denom, 1), 0.0).sum(axis=1) / n
     out = {
-        "mae": mae, "rmse": np.sqrt((err**2).sum(axis=1) / n), "smape": smape,
+        "mae": mae,
+        "rmse": np.sqrt((err**2).sum(axis=1) / n),
+        "smape": smape,
         "mase": mae / scale,
-    }  # fmt: skip
+    }
     has = valid.any(axis=1)
     return {k: np.where(has, v, np.nan) for k, v in out.items()}
 

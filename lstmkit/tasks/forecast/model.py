@@ -84,14 +84,20 @@ class ForecastNet(nn.Module):
         self.cat_embs = nn.ModuleList(nn.Embedding(n + 1, embedding_dim(n)) for n in cat_sizes)
         static = (embedding_dim(n_ids) if n_ids else 0) + sum(embedding_dim(n) for n in cat_sizes) + n_static_num
         self.static_size = static
-        self.rnn = LSTM(n_features + static, hidden_size, num_layers, batch_first=True,
-                        dropout=dropout if num_layers > 1 else 0.0)  # fmt: skip
+        self.rnn = LSTM(
+            n_features + static, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
+        )
         self.context = nn.Linear(hidden_size + static, hidden_size)
         self.known = nn.Linear(n_known, hidden_size, bias=False) if n_known else None
         self.step = nn.Embedding(horizon, hidden_size)
         self.lag = nn.Linear(n_seasons, hidden_size) if seasonal else None  # the values a season before, as features
-        self.head = nn.Sequential(nn.ReLU(), HorizonDropout(dropout), nn.Linear(hidden_size, hidden_size), nn.ReLU(),
-                                  nn.Linear(hidden_size, n_outputs))  # fmt: skip
+        self.head = nn.Sequential(
+            nn.ReLU(),
+            HorizonDropout(dropout),
+            nn.Linear(hidden_size, hidden_size),
+            nn.ReLU(),
+            nn.Linear(hidden_size, n_outputs),
+        )
         if anchor in SMOOTH:  # start from the statistical forecast itself: training moves away only where it pays
             nn.init.zeros_(self.head[-1].weight)
             nn.init.zeros_(self.head[-1].bias)
@@ -161,7 +167,13 @@ class ForecastNet(nn.Module):
         return rows[..., 0, None].expand_as(season)
 
     def forward(
-        self, x: Tensor, known: Tensor, lags: Tensor, ids: Tensor, cats: Tensor, nums: Tensor,
+        self,
+        x: Tensor,
+        known: Tensor,
+        lags: Tensor,
+        ids: Tensor,
+        cats: Tensor,
+        nums: Tensor,
         hx: State | None = None,
     ) -> tuple[Tensor, State]:
         """Forecasts from the last T' steps of x: (B, T, F), (B, T', Hz, K), (B, T', Hz, E) -> (B, T', Hz, P)."""

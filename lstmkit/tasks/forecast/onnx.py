@@ -43,8 +43,9 @@ class ForecastGraph(nn.Module):
         net.rnn = _Recurrent(net.rnn)
         self.net, self.cfg, self.layout = net, cfg, layout
 
-    def forward(self, x: Tensor, known: Tensor, lags: Tensor, ids: Tensor, cats: Tensor, nums: Tensor, h0: Tensor,
-                c0: Tensor) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    def forward(
+        self, x: Tensor, known: Tensor, lags: Tensor, ids: Tensor, cats: Tensor, nums: Tensor, h0: Tensor, c0: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
         s = self.net.static(ids, cats, nums)  # (B, S)
         out, hx = self.net.encode(x, s, (h0, c0))  # (B, W, D)
         q = decode_from(self.net, self.cfg, out[:, -1:], hx, s, x[:, -1], known[:, -1], lags[:, -1], self.layout)
@@ -62,26 +63,39 @@ def export_plan(f: Any) -> ExportPlan:
 
     def example(b: int, w: int) -> dict[str, Tensor]:
         g = torch.Generator().manual_seed(1000 * b + w)
-        return {"x": torch.randn(b, w, F, generator=g), "known": torch.randn(b, 1, Hz, K, generator=g),
-                "lags": torch.randn(b, 1, Hz, E, generator=g), "ids": torch.zeros(b, dtype=torch.long),
-                "cats": torch.zeros(b, n_cats, dtype=torch.long), "nums": torch.zeros(b, n_nums),
-                "h0": 0.3 * torch.randn(L, b, D, generator=g), "c0": 0.3 * torch.randn(L, b, D, generator=g)}  # fmt: skip
+        return {
+            "x": torch.randn(b, w, F, generator=g),
+            "known": torch.randn(b, 1, Hz, K, generator=g),
+            "lags": torch.randn(b, 1, Hz, E, generator=g),
+            "ids": torch.zeros(b, dtype=torch.long),
+            "cats": torch.zeros(b, n_cats, dtype=torch.long),
+            "nums": torch.zeros(b, n_nums),
+            "h0": 0.3 * torch.randn(L, b, D, generator=g),
+            "c0": 0.3 * torch.randn(L, b, D, generator=g),
+        }
 
     state = "LSTM state (zeros to read a window from its start), layer-major"
-    graph = Graph("model", ForecastGraph(net, cfg, lay), [
-        Port("x", "float32", ["batch", "time", F], "the window's encoder features (pipeline.origin_inputs)"),
-        Port("known", "float32", ["batch", 1, Hz, K], "known-future features of the horizon"),
-        Port("lags", "float32", ["batch", 1, Hz, E], "scaled value one season before each horizon step"),
-        Port("ids", "int64", ["batch"], "series index (0 for series unseen in training)"),
-        Port("cats", "int64", ["batch", n_cats], "categorical static covariates"),
-        Port("nums", "float32", ["batch", n_nums], "numeric static covariates"),
-        Port("h0", "float32", [L, "batch", D], f"initial hidden {state}"),
-        Port("c0", "float32", [L, "batch", D], f"initial cell {state}"),
-    ], [
-        Port("q", "float32", ["batch", Hz, Q], f"scaled quantile forecasts, levels {list(cfg.levels)}"),
-        Port("h", "float32", [L, "batch", D], "hidden state after the window"),
-        Port("c", "float32", [L, "batch", D], "cell state after the window"),
-    ], example, tolerance=1e-4)  # fmt: skip
+    graph = Graph(
+        "model",
+        ForecastGraph(net, cfg, lay),
+        [
+            Port("x", "float32", ["batch", "time", F], "the window's encoder features (pipeline.origin_inputs)"),
+            Port("known", "float32", ["batch", 1, Hz, K], "known-future features of the horizon"),
+            Port("lags", "float32", ["batch", 1, Hz, E], "scaled value one season before each horizon step"),
+            Port("ids", "int64", ["batch"], "series index (0 for series unseen in training)"),
+            Port("cats", "int64", ["batch", n_cats], "categorical static covariates"),
+            Port("nums", "float32", ["batch", n_nums], "numeric static covariates"),
+            Port("h0", "float32", [L, "batch", D], f"initial hidden {state}"),
+            Port("c0", "float32", [L, "batch", D], f"initial cell {state}"),
+        ],
+        [
+            Port("q", "float32", ["batch", Hz, Q], f"scaled quantile forecasts, levels {list(cfg.levels)}"),
+            Port("h", "float32", [L, "batch", D], "hidden state after the window"),
+            Port("c", "float32", [L, "batch", D], "cell state after the window"),
+        ],
+        example,
+        tolerance=1e-4,
+    )
     assets = {"config": to_dict(cfg), "preprocessor": pre.to_dict(), "calibration": f.calibration}
     return ExportPlan("forecast", [graph], assets, {"num_layers": L, "hidden_size": D, "horizon": Hz}, _scorer(f))
 

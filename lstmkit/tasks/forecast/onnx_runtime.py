@@ -10,6 +10,7 @@ import pandas as pd
 
 from lstmkit.config import from_dict
 from lstmkit.deploy.records import check_records, frame_of
+from lstmkit.tasks.forecast import SPEC
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.data import Data
 from lstmkit.tasks.forecast.features import Preprocessor
@@ -30,7 +31,8 @@ BATCH = 256
 
 
 class OnnxForecaster:
-    task = "forecast"
+    task = SPEC.name
+    capabilities = SPEC.capabilities
 
     def __init__(self, runner: Any) -> None:
         self.runner = runner
@@ -39,13 +41,15 @@ class OnnxForecaster:
         self.calibration = runner.asset("calibration") or []
         self.L, self.D = runner.meta["num_layers"], runner.meta["hidden_size"]
 
-    def predict(self, data: Data, futr_df: pd.DataFrame | None = None,
-                context: int | Literal["all"] | None = None) -> pd.DataFrame:  # fmt: skip
+    def predict(
+        self, data: Data, futr_df: pd.DataFrame | None = None, context: int | Literal["all"] | None = None
+    ) -> pd.DataFrame:
         """Forecast `horizon` steps after every series in `data`, as Forecaster.predict does."""
         return self.predict_series(read_panel(self.config, data).series, futr_df, context)
 
-    def predict_series(self, series: list[Any], futr_df: pd.DataFrame | None = None,
-                       context: int | Literal["all"] | None = None) -> pd.DataFrame:  # fmt: skip
+    def predict_series(
+        self, series: list[Any], futr_df: pd.DataFrame | None = None, context: int | Literal["all"] | None = None
+    ) -> pd.DataFrame:
         c = self.config
         window = context_of(context, c.lookback, series)
         extended = [with_future(c, s, futr_df) for s in series]
@@ -55,7 +59,6 @@ class OnnxForecaster:
             zeros = np.zeros((self.L, len(batch["ids"]), self.D), np.float32)
             qs.append(self.runner.run("model", {**batch, "h0": zeros, "c0": zeros})["q"])
         return to_frame(c, self.pre, self.calibration, series, np.concatenate(qs))
-
 
     # ---- the inference protocol (serving); no `step`: sessions need the PyTorch model
 

@@ -56,14 +56,26 @@ def with_data_defaults(cfg: ForecastConfig, panel: Panel, horizon: int | None) -
     extra = tuple(p for p in extra if p > 0)
     validation = cfg.validation
     if validation and all(len(s) < horizon + MIN_TRAIN for s in panel.series):
-        log.warning("every series is shorter than a validation horizon (%d) + %d rows: training on all rows, "
-                    "without a validation window (no weight selection; the anchor is not checked against the "
-                    "network)", horizon, MIN_TRAIN)  # fmt: skip
+        log.warning(
+            "every series is shorter than a validation horizon (%d) + %d rows: training on all rows, "
+            "without a validation window (no weight selection; the anchor is not checked against the "
+            "network)",
+            horizon,
+            MIN_TRAIN,
+        )
         validation = False
     anchor = cfg.anchor or ("auto" if cfg.decoding == "direct" else "season")
     transform = choose_transform(panel, horizon) if cfg.transform == "auto" else cfg.transform
-    return dataclasses.replace(cfg, horizon=horizon, lookback=lookback, freq=panel.freq, extra_seasons=extra,
-                               validation=validation, anchor=anchor, transform=transform)  # fmt: skip
+    return dataclasses.replace(
+        cfg,
+        horizon=horizon,
+        lookback=lookback,
+        freq=panel.freq,
+        extra_seasons=extra,
+        validation=validation,
+        anchor=anchor,
+        transform=transform,
+    )
 
 
 PANEL = 10  # series from which transform auto logs any positive panel
@@ -81,21 +93,39 @@ def choose_transform(panel: Panel, horizon: int) -> str:
         log.info("transform auto: log (%d positive series)", len(panel.series))
         return "log"
     m = season_length(panel.freq)
-    gains = [g for s in panel.series
-             if (g := anchors.log_gain(s.y, season_position(s.ds, panel.freq), m, horizon)) is not None]  # fmt: skip
+    gains = [
+        g
+        for s in panel.series
+        if (g := anchors.log_gain(s.y, season_position(s.ds, panel.freq), m, horizon)) is not None
+    ]
     choice = "log" if gains and float(np.mean(gains)) < 0 else "none"
-    log.info("transform auto: %s (anchor errors with log / without, geometric mean over %d series: %s)", choice,
-             len(gains), f"{np.exp(np.mean(gains)):.3f}" if gains else "too short to tell")  # fmt: skip
+    log.info(
+        "transform auto: %s (anchor errors with log / without, geometric mean over %d series: %s)",
+        choice,
+        len(gains),
+        f"{np.exp(np.mean(gains)):.3f}" if gains else "too short to tell",
+    )
     return choice
 
 
 def build_model(cfg: ForecastConfig, pre: Preprocessor) -> ForecastNet:
     return ForecastNet(
-        pre.n_features, pre.n_known, decoded_steps(cfg), n_outputs(cfg), cfg.hidden_size, cfg.num_layers,
-        cfg.dropout, n_ids=len(pre.ids) if cfg.id_embedding else 0, cat_sizes=pre.cat_sizes,
-        n_static_num=len(pre.static_num), anchored=0 if cfg.anchor == "none" else (n_outputs(cfg) if cfg.head == "quantile" else 1),
-        seasonal=cfg.seasonal_lags, anchor=cfg.anchor, n_seasons=len(seasons_of(cfg)), theta_cols=_theta_cols(pre),
-    )  # fmt: skip
+        pre.n_features,
+        pre.n_known,
+        decoded_steps(cfg),
+        n_outputs(cfg),
+        cfg.hidden_size,
+        cfg.num_layers,
+        cfg.dropout,
+        n_ids=len(pre.ids) if cfg.id_embedding else 0,
+        cat_sizes=pre.cat_sizes,
+        n_static_num=len(pre.static_num),
+        anchored=0 if cfg.anchor == "none" else (n_outputs(cfg) if cfg.head == "quantile" else 1),
+        seasonal=cfg.seasonal_lags,
+        anchor=cfg.anchor,
+        n_seasons=len(seasons_of(cfg)),
+        theta_cols=_theta_cols(pre),
+    )
 
 
 def _theta_cols(pre: Preprocessor) -> tuple[int | None, ...] | None:
@@ -103,5 +133,3 @@ def _theta_cols(pre: Preprocessor) -> tuple[int | None, ...] | None:
     if lay.level is None or lay.drift is None or lay.season_known is None:
         return None
     return lay.level, lay.drift, lay.season_known, lay.phi, lay.naive, lay.gate
-
-

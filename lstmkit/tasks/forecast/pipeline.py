@@ -34,8 +34,14 @@ def seasons_of(cfg: ForecastConfig) -> tuple[int, ...]:
 def read_panel(cfg: ForecastConfig, data: Data) -> Panel:
     """Data (a file, a frame, a built-in name) as a panel with the model's columns and frequency."""
     data, _ = builtin_frame(data)
-    panel = to_panel(data, Columns(cfg.id_col, cfg.time_col, cfg.target), cfg.freq, cfg.past_covariates,
-                     cfg.future_covariates, cfg.static_covariates)  # fmt: skip
+    panel = to_panel(
+        data,
+        Columns(cfg.id_col, cfg.time_col, cfg.target),
+        cfg.freq,
+        cfg.past_covariates,
+        cfg.future_covariates,
+        cfg.static_covariates,
+    )
     if panel.freq != cfg.freq and pd.tseries.frequencies.to_offset(panel.freq) != pd.tseries.frequencies.to_offset(
         cfg.freq
     ):
@@ -50,10 +56,13 @@ def with_future(cfg: ForecastConfig, series: Series, futr: pd.DataFrame | None) 
     if cfg.future_covariates:
         future = future_values(futr, series.uid, ds, cfg)
     return Series(
-        series.uid, series.ds.append(ds), np.concatenate([series.y, np.full(cfg.horizon, np.nan)]),
+        series.uid,
+        series.ds.append(ds),
+        np.concatenate([series.y, np.full(cfg.horizon, np.nan)]),
         np.concatenate([series.past, np.full((cfg.horizon, series.past.shape[1]), np.nan)]),
-        np.concatenate([series.future, future]), series.static,
-    )  # fmt: skip
+        np.concatenate([series.future, future]),
+        series.static,
+    )
 
 
 def context_of(context: int | str | None, lookback: int | None, series: list[Series]) -> int:
@@ -68,8 +77,9 @@ def context_of(context: int | str | None, lookback: int | None, series: list[Ser
     return context
 
 
-def origin_inputs(extended: list[Series], ends: list[int], pre: Preprocessor, window: int, hz: int,
-                  seasons: tuple[int, ...]) -> dict[str, np.ndarray]:  # fmt: skip
+def origin_inputs(
+    extended: list[Series], ends: list[int], pre: Preprocessor, window: int, hz: int, seasons: tuple[int, ...]
+) -> dict[str, np.ndarray]:
     """The network's inputs for forecasting each extended series from row `end` (its last observed row + 1):
     x (S, W, F) (zeros before the series starts), known (S, 1, Hz, K), lags (S, 1, Hz, E) (the scaled value
     one season before each horizon step; 0 before the series), ids (S,), cats (S, Sc), nums (S, Sn)."""
@@ -88,9 +98,14 @@ def origin_inputs(extended: list[Series], ends: list[int], pre: Preprocessor, wi
         ids.append(i)
         cats.append(c)
         nums.append(n)
-    return {"x": np.stack(xs), "known": np.stack(knowns).astype(np.float32), "lags": np.stack(lags),
-            "ids": np.asarray(ids, np.int64), "cats": np.stack(cats).astype(np.int64),
-            "nums": np.stack(nums).astype(np.float32)}  # fmt: skip
+    return {
+        "x": np.stack(xs),
+        "known": np.stack(knowns).astype(np.float32),
+        "lags": np.stack(lags),
+        "ids": np.asarray(ids, np.int64),
+        "cats": np.stack(cats).astype(np.int64),
+        "nums": np.stack(nums).astype(np.float32),
+    }
 
 
 def apply_conformal(cfg: ForecastConfig, q: np.ndarray, deltas: list[list[float]]) -> np.ndarray:
@@ -103,8 +118,14 @@ def apply_conformal(cfg: ForecastConfig, q: np.ndarray, deltas: list[list[float]
     return np.sort(q, axis=-1)
 
 
-def to_frame(cfg: ForecastConfig, pre: Preprocessor, calibration: list, series: list[Series], q: np.ndarray,
-             pres: list[Preprocessor] | None = None) -> pd.DataFrame:  # fmt: skip
+def to_frame(
+    cfg: ForecastConfig,
+    pre: Preprocessor,
+    calibration: list,
+    series: list[Series],
+    q: np.ndarray,
+    pres: list[Preprocessor] | None = None,
+) -> pd.DataFrame:
     """Scaled quantiles (S, Hz, Q) -> the long forecast frame in the data's units (`pres`: each series' own
     preprocessor, when an unseen series has its own pinned one)."""
     if calibration:
@@ -113,8 +134,11 @@ def to_frame(cfg: ForecastConfig, pre: Preprocessor, calibration: list, series: 
     for i, (s, qs) in enumerate(zip(series, q)):
         p = pres[i] if pres else pre
         values = p.unscale(s, p.widen(s, qs, cfg.levels))  # (Hz, Q)
-        frame = {cfg.id_col: s.uid, cfg.time_col: future_index(s.ds[-1], cfg.freq, cfg.horizon),
-                 "y_hat": values[:, cfg.levels.index(0.5)]}  # fmt: skip
+        frame = {
+            cfg.id_col: s.uid,
+            cfg.time_col: future_index(s.ds[-1], cfg.freq, cfg.horizon),
+            "y_hat": values[:, cfg.levels.index(0.5)],
+        }
         frame.update({quantile_column(lv): values[:, j] for j, lv in enumerate(cfg.levels) if lv != 0.5})
         rows.append(pd.DataFrame(frame))
     return pd.concat(rows, ignore_index=True)
@@ -130,19 +154,37 @@ def schema_of(cfg: ForecastConfig, stateful: bool) -> dict[str, Any]:
     """The serving schema: one input record is one history row (long format), one output record one forecast
     step; a stateful model (the PyTorch one) also folds new rows into a carried state (`step_input`)."""
     c = cfg
-    row = {c.id_col: {"type": ["string", "integer"]}, c.time_col: {"type": "string", "description": "timestamp"},
-           c.target: {"type": ["number", "null"]},
-           **{col: {"type": ["number", "null"]} for col in (*c.past_covariates, *c.future_covariates)},
-           **{col: {"type": ["string", "number"]} for col in c.static_covariates}}  # fmt: skip
-    out = {c.id_col: {"type": "string"}, c.time_col: {"type": "string"}, "y_hat": {"type": "number"},
-           **{quantile_column(lv): {"type": "number"} for lv in c.levels if lv != 0.5}}  # fmt: skip
+    row = {
+        c.id_col: {"type": ["string", "integer"]},
+        c.time_col: {"type": "string", "description": "timestamp"},
+        c.target: {"type": ["number", "null"]},
+        **{col: {"type": ["number", "null"]} for col in (*c.past_covariates, *c.future_covariates)},
+        **{col: {"type": ["string", "number"]} for col in c.static_covariates},
+    }
+    out = {
+        c.id_col: {"type": "string"},
+        c.time_col: {"type": "string"},
+        "y_hat": {"type": "number"},
+        **{quantile_column(lv): {"type": "number"} for lv in c.levels if lv != 0.5},
+    }
     inp = {"type": "object", "required": [c.time_col, c.target], "properties": row}
-    doc = {"task": "forecast", "stateful": stateful, "horizon": c.horizon, "freq": c.freq, "input": inp,
-           "output": {"type": "object", "properties": out}}  # fmt: skip
+    doc = {
+        "task": "forecast",
+        "stateful": stateful,
+        "horizon": c.horizon,
+        "freq": c.freq,
+        "input": inp,
+        "output": {"type": "object", "properties": out},
+    }
     if stateful:
-        doc["step_input"] = {"type": "object", "required": ["rows"],
-                             "properties": {"rows": {"type": "array", "items": inp, "minItems": 1},
-                                            "future": {"type": "array", "items": {"type": "object"}}}}  # fmt: skip
+        doc["step_input"] = {
+            "type": "object",
+            "required": ["rows"],
+            "properties": {
+                "rows": {"type": "array", "items": inp, "minItems": 1},
+                "future": {"type": "array", "items": {"type": "object"}},
+            },
+        }
         doc["step_output"] = {"type": "object", "properties": {"forecast": {"type": "array", "items": out}}}
     return doc
 

@@ -17,18 +17,27 @@ from lstmkit.tasks.forecast.outputs import to_quantiles
 from lstmkit.tasks.forecast.windows import Batch
 
 
-def forecast_batch(model: ForecastNet, cfg: ForecastConfig, batch: Batch, layout: FeatureLayout,
-                   hx: State | None = None) -> Tensor:  # fmt: skip
+def forecast_batch(
+    model: ForecastNet, cfg: ForecastConfig, batch: Batch, layout: FeatureLayout, hx: State | None = None
+) -> Tensor:
     """Quantile forecasts (B, H, Q), scaled, from the last encoder step of each window in `batch`."""
     s = model.static(batch["ids"], batch["cats"], batch["nums"])  # (B, S)
     out, hx = model.encode(batch["x"], s, hx)  # (B, W, D)
-    return decode_from(model, cfg, out[:, -1:], hx, s, batch["x"][:, -1], batch["known"][:, -1], batch["lags"][:, -1],
-                       layout)  # fmt: skip
+    return decode_from(
+        model, cfg, out[:, -1:], hx, s, batch["x"][:, -1], batch["known"][:, -1], batch["lags"][:, -1], layout
+    )
 
 
 def decode_from(
-    model: ForecastNet, cfg: ForecastConfig, last: Tensor, hx: State, s: Tensor, last_x: Tensor, known: Tensor,
-    lags: Tensor, layout: FeatureLayout,
+    model: ForecastNet,
+    cfg: ForecastConfig,
+    last: Tensor,
+    hx: State,
+    s: Tensor,
+    last_x: Tensor,
+    known: Tensor,
+    lags: Tensor,
+    layout: FeatureLayout,
 ) -> Tensor:
     """From the top-layer output of the last step (B, 1, D), its state, its input row (B, F), the
     known-future features (B, H, K) and seasonal lags (B, H, E) of the horizon: quantiles (B, H, Q)."""

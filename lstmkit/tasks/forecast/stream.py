@@ -45,8 +45,7 @@ FIELDS = [f.name for f in dataclasses.fields(PanelTensors)]
 
 def read_chunks(cfg: ForecastConfig, source: str, rows: int) -> Iterator[Panel]:
     """The data's chunks as validated panels (on the config's frequency once it is known)."""
-    cols = [cfg.id_col, cfg.time_col, cfg.target, *cfg.past_covariates, *cfg.future_covariates,
-            *cfg.static_covariates]  # fmt: skip
+    cols = [cfg.id_col, cfg.time_col, cfg.target, *cfg.past_covariates, *cfg.future_covariates, *cfg.static_covariates]
     columns = Columns(cfg.id_col, cfg.time_col, cfg.target)
     for frame in series_chunks(source, cfg.id_col, rows, cols):
         yield to_panel(frame, columns, cfg.freq, cfg.past_covariates, cfg.future_covariates, cfg.static_covariates)
@@ -143,8 +142,17 @@ class Chunk:
 class ChunkWindowSampler:
     """An epoch of `steps` random training windows over every chunk's forecast origins, one chunk in memory."""
 
-    def __init__(self, chunks: list[Chunk], window: int, hz: int, origins: int, season: int | tuple[int, ...],
-                 batch_size: int, steps: int, seed: int) -> None:  # fmt: skip
+    def __init__(
+        self,
+        chunks: list[Chunk],
+        window: int,
+        hz: int,
+        origins: int,
+        season: int | tuple[int, ...],
+        batch_size: int,
+        steps: int,
+        seed: int,
+    ) -> None:
         self.chunks, self.window, self.hz, self.origins, self.season = chunks, window, hz, origins, season
         self.batch_size, self.steps, self.seed = batch_size, steps, seed
         self.weights = torch.tensor([float(c.train_origins) for c in chunks])  # (C,)
@@ -160,14 +168,23 @@ class ChunkWindowSampler:
     def epoch_batches(self, epoch: int) -> Iterator[Batch]:
         """Epoch `epoch`'s batches, drawn from (seed, epoch): which chunk serves each batch, then the windows."""
         gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-        counts = torch.bincount(torch.multinomial(self.weights, self.steps, replacement=True, generator=gen),
-                                minlength=len(self.chunks))  # (C,) batches per chunk  # fmt: skip
+        counts = torch.bincount(
+            torch.multinomial(self.weights, self.steps, replacement=True, generator=gen), minlength=len(self.chunks)
+        )  # (C,) batches per chunk
         for k in torch.randperm(len(self.chunks), generator=gen).tolist():
             if int(counts[k]) == 0:
                 continue
             pt = self.chunks[k].load("train")
-            sampler = WindowSampler(pt, self.window, self.hz, self.origins, self.season, self.batch_size,
-                                    int(counts[k]), self.seed * 7_919 + k)  # fmt: skip
+            sampler = WindowSampler(
+                pt,
+                self.window,
+                self.hz,
+                self.origins,
+                self.season,
+                self.batch_size,
+                int(counts[k]),
+                self.seed * 7_919 + k,
+            )
             yield from sampler.epoch_batches(epoch)
 
 
@@ -216,11 +233,15 @@ class StreamingForecastTask:
             back = 0 if cfg.validation else cfg.horizon
             path = self._dir / f"chunk-{k:05d}"
             path.mkdir()
-            chunk = Chunk(path, sum(len(s) - 1 for s in train.series),
-                          [(i, max(1, len(s) - back)) for i, s in enumerate(train.series)])  # fmt: skip
+            chunk = Chunk(
+                path,
+                sum(len(s) - 1 for s in train.series),
+                [(i, max(1, len(s) - back)) for i, s in enumerate(train.series)],
+            )
             chunk.save("train", build_tensors(train.series, self.pre, cfg.lookback, decoded_steps(cfg)))
-            chunk.save("val", build_tensors((panel if cfg.validation else train).series, self.pre, cfg.lookback,
-                                            cfg.horizon))  # fmt: skip
+            chunk.save(
+                "val", build_tensors((panel if cfg.validation else train).series, self.pre, cfg.lookback, cfg.horizon)
+            )
             chunks.append(chunk)
         return chunks
 
@@ -234,13 +255,22 @@ class StreamingForecastTask:
         origins = sum(c.train_origins for c in self.chunks)
         steps = self.cfg.steps_per_epoch or int(np.clip(-(-origins // batch_size), 10, 100))
         assert self.cfg.lookback is not None
-        return ChunkWindowSampler(self.chunks, self.cfg.lookback, decoded_steps(self.cfg), self.cfg.forking,
-                                  seasons_of(self.cfg), batch_size, steps, seed)  # fmt: skip
+        return ChunkWindowSampler(
+            self.chunks,
+            self.cfg.lookback,
+            decoded_steps(self.cfg),
+            self.cfg.forking,
+            seasons_of(self.cfg),
+            batch_size,
+            steps,
+            seed,
+        )
 
     def val_batches(self, batch_size: int) -> ChunkOriginBatches:
         assert self.cfg.lookback is not None and self.cfg.horizon is not None
-        return ChunkOriginBatches(self.chunks, self.cfg.lookback, self.cfg.horizon, seasons_of(self.cfg),
-                                  max(batch_size, 256))  # fmt: skip
+        return ChunkOriginBatches(
+            self.chunks, self.cfg.lookback, self.cfg.horizon, seasons_of(self.cfg), max(batch_size, 256)
+        )
 
     def test_batches(self, batch_size: int) -> None:
         return None
@@ -288,7 +318,9 @@ def check_streamable(data: Any, rows: int | None) -> str:
     from lstmkit.data.chunks import chunk_files
 
     if not isinstance(data, (str, Path)):
-        raise ConfigError("--chunk-rows reads a file in chunks: pass --data as a CSV or Parquet path (or glob), "
-                          "not a DataFrame; an in-memory frame trains without it")  # fmt: skip
+        raise ConfigError(
+            "--chunk-rows reads a file in chunks: pass --data as a CSV or Parquet path (or glob), "
+            "not a DataFrame; an in-memory frame trains without it"
+        )
     chunk_files(data)  # the files exist and are CSV/Parquet
     return str(data)

@@ -22,8 +22,19 @@ from lstmkit.tasks.forecast.outputs import NAME, build_model, decoded_steps, sea
 from lstmkit.tasks.forecast.predict import forecast_batch
 from lstmkit.tasks.forecast.windows import Batch, OriginBatches, WindowSampler, build_tensors, origin_batches
 
-__all__ = ["NAME", "ForecastTask", "build_model", "finished", "forecast_loss", "forecast_metrics", "gate_of",
-           "quantile_score", "run", "split_validation", "with_data_defaults"]
+__all__ = [
+    "NAME",
+    "ForecastTask",
+    "build_model",
+    "finished",
+    "forecast_loss",
+    "forecast_metrics",
+    "gate_of",
+    "quantile_score",
+    "run",
+    "split_validation",
+    "with_data_defaults",
+]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -84,13 +95,29 @@ class ForecastTask:
         return build_model(self.cfg, self.pre)
 
     def train_batches(self, batch_size: int, seed: int) -> WindowSampler:
-        steps = self.cfg.steps_per_epoch or int(np.clip(-(-int((self._train.lengths - 1).sum()) // batch_size), 10, 100))
-        return WindowSampler(self._train, self.cfg.lookback, decoded_steps(self.cfg), self.cfg.forking,
-                             seasons_of(self.cfg), batch_size, steps, seed)  # fmt: skip
+        steps = self.cfg.steps_per_epoch or int(
+            np.clip(-(-int((self._train.lengths - 1).sum()) // batch_size), 10, 100)
+        )
+        return WindowSampler(
+            self._train,
+            self.cfg.lookback,
+            decoded_steps(self.cfg),
+            self.cfg.forking,
+            seasons_of(self.cfg),
+            batch_size,
+            steps,
+            seed,
+        )
 
     def val_batches(self, batch_size: int) -> OriginBatches:
-        return origin_batches(self._val, self._val_origins, self.cfg.lookback, self.cfg.horizon, seasons_of(self.cfg),
-                              max(batch_size, 256))  # fmt: skip
+        return origin_batches(
+            self._val,
+            self._val_origins,
+            self.cfg.lookback,
+            self.cfg.horizon,
+            seasons_of(self.cfg),
+            max(batch_size, 256),
+        )
 
     def test_batches(self, batch_size: int) -> None:
         return None
@@ -127,8 +154,14 @@ class ForecastTask:
         return self._final
 
 
-def gate_of(cfg: ForecastConfig, model: ForecastNet, pre: Preprocessor, panel: Panel, train: Panel,
-            origins: list[tuple[int, int]]) -> dict[str, float]:  # fmt: skip
+def gate_of(
+    cfg: ForecastConfig,
+    model: ForecastNet,
+    pre: Preprocessor,
+    panel: Panel,
+    train: Panel,
+    origins: list[tuple[int, int]],
+) -> dict[str, float]:
     """Per series of `panel` (`train`: its training part): the weight of the network's correction (one of
     cfg.blend) whose validation median had the least MAE; 0 is the anchor alone, 1 the network's forecast.
     The scaled forecast is linear in the weight, so two passes give every candidate."""
@@ -136,14 +169,16 @@ def gate_of(cfg: ForecastConfig, model: ForecastNet, pre: Preprocessor, panel: P
     ones = _val_medians(cfg, model, pre, panel.series, origins, {s.uid: 1.0 for s in panel.series})  # (S, H)
     alone = _val_medians(cfg, model, pre, panel.series, origins, {s.uid: 0.0 for s in panel.series})
     y = np.stack([s.y[len(t) : len(t) + cfg.horizon] for s, t in zip(panel.series, train.series)])  # (S, H)
-    mae = np.stack([np.nanmean(np.abs(_unscale(pre, panel.series, alone + w * (ones - alone)) - y), axis=1)
-                    for w in weights])  # fmt: skip  # (W, S) in data units
+    mae = np.stack(
+        [np.nanmean(np.abs(_unscale(pre, panel.series, alone + w * (ones - alone)) - y), axis=1) for w in weights]
+    )  # (W, S) in data units
     best = np.argmin(np.where(np.isnan(mae), np.inf, mae), axis=0)  # (S,): all NaN -> the largest weight
     return {s.uid: float(weights[b]) for s, b in zip(panel.series, best)}
 
 
-def _val_medians(cfg: ForecastConfig, model: ForecastNet, pre: Preprocessor, series: list, origins: list,
-                 gate: dict[str, float]) -> np.ndarray:  # fmt: skip
+def _val_medians(
+    cfg: ForecastConfig, model: ForecastNet, pre: Preprocessor, series: list, origins: list, gate: dict[str, float]
+) -> np.ndarray:
     """(S, H) validation medians in scaled units (the model's own), with the correction weights `gate`."""
     assert cfg.lookback is not None and cfg.horizon is not None
     pre = dataclasses.replace(pre, gate=gate)

@@ -42,8 +42,11 @@ def build_tensors(series: list[Series], pre: Preprocessor, pad_left: int, pad_ri
         x, y = pre.encoder(s)  # (T, F), (T,)
         known = x[:, pre.layout.known]  # (T, K): the known features
         xs += [np.zeros((pad_left, x.shape[1]), np.float32), x, np.zeros((pad_right, x.shape[1]), np.float32)]
-        ks += [np.zeros((pad_left, known.shape[1]), np.float32), known,
-               np.zeros((pad_right, known.shape[1]), np.float32)]  # fmt: skip
+        ks += [
+            np.zeros((pad_left, known.shape[1]), np.float32),
+            known,
+            np.zeros((pad_right, known.shape[1]), np.float32),
+        ]
         ys += [np.full(pad_left, np.nan, np.float32), y, np.full(pad_right, np.nan, np.float32)]
         starts.append(row + pad_left)
         lengths.append(len(s))
@@ -53,10 +56,15 @@ def build_tensors(series: list[Series], pre: Preprocessor, pad_left: int, pad_ri
         cats.append(c)
         nums.append(n)
     return PanelTensors(
-        torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ks)),
-        torch.from_numpy(np.concatenate(ys)), torch.tensor(starts), torch.tensor(lengths), torch.tensor(ids),
-        torch.from_numpy(np.stack(cats)).long(), torch.from_numpy(np.stack(nums)).float(),
-    )  # fmt: skip
+        torch.from_numpy(np.concatenate(xs)),
+        torch.from_numpy(np.concatenate(ks)),
+        torch.from_numpy(np.concatenate(ys)),
+        torch.tensor(starts),
+        torch.tensor(lengths),
+        torch.tensor(ids),
+        torch.from_numpy(np.stack(cats)).long(),
+        torch.from_numpy(np.stack(nums)).float(),
+    )
 
 
 def gather(
@@ -78,16 +86,28 @@ def gather(
         "known": pt.known[ahead],  # (B, W', Hz, K)
         "y": pt.y[ahead],  # (B, W', Hz)
         "lags": pt.x[lag, 0],  # (B, W', Hz, E)
-        "ids": pt.ids[series], "cats": pt.cats[series], "nums": pt.nums[series],
-        "series": series, "ends": ends,
-    }  # fmt: skip
+        "ids": pt.ids[series],
+        "cats": pt.cats[series],
+        "nums": pt.nums[series],
+        "series": series,
+        "ends": ends,
+    }
 
 
 class WindowSampler:
     """An epoch of `steps` random training windows: (series, end) drawn uniformly over every forecast origin."""
 
-    def __init__(self, pt: PanelTensors, window: int, hz: int, origins: int, season: int | Seasons, batch_size: int,
-                 steps: int, seed: int) -> None:  # fmt: skip
+    def __init__(
+        self,
+        pt: PanelTensors,
+        window: int,
+        hz: int,
+        origins: int,
+        season: int | Seasons,
+        batch_size: int,
+        steps: int,
+        seed: int,
+    ) -> None:
         self.pt, self.window, self.hz, self.origins, self.season = pt, window, hz, origins, season
         self.batch_size, self.steps, self.seed = batch_size, steps, seed
         self.counts = pt.lengths - 1  # origins per series: ends 1 .. T-1 leave at least one target
@@ -117,8 +137,9 @@ class OriginBatches:
     """Fixed batches forecasting from given (series index, end) origins, from the last encoder step only.
     (An iterable rather than a list: the engine reads a list as several validation sets.)"""
 
-    def __init__(self, pt: PanelTensors, origins: list[tuple[int, int]], window: int, hz: int, season: int | Seasons,
-                 size: int) -> None:  # fmt: skip
+    def __init__(
+        self, pt: PanelTensors, origins: list[tuple[int, int]], window: int, hz: int, season: int | Seasons, size: int
+    ) -> None:
         self.pt, self.origins, self.window, self.hz, self.season, self.size = pt, origins, window, hz, season, size
 
     def __len__(self) -> int:

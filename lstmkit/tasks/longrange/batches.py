@@ -65,5 +65,3 @@ class FixedBatches:
     def __iter__(self) -> Iterator[Batch]:
         for i in range(0, len(self.data["x"]), self.batch_size):
             yield synthetic.take(self.data, i, i + self.batch_size)
-
-

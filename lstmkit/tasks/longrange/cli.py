@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 from lstmkit.clitools import add_config_flags, emit, quiet_lightning, run_config, table
-from lstmkit.tasks import load_as
+from lstmkit.tasks.longrange import SPEC
 from lstmkit.tasks.longrange.config import LongRangeConfig
 from lstmkit.tasks.longrange.lab import CELL_CHOICES, LongRangeModel, compare
 from lstmkit.tasks.longrange.plots import COLUMNS, SWEEP_COLUMNS
@@ -32,8 +32,13 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     quiet_lightning()
     m = _model(args, spec).fit()
     assert m.run_dir is not None
-    row = {**m.row(), "steps": m.steps, "seconds": round(m.seconds, 1), "run": str(m.run_dir),
-           "model": str(m.run_dir / "model")}  # fmt: skip
+    row = {
+        **m.row(),
+        "steps": m.steps,
+        "seconds": round(m.seconds, 1),
+        "run": str(m.run_dir),
+        "model": str(m.run_dir / "model"),
+    }
     emit(args, row, lambda: f"{_headline(m.config)}\n\n{table([row], COLUMNS)}\n\nsaved model: {row['model']}")
 
 
@@ -45,16 +50,21 @@ def _compare(args: argparse.Namespace, spec: Any) -> None:
     columns = SWEEP_COLUMNS if len(lengths) > 1 else [*COLUMNS, "horizon"]
     learned = [f"{r['cell']}@T{r['length']}" for r in rows if r["learned"] == "yes"]
     shown = base.config if len(lengths) == 1 else dataclasses.replace(base.config, length=lengths[-1])
-    summary = (f"{_headline(shown)}\n\n{table(rows, columns)}\n\nlearned it: {', '.join(learned) or 'none'}\n"
-               f"written: {', '.join(str(f) for f in result.files)}")  # fmt: skip
+    summary = (
+        f"{_headline(shown)}\n\n{table(rows, columns)}\n\nlearned it: {', '.join(learned) or 'none'}\n"
+        f"written: {', '.join(str(f) for f in result.files)}"
+    )
     emit(args, rows, lambda: summary)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    loaded = load_as(args.model, "longrange")
+    loaded = SPEC.load(args.model)
     row = loaded.row(loaded.evaluate())
-    emit(args, row,
-         lambda: f"{_headline(loaded.config)}\n\n{table([row], ['cell', 'length', 'test', 'baseline', 'learned'])}")
+    emit(
+        args,
+        row,
+        lambda: f"{_headline(loaded.config)}\n\n{table([row], ['cell', 'length', 'test', 'baseline', 'learned'])}",
+    )
 
 
 def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
@@ -70,11 +80,17 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
         "compare", help="train LSTM, GRU and RNN with the same budget and print one table", epilog=epilog
     )
     add_config_flags(cmp, spec)
-    cmp.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=list(CELL_CHOICES),
-                     help="cells or core variants to compare (default: lstm gru rnn); lstm-ln: layer norm, "
-                     "lstm-chrono / gru-chrono: chrono init, lstm-fb0: forget bias 0")  # fmt: skip
-    cmp.add_argument("--lengths", nargs="+", type=int, metavar="T",
-                     help="sweep these sequence lengths (default: just --length)")  # fmt: skip
+    cmp.add_argument(
+        "--cells",
+        nargs="+",
+        default=["lstm", "gru", "rnn"],
+        choices=list(CELL_CHOICES),
+        help="cells or core variants to compare (default: lstm gru rnn); lstm-ln: layer norm, "
+        "lstm-chrono / gru-chrono: chrono init, lstm-fb0: forget bias 0",
+    )
+    cmp.add_argument(
+        "--lengths", nargs="+", type=int, metavar="T", help="sweep these sequence lengths (default: just --length)"
+    )
     cmp.set_defaults(func=lambda a: _compare(a, spec))
     ev = verbs.add_parser("evaluate", help="test metrics of a saved model on its fixed-seed test set")
     ev.add_argument("--model", required=True, help="run directory or its model/ directory")

@@ -96,21 +96,98 @@ class Problem:
 
 
 PROBLEMS: dict[str, Problem] = {
-    "adding": Problem(synthetic.adding, 2, 1, False, lambda o, b: F.mse_loss(o.float(), b["y"]), _adding_metrics,
-                      "mse", "min", ADDING_BASELINE_MSE, "always answer 1.0", LEARNED_MSE),
-    "copy": Problem(synthetic.copy_memory, synthetic.COPY_SYMBOLS + 2, synthetic.COPY_SYMBOLS + 1, True, _copy_loss,
-                    _copy_metrics, "accuracy", "max", 1 / synthetic.COPY_SYMBOLS, "guess a symbol", 0.99),
-    "order": Problem(synthetic.temporal_order, 8, 4, False, _ce,
-                     _class_metrics, "accuracy", "max", 0.25, "guess the class", 0.99),
-    "reber": Problem(synthetic.embedded_reber, 7, 7, True, _reber_loss, _reber_metrics,
-                     "accuracy", "max", 0.5, "guess T or P", 0.99, variable_length=True),
-    "digits": Problem(None, 1, 10, False, _ce, _class_metrics, "accuracy", "max", 0.1, "guess one of 10", 0.95,
-                      sequences.load_digits, "scikit-learn digits, seeded 80/20 train/test split", 64),
-    "mnist1d": Problem(None, 1, 10, False, _ce, _class_metrics, "accuracy", "max", 0.1, "guess one of 10", 0.95,
-                       sequences.load_mnist1d, "MNIST-1D's own 4000/1000 split", 40),
-    "smnist": Problem(None, 1, 10, False, _ce, _class_metrics, "accuracy", "max", 0.1, "guess one of 10", 0.95,
-                      sequences.load_mnist_pixels, "the 10k MNIST test images, seeded 80/20 train/test split", 784),
-}  # fmt: skip
+    "adding": Problem(
+        synthetic.adding,
+        2,
+        1,
+        False,
+        lambda o, b: F.mse_loss(o.float(), b["y"]),
+        _adding_metrics,
+        "mse",
+        "min",
+        ADDING_BASELINE_MSE,
+        "always answer 1.0",
+        LEARNED_MSE,
+    ),
+    "copy": Problem(
+        synthetic.copy_memory,
+        synthetic.COPY_SYMBOLS + 2,
+        synthetic.COPY_SYMBOLS + 1,
+        True,
+        _copy_loss,
+        _copy_metrics,
+        "accuracy",
+        "max",
+        1 / synthetic.COPY_SYMBOLS,
+        "guess a symbol",
+        0.99,
+    ),
+    "order": Problem(
+        synthetic.temporal_order, 8, 4, False, _ce, _class_metrics, "accuracy", "max", 0.25, "guess the class", 0.99
+    ),
+    "reber": Problem(
+        synthetic.embedded_reber,
+        7,
+        7,
+        True,
+        _reber_loss,
+        _reber_metrics,
+        "accuracy",
+        "max",
+        0.5,
+        "guess T or P",
+        0.99,
+        variable_length=True,
+    ),
+    "digits": Problem(
+        None,
+        1,
+        10,
+        False,
+        _ce,
+        _class_metrics,
+        "accuracy",
+        "max",
+        0.1,
+        "guess one of 10",
+        0.95,
+        sequences.load_digits,
+        "scikit-learn digits, seeded 80/20 train/test split",
+        64,
+    ),
+    "mnist1d": Problem(
+        None,
+        1,
+        10,
+        False,
+        _ce,
+        _class_metrics,
+        "accuracy",
+        "max",
+        0.1,
+        "guess one of 10",
+        0.95,
+        sequences.load_mnist1d,
+        "MNIST-1D's own 4000/1000 split",
+        40,
+    ),
+    "smnist": Problem(
+        None,
+        1,
+        10,
+        False,
+        _ce,
+        _class_metrics,
+        "accuracy",
+        "max",
+        0.1,
+        "guess one of 10",
+        0.95,
+        sequences.load_mnist_pixels,
+        "the 10k MNIST test images, seeded 80/20 train/test split",
+        784,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -118,24 +195,29 @@ class LongRangeConfig:
     """The long-range task and its model."""
 
     task: Literal["adding", "copy", "order", "reber", "digits", "mnist1d", "smnist"] = option(
-        "adding", "adding: sum 2 marked values; copy: recall 10 symbols after T steps; order: the order of 2 "
+        "adding",
+        "adding: sum 2 marked values; copy: recall 10 symbols after T steps; order: the order of 2 "
         "symbols in noise; reber: embedded Reber grammar; digits: scikit-learn's 8x8 digits pixel by pixel "
         "(64 steps); mnist1d: MNIST-1D (40 steps, --data FILE.npz); smnist: MNIST pixel by pixel (784 steps, "
-        "--data DIR of IDX files). The last four fix their own length"
-    )  # fmt: skip
+        "--data DIR of IDX files). The last four fix their own length",
+    )
     data: str | None = option(None, "file or folder of a task's local data (mnist1d, smnist)", metavar="PATH")
     length: int = option(100, "sequence length T: the span the memory must bridge")
     cell: Literal["lstm", "gru", "rnn"] = option("lstm", "recurrent cell")
     hidden_size: int = option(64, "hidden units per layer")
     num_layers: int = option(1, "stacked recurrent layers")
     forget_bias: float = option(1.0, "initial LSTM forget-gate bias (ignored by GRU/RNN)")
-    chrono_init: bool = option(False, "chrono initialisation with T_max = length: the LSTM forget gate (overrides "
-                               "--forget-bias) or the GRU update gate")
+    chrono_init: bool = option(
+        False,
+        "chrono initialisation with T_max = length: the LSTM forget gate (overrides "
+        "--forget-bias) or the GRU update gate",
+    )
     layer_norm: bool = option(False, "layer-normalised LSTM cell (explicit backend: slower)")
     budget: Literal["hidden", "params"] = option(
-        "hidden", "hidden: every cell gets --hidden-size units; params: GRU/RNN get as many units as match the "
-        "parameter count of an LSTM with --hidden-size"
-    )  # fmt: skip
+        "hidden",
+        "hidden: every cell gets --hidden-size units; params: GRU/RNN get as many units as match the "
+        "parameter count of an LSTM with --hidden-size",
+    )
     steps_per_epoch: int = option(200, "fresh training batches generated per epoch")
     val_size: int = option(1000, "validation sequences (fixed seed; used for model selection)")
     test_size: int = option(2000, "test sequences (fixed seed, never seen in training or selection)")
@@ -165,5 +247,3 @@ class LongRangeConfig:
     def length_label(self) -> int | str:
         """The length for tables: 'var' where a grammar sets each sequence's length."""
         return "var" if self.problem.variable_length else self.steps
-
-

@@ -23,24 +23,21 @@ from lstmkit.data import synthetic
 from lstmkit.deploy.protocol import Probe, RequestError, check_records, frame_of, records_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
+from lstmkit.tasks.longrange import SPEC
 from lstmkit.tasks.longrange.config import NAME, LongRangeConfig
 from lstmkit.tasks.longrange.model import SequenceModel, build_model, hidden_size_for
 from lstmkit.tasks.spec import saved_run
 
 # what `compare --cells` accepts: a cell, or an LSTM variant from the core
 CELL_CHOICES: dict[str, dict[str, Any]] = {
-    "lstm": {"cell": "lstm"}, "gru": {"cell": "gru"}, "rnn": {"cell": "rnn"},
+    "lstm": {"cell": "lstm"},
+    "gru": {"cell": "gru"},
+    "rnn": {"cell": "rnn"},
     "lstm-ln": {"cell": "lstm", "layer_norm": True},
     "lstm-chrono": {"cell": "lstm", "chrono_init": True},
     "lstm-fb0": {"cell": "lstm", "forget_bias": 0.0},
     "gru-chrono": {"cell": "gru", "chrono_init": True},
-}  # fmt: skip
-
-
-def _spec() -> Any:
-    from lstmkit.tasks.longrange import SPEC
-
-    return SPEC
+}
 
 
 class LongRangeModel:
@@ -48,12 +45,19 @@ class LongRangeModel:
 
     Options are LongRangeConfig fields (problem, cell, size) and TrainConfig fields (epochs, lr, out, ...)."""
 
-    task = NAME
+    task = SPEC.name
+    capabilities = SPEC.capabilities
 
-    def __init__(self, *, config: LongRangeConfig | None = None, train: TrainConfig | None = None,
-                 **options: Any) -> None:  # fmt: skip
-        run = resolve_run(LongRangeConfig, _spec().train_defaults, base=config_objects(config, train), options=options,
-                          where="LongRangeModel")  # fmt: skip
+    def __init__(
+        self, *, config: LongRangeConfig | None = None, train: TrainConfig | None = None, **options: Any
+    ) -> None:
+        run = resolve_run(
+            LongRangeConfig,
+            SPEC.train_defaults,
+            base=config_objects(config, train),
+            options=options,
+            where="LongRangeModel",
+        )
         self.config, self.train_config = run.task, run.train
         self.model: SequenceModel | None = None
         self.run_dir: Path | None = None
@@ -92,10 +96,19 @@ class LongRangeModel:
         p, cfg = self.config.problem, self.config
         metrics = metrics if metrics is not None else self.fit_metrics
         value = metrics[f"test_{p.metric}"]
-        return {"task": cfg.task, "cell": cfg.cell, "length": cfg.length_label, "metric": p.metric, "test": value,
-                "baseline": p.baseline, "baseline_is": p.baseline_is, "learned": "yes" if p.learned(value) else "no",
-                "hidden": hidden_size_for(cfg), "params": sum(q.numel() for q in self._ready().parameters()),
-                **metrics}  # fmt: skip
+        return {
+            "task": cfg.task,
+            "cell": cfg.cell,
+            "length": cfg.length_label,
+            "metric": p.metric,
+            "test": value,
+            "baseline": p.baseline,
+            "baseline_is": p.baseline_is,
+            "learned": "yes" if p.learned(value) else "no",
+            "hidden": hidden_size_for(cfg),
+            "params": sum(q.numel() for q in self._ready().parameters()),
+            **metrics,
+        }
 
     # ---- inference protocol
 
@@ -114,12 +127,28 @@ class LongRangeModel:
         p = self.config.problem
         step = {"type": "array", "items": {"type": "number"}, "minItems": p.input_size}
         out = {"type": "array", "items": {"type": "number"}}
-        return {"task": NAME, "stateful": False, "per_record": True,
-                "input": {"type": "object", "required": ["x"], "additionalProperties": False,
-                          "properties": {"x": {"type": "array", "items": step, "minItems": 1,
-                                               "description": f"the sequence: steps of {p.input_size} numbers"}}},
-                "output": {"type": "object", "properties": {"output": out if not p.per_step else
-                                                            {"type": "array", "items": out}}}}  # fmt: skip
+        return {
+            "task": NAME,
+            "stateful": False,
+            "per_record": True,
+            "input": {
+                "type": "object",
+                "required": ["x"],
+                "additionalProperties": False,
+                "properties": {
+                    "x": {
+                        "type": "array",
+                        "items": step,
+                        "minItems": 1,
+                        "description": f"the sequence: steps of {p.input_size} numbers",
+                    }
+                },
+            },
+            "output": {
+                "type": "object",
+                "properties": {"output": out if not p.per_step else {"type": "array", "items": out}},
+            },
+        }
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each record's sequence {"x": [[...], ...]} -> {"output": the head's values (per step if per-step)}."""
@@ -176,7 +205,6 @@ def load_saved(saved: Any, device: torch.device) -> LongRangeModel:
     return m
 
 
-
 # ----------------------------------------------------------------------------------------------------------
 # comparisons: several cells (and lengths) under one budget
 
@@ -190,8 +218,9 @@ class Comparison:
     files: list[Path] = field(default_factory=list)
 
 
-def compare(base: LongRangeModel, cells: list[str], lengths: list[int] | None = None,
-            out: str | Path | None = None) -> Comparison:  # fmt: skip
+def compare(
+    base: LongRangeModel, cells: list[str], lengths: list[int] | None = None, out: str | Path | None = None
+) -> Comparison:
     """Train every cell (a CELL_CHOICES name) at every length with the same budget as `base`; write
     compare.csv/.md, the gradient-flow plot and, for sweeps, metric-vs-length and memory-horizon plots."""
     from lstmkit.engine.config import unique_name
@@ -211,14 +240,24 @@ def compare(base: LongRangeModel, cells: list[str], lengths: list[int] | None = 
     for length in lengths:
         for cell in cells:
             run = root / (cell if len(lengths) == 1 else f"T{length}-{cell}")
-            m = LongRangeModel(config=dataclasses.replace(cfg, length=length, **CELL_CHOICES[cell]),
-                               train=dataclasses.replace(train, out=str(run), name=None)).fit()  # fmt: skip
+            m = LongRangeModel(
+                config=dataclasses.replace(cfg, length=length, **CELL_CHOICES[cell]),
+                train=dataclasses.replace(train, out=str(run), name=None),
+            ).fit()
             probe = m.probe()
             flow = gradient_flow(probe.layer, probe.x, probe.loss_of_output, lengths=probe.lengths)
             horizon = flow.horizon()
-            result.rows.append({**m.row(), "cell": cell, "steps": m.steps, "seconds": round(m.seconds, 1),
-                                "run": str(m.run_dir), "model": str(m.run_dir / "model"),
-                                "horizon": "full" if horizon is None else horizon})  # fmt: skip
+            result.rows.append(
+                {
+                    **m.row(),
+                    "cell": cell,
+                    "steps": m.steps,
+                    "seconds": round(m.seconds, 1),
+                    "run": str(m.run_dir),
+                    "model": str(m.run_dir / "model"),
+                    "horizon": "full" if horizon is None else horizon,
+                }
+            )
             result.flows[(length, cell)] = flow
     root.mkdir(parents=True, exist_ok=True)
     result.files = plots.write_comparison(root, result.rows, result.flows, cfg)

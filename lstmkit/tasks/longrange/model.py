@@ -21,8 +21,16 @@ CELLS = {"lstm": lnn.LSTM, "gru": lnn.GRU, "rnn": lnn.RNN}
 class SequenceModel(nn.Module):
     """Recurrent layer(s) -> linear head, at every step (B, T, O) or from each sequence's last step (B, O)."""
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int, output_size: int,
-                 per_step: bool = False, **variants: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int,
+        output_size: int,
+        per_step: bool = False,
+        **variants: Any,
+    ) -> None:
         super().__init__()
         self.per_step = per_step
         self.rnn = CELLS[cell](input_size, hidden_size, num_layers, batch_first=True, **variants)
@@ -73,11 +81,10 @@ def build_model(cfg: LongRangeConfig) -> SequenceModel:
             variants = {"chrono_init": max(cfg.steps, 3), "layer_norm": cfg.layer_norm}
     elif cfg.cell == "gru" and cfg.chrono_init:
         variants = {"chrono_init": max(cfg.steps, 3)}
-    return SequenceModel(cfg.cell, p.input_size, hidden_size_for(cfg), cfg.num_layers, p.output_size, p.per_step,
-                         **variants)  # fmt: skip
+    return SequenceModel(
+        cfg.cell, p.input_size, hidden_size_for(cfg), cfg.num_layers, p.output_size, p.per_step, **variants
+    )
 
 
 def run_model(model: nn.Module, batch: Batch) -> Tensor:
     return model(batch["x"], batch.get("lengths"))
-
-

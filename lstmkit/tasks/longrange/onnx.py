@@ -34,19 +34,34 @@ def export_plan(m: Any) -> ExportPlan:
         g = torch.Generator().manual_seed(1000 * b + t)
         lengths = torch.randint(1, t + 1, (b,), generator=g)
         lengths[0] = t
-        return {"x": torch.randn(b, t, p.input_size, generator=g), "lengths": lengths,
-                "h0": 0.5 * torch.randn(L, b, H, generator=g), "c0": 0.5 * torch.randn(L, b, H, generator=g)}  # fmt: skip
+        return {
+            "x": torch.randn(b, t, p.input_size, generator=g),
+            "lengths": lengths,
+            "h0": 0.5 * torch.randn(L, b, H, generator=g),
+            "c0": 0.5 * torch.randn(L, b, H, generator=g),
+        }
 
     y = ["batch", "time", p.output_size] if p.per_step else ["batch", p.output_size]
     state = f"{rnn.mode} state, layer-major (zeros to start; c is passed through for GRU/RNN)"
-    graph = Graph("model", LongRangeGraph(net), [
-        Port("x", "float32", ["batch", "time", p.input_size], f"the {m.config.task} inputs"),
-        Port("lengths", "int64", ["batch"], "real steps per sequence"),
-        Port("h0", "float32", [L, "batch", H], f"initial hidden {state}"),
-        Port("c0", "float32", [L, "batch", H], f"initial cell {state}"),
-    ], [
-        Port("y", "float32", y, "the prediction" + (" at every step" if p.per_step else " from each sequence's last step")),
-        Port("h", "float32", [L, "batch", H], "hidden state after each sequence's last real step"),
-        Port("c", "float32", [L, "batch", H], "cell state after each sequence's last real step"),
-    ], example)  # fmt: skip
+    graph = Graph(
+        "model",
+        LongRangeGraph(net),
+        [
+            Port("x", "float32", ["batch", "time", p.input_size], f"the {m.config.task} inputs"),
+            Port("lengths", "int64", ["batch"], "real steps per sequence"),
+            Port("h0", "float32", [L, "batch", H], f"initial hidden {state}"),
+            Port("c0", "float32", [L, "batch", H], f"initial cell {state}"),
+        ],
+        [
+            Port(
+                "y",
+                "float32",
+                y,
+                "the prediction" + (" at every step" if p.per_step else " from each sequence's last step"),
+            ),
+            Port("h", "float32", [L, "batch", H], "hidden state after each sequence's last real step"),
+            Port("c", "float32", [L, "batch", H], "cell state after each sequence's last real step"),
+        ],
+        example,
+    )
     return ExportPlan("longrange", [graph], {}, {"task": m.config.task, "per_step": p.per_step})

@@ -89,5 +89,3 @@ def plot_sweep(rows: list[dict], cfg: LongRangeConfig, png: Path) -> Path:
 def markdown(rows: list[dict], columns: list[str]) -> str:
     head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
     return head + "".join("| " + " | ".join(str(r[c]) for c in columns) + " |\n" for r in rows)
-
-

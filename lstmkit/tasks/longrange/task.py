@@ -65,5 +65,3 @@ class LongRangeTask:
 
     def saved_state(self) -> dict[str, Any]:
         return {}
-
-

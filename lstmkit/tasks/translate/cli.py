@@ -24,7 +24,7 @@ from lstmkit.config import add_arguments, from_dict
 from lstmkit.data.parallel import read_lines
 from lstmkit.data.timeseries import DataError
 from lstmkit.errors import UsageError
-from lstmkit.tasks import load_as
+from lstmkit.tasks.translate import SPEC
 from lstmkit.tasks.translate.config import DecodeConfig
 
 EXAMPLES = """examples:
@@ -51,8 +51,10 @@ def _decode_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _table(report: dict) -> str:
     out = report["outputs"][report["best"]]["scores"]
-    return (f"{table(report['table'], ['method', 'bleu', 'chrf', 'exact', 'sentences_per_s'])}\n\n"
-            f"BLEU signature: {out['bleu_signature']}\nchrF signature: {out['chrf_signature']}")  # fmt: skip
+    return (
+        f"{table(report['table'], ['method', 'bleu', 'chrf', 'exact', 'sentences_per_s'])}\n\n"
+        f"BLEU signature: {out['bleu_signature']}\nchrF signature: {out['chrf_signature']}"
+    )
 
 
 def _write(report: dict, out: Path) -> list[Path]:
@@ -73,19 +75,40 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
 
     quiet_lightning()
     run = run_config(args, spec)
-    t = Translator(config=run.task, train=run.train, decode=from_dict(DecodeConfig, _decode_options(args),
-                                                                      where="the command line")).fit()
+    t = Translator(
+        config=run.task,
+        train=run.train,
+        decode=from_dict(DecodeConfig, _decode_options(args), where="the command line"),
+    ).fit()
     assert t.run_dir is not None
     r = t.report
     files = _write(r, t.run_dir) if "table" in r else []
-    payload = {"run": str(t.run_dir), "model": str(t.run_dir / "model"), "data": r["data"], "val": r["val"],
-               **({"test": r["test"], "table": r["table"], "best": r["best"]} if "table" in r else {}),
-               "files": [str(f) for f in files]}  # fmt: skip
+    payload = {
+        "run": str(t.run_dir),
+        "model": str(t.run_dir / "model"),
+        "data": r["data"],
+        "val": r["val"],
+        **({"test": r["test"], "table": r["table"], "best": r["best"]} if "table" in r else {}),
+        "files": [str(f) for f in files],
+    }
     d = r["data"]
-    head = (f"{d['source']}: {d['kept']} training pairs ({d['dropped_long']} longer than --max-tokens dropped), "
-            f"vocabularies {d['src_vocab']}/{d['tgt_vocab']}; validation nll {r['val'].get('nll', float('nan')):.3f}")
-    emit(args, payload, lambda: head + (f"\n\ntest split ({d['test']} pairs, never trained or selected on)\n\n"
-                                        f"{_table(r)}\n\nwritten: {', '.join(map(str, files))}" if files else ""))
+    head = (
+        f"{d['source']}: {d['kept']} training pairs ({d['dropped_long']} longer than --max-tokens dropped), "
+        f"vocabularies {d['src_vocab']}/{d['tgt_vocab']}; validation nll {r['val'].get('nll', float('nan')):.3f}"
+    )
+    emit(
+        args,
+        payload,
+        lambda: (
+            head
+            + (
+                f"\n\ntest split ({d['test']} pairs, never trained or selected on)\n\n"
+                f"{_table(r)}\n\nwritten: {', '.join(map(str, files))}"
+                if files
+                else ""
+            )
+        ),
+    )
 
 
 def _pairs(args: argparse.Namespace, t: Any) -> Any:
@@ -99,11 +122,16 @@ def _pairs(args: argparse.Namespace, t: Any) -> Any:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    t = load_as(args.model, "translate")
+    t = SPEC.load(args.model)
     report = t.evaluate(_pairs(args, t), t.default_decodings(t.options(**_decode_options(args))))
     files = _write(report, Path(args.out)) if args.out else []
-    payload = {"test": report["test"], "table": report["table"], "best": report["best"], "n": report["n"],
-               "files": [str(f) for f in files]}  # fmt: skip
+    payload = {
+        "test": report["test"],
+        "table": report["table"],
+        "best": report["best"],
+        "n": report["n"],
+        "files": [str(f) for f in files],
+    }
     emit(args, payload, lambda: f"{report['split']}: {report['n']} pairs\n\n{_table(report)}")
 
 
@@ -120,8 +148,9 @@ def _lines(stream: BinaryIO, where: str, out: queue.Queue) -> None:
         out.put(None)
 
 
-def stream_translate(t: Any, source: BinaryIO, sink: TextIO, opts: Any, n_best: int, where: str,
-                     batch: int = 64) -> int:  # fmt: skip
+def stream_translate(
+    t: Any, source: BinaryIO, sink: TextIO, opts: Any, n_best: int, where: str, batch: int = 64
+) -> int:
     """Translate lines as they arrive (whatever is waiting is decoded together, up to `batch`); one output line
     per input line (n-best: n lines `i ||| translation ||| score`), flushed after every batch. Returns the count."""
     pending: queue.Queue = queue.Queue()
@@ -157,7 +186,8 @@ def _emit_lines(t: Any, lines: list[str], sink: TextIO, opts: Any, n_best: int, 
 
 
 def _load(path: str, runtime: str = "torch") -> Any:
-    return load_model(path, "translate", runtime)
+    return load_model(path, SPEC, runtime)
+
 
 def _predict(args: argparse.Namespace) -> None:
     t = _load(args.model, args.runtime)
@@ -179,18 +209,26 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _align(args: argparse.Namespace) -> None:
-    t = load_as(args.model, "translate")
+    t = SPEC.load(args.model)
     png, text = t.align(args.text, args.out, **_decode_options(args))
     emit(args, {"translation": text, "png": str(png)}, lambda: f"{text}\nwritten: {png}")
 
 
 def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
-    group = sub.add_parser("translate", help="translate sentences: train, evaluate (sacreBLEU), predict, align",
-                           description="An attentional LSTM encoder-decoder with beam search.", epilog=EXAMPLES,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    group = sub.add_parser(
+        "translate",
+        help="translate sentences: train, evaluate (sacreBLEU), predict, align",
+        description="An attentional LSTM encoder-decoder with beam search.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     verbs = group.add_subparsers(title="verbs", metavar="<verb>", required=True)
-    train = verbs.add_parser("train", help="train, then score the test split: copy baseline, greedy, beam search",
-                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    train = verbs.add_parser(
+        "train",
+        help="train, then score the test split: copy baseline, greedy, beam search",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_config_flags(train, spec)
     _decode_flags(train)
     train.set_defaults(func=lambda a: _train(a, spec))

@@ -15,13 +15,17 @@ class TranslateConfig:
     """Encoder-decoder translation: parallel data, subword vocabularies, the BiLSTM encoder and the attentional
     LSTM decoder."""
 
-    data: str | None = option(None, "a TSV of pairs (source<TAB>target), a CSV/Parquet/JSONL table with --src-col and "
-                              "--tgt-col, or a built-in corpus (numbers-en-de, numbers-en-fr, ...)",
-                              metavar="PATH|DATASET")
+    data: str | None = option(
+        None,
+        "a TSV of pairs (source<TAB>target), a CSV/Parquet/JSONL table with --src-col and "
+        "--tgt-col, or a built-in corpus (numbers-en-de, numbers-en-fr, ...)",
+        metavar="PATH|DATASET",
+    )
     src: str | None = option(None, "training source sentences, one per line (.gz allowed); with --tgt", metavar="FILE")
     tgt: str | None = option(None, "training target sentences, line-aligned with --src", metavar="FILE")
-    val_src: str | None = option(None, "validation source file (default: a share of the training pairs)",
-                                 metavar="FILE")
+    val_src: str | None = option(
+        None, "validation source file (default: a share of the training pairs)", metavar="FILE"
+    )
     val_tgt: str | None = option(None, "validation target file, line-aligned with --val-src", metavar="FILE")
     test_src: str | None = option(None, "test source file (default: a share of the training pairs)", metavar="FILE")
     test_tgt: str | None = option(None, "test target file, line-aligned with --test-src", metavar="FILE")
@@ -30,17 +34,22 @@ class TranslateConfig:
     val_fraction: float = option(0.05, "share of the pairs held out for validation when no --val-src is given")
     test_fraction: float = option(0.05, "share of the pairs held out as the test set when no --test-src is given")
     corpus_size: int = option(30_000, "built-in numbers corpora: pairs generated")
-    tokenizer: Literal["bpe", "char"] = option("bpe", "subwords: byte-level BPE (Hugging Face tokenizers) or characters")
-    joint_vocab: bool = option(True, "one BPE vocabulary for both languages (shared subwords, e.g. names); "
-                               "--no-joint-vocab: one per side")
+    tokenizer: Literal["bpe", "char"] = option(
+        "bpe", "subwords: byte-level BPE (Hugging Face tokenizers) or characters"
+    )
+    joint_vocab: bool = option(
+        True, "one BPE vocabulary for both languages (shared subwords, e.g. names); --no-joint-vocab: one per side"
+    )
     vocab_size: int = option(8000, "BPE vocabulary size (joint, or per side)")
-    max_tokens: int = option(100, "training pairs with more tokens than this on either side are dropped (counted "
-                             "and reported)")
+    max_tokens: int = option(
+        100, "training pairs with more tokens than this on either side are dropped (counted and reported)"
+    )
     embedding_size: int = option(256, "token embedding size (both sides)")
     hidden_size: int = option(256, "LSTM hidden units (the encoder's per direction, the decoder's)")
     num_layers: int = option(1, "stacked LSTM layers in the encoder and the decoder")
     attention: Literal["general", "dot", "bahdanau"] = option(
-        "general", "attention score: Luong general (q·W m), Luong dot (q·m) or Bahdanau's additive MLP")
+        "general", "attention score: Luong general (q·W m), Luong dot (q·m) or Bahdanau's additive MLP"
+    )
     input_feed: bool = option(True, "feed each step's attentional vector into the next step (Luong et al. 2015)")
     tie_embeddings: bool = option(True, "the output layer shares the target embedding's weights (Press & Wolf 2017)")
     dropout: float = option(0.3, "dropout on embeddings, between layers and on the attentional vector")
@@ -73,11 +82,16 @@ class DecodeConfig:
     n_best: int = option(1, "translations returned per sentence, best first (<= --beam-size)")
     # wu + coverage 0.2: the best of five decodings on Multi30k's validation split (BENCHMARKS.md, translate)
     length_penalty: Literal["none", "avg", "wu"] = option(
-        "wu", "normalise a finished hypothesis's log-probability: none, by its length (avg), or by Wu et al.'s "
-        "((5 + length) / 6) ** alpha")
+        "wu",
+        "normalise a finished hypothesis's log-probability: none, by its length (avg), or by Wu et al.'s "
+        "((5 + length) / 6) ** alpha",
+    )
     alpha: float = option(0.6, "the Wu length penalty's exponent")
-    coverage_penalty: float = option(0.2, "Wu et al.'s coverage penalty weight beta: beta * sum over source tokens "
-                                     "of log(min(attention received, 1)) (0: off)")
+    coverage_penalty: float = option(
+        0.2,
+        "Wu et al.'s coverage penalty weight beta: beta * sum over source tokens "
+        "of log(min(attention received, 1)) (0: off)",
+    )
     block_ngram: int = option(0, "never repeat an n-gram of this size within a hypothesis (0: off)")
     min_length: int = option(0, "tokens generated before the end of sentence may come")
     max_length: int = option(200, "tokens generated at most")
@@ -85,8 +99,9 @@ class DecodeConfig:
 
     def __post_init__(self) -> None:
         if self.beam_size < 1 or not 1 <= self.n_best <= self.beam_size:
-            raise ConfigError(f"beam_size must be >= 1 and n_best in [1, beam_size]; got {self.beam_size}, "
-                              f"{self.n_best}")  # fmt: skip
+            raise ConfigError(
+                f"beam_size must be >= 1 and n_best in [1, beam_size]; got {self.beam_size}, {self.n_best}"
+            )
         if self.max_length < 1 or self.min_length < 0 or self.min_length >= self.max_length:
             raise ConfigError("max_length must be >= 1 and min_length in [0, max_length)")
         if self.alpha < 0 or self.coverage_penalty < 0 or self.block_ngram < 0 or self.max_length_ratio < 0:

@@ -72,8 +72,9 @@ def coverage_penalty(coverage: np.ndarray, beta: float) -> float:
 
 
 def final_score(logprob: float, length: int, coverage: np.ndarray, opts: DecodeConfig) -> float:
-    return logprob / length_penalty(opts.length_penalty, length, opts.alpha) + coverage_penalty(coverage,
-                                                                                                opts.coverage_penalty)
+    return logprob / length_penalty(opts.length_penalty, length, opts.alpha) + coverage_penalty(
+        coverage, opts.coverage_penalty
+    )
 
 
 def _bound(best_alive: float, limit: int, opts: DecodeConfig) -> float:
@@ -139,7 +140,9 @@ def greedy(stepper: Stepper, src: np.ndarray, lengths: np.ndarray, opts: DecodeC
             attn[b].append(np.array(w[r]))
             if tok == EOS:
                 a = np.stack(attn[b])  # (T, S)
-                out[b] = Hypothesis(seqs[b], logprob[b], final_score(logprob[b], t + 1, _coverage(a, int(lengths[b])), opts), a)
+                out[b] = Hypothesis(
+                    seqs[b], logprob[b], final_score(logprob[b], t + 1, _coverage(a, int(lengths[b])), opts), a
+                )
             else:
                 seqs[b].append(tok)
                 keep.append(r)
@@ -184,7 +187,9 @@ def beam_search(stepper: Stepper, src: np.ndarray, lengths: np.ndarray, opts: De
                     if rank >= K:
                         continue  # an end of sentence counts when it is among the K best (beam 1 = greedy)
                     h = hist[row]
-                    finished[b].append(Hypothesis(seqs[row], s, final_score(s, t + 1, _coverage(h, int(lengths[b])), opts), h))
+                    finished[b].append(
+                        Hypothesis(seqs[row], s, final_score(s, t + 1, _coverage(h, int(lengths[b])), opts), h)
+                    )
                 elif len(alive) < K:
                     alive.append((row, tok, s))
             if _done(finished[b], alive, t, limits[b], opts):

@@ -11,7 +11,18 @@ from torch import Tensor
 from lstmkit.data.parallel import Parallel
 from lstmkit.tasks.translate.vocab import BOS, EOS, PAD, SPECIALS, Vocabularies
 
-__all__ = ["BOS", "EOS", "PAD", "SPECIALS", "Batch", "PairBatches", "Vocabularies", "encode_pairs", "make_batch", "pad_ids"]
+__all__ = [
+    "BOS",
+    "EOS",
+    "PAD",
+    "SPECIALS",
+    "Batch",
+    "PairBatches",
+    "Vocabularies",
+    "encode_pairs",
+    "make_batch",
+    "pad_ids",
+]
 Batch = dict[str, Tensor]
 
 

@@ -15,8 +15,15 @@ def corpus_scores(hyps: list[str], refs: list[str], lowercase: bool = False) -> 
     bleu, chrf = BLEU(lowercase=lowercase), CHRF(lowercase=lowercase)
     b, c = bleu.corpus_score(hyps, [refs]), chrf.corpus_score(hyps, [refs])
     exact = sum(h.strip() == r.strip() for h, r in zip(hyps, refs)) / max(len(refs), 1)
-    return {"bleu": round(b.score, 2), "chrf": round(c.score, 2), "exact": round(100 * exact, 2), "bleu_signature": str(bleu.get_signature()),
-            "chrf_signature": str(chrf.get_signature()), "bleu_detail": str(b), "n": len(hyps)}  # fmt: skip
+    return {
+        "bleu": round(b.score, 2),
+        "chrf": round(c.score, 2),
+        "exact": round(100 * exact, 2),
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf_signature": str(chrf.get_signature()),
+        "bleu_detail": str(b),
+        "n": len(hyps),
+    }
 
 
 def copy_baseline(srcs: list[str], refs: list[str]) -> dict[str, Any]:

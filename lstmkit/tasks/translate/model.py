@@ -40,8 +40,9 @@ class Memory:
 
     def select(self, index: Tensor) -> Memory:
         """Rows `index` (e.g. each sentence repeated per beam, or the sentences still being decoded)."""
-        return Memory(self.values.index_select(0, index), self.keys.index_select(0, index),
-                      self.mask.index_select(0, index))  # fmt: skip
+        return Memory(
+            self.values.index_select(0, index), self.keys.index_select(0, index), self.mask.index_select(0, index)
+        )
 
 
 class Attention(nn.Module):
@@ -69,17 +70,28 @@ class Attention(nn.Module):
 
 
 class Seq2Seq(nn.Module):
-    def __init__(self, src_vocab: int, tgt_vocab: int, embedding_size: int = 256, hidden_size: int = 256,
-                 num_layers: int = 1, attention: str = "general", input_feed: bool = True,
-                 tie_embeddings: bool = True, dropout: float = 0.0, weight_drop: float = 0.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        src_vocab: int,
+        tgt_vocab: int,
+        embedding_size: int = 256,
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        attention: str = "general",
+        input_feed: bool = True,
+        tie_embeddings: bool = True,
+        dropout: float = 0.0,
+        weight_drop: float = 0.0,
+    ) -> None:
         super().__init__()
         E, H, L = embedding_size, hidden_size, num_layers
         self.H, self.L, self.input_feed = H, L, input_feed
         self.A = E if tie_embeddings else H
         self.src_embed = nn.Embedding(src_vocab, E, padding_idx=PAD)
         self.tgt_embed = nn.Embedding(tgt_vocab, E, padding_idx=PAD)
-        self.encoder = LSTM(E, H, L, batch_first=True, bidirectional=True, dropout=dropout if L > 1 else 0.0,
-                            weight_drop=weight_drop)  # fmt: skip
+        self.encoder = LSTM(
+            E, H, L, batch_first=True, bidirectional=True, dropout=dropout if L > 1 else 0.0, weight_drop=weight_drop
+        )
         self.memory_proj = nn.Linear(2 * H, H)  # both directions -> the memory's size
         self.bridge_h, self.bridge_c = nn.Linear(2 * H, H), nn.Linear(2 * H, H)  # encoder final -> decoder initial
         feed = self.A if input_feed else 0
@@ -183,8 +195,9 @@ class TorchStepper:
 
     @torch.no_grad()
     def step(self, y: Any) -> tuple[Any, Any]:
-        logp, self.state, self.feed, w = self.net.step(torch.as_tensor(y, device=self.device), self.state, self.feed,
-                                                       self.memory)  # fmt: skip
+        logp, self.state, self.feed, w = self.net.step(
+            torch.as_tensor(y, device=self.device), self.state, self.feed, self.memory
+        )
         return logp.cpu().numpy(), w.float().cpu().numpy()
 
     def select(self, rows: Any, memory_rows: Any = None) -> None:

@@ -47,8 +47,9 @@ class DecoderStepGraph(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, y: Tensor, h: Tensor, c: Tensor, feed: Tensor, values: Tensor, keys: Tensor,
-                src_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
+    def forward(
+        self, y: Tensor, h: Tensor, c: Tensor, feed: Tensor, values: Tensor, keys: Tensor, src_lengths: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         memory = Memory(values, keys, _mask(src_lengths, values.shape[1]))
         logp, (h, c), feed, w = self.net.step(y, (h, c), feed, memory)
         return logp, h, c, feed, w
@@ -71,31 +72,62 @@ def export_plan(t: Any) -> ExportPlan:
         lengths = torch.randint(1, s + 1, (b,), generator=g)
         lengths[0] = s
         r = lambda *shape: 0.5 * torch.randn(*shape, generator=g)  # noqa: E731
-        return {"y": torch.randint(SPECIALS, V, (b,), generator=g), "h": r(L, b, H), "c": r(L, b, H), "feed": r(b, A),
-                "values": r(b, s, H), "keys": r(b, s, H), "src_lengths": lengths}  # fmt: skip
+        return {
+            "y": torch.randint(SPECIALS, V, (b,), generator=g),
+            "h": r(L, b, H),
+            "c": r(L, b, H),
+            "feed": r(b, A),
+            "values": r(b, s, H),
+            "keys": r(b, s, H),
+            "src_lengths": lengths,
+        }
 
     state = "decoder state (L, batch, H): the encoder's h0/c0 before the first step"
     mem = "the encoder's memory (keep it for every step; reorder it with the beams)"
-    encoder = Graph("encoder", EncoderGraph(net), [
-        Port("src", "int64", ["batch", "src_time"], "source ids (vocab.json src tokenizer ids + 3; 0 pads)"),
-        Port("src_lengths", "int64", ["batch"], "real source tokens per sentence"),
-    ], [
-        Port("values", "float32", ["batch", "src_time", H], mem), Port("keys", "float32", ["batch", "src_time", H], mem),
-        Port("h0", "float32", [L, "batch", H], "the decoder's initial hidden state"),
-        Port("c0", "float32", [L, "batch", H], "the decoder's initial cell state"),
-    ], encoder_example)  # fmt: skip
-    step = Graph("decoder_step", DecoderStepGraph(net), [
-        Port("y", "int64", ["batch"], f"the previous target token (BOS = {BOS} at the first step)"),
-        Port("h", "float32", [L, "batch", H], f"hidden {state}"), Port("c", "float32", [L, "batch", H], f"cell {state}"),
-        Port("feed", "float32", ["batch", A], "the previous attentional vector (zeros at the first step)"),
-        Port("values", "float32", ["batch", "src_time", H], mem), Port("keys", "float32", ["batch", "src_time", H], mem),
-        Port("src_lengths", "int64", ["batch"], "real source tokens per sentence (attention ignores the rest)"),
-    ], [
-        Port("logp", "float32", ["batch", V], f"log-probabilities of the next token (EOS = {EOS})"),
-        Port("h_out", "float32", [L, "batch", H], "new hidden state"), Port("c_out", "float32", [L, "batch", H], "new cell state"),
-        Port("feed_out", "float32", ["batch", A], "the new attentional vector (next step's feed)"),
-        Port("attention", "float32", ["batch", "src_time"], "where this step looked (sums to 1 over real tokens)"),
-    ], step_example)  # fmt: skip
-    meta = {"pad": PAD, "bos": BOS, "eos": EOS, "specials": SPECIALS, "num_layers": L, "hidden_size": H,
-            "feed_size": A, "decoding": to_dict(t.decoding)}  # fmt: skip
+    encoder = Graph(
+        "encoder",
+        EncoderGraph(net),
+        [
+            Port("src", "int64", ["batch", "src_time"], "source ids (vocab.json src tokenizer ids + 3; 0 pads)"),
+            Port("src_lengths", "int64", ["batch"], "real source tokens per sentence"),
+        ],
+        [
+            Port("values", "float32", ["batch", "src_time", H], mem),
+            Port("keys", "float32", ["batch", "src_time", H], mem),
+            Port("h0", "float32", [L, "batch", H], "the decoder's initial hidden state"),
+            Port("c0", "float32", [L, "batch", H], "the decoder's initial cell state"),
+        ],
+        encoder_example,
+    )
+    step = Graph(
+        "decoder_step",
+        DecoderStepGraph(net),
+        [
+            Port("y", "int64", ["batch"], f"the previous target token (BOS = {BOS} at the first step)"),
+            Port("h", "float32", [L, "batch", H], f"hidden {state}"),
+            Port("c", "float32", [L, "batch", H], f"cell {state}"),
+            Port("feed", "float32", ["batch", A], "the previous attentional vector (zeros at the first step)"),
+            Port("values", "float32", ["batch", "src_time", H], mem),
+            Port("keys", "float32", ["batch", "src_time", H], mem),
+            Port("src_lengths", "int64", ["batch"], "real source tokens per sentence (attention ignores the rest)"),
+        ],
+        [
+            Port("logp", "float32", ["batch", V], f"log-probabilities of the next token (EOS = {EOS})"),
+            Port("h_out", "float32", [L, "batch", H], "new hidden state"),
+            Port("c_out", "float32", [L, "batch", H], "new cell state"),
+            Port("feed_out", "float32", ["batch", A], "the new attentional vector (next step's feed)"),
+            Port("attention", "float32", ["batch", "src_time"], "where this step looked (sums to 1 over real tokens)"),
+        ],
+        step_example,
+    )
+    meta = {
+        "pad": PAD,
+        "bos": BOS,
+        "eos": EOS,
+        "specials": SPECIALS,
+        "num_layers": L,
+        "hidden_size": H,
+        "feed_size": A,
+        "decoding": to_dict(t.decoding),
+    }
     return ExportPlan("translate", [encoder, step], {"vocab": vocab.to_dict()}, meta)

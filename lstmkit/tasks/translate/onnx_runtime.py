@@ -10,7 +10,7 @@ import numpy as np
 
 from lstmkit.config import from_dict, to_dict
 from lstmkit.deploy.records import frame_of, records_of
-from lstmkit.tasks.translate import records
+from lstmkit.tasks.translate import SPEC, records
 from lstmkit.tasks.translate.config import DecodeConfig, decoding_with
 from lstmkit.tasks.translate.decode import Hypothesis, decode_texts
 from lstmkit.tasks.translate.vocab import Vocabularies
@@ -29,8 +29,18 @@ class OnnxStepper:
         self.feed = np.zeros((len(self.lengths), self.A), np.float32)
 
     def step(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out = self.runner.run("decoder_step", {"y": y, "h": self.h, "c": self.c, "feed": self.feed, "values": self.values,
-                                               "keys": self.keys, "src_lengths": self.lengths})  # fmt: skip
+        out = self.runner.run(
+            "decoder_step",
+            {
+                "y": y,
+                "h": self.h,
+                "c": self.c,
+                "feed": self.feed,
+                "values": self.values,
+                "keys": self.keys,
+                "src_lengths": self.lengths,
+            },
+        )
         self.h, self.c, self.feed = out["h_out"], out["c_out"], out["feed_out"]
         return out["logp"], out["attention"]
 
@@ -42,7 +52,8 @@ class OnnxStepper:
 
 
 class OnnxTranslator:
-    task = "translate"
+    task = SPEC.name
+    capabilities = SPEC.capabilities
 
     def __init__(self, runner: Any) -> None:
         self.runner = runner
@@ -58,7 +69,6 @@ class OnnxTranslator:
     def translate(self, texts: str | list[str], **decode: Any) -> list[str]:
         texts = [texts] if isinstance(texts, str) else list(texts)
         return [self.vocab.decode_tgt(h[0].tokens) for h in self.hypotheses(texts, self.options(**decode))]
-
 
     # ---- the inference protocol (serving)
 

@@ -11,8 +11,14 @@ def schema(decoding: dict[str, Any]) -> dict[str, Any]:
     """One input record is a source sentence; one output record its best translation and its score."""
     inp = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
     out = {"type": "object", "properties": {"translation": {"type": "string"}, "score": {"type": "number"}}}
-    return {"task": "translate", "stateful": False, "per_record": True, "input": inp, "output": out,
-            "decoding": decoding}  # fmt: skip
+    return {
+        "task": "translate",
+        "stateful": False,
+        "per_record": True,
+        "input": inp,
+        "output": out,
+        "decoding": decoding,
+    }
 
 
 def predict_records(model: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -19,8 +19,18 @@ NAME = "translate"
 
 
 def build_model(cfg: TranslateConfig, vocab: Vocabularies) -> Seq2Seq:
-    return Seq2Seq(vocab.src_size, vocab.tgt_size, cfg.embedding_size, cfg.hidden_size, cfg.num_layers,
-                   cfg.attention, cfg.input_feed, cfg.tie_embeddings, cfg.dropout, cfg.weight_drop)  # fmt: skip
+    return Seq2Seq(
+        vocab.src_size,
+        vocab.tgt_size,
+        cfg.embedding_size,
+        cfg.hidden_size,
+        cfg.num_layers,
+        cfg.attention,
+        cfg.input_feed,
+        cfg.tie_embeddings,
+        cfg.dropout,
+        cfg.weight_drop,
+    )
 
 
 def token_loss(model: nn.Module, batch: Batch, smoothing: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
@@ -40,7 +50,9 @@ class TranslateTask:
     name = NAME
     monitor, monitor_mode = "nll", "min"
 
-    def __init__(self, cfg: TranslateConfig, vocab: Vocabularies, train: tuple[list, list], val: tuple[list, list]) -> None:
+    def __init__(
+        self, cfg: TranslateConfig, vocab: Vocabularies, train: tuple[list, list], val: tuple[list, list]
+    ) -> None:
         self.cfg, self.vocab, self.train, self.val = cfg, vocab, train, val
 
     def build_model(self) -> nn.Module:

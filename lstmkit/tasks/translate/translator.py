@@ -28,7 +28,7 @@ from lstmkit.deploy.protocol import Probe, RequestError, frame_of, records_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
 from lstmkit.tasks.spec import saved_run, saved_state
-from lstmkit.tasks.translate import records
+from lstmkit.tasks.translate import SPEC, records
 from lstmkit.tasks.translate.config import DecodeConfig, TranslateConfig, decoding_with
 from lstmkit.tasks.translate.decode import Hypothesis, decode_texts
 from lstmkit.tasks.translate.features import BOS, EOS, Vocabularies, encode_pairs, make_batch
@@ -53,15 +53,25 @@ class Translator:
     Options are TranslateConfig fields (data, vocabulary, model), TrainConfig fields (epochs, lr, ...) and
     DecodeConfig fields (beam_size, length_penalty, ...: the decoding used by evaluate and translate)."""
 
-    task = NAME
+    task = SPEC.name
+    capabilities = SPEC.capabilities
 
-    def __init__(self, *, config: TranslateConfig | None = None, train: TrainConfig | None = None,
-                 decode: DecodeConfig | None = None, **options: Any) -> None:  # fmt: skip
-        from lstmkit.tasks.translate import SPEC
-
+    def __init__(
+        self,
+        *,
+        config: TranslateConfig | None = None,
+        train: TrainConfig | None = None,
+        decode: DecodeConfig | None = None,
+        **options: Any,
+    ) -> None:
         dec = {k: options.pop(k) for k in list(options) if k in DECODE_FIELDS}
-        run = resolve_run(TranslateConfig, SPEC.train_defaults, base=config_objects(config, train), options=options,
-                          where="Translator")  # fmt: skip
+        run = resolve_run(
+            TranslateConfig,
+            SPEC.train_defaults,
+            base=config_objects(config, train),
+            options=options,
+            where="Translator",
+        )
         self.config, self.train_config = run.task, run.train
         self.decoding = decoding_with(decode or DecodeConfig(), **dec)
         self.net: Seq2Seq | None = None
@@ -78,7 +88,9 @@ class Translator:
         if data is None and c.src:
             return read_parallel(c.src, c.tgt)
         if data is None:
-            raise UsageError("no data to train on: --data PAIRS.tsv | a built-in corpus (numbers-en-de), or --src/--tgt")
+            raise UsageError(
+                "no data to train on: --data PAIRS.tsv | a built-in corpus (numbers-en-de), or --src/--tgt"
+            )
         langs = numbers_name(str(data))
         if langs:
             return numbers_corpus(*langs, n=c.corpus_size, seed=self.train_config.seed)
@@ -119,9 +131,16 @@ class Translator:
         result = fit(TranslateTask(c, self.vocab, tuple(train_ids), val_ids), self.train_config)
         self.net, self.run_dir = result.model.eval(), result.run_dir
         self.report = self.evaluate(test) if len(test) else {}
-        self.report["data"] = {"train": len(train), "kept": len(train_ids[0]), "dropped_long": dropped,
-                               "val": len(val), "test": len(test), "source": train.source,
-                               "src_vocab": self.vocab.src_size, "tgt_vocab": self.vocab.tgt_size}  # fmt: skip
+        self.report["data"] = {
+            "train": len(train),
+            "kept": len(train_ids[0]),
+            "dropped_long": dropped,
+            "val": len(val),
+            "test": len(test),
+            "source": train.source,
+            "src_vocab": self.vocab.src_size,
+            "tgt_vocab": self.vocab.tgt_size,
+        }
         self.report["val"] = {k.removeprefix("val_"): v for k, v in result.metrics.items()}
         self.report["steps"] = result.steps
         return self
@@ -152,8 +171,10 @@ class Translator:
         vocab = self._ready()[1]
         opts = self.options(**decode)
         opts = dataclasses.replace(opts, beam_size=max(opts.beam_size, n), n_best=n)
-        return [[{"translation": vocab.decode_tgt(h.tokens), "score": h.score} for h in hyps]
-                for hyps in self.hypotheses(list(texts), opts)]  # fmt: skip
+        return [
+            [{"translation": vocab.decode_tgt(h.tokens), "score": h.score} for h in hyps]
+            for hyps in self.hypotheses(list(texts), opts)
+        ]
 
     def evaluate(self, data: str | Path | Parallel, decodings: dict[str, DecodeConfig] | None = None) -> dict[str, Any]:
         """sacreBLEU and chrF on `data` (pairs) for each decoding (default: greedy and the configured beam),
@@ -170,8 +191,14 @@ class Translator:
             rows.append({"method": name, **_brief(scores), "sentences_per_s": round(len(hyps) / seconds, 1)})
             outputs[name] = {"scores": scores, "hypotheses": hyps}
         best = max(outputs, key=lambda k: outputs[k]["scores"]["bleu"])
-        return {"table": rows, "test": outputs[best]["scores"], "best": best, "outputs": outputs,
-                "split": pairs.source, "n": len(pairs)}  # fmt: skip
+        return {
+            "table": rows,
+            "test": outputs[best]["scores"],
+            "best": best,
+            "outputs": outputs,
+            "split": pairs.source,
+            "n": len(pairs),
+        }
 
     def default_decodings(self, beam: DecodeConfig | None = None) -> dict[str, DecodeConfig]:
         """Greedy, and `beam` (default: the configured decoding) when it is a beam search."""
@@ -222,15 +249,26 @@ class Translator:
         def loss_of_output(out: torch.Tensor) -> torch.Tensor:
             return net.teacher_forced_loss(out, lengths, state, tgt)
 
-        return Probe(net.encoder, e, lengths, loss_of_output, [vocab.src_pieces(ids)],
-                     "the cross-entropy of the model's own translation")  # fmt: skip
+        return Probe(
+            net.encoder,
+            e,
+            lengths,
+            loss_of_output,
+            [vocab.src_pieces(ids)],
+            "the cross-entropy of the model's own translation",
+        )
 
     def save(self, path: str | Path) -> Path:
         from lstmkit.deploy.saved_model import save_model
 
         net, vocab = self._ready()
-        return save_model(path, task=NAME, config=RunConfig(self.config, self.train_config).to_dict(),
-                          tensors=net.state_dict(), state={"vocab": vocab.to_dict(), "decode": to_dict(self.decoding)})  # fmt: skip
+        return save_model(
+            path,
+            task=NAME,
+            config=RunConfig(self.config, self.train_config).to_dict(),
+            tensors=net.state_dict(),
+            state={"vocab": vocab.to_dict(), "decode": to_dict(self.decoding)},
+        )
 
 
 def _brief(scores: dict[str, Any]) -> dict[str, Any]:
@@ -238,7 +276,9 @@ def _brief(scores: dict[str, Any]) -> dict[str, Any]:
 
 
 def _penalties(opts: DecodeConfig) -> str:
-    parts = [{"none": "no length penalty", "avg": "length-averaged", "wu": f"Wu alpha {opts.alpha:g}"}[opts.length_penalty]]
+    parts = [
+        {"none": "no length penalty", "avg": "length-averaged", "wu": f"Wu alpha {opts.alpha:g}"}[opts.length_penalty]
+    ]
     if opts.coverage_penalty:
         parts.append(f"coverage beta {opts.coverage_penalty:g}")
     if opts.block_ngram:

@@ -29,8 +29,11 @@ class Vocabularies:
         if joint:
             tok = build_tokenizer(kind, "\n".join(train.src + train.tgt), vocab_size).to_dict()
             return cls(tok, tok, True)
-        return cls(build_tokenizer(kind, "\n".join(train.src), vocab_size).to_dict(),
-                   build_tokenizer(kind, "\n".join(train.tgt), vocab_size).to_dict(), False)  # fmt: skip
+        return cls(
+            build_tokenizer(kind, "\n".join(train.src), vocab_size).to_dict(),
+            build_tokenizer(kind, "\n".join(train.tgt), vocab_size).to_dict(),
+            False,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,8 +19,8 @@ from lstmkit.config import ConfigError, to_dict
 from lstmkit.data.text import Corpus, TextError
 from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, build_tokenizer
 from lstmkit.nn.state import detach_state
-from lstmkit.tasks.language.config import LanguageConfig
-from lstmkit.tasks.language.model import LanguageNet, State
+from lstmkit.tasks.lm.config import LanguageConfig
+from lstmkit.tasks.lm.model import LanguageNet, State
 
 NAME = "lm"
 Batch = dict[str, Any]
@@ -66,8 +66,12 @@ class StreamBatches:
         """Epoch `epoch`'s batches (its BPTT lengths drawn from (seed, epoch)): any epoch, on demand."""
         i = 0
         for k, n in enumerate(self._lengths(epoch)):
-            yield {"x": self.data[:, i : i + n], "y": self.data[:, i + 1 : i + 1 + n], "reset": k == 0,
-                   "scale": n / self.bptt}  # fmt: skip
+            yield {
+                "x": self.data[:, i : i + n],
+                "y": self.data[:, i + 1 : i + 1 + n],
+                "reset": k == 0,
+                "scale": n / self.bptt,
+            }
             i += n
 
     def __iter__(self) -> Iterator[Batch]:
@@ -77,15 +81,26 @@ class StreamBatches:
 def encode_text(tokenizer: CharTokenizer | BPETokenizer, text: str, what: str, need: int) -> Tensor:
     ids = tokenizer.encode(text)
     if len(ids) < need:
-        raise TextError(f"the {what} text has {len(ids)} tokens; at least {need} are needed (one batch): "
-                        "give more text or lower --batch-size/--bptt")  # fmt: skip
+        raise TextError(
+            f"the {what} text has {len(ids)} tokens; at least {need} are needed (one batch): "
+            "give more text or lower --batch-size/--bptt"
+        )
     return torch.tensor(ids, dtype=torch.long)
 
 
 def build_model(cfg: LanguageConfig, vocab_size: int) -> LanguageNet:
-    return LanguageNet(vocab_size, cfg.embedding_size, cfg.hidden_size, cfg.num_layers, cfg.tie_weights,
-                       cfg.embedding_dropout, cfg.input_dropout, cfg.hidden_dropout, cfg.output_dropout,
-                       cfg.weight_drop)  # fmt: skip
+    return LanguageNet(
+        vocab_size,
+        cfg.embedding_size,
+        cfg.hidden_size,
+        cfg.num_layers,
+        cfg.tie_weights,
+        cfg.embedding_dropout,
+        cfg.input_dropout,
+        cfg.hidden_dropout,
+        cfg.output_dropout,
+        cfg.weight_drop,
+    )
 
 
 def nll(model: nn.Module, batch: Batch, hx: State | None) -> tuple[Tensor, State]:
@@ -101,8 +116,13 @@ class LanguageTask:
     name = NAME
     monitor, monitor_mode = "loss", "min"
 
-    def __init__(self, cfg: LanguageConfig, corpus: Corpus, batch_size: int,
-                 tokenizer: CharTokenizer | BPETokenizer | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cfg: LanguageConfig,
+        corpus: Corpus,
+        batch_size: int,
+        tokenizer: CharTokenizer | BPETokenizer | None = None,
+    ) -> None:
         self.cfg, self.corpus = cfg, corpus
         self.tokenizer = tokenizer or build_tokenizer(cfg.tokenizer, corpus.train, cfg.vocab_size)
         self.train_ids = encode_text(self.tokenizer, corpus.train, "training", batch_size * (cfg.bptt + 1))
@@ -121,8 +141,10 @@ class LanguageTask:
         training: each process carries the state of its own stretch, as one process carries each stream's)."""
         part = len(self.train_ids) // world
         if part // batch_size < self.cfg.bptt + 1:
-            raise ConfigError(f"{len(self.train_ids)} training tokens are too few for {world} processes x "
-                              f"{batch_size} streams of at least bptt {self.cfg.bptt} + 1 tokens")  # fmt: skip
+            raise ConfigError(
+                f"{len(self.train_ids)} training tokens are too few for {world} processes x "
+                f"{batch_size} streams of at least bptt {self.cfg.bptt} + 1 tokens"
+            )
         mine = self.train_ids[rank * part : (rank + 1) * part]
         return StreamBatches(columns(mine, batch_size), self.cfg.bptt, self.cfg.variable_bptt, seed)
 

@@ -12,10 +12,15 @@ from lstmkit.config import ConfigError, option
 class LanguageConfig:
     """Language modelling: what to read, how to tokenize, the LSTM and its regularisation."""
 
-    text: str | None = option(None, "a UTF-8 file or folder (split 90/5/5 in order), or shakespeare",
-                              metavar="PATH|shakespeare")
-    val_text: str | None = option(None, "held-out UTF-8 file: its first half validates, its second half is the "
-                                  "reported test text; --text then trains in full", metavar="PATH")
+    text: str | None = option(
+        None, "a UTF-8 file or folder (split 90/5/5 in order), or shakespeare", metavar="PATH|shakespeare"
+    )
+    val_text: str | None = option(
+        None,
+        "held-out UTF-8 file: its first half validates, its second half is the "
+        "reported test text; --text then trains in full",
+        metavar="PATH",
+    )
     tokenizer: Literal["char", "bpe"] = option("char", "characters (with byte fallback) or byte-level BPE")
     vocab_size: int = option(2000, "BPE vocabulary size (char: the characters of the training text)")
     embedding_size: int = option(128, "token embedding size (= the decoder's input when weights are tied)")
@@ -38,4 +43,6 @@ class LanguageConfig:
         if self.bptt < 2:
             raise ConfigError(f"bptt must be >= 2, got {self.bptt}")
         if self.tokenizer == "bpe" and self.vocab_size < 300:
-            raise ConfigError(f"vocab_size must be >= 300 for byte-level BPE (256 bytes + merges), got {self.vocab_size}")
+            raise ConfigError(
+                f"vocab_size must be >= 300 for byte-level BPE (256 bytes + merges), got {self.vocab_size}"
+            )

@@ -13,8 +13,8 @@ import torch
 from torch import Tensor
 
 from lstmkit.errors import UsageError
-from lstmkit.tasks.language.model import LanguageNet
-from lstmkit.tasks.language.records import check_sampling
+from lstmkit.tasks.lm.model import LanguageNet
+from lstmkit.tasks.lm.records import check_sampling
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,23 @@ import sys
 from typing import Any
 
 from lstmkit.clitools import add_config_flags, add_runtime_flag, emit, load_model, quiet_lightning, run_config
+from lstmkit.tasks.lm import SPEC
 
 EXAMPLES = """examples:
   lstmkit lm train --text shakespeare --epochs 2 --out runs/lm/shakespeare
   lstmkit lm train --text my-notes/ --tokenizer bpe --vocab-size 4000
   lstmkit lm train --text train.txt --val-text heldout.txt     # held-out text of your own
   lstmkit lm evaluate --model runs/lm/shakespeare --text shakespeare --json
-  lstmkit lm generate --model runs/lm/shakespeare --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --top-p 0.95"""
+  lstmkit lm generate --model runs/lm/shakespeare --prompt "ROMEO:" --max-new-tokens 300 \\
+      --temperature 0.8 --top-p 0.95"""
 
 
 def _load(path: str, runtime: str = "torch") -> Any:
-    return load_model(path, "lm", runtime)
+    return load_model(path, SPEC, runtime)
+
 
 def _train(args: argparse.Namespace, spec: Any) -> None:
-    from lstmkit.tasks.language.lm import LanguageModel
+    from lstmkit.tasks.lm.lm import LanguageModel
 
     quiet_lightning()
     run = run_config(args, spec)
@@ -29,30 +32,54 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     test = lm.heldout()  # never trained or selected on; "split" says which text it is
     assert lm.corpus is not None
     val = lm.evaluate(lm.corpus.val)  # what `lm evaluate` of the saved model gives on the validation text
-    payload = {"run": str(lm.run_dir), "model": str(lm.run_dir / "model"), **lm.fit_metrics,
-               **{f"validation_{k}": v for k, v in val.items() if k in ("loss", "bpc", "perplexity")},
-               **{f"test_{k}": v for k, v in test.items()}}  # fmt: skip
+    payload = {
+        "run": str(lm.run_dir),
+        "model": str(lm.run_dir / "model"),
+        **lm.fit_metrics,
+        **{f"validation_{k}": v for k, v in val.items() if k in ("loss", "bpc", "perplexity")},
+        **{f"test_{k}": v for k, v in test.items()},
+    }
     sample = lm.generate("\n", max_new_tokens=200, temperature=0.8, seed=0)[0]
-    emit(args, payload, lambda: "\n".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
-                                          for k, v in payload.items()) + f"\nsample:\n{sample}")  # fmt: skip
+    emit(
+        args,
+        payload,
+        lambda: (
+            "\n".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}" for k, v in payload.items())
+            + f"\nsample:\n{sample}"
+        ),
+    )
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     m = _load(args.model, args.runtime).evaluate_file(args.text)
-    emit(args, m, lambda: (f"{args.text}: {m['loss']:.4f} nats/token, {m['bpc']:.4f} bits/char, perplexity "
-                           f"{m['perplexity']:.2f} per token ({m['char_perplexity']:.3f} per char) over "
-                           f"{m['tokens']} tokens"))  # fmt: skip
+    emit(
+        args,
+        m,
+        lambda: (
+            f"{args.text}: {m['loss']:.4f} nats/token, {m['bpc']:.4f} bits/char, perplexity "
+            f"{m['perplexity']:.2f} per token ({m['char_perplexity']:.3f} per char) over "
+            f"{m['tokens']} tokens"
+        ),
+    )
 
 
 def _generate(args: argparse.Namespace) -> None:
     lm = _load(args.model, args.runtime)
-    opts = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
-            "repetition_penalty": args.repetition_penalty, "seed": args.seed}  # fmt: skip
+    opts = {
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "repetition_penalty": args.repetition_penalty,
+        "seed": args.seed,
+    }
     stop = tuple(args.stop or ())
     if args.json or args.num_samples > 1:
         texts = lm.generate(args.prompt, args.max_new_tokens, args.num_samples, stop, **opts)
-        emit(args, {"prompt": args.prompt, "samples": texts},
-             lambda: "\n\n".join(f"--- sample {i + 1}\n{args.prompt}{t}" for i, t in enumerate(texts)))  # fmt: skip
+        emit(
+            args,
+            {"prompt": args.prompt, "samples": texts},
+            lambda: "\n\n".join(f"--- sample {i + 1}\n{args.prompt}{t}" for i, t in enumerate(texts)),
+        )
         return
     sys.stdout.write(args.prompt)
     for piece in lm.stream(args.prompt, args.max_new_tokens, stop, **opts):
@@ -62,19 +89,28 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
-    group = sub.add_parser("lm", help="language models: train, evaluate, generate text",
-                           description="LSTM language models on characters or BPE tokens.", epilog=EXAMPLES,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    group = sub.add_parser(
+        "lm",
+        help="language models: train, evaluate, generate text",
+        description="LSTM language models on characters or BPE tokens.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     verbs = group.add_subparsers(title="verbs", metavar="<verb>")
-    train = verbs.add_parser("train", help="train on a text file, a folder or shakespeare", epilog=EXAMPLES,
-                             formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    train = verbs.add_parser(
+        "train",
+        help="train on a text file, a folder or shakespeare",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_config_flags(train, spec)
     train.set_defaults(func=lambda a: _train(a, spec))
 
     ev = verbs.add_parser("evaluate", help="loss, bits per character and perplexity over a whole text")
     ev.add_argument("--model", required=True, metavar="RUN", help="run directory or saved-model directory")
-    ev.add_argument("--text", required=True, metavar="PATH|shakespeare", help="a file (all of it) or shakespeare "
-                    "(its test plays)")  # fmt: skip
+    ev.add_argument(
+        "--text", required=True, metavar="PATH|shakespeare", help="a file (all of it) or shakespeare (its test plays)"
+    )
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
     add_runtime_flag(ev)
     ev.set_defaults(func=_evaluate)
@@ -91,7 +127,11 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     gen.add_argument("--stop", nargs="+", metavar="TEXT", help="stop a sample when it produces one of these")
     gen.add_argument("--seed", type=int, help="fix the sample")
     gen.add_argument("--json", action="store_true", help="print the samples as JSON (no streaming)")
-    gen.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
-                     help="torch, or onnx: the model's ONNX export (lstmkit export) on onnxruntime, no torch "
-                     "(greedy output is the same; seeds do not carry over between runtimes)")  # fmt: skip
+    gen.add_argument(
+        "--runtime",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="torch, or onnx: the model's ONNX export (lstmkit export) on onnxruntime, no torch "
+        "(greedy output is the same; seeds do not carry over between runtimes)",
+    )
     gen.set_defaults(func=_generate)

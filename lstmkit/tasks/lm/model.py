@@ -19,16 +19,31 @@ State = tuple[Tensor, Tensor]
 
 class LanguageNet(nn.Module):
     def __init__(
-        self, vocab_size: int, embedding_size: int, hidden_size: int, num_layers: int, tie_weights: bool = True,
-        embedding_dropout: float = 0.0, input_dropout: float = 0.0, hidden_dropout: float = 0.0,
-        output_dropout: float = 0.0, weight_drop: float = 0.0,
-    ) -> None:  # fmt: skip
+        self,
+        vocab_size: int,
+        embedding_size: int,
+        hidden_size: int,
+        num_layers: int,
+        tie_weights: bool = True,
+        embedding_dropout: float = 0.0,
+        input_dropout: float = 0.0,
+        hidden_dropout: float = 0.0,
+        output_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+    ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embedding_size)
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
-        self.rnn = LSTM(embedding_size, hidden_size, num_layers, batch_first=True,
-                        input_dropout=input_dropout, hidden_dropout=hidden_dropout,
-                        output_dropout=output_dropout, weight_drop=weight_drop)  # fmt: skip
+        self.rnn = LSTM(
+            embedding_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            input_dropout=input_dropout,
+            hidden_dropout=hidden_dropout,
+            output_dropout=output_dropout,
+            weight_drop=weight_drop,
+        )
         self.embedding_dropout = embedding_dropout
         tied_proj = tie_weights and hidden_size != embedding_size
         self.proj = nn.Linear(hidden_size, embedding_size) if tied_proj else None

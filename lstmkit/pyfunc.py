@@ -2,7 +2,9 @@
 into the logged model and run at load time, so nothing is pickled). `mlflow.pyfunc.load_model(uri)
 .predict(frame)` answers as the saved model's `predict_frame` (the inference protocol): a forecaster takes
 history rows and returns the forecast frame, a classifier texts, a translator sentences, a language model
-prompts. The saved model (safetensors + JSON) travels as the artifact `model`."""
+prompts. The saved model (safetensors + JSON) travels as the artifact `model`.
+
+It sits above the tasks (it loads any task's model through the registry); deploy/registry.py logs it by path."""
 
 from __future__ import annotations
 
@@ -18,7 +20,15 @@ class LstmkitPyfunc(PythonModel):
     def load_context(self, context: Any) -> None:
         import lstmkit
 
-        self.model = lstmkit.load(context.artifacts["model"])
+        if getattr(lstmkit, "__file__", None) is None:  # a folder named lstmkit in the working directory
+            where = ", ".join(getattr(lstmkit, "__path__", [])) or "?"
+            raise ImportError(
+                f"'lstmkit' resolves to a plain folder ({where}), not the installed package: run from another "
+                "directory (or rename that folder) so that the installed lstmkit is imported"
+            )
+        from lstmkit.registry import load
+
+        self.model = load(context.artifacts["model"])
 
     def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them as a schema
         import pandas as pd

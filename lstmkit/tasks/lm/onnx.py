@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from lstmkit.deploy.export import ExportPlan, Graph, Port
 from lstmkit.deploy.onnx_ops import OnnxRecurrent, full_lengths
-from lstmkit.tasks.language.model import LanguageNet
+from lstmkit.tasks.lm.model import LanguageNet
 
 SCORE_CHARS = 20_000  # held-out characters scored for the int8 accuracy change
 
@@ -35,20 +35,31 @@ def export_plan(lm: Any) -> ExportPlan:
 
     def example(b: int, t: int) -> dict[str, Tensor]:
         g = torch.Generator().manual_seed(1000 * b + t)
-        return {"tokens": torch.randint(0, V, (b, t), generator=g), "h": 0.5 * torch.randn(L, b, H, generator=g),
-                "c": 0.5 * torch.randn(L, b, H, generator=g)}  # fmt: skip
+        return {
+            "tokens": torch.randint(0, V, (b, t), generator=g),
+            "h": 0.5 * torch.randn(L, b, H, generator=g),
+            "c": 0.5 * torch.randn(L, b, H, generator=g),
+        }
 
     state = "the LSTM state (zeros before the first token), layer-major"
-    graph = Graph("model", StepGraph(net), [
-        Port("tokens", "int64", ["batch", "time"], "token ids (the tokenizer in tokenizer.json)"),
-        Port("h", "float32", [L, "batch", H], f"hidden {state}"), Port("c", "float32", [L, "batch", H], f"cell {state}"),
-    ], [
-        Port("logits", "float32", ["batch", "time", V], "next-token logits after each input token"),
-        Port("h_out", "float32", [L, "batch", H], "the hidden state after the last token"),
-        Port("c_out", "float32", [L, "batch", H], "the cell state after the last token"),
-    ], example)  # fmt: skip
-    return ExportPlan("lm", [graph], {"tokenizer": tok.to_dict()}, {"num_layers": L, "hidden_size": H, "vocab_size": V},
-                      _scorer(lm))  # fmt: skip
+    graph = Graph(
+        "model",
+        StepGraph(net),
+        [
+            Port("tokens", "int64", ["batch", "time"], "token ids (the tokenizer in tokenizer.json)"),
+            Port("h", "float32", [L, "batch", H], f"hidden {state}"),
+            Port("c", "float32", [L, "batch", H], f"cell {state}"),
+        ],
+        [
+            Port("logits", "float32", ["batch", "time", V], "next-token logits after each input token"),
+            Port("h_out", "float32", [L, "batch", H], "the hidden state after the last token"),
+            Port("c_out", "float32", [L, "batch", H], "the cell state after the last token"),
+        ],
+        example,
+    )
+    return ExportPlan(
+        "lm", [graph], {"tokenizer": tok.to_dict()}, {"num_layers": L, "hidden_size": H, "vocab_size": V}, _scorer(lm)
+    )
 
 
 def _scorer(lm: Any) -> Any:
@@ -61,7 +72,7 @@ def _scorer(lm: Any) -> Any:
         return None
 
     def score(runner: Any) -> dict[str, float]:
-        from lstmkit.tasks.language.onnx_runtime import OnnxLanguageModel
+        from lstmkit.tasks.lm.onnx_runtime import OnnxLanguageModel
 
         return {"bpc": OnnxLanguageModel(runner).evaluate(text)["bpc"]}
 

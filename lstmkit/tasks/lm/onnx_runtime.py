@@ -13,11 +13,12 @@ import numpy as np
 from lstmkit.data.tokenizers import tokenizer_from_dict
 from lstmkit.deploy.records import frame_of, records_of
 from lstmkit.errors import UsageError
-from lstmkit.tasks.language import records
+from lstmkit.tasks.lm import SPEC, records
 
 
-def filter_logits(logits: np.ndarray, temperature: float, top_k: int, top_p: float, penalty: float,
-                  seen: list[list[int]]) -> np.ndarray:  # fmt: skip
+def filter_logits(
+    logits: np.ndarray, temperature: float, top_k: int, top_p: float, penalty: float, seen: list[list[int]]
+) -> np.ndarray:
     """(B, V) -> logits with the excluded tokens at -inf, after the repetition penalty and temperature."""
     logits = logits.astype(np.float64).copy()
     if penalty != 1.0:
@@ -43,7 +44,8 @@ def filter_logits(logits: np.ndarray, temperature: float, top_k: int, top_p: flo
 
 
 class OnnxLanguageModel:
-    task = "lm"
+    task = SPEC.name
+    capabilities = SPEC.capabilities
 
     def __init__(self, runner: Any) -> None:
         self.runner = runner
@@ -75,8 +77,14 @@ class OnnxLanguageModel:
             total += float((logz - z[np.arange(y.shape[1]), y[0]]).sum())
         n = x.shape[1] - 1
         chars = len(self.tokenizer.decode(ids[1:]))
-        return {"loss": total / n, "perplexity": math.exp(total / n), "bpc": total / chars / math.log(2),
-                "char_perplexity": math.exp(total / chars), "tokens": n, "chars": chars}  # fmt: skip
+        return {
+            "loss": total / n,
+            "perplexity": math.exp(total / n),
+            "bpc": total / chars / math.log(2),
+            "char_perplexity": math.exp(total / chars),
+            "tokens": n,
+            "chars": chars,
+        }
 
     def evaluate_file(self, path: str) -> dict[str, float]:
         """A whole file (all of it), or shakespeare's test plays."""
@@ -84,9 +92,17 @@ class OnnxLanguageModel:
 
         return self.evaluate(evaluation_text(path))
 
-    def tokens(self, prompt: str, max_new_tokens: int, num_samples: int = 1, temperature: float = 1.0,
-               top_k: int = 0, top_p: float = 1.0, repetition_penalty: float = 1.0, seed: int | None = None
-               ) -> Iterator[np.ndarray]:  # fmt: skip
+    def tokens(
+        self,
+        prompt: str,
+        max_new_tokens: int,
+        num_samples: int = 1,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        repetition_penalty: float = 1.0,
+        seed: int | None = None,
+    ) -> Iterator[np.ndarray]:
         """Yield (B,) new token ids step by step: the prompt read once, then one step per token."""
         ids = self.tokenizer.encode(prompt)
         if not ids:
@@ -114,8 +130,9 @@ class OnnxLanguageModel:
                 seen[b].append(t)
             last = step({"tokens": tok[:, None]})["logits"][:, -1]
 
-    def generate(self, prompt: str, max_new_tokens: int = 200, num_samples: int = 1, stop: tuple[str, ...] = (),
-                 **sampling: Any) -> list[str]:  # fmt: skip
+    def generate(
+        self, prompt: str, max_new_tokens: int = 200, num_samples: int = 1, stop: tuple[str, ...] = (), **sampling: Any
+    ) -> list[str]:
         rows: list[list[int]] = [[] for _ in range(num_samples)]
         done = [False] * num_samples
         for step in self.tokens(prompt, max_new_tokens, num_samples, **sampling):
@@ -127,8 +144,9 @@ class OnnxLanguageModel:
                 break
         return [_cut(self.tokenizer.decode(r), stop) for r in rows]
 
-    def stream(self, prompt: str, max_new_tokens: int = 200, stop: tuple[str, ...] = (), **sampling: Any
-               ) -> Iterator[str]:  # fmt: skip
+    def stream(
+        self, prompt: str, max_new_tokens: int = 200, stop: tuple[str, ...] = (), **sampling: Any
+    ) -> Iterator[str]:
         ids: list[int] = []
         shown = ""
         for step in self.tokens(prompt, max_new_tokens, 1, **sampling):
@@ -142,7 +160,6 @@ class OnnxLanguageModel:
                 shown = cut
             if cut != text:
                 return
-
 
     # ---- the inference protocol (serving); no `step`: sessions need the PyTorch model
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +14,9 @@ import lstmkit
 from lstmkit.cli import main
 from lstmkit.data.text import Corpus, TextError
 from lstmkit.errors import UsageError
-from lstmkit.tasks.language import LanguageConfig, LanguageModel
-from lstmkit.tasks.language.generate import Sampling, filter_logits, sample_tokens
-from lstmkit.tasks.language.task import LanguageTask, StreamBatches, bptt_lengths, columns
+from lstmkit.tasks.lm import LanguageConfig, LanguageModel
+from lstmkit.tasks.lm.generate import Sampling, filter_logits, sample_tokens
+from lstmkit.tasks.lm.task import LanguageTask, StreamBatches, bptt_lengths, columns
 from tests.helpers import strict_json
 from tests.tasks.conformance import check_task
 
@@ -28,8 +29,15 @@ def corpus() -> Corpus:
     return Corpus(TEXT[: int(n * 0.8)], TEXT[int(n * 0.8) : int(n * 0.9)], TEXT[int(n * 0.9) :], "test")
 
 
-@pytest.mark.parametrize("over", [{}, {"tokenizer": "bpe", "vocab_size": 300}, {"tie_weights": False},
-                                  {"weight_drop": 0.3, "embedding_dropout": 0.1}])  # fmt: skip
+@pytest.mark.parametrize(
+    "over",
+    [
+        {},
+        {"tokenizer": "bpe", "vocab_size": 300},
+        {"tie_weights": False},
+        {"weight_drop": 0.3, "embedding_dropout": 0.1},
+    ],
+)
 def test_conformance(over):
     check_task(LanguageTask(LanguageConfig(**{**SMALL, **over}), corpus(), batch_size=4), batch_size=4)
 
@@ -58,10 +66,12 @@ def test_stream_batcher_covers_every_token_once_per_epoch(variable):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> LanguageModel:
     out = tmp_path_factory.mktemp("lm") / "run"
-    return LanguageModel(**{**SMALL, "hidden_size": 64}, epochs=8, batch_size=8, lr=1e-2, grad_clip=0.0,
-                         progress=False, out=str(out)).fit_corpus(corpus())  # fmt: skip
+    return LanguageModel(
+        **{**SMALL, "hidden_size": 64}, epochs=8, batch_size=8, lr=1e-2, grad_clip=0.0, progress=False, out=str(out)
+    ).fit_corpus(corpus())
 
 
+@pytest.mark.slow
 def test_short_training_beats_the_unigram_baseline(trained):
     test = corpus().test
     counts = Counter(trained.tokenizer.encode(corpus().train))
@@ -72,6 +82,7 @@ def test_short_training_beats_the_unigram_baseline(trained):
     assert m["loss"] < 0.75 * unigram, (m, unigram)
 
 
+@pytest.mark.slow
 def test_carried_state_evaluation_equals_one_pass(trained):
     text = corpus().test
     whole = trained.evaluate(text, chunk=10_000)
@@ -80,6 +91,7 @@ def test_carried_state_evaluation_equals_one_pass(trained):
     assert whole["bpc"] == pytest.approx(whole["loss"] * whole["tokens"] / whole["chars"] / math.log(2))
 
 
+@pytest.mark.slow
 def test_cached_generation_equals_refeeding(trained):
     net, tok = trained.net, trained.tokenizer
     prompt = tok.encode("the cat")
@@ -109,6 +121,7 @@ def test_sampling_controls_do_what_they_say():
         Sampling(top_p=0.0)
 
 
+@pytest.mark.slow
 def test_seed_reproduces_and_samples_batch(trained):
     a = trained.generate("the ", 30, num_samples=3, seed=5, temperature=1.0)
     b = trained.generate("the ", 30, num_samples=3, seed=5, temperature=1.0)
@@ -119,6 +132,7 @@ def test_seed_reproduces_and_samples_batch(trained):
     assert "." not in stopped
 
 
+@pytest.mark.slow
 def test_save_load_and_errors(trained, tmp_path):
     loaded = lstmkit.load(trained.save(tmp_path / "m"))
     assert loaded.config == trained.config
@@ -135,13 +149,58 @@ def test_cli_train_evaluate_generate(tmp_path, capsys):
     path.write_text(TEXT)
     run = tmp_path / "run"
     small = ["--embedding-size", "8", "--hidden-size", "16", "--num-layers", "1", "--bptt", "16"]
-    assert main(["lm", "train", "--text", str(path), *small, "--max-steps", "5", "--batch-size", "4", "--out",
-                 str(run), "--no-progress", "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "lm",
+                "train",
+                "--text",
+                str(path),
+                *small,
+                "--max-steps",
+                "5",
+                "--batch-size",
+                "4",
+                "--out",
+                str(run),
+                "--no-progress",
+                "--json",
+            ]
+        )
+        == 0
+    )
     info = strict_json(capsys.readouterr().out)
     assert info["test_bpc"] > 0 and (run / "model" / "tokenizer.json").is_file()
     assert main(["lm", "evaluate", "--model", str(run), "--text", str(path), "--json"]) == 0
     assert strict_json(capsys.readouterr().out)["tokens"] == len(TEXT) - 1
-    assert main(["lm", "generate", "--model", str(run), "--prompt", "the", "--max-new-tokens", "10", "--seed", "1",
-                 "--top-k", "5"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "lm",
+                "generate",
+                "--model",
+                str(run),
+                "--prompt",
+                "the",
+                "--max-new-tokens",
+                "10",
+                "--seed",
+                "1",
+                "--top-k",
+                "5",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.startswith("the")
     assert main(["lm", "train", "--text", str(tmp_path / "nope.txt"), "--no-progress"]) == 2
+
+
+def test_step_logprobs_add_up_over_split_reads():
+    """Reading a text in two steps scores it as reading it at once (the carried state and last logits)."""
+    model = lstmkit.load(Path(__file__).parent.parent / "fixtures" / "models" / "v0.4.0" / "lm")
+    s0 = model.initial_state()
+    out_a, s1 = model.step(s0, {"text": "to be or "})
+    out_b, _ = model.step(s1, {"text": "not to be"})
+    out_whole, _ = model.step(s0, {"text": "to be or not to be"})
+    np.testing.assert_allclose(out_a["logprob"] + out_b["logprob"], out_whole["logprob"], rtol=1e-5)

@@ -17,11 +17,11 @@ from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_
 from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, frame_of, records_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
-from lstmkit.tasks.language import records
-from lstmkit.tasks.language.config import LanguageConfig
-from lstmkit.tasks.language.generate import Sampling, sample_tokens
-from lstmkit.tasks.language.model import LanguageNet
-from lstmkit.tasks.language.task import NAME, build_model, nll
+from lstmkit.tasks.lm import SPEC, records
+from lstmkit.tasks.lm.config import LanguageConfig
+from lstmkit.tasks.lm.generate import Sampling, sample_tokens
+from lstmkit.tasks.lm.model import LanguageNet
+from lstmkit.tasks.lm.task import NAME, build_model, nll
 from lstmkit.tasks.spec import saved_run, saved_state
 
 
@@ -31,13 +31,17 @@ class LanguageModel:
     Options are LanguageConfig fields (corpus, tokenizer, architecture) and TrainConfig fields (epochs, lr, ...).
     """
 
-    task = NAME
+    task = SPEC.name
+    capabilities = SPEC.capabilities
 
     def __init__(self, *, config: LanguageConfig | None = None, train: TrainConfig | None = None, **options: Any):
-        from lstmkit.tasks.language import SPEC
-
-        run = resolve_run(LanguageConfig, SPEC.train_defaults, base=config_objects(config, train), options=options,
-                          where="LanguageModel")  # fmt: skip
+        run = resolve_run(
+            LanguageConfig,
+            SPEC.train_defaults,
+            base=config_objects(config, train),
+            options=options,
+            where="LanguageModel",
+        )
         self.config, self.train_config = run.task, run.train
         self.net: LanguageNet | None = None
         self.tokenizer: CharTokenizer | BPETokenizer | None = None
@@ -57,7 +61,7 @@ class LanguageModel:
     def fit_corpus(self, corpus: Corpus) -> LanguageModel:
         """Train on given train/validation text (the test text is left for `evaluate`)."""
         from lstmkit.engine.trainer import fit
-        from lstmkit.tasks.language.task import LanguageTask
+        from lstmkit.tasks.lm.task import LanguageTask
 
         task = LanguageTask(self.config, corpus, self.train_config.batch_size)
         result = fit(task, self.train_config)
@@ -95,20 +99,28 @@ class LanguageModel:
         n_tokens = x.shape[1] - 1
         nats = total / n_tokens
         chars = len(tok.decode(ids[1:]))
-        return {"loss": nats, "perplexity": math.exp(nats), "bpc": total / chars / math.log(2),
-                "char_perplexity": math.exp(total / chars), "tokens": n_tokens, "chars": chars}  # fmt: skip
+        return {
+            "loss": nats,
+            "perplexity": math.exp(nats),
+            "bpc": total / chars / math.log(2),
+            "char_perplexity": math.exp(total / chars),
+            "tokens": n_tokens,
+            "chars": chars,
+        }
 
     def evaluate_file(self, path: str) -> dict[str, float]:
         """A whole file (all of it), or shakespeare's test plays."""
         return self.evaluate(evaluation_text(path))
 
-    def stream(self, prompt: str, max_new_tokens: int = 200, stop: tuple[str, ...] = (), **sampling: Any
-               ) -> Iterator[str]:  # fmt: skip
+    def stream(
+        self, prompt: str, max_new_tokens: int = 200, stop: tuple[str, ...] = (), **sampling: Any
+    ) -> Iterator[str]:
         """Yield the generated text piece by piece as tokens are produced (one sample)."""
         yield from self._pieces(prompt, max_new_tokens, stop, Sampling(**sampling), 1, index=0)
 
-    def generate(self, prompt: str, max_new_tokens: int = 200, num_samples: int = 1, stop: tuple[str, ...] = (),
-                 **sampling: Any) -> list[str]:  # fmt: skip
+    def generate(
+        self, prompt: str, max_new_tokens: int = 200, num_samples: int = 1, stop: tuple[str, ...] = (), **sampling: Any
+    ) -> list[str]:
         """`num_samples` continuations of `prompt`, generated together in one batch."""
         net, tok = self._ready()
         s = Sampling(**sampling)
@@ -172,11 +184,13 @@ class LanguageModel:
         logp = torch.log_softmax(logits[0].float(), -1)  # (N, V)
         prev = torch.log_softmax(t["logits"].float(), -1)[None] if "logits" in t else logp[:0]  # (0|1, V)
         scored = torch.cat([prev, logp[:-1]])  # the distribution each fed token was drawn from
-        targets = torch.tensor(ids[len(ids) - len(scored):])
+        targets = torch.tensor(ids[len(ids) - len(scored) :])
         total = float(scored.gather(1, targets[:, None]).sum())
         probs, top = logp[-1].exp().topk(min(5, logp.shape[-1]))
         nxt = [{"token": tok.decode([int(i)]), "prob": float(p)} for p, i in zip(probs, top)]
-        new = ModelState({"h": h, "c": c, "logits": logits[0, -1]}, {"task": NAME, "tokens": state.meta["tokens"] + len(ids)})
+        new = ModelState(
+            {"h": h, "c": c, "logits": logits[0, -1]}, {"task": NAME, "tokens": state.meta["tokens"] + len(ids)}
+        )
         return {"tokens": len(ids), "logprob": total, "next": nxt}, new
 
     def step_inputs(self, records: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
@@ -207,8 +221,9 @@ class LanguageModel:
 
         net, tok = self._ready()
         resolved = RunConfig(self.config, self.train_config).to_dict()  # the same document the engine saves
-        return save_model(path, task=NAME, config=resolved, tensors=net.state_dict(),
-                          state={"tokenizer": tok.to_dict()})  # fmt: skip
+        return save_model(
+            path, task=NAME, config=resolved, tensors=net.state_dict(), state={"tokenizer": tok.to_dict()}
+        )
 
 
 def _cut(text: str, stop: tuple[str, ...]) -> str:
