@@ -188,7 +188,7 @@ def forecasting(root: Path, n_series: int = 1000) -> dict:
     export_model(f, root / "fc-onnx")
     onnx_f = load_onnx(root / "fc-onnx")
     out = {}
-    for name, model in (("torch (Forecaster.predict)", f), ("onnx (OnnxForecaster.predict)", onnx_f)):
+    for name, model in (("torch (Forecaster.predict)", f), ("onnx (ForecastPredictor.predict)", onnx_f)):
         model.predict(data.head(120 * 10))
         start = time.perf_counter()
         fc = model.predict(data)

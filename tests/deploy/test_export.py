@@ -260,7 +260,7 @@ def test_int8_costs_little_accuracy_and_cli_reports_it(tmp_path, capsys):
     assert q["fp32"]["bpc"] < 2.0, "the model learned the text"
     assert abs(q["change"]["bpc"]) < 0.05 * q["fp32"]["bpc"]  # int8 within 5 % of the fp32 bits per character
     int8 = load_onnx(tmp_path / "run", variant="int8")
-    assert int8.runner.variant == "int8" and (tmp_path / "run" / "onnx" / "model.int8.onnx").is_file()
+    assert int8.network.runner.variant == "int8" and (tmp_path / "run" / "onnx" / "model.int8.onnx").is_file()
 
 
 def test_dynamo_exporter_is_checked_like_legacy(tmp_path):

@@ -20,22 +20,35 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lstmkit.data.labelled import Labelled, read_labelled
+from lstmkit.data.labelled import Labelled
 from lstmkit.data.timeseries import DataError
-from lstmkit.deploy.protocol import Probe, RequestError, frame_of, records_of
+from lstmkit.deploy.protocol import Probe, RequestError
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
-from lstmkit.tasks.classify import SPEC, records
+from lstmkit.tasks.classify import SPEC
 from lstmkit.tasks.classify.baselines import baselines
 from lstmkit.tasks.classify.config import ClassifyConfig
 from lstmkit.tasks.classify.explain import Explanation, integrated_gradients
-from lstmkit.tasks.classify.features import Encoding, ExampleBatches, stratified_split
+from lstmkit.tasks.classify.features import Encoding, stratified_split
 from lstmkit.tasks.classify.metrics import multi_label_scores, scores
 from lstmkit.tasks.classify.model import ClassifierNet
+from lstmkit.tasks.classify.predictor import ClassifyPredictor, read_examples
 from lstmkit.tasks.classify.task import NAME, build_model
 from lstmkit.tasks.spec import saved_run, saved_state
 
 Data = str | Path | pd.DataFrame | Labelled
+
+
+class TorchClassifyNetwork:
+    """The predictor's network interface over the PyTorch ClassifierNet (numpy in and out, no gradients)."""
+
+    def __init__(self, net: ClassifierNet, multi_label: bool) -> None:
+        self.net, self.multi_label = net.eval(), multi_label
+
+    @torch.no_grad()
+    def probabilities(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        logits = self.net(torch.from_numpy(x), torch.from_numpy(lengths)).float()  # (B, C)
+        return (torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)).numpy()
 
 
 class Classifier:
@@ -62,11 +75,7 @@ class Classifier:
 
     def examples(self, data: Data, need_labels: bool = True) -> Labelled:
         """`data` as labelled examples, read with this model's column names (a list: texts)."""
-        if isinstance(data, Labelled):
-            return data
-        if isinstance(data, (list, tuple)):  # a list of texts
-            return Labelled([""] * len(data), texts=[str(t) for t in data], source="the given texts")
-        return read_labelled(data, self.config.text_col, self.config.label_spec(), need_labels)
+        return read_examples(self.config, data, need_labels)
 
     def splits(self, data: Data) -> tuple[Labelled, Labelled, Labelled]:
         """(train, validation, test): stratified and seeded; the test split is --test-data when given, else the
@@ -173,27 +182,19 @@ class Classifier:
             raise UsageError("this Classifier is not trained: call fit(data) or lstmkit.load(path) first")
         return self.net, self.encoding
 
-    @torch.no_grad()
-    def probabilities(self, ex: Labelled, batch_size: int = 256) -> np.ndarray:
-        """(N, C) class probabilities, in the order of `classes` (multi-label: one independent one per class)."""
+    @property
+    def predictor(self) -> ClassifyPredictor:
+        """Prediction over this PyTorch network: the code the ONNX runtime runs too (predictor.py)."""
         net, enc = self._ready()
-        net.eval()
-        xs = enc.inputs(ex)
-        squash = torch.sigmoid if enc.multi_label else lambda z: torch.softmax(z, -1)
-        out = [
-            squash(net(b["x"], b["lengths"]).float())
-            for b in ExampleBatches(xs, torch.zeros(len(xs), dtype=torch.long), batch_size)
-        ]
-        return torch.cat(out).numpy()
+        return ClassifyPredictor(TorchClassifyNetwork(net, enc.multi_label), enc, self.config)
+
+    def probabilities(self, ex: Labelled) -> np.ndarray:
+        """(N, C) class probabilities, in the order of `classes` (multi-label: one independent one per class)."""
+        return self.predictor.probabilities(ex)
 
     def decide(self, probs: np.ndarray) -> list[str]:
-        """Each row's prediction: the likeliest class, or (multi-label) the classes at or over the threshold,
-        joined by --label-sep (or '|')."""
-        enc = self._ready()[1]
-        if not enc.multi_label:
-            return [enc.classes[i] for i in probs.argmax(1)]
-        sep = self.config.label_sep or "|"
-        return [sep.join(c for c, p in zip(enc.classes, row) if p >= self.config.threshold) for row in probs]
+        """Each row's prediction: the likeliest class, or (multi-label) the classes at or over the threshold."""
+        return self.predictor.decide(probs)
 
     @property
     def classes(self) -> list[str]:
@@ -233,18 +234,7 @@ class Classifier:
 
     def predict(self, data: Data) -> pd.DataFrame:
         """The input's columns (a label column is left alone) plus `prediction` and one `p_<class>` per class."""
-        ex = self.examples(data, need_labels=False)
-        probs = self.probabilities(ex)
-        classes = self.classes
-        frame = (
-            ex.frame.copy()
-            if ex.frame is not None
-            else pd.DataFrame({"text": ex.texts} if ex.texts is not None else {"length": [len(s) for s in ex.seqs]})
-        )
-        frame["prediction"] = self.decide(probs)
-        for j, c in enumerate(classes):
-            frame[f"p_{c}"] = probs[:, j]
-        return frame
+        return self.predictor.predict(data)
 
     def explain(self, example: str | np.ndarray | list, target: str | None = None, steps: int = 64) -> Explanation:
         """Integrated-gradients scores of one text (or (T, F) sequence) for `target` (default: the prediction)."""
@@ -273,16 +263,13 @@ class Classifier:
     # ---- the inference protocol (deploy.protocol)
 
     def schema(self) -> dict[str, Any]:
-        _, enc = self._ready()
-        return records.schema(enc.kind, enc.classes, enc.multi_label, enc.n_features)
+        return self.predictor.schema()
 
     def predict_records(self, records_: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        _, enc = self._ready()
-        probs = self.probabilities(records.examples(records_, self.schema()))
-        return records.answers(probs, enc.classes, enc.multi_label, self.config.threshold)
+        return self.predictor.predict_records(records_)
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        return frame_of(self.predict_records(records_of(frame)))
+        return self.predictor.predict_frame(frame)
 
     def probe(self, inputs: dict[str, Any] | None = None) -> Probe:
         """The LSTM reading one example (`inputs["text"]`, or `["x"]`), each step labelled (tokens for texts),

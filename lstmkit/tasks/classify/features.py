@@ -1,135 +1,18 @@
-"""From labelled examples to model inputs, with the fitted state saved beside the weights as JSON: the
-classes, the tokenizer (texts) or the feature statistics (numbers), so a loaded model encodes exactly as it
-did in training. Also the seeded stratified split and padded batches.
-
-Token ids are shifted by one: 0 is padding.
-"""
+"""Training-side helpers: the seeded stratified split and padded batches of tensors. The encoding itself
+(examples -> arrays, fitted on the training split) is torch-free in encoding.py, shared with the ONNX runtime."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from lstmkit.data.labelled import Labelled
-from lstmkit.data.timeseries import DataError
-from lstmkit.data.tokenizers import build_tokenizer, tokenizer_from_dict
+from lstmkit.tasks.classify.encoding import Encoding
 
 Batch = dict[str, Tensor]
-
-
-@dataclass
-class Encoding:
-    """Everything fitted on the training split that turns examples into tensors and labels into ids."""
-
-    kind: str  # "text" or "numeric"
-    classes: list[str]
-    counts: list[int]  # training examples per class (the majority baseline; class weights)
-    max_length: int
-    tokenizer: dict[str, Any] | None = None
-    mean: list[float] = field(default_factory=list)
-    std: list[float] = field(default_factory=list)
-    multi_label: bool = False  # each example has a set of classes (sigmoid per class), not one (softmax)
-    n_train: int = 0  # training examples (multi-label: the negatives of a class are n_train - counts)
-
-    @classmethod
-    def fit(
-        cls,
-        train: Labelled,
-        tokenizer: str,
-        vocab_size: int,
-        max_length: int,
-        normalize: bool,
-        given: dict[str, Any] | None = None,
-    ) -> Encoding:
-        """Fitted on the training split; `given`: a tokenizer to reuse (a pretrained language model's)."""
-        counts = Counter(y for ys in train.label_sets() for y in ys)
-        classes = sorted(counts)
-        if len(classes) < 2:
-            what = f"one class only ({classes[0]!r})" if classes else "no labels"
-            raise DataError(f"{train.source} has {what}; a classifier needs at least two classes")
-        enc = cls(
-            train.kind,
-            classes,
-            [counts[c] for c in classes],
-            max_length,
-            multi_label=train.multi_label,
-            n_train=len(train),
-        )
-        if train.texts is not None:
-            enc.tokenizer = given or build_tokenizer(tokenizer, "\n".join(train.texts), vocab_size).to_dict()
-        else:
-            allx = np.concatenate(train.seqs)  # (sum T, F)
-            enc.mean = allx.mean(0).tolist() if normalize else [0.0] * allx.shape[1]
-            enc.std = [float(s) if s > 1e-8 and normalize else 1.0 for s in allx.std(0)]
-        return enc
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Encoding:
-        return cls(**data)
-
-    @property
-    def n_features(self) -> int:
-        return len(self.mean)
-
-    @property
-    def vocab_size(self) -> int:
-        return self._tok().vocab_size + 1 if self.kind == "text" else 0
-
-    def _tok(self) -> Any:
-        if "_cached_tokenizer" not in self.__dict__:
-            self.__dict__["_cached_tokenizer"] = tokenizer_from_dict(self.tokenizer or {})
-        return self.__dict__["_cached_tokenizer"]
-
-    def tokens(self, text: str) -> list[int]:
-        """A text's token ids as the model sees them (shifted; at most max_length); never empty."""
-        ids = [i + 1 for i in self._tok().encode(text)][: self.max_length]
-        return ids or [1]  # an empty text reads as one unknown token
-
-    def token_text(self, ids: list[int]) -> list[str]:
-        return [self._tok().decode([i - 1]) for i in ids]
-
-    def inputs(self, ex: Labelled) -> list[Tensor]:
-        """Each example as (T,) token ids or (T, F) standardised numbers."""
-        if self.kind == "text":
-            if ex.texts is None:
-                raise DataError(f"{ex.source}: the model reads texts, but these examples are numeric sequences")
-            return [torch.tensor(self.tokens(t)) for t in ex.texts]
-        if ex.seqs is None:
-            raise DataError(f"{ex.source}: the model reads numeric sequences, but these examples are texts")
-        mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
-        bad = [i for i, s in enumerate(ex.seqs) if s.shape[1] != len(mean)]
-        if bad:
-            raise DataError(
-                f"{ex.source} row {bad[0] + 1} has {ex.seqs[bad[0]].shape[1]} features per step; the model "
-                f"was trained on {len(mean)}"
-            )
-        return [torch.from_numpy((s - mean) / std) for s in ex.seqs]
-
-    def targets(self, ex: Labelled) -> Tensor:
-        """(N,) class ids, or (N, C) 0/1 floats for multi-label examples."""
-        index = {c: i for i, c in enumerate(self.classes)}
-        sets = ex.label_sets()
-        unknown = sorted({y for ys in sets for y in ys} - set(index))
-        if unknown:
-            raise DataError(
-                f"{ex.source} has label(s) {unknown} that the training data never had "
-                f"(classes: {', '.join(self.classes)}); drop those rows or add them to training"
-            )
-        if not self.multi_label:
-            return torch.tensor([index[ys[0]] for ys in sets])
-        y = torch.zeros(len(sets), len(self.classes))  # (N, C)
-        for i, ys in enumerate(sets):
-            y[i, [index[c] for c in ys]] = 1.0
-        return y
+__all__ = ["Batch", "Encoding", "ExampleBatches", "pad", "stratified_split"]
 
 
 def pad(xs: list[Tensor]) -> tuple[Tensor, Tensor]:

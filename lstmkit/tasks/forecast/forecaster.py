@@ -20,7 +20,7 @@ from torch import Tensor
 
 from lstmkit.config import ConfigError
 from lstmkit.data.timeseries import Panel, Series
-from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, check_records, frame_of
+from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, frame_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast import SPEC
@@ -32,22 +32,30 @@ from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
 from lstmkit.tasks.forecast.outputs import NAME, build_model, seasons_of, to_quantiles, with_data_defaults
 from lstmkit.tasks.forecast.pipeline import (
-    batched,
-    context_of,
     frame_records,
-    origin_inputs,
     read_panel,
-    schema_of,
-    split_future,
     to_frame,
     with_future,
 )
 from lstmkit.tasks.forecast.predict import conformal_deltas, forecast_batch
+from lstmkit.tasks.forecast.predictor import ForecastPredictor
 from lstmkit.tasks.forecast.windows import build_tensors, origin_batches
 from lstmkit.tasks.spec import saved_run, saved_state
 
 log = logging.getLogger(__name__)
 __all__ = ["Data", "Forecaster", "builtin_frame", "load_data", "load_saved", "quantile_column"]
+
+
+class TorchForecastNetwork:
+    """The predictor's network interface over the PyTorch ForecastNet (numpy in and out, no gradients)."""
+
+    def __init__(self, net: ForecastNet, config: ForecastConfig, pre: Preprocessor) -> None:
+        self.net, self.config, self.layout = net.eval(), config, pre.layout
+
+    @torch.no_grad()
+    def quantiles(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        tensors = {k: torch.from_numpy(v) for k, v in batch.items()}
+        return forecast_batch(self.net, self.config, tensors, self.layout).numpy()  # (B, Hz, Q)
 
 
 class Forecaster:
@@ -165,6 +173,12 @@ class Forecaster:
 
     # ---- prediction
 
+    @property
+    def predictor(self) -> ForecastPredictor:
+        """Prediction over this PyTorch network: the pipeline the ONNX runtime runs too (predictor.py)."""
+        net, pre = self._require_fitted()
+        return ForecastPredictor(TorchForecastNetwork(net, self.config, pre), self.config, pre, self.calibration, True)
+
     def _require_fitted(self) -> tuple[ForecastNet, Preprocessor]:
         if self.net is None or self.pre is None:
             raise UsageError("this Forecaster is not trained: call fit(data) or lstmkit.load(path) first")
@@ -183,7 +197,7 @@ class Forecaster:
         """Forecast `horizon` steps after the end of every series in `data` (long format out:
         unique_id, ds, y_hat and one y_hat_qNN column per quantile). Without data: from the state that
         `update` carries. `context`: encoder steps read (default: the lookback; "all": the whole history)."""
-        net, pre = self._require_fitted()
+        self._require_fitted()
         if data is None:
             return self._predict_carried(futr_df)
         if self.config.chunk_rows and isinstance(data, (str, Path)) and not builtin_frame(data)[1]:
@@ -192,21 +206,7 @@ class Forecaster:
             return pd.concat(
                 list(forecast_chunks(self, data, self.config.chunk_rows, futr_df, context)), ignore_index=True
             )
-        series = self._panel(data).series
-        window = context_of(context, self.config.lookback, series)
-        extended = [self._with_future(s, futr_df) for s in series]
-        inputs = origin_inputs(
-            extended, [len(s) for s in series], pre, window, self.config.horizon, seasons_of(self.config)
-        )
-        qs = []
-        with torch.no_grad():
-            for batch in batched(inputs, 256):
-                qs.append(
-                    forecast_batch(
-                        net, self.config, {k: torch.from_numpy(v) for k, v in batch.items()}, pre.layout
-                    ).numpy()
-                )
-        return self._frame(series, np.concatenate(qs))
+        return self.predictor.predict(data, futr_df, context)
 
     def chunks(self, data: str | Path, rows: int | None = None) -> Iterator[Panel]:
         """The series of a file as panels of about `rows` rows (default: the config's chunk_rows), read in turn."""
@@ -251,42 +251,16 @@ class Forecaster:
     # ---- the inference protocol (deploy.protocol): what serving and export call
 
     def schema(self) -> dict[str, Any]:
-        """One input record is one history row (long format); one output record is one forecast step."""
-        return schema_of(self.config, stateful=True)
+        return self.predictor.schema()
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """History rows in, the next horizon of every series in them out (timestamps as ISO strings). A model
-        with known-future covariates reads each series' horizon from its rows after the last observed target
-        (target missing, covariates given)."""
-        history, future = split_future(self.config, frame_of(check_records(records, self.schema())))
-        return frame_records(self.predict(history, futr_df=future), self.config.time_col)
+        return self.predictor.predict_records(records)
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self.predict(frame)
 
     def predict_many(self, requests: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
-        """Several requests' forecasts in as few passes as their series allow: requests that share no series
-        id are forecast together and split back by id (a request without ids, or reusing one, waits for the
-        next pass), so each answer equals `predict_records` of that request alone."""
-        ids = self.config.id_col
-        keys = [{str(r[ids]) for r in req} if req and all(ids in r for r in req) else None for req in requests]
-        answers: list[list[dict[str, Any]] | None] = [None] * len(requests)
-        pending = list(range(len(requests)))
-        while pending:
-            group, seen, later = [], set(), []
-            for i in pending:
-                if keys[i] is None or keys[i] & seen or (group and keys[group[0]] is None):
-                    later.append(i)
-                else:
-                    group.append(i)
-                    seen |= keys[i]
-            if not group:
-                group, later = [later[0]], later[1:]
-            out = self.predict_records([r for i in group for r in requests[i]])
-            for i in group:
-                answers[i] = out if len(group) == 1 else [r for r in out if str(r[ids]) in keys[i]]
-            pending = later
-        return answers  # type: ignore[return-value]
+        return self.predictor.predict_many(requests)
 
     def initial_state(self) -> ModelState:
         return to_state({})

@@ -117,10 +117,10 @@ def _scorer(f: Any) -> Any:
     m = season_of(cfg)
 
     def score(runner: Any) -> dict[str, float]:
-        from lstmkit.tasks.forecast.onnx_runtime import OnnxForecaster
+        from lstmkit.tasks.forecast.onnx_runtime import load
 
         heads = [s.head(len(s) - cfg.horizon) for s in series]
-        fc = OnnxForecaster(runner).predict_series(heads)
+        fc = load(runner).predict_series(heads)
         out = []
         for s, h, (_, g) in zip(series, heads, fc.groupby(cfg.id_col, sort=False)):
             scale = np.nanmean(np.abs(h.y[m:] - h.y[:-m]))

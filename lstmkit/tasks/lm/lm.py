@@ -3,26 +3,40 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from lstmkit.config import ConfigError
-from lstmkit.data.text import Corpus, TextError, evaluation_text, load_corpus
+from lstmkit.data.text import Corpus, evaluation_text, load_corpus
 from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
 from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, frame_of, records_of
 from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
 from lstmkit.errors import UsageError
 from lstmkit.tasks.lm import SPEC, records
 from lstmkit.tasks.lm.config import LanguageConfig
-from lstmkit.tasks.lm.generate import Sampling, sample_tokens
 from lstmkit.tasks.lm.model import LanguageNet
-from lstmkit.tasks.lm.task import NAME, build_model, nll
+from lstmkit.tasks.lm.predictor import LanguagePredictor
+from lstmkit.tasks.lm.task import NAME, build_model
 from lstmkit.tasks.spec import saved_run, saved_state
+
+
+class TorchLanguageNetwork:
+    """The predictor's network interface over the PyTorch LanguageNet (numpy in and out, no gradients); the
+    state is the LSTM's own (h, c), kept on the network's device."""
+
+    def __init__(self, net: LanguageNet) -> None:
+        self.net = net.eval()
+        self.device = next(net.parameters()).device
+
+    @torch.no_grad()
+    def read(self, ids: np.ndarray, state: Any | None) -> tuple[np.ndarray, Any]:
+        logits, hx = self.net(torch.from_numpy(np.ascontiguousarray(ids)).to(self.device), state)  # (B, T, V)
+        return logits.float().cpu().numpy(), hx
 
 
 class LanguageModel:
@@ -80,33 +94,16 @@ class LanguageModel:
             raise UsageError("this LanguageModel is not trained: call fit(...) or lstmkit.load(path) first")
         return self.net, self.tokenizer
 
-    @torch.no_grad()
+    @property
+    def predictor(self) -> LanguagePredictor:
+        """Evaluation and generation over this PyTorch network (the code the ONNX runtime runs too)."""
+        net, tok = self._ready()
+        return LanguagePredictor(TorchLanguageNetwork(net), tok, stateful=True)
+
     def evaluate(self, text: str, chunk: int = 256) -> dict[str, float]:
         """Loss over the whole text in one carried-state pass: nats per token, bits per character, perplexity
         (per token and per character, so char and BPE models compare)."""
-        net, tok = self._ready()
-        ids = tok.encode(text)
-        if len(ids) < 2:
-            raise TextError("the evaluation text needs at least 2 tokens")
-        x = torch.tensor(ids)[None]  # (1, N)
-        net.eval()
-        total, hx = 0.0, None
-        for i in range(0, x.shape[1] - 1, chunk):
-            batch = {"x": x[:, i : i + chunk], "y": x[:, i + 1 : i + 1 + chunk]}
-            batch["x"] = batch["x"][:, : batch["y"].shape[1]]
-            loss, hx = nll(net, batch, hx)
-            total += float(loss) * batch["y"].shape[1]
-        n_tokens = x.shape[1] - 1
-        nats = total / n_tokens
-        chars = len(tok.decode(ids[1:]))
-        return {
-            "loss": nats,
-            "perplexity": math.exp(nats),
-            "bpc": total / chars / math.log(2),
-            "char_perplexity": math.exp(total / chars),
-            "tokens": n_tokens,
-            "chars": chars,
-        }
+        return self.predictor.evaluate(text, chunk)
 
     def evaluate_file(self, path: str) -> dict[str, float]:
         """A whole file (all of it), or shakespeare's test plays."""
@@ -116,40 +113,14 @@ class LanguageModel:
         self, prompt: str, max_new_tokens: int = 200, stop: tuple[str, ...] = (), **sampling: Any
     ) -> Iterator[str]:
         """Yield the generated text piece by piece as tokens are produced (one sample)."""
-        yield from self._pieces(prompt, max_new_tokens, stop, Sampling(**sampling), 1, index=0)
+        return self.predictor.stream(prompt, max_new_tokens, stop, **sampling)
 
     def generate(
         self, prompt: str, max_new_tokens: int = 200, num_samples: int = 1, stop: tuple[str, ...] = (), **sampling: Any
     ) -> list[str]:
-        """`num_samples` continuations of `prompt`, generated together in one batch."""
-        net, tok = self._ready()
-        s = Sampling(**sampling)
-        rows: list[list[int]] = [[] for _ in range(num_samples)]
-        done = [False] * num_samples
-        for step in sample_tokens(net, tok.encode(prompt), max_new_tokens, s, num_samples):
-            for b, t in enumerate(step.tolist()):
-                if not done[b]:
-                    rows[b].append(t)
-                    done[b] = bool(stop) and any(x in tok.decode(rows[b]) for x in stop)
-            if all(done):
-                break
-        return [_cut(tok.decode(r), stop) for r in rows]
-
-    def _pieces(self, prompt: str, n: int, stop: tuple[str, ...], s: Sampling, b: int, index: int) -> Iterator[str]:
-        net, tok = self._ready()
-        ids: list[int] = []
-        shown = ""
-        for step in sample_tokens(net, tok.encode(prompt), n, s, b):
-            ids.append(int(step[index]))
-            text = tok.decode(ids)
-            cut = _cut(text, stop)
-            if text.endswith("\ufffd") and cut == text:
-                continue  # an unfinished multi-byte character: wait for its next byte
-            if len(cut) > len(shown):
-                yield cut[len(shown) :]
-                shown = cut
-            if cut != text:
-                return
+        """`num_samples` continuations of `prompt`, generated together in one batch (the prompt read once, then
+        one cached-state step per token)."""
+        return self.predictor.generate(prompt, max_new_tokens, num_samples, stop, **sampling)
 
     # ---- the inference protocol (deploy.protocol): what serving and export call
 
@@ -224,12 +195,6 @@ class LanguageModel:
         return save_model(
             path, task=NAME, config=resolved, tensors=net.state_dict(), state={"tokenizer": tok.to_dict()}
         )
-
-
-def _cut(text: str, stop: tuple[str, ...]) -> str:
-    """The text up to (not including) the first stop string."""
-    ends = [text.index(s) for s in stop if s and s in text]
-    return text[: min(ends)] if ends else text
 
 
 def load_saved(saved: Any, device: torch.device) -> LanguageModel:
