@@ -53,3 +53,6 @@ class Task(Protocol):
     #   on_epoch_start(model, epoch)                          e.g. gradual unfreezing (a function of the epoch)
     #   train_state() / load_train_state(state)               carried state, kept in the resume checkpoint
     #   train_batches(...).epoch_batches(e)                   any epoch on demand: exact mid-epoch resume
+    #   finalize(model) -> dict                               after the best weights are selected, before the one
+    #                                                         save: post-training steps (a validation gate,
+    #                                                         interval calibration) that change saved_state()

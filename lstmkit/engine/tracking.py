@@ -40,9 +40,9 @@ def mlflow_logger(uri: str, task: str, run_dir: Path, resolved: dict[str, Any]) 
     return logger
 
 
-def log_run(run_dir: str | Path, metrics: dict[str, float] | None = None) -> bool:
-    """Log `metrics` and the run directory's files (not checkpoints or raw logs) to the run's MLflow run;
-    False when the run is not tracked."""
+def log_run(run_dir: str | Path, metrics: dict[str, float] | None = None, files: list[str] | None = None) -> bool:
+    """Log `metrics` and the run directory's files (not checkpoints or raw logs; only `files` when given) to the
+    run's MLflow run; False when the run is not tracked."""
     run_dir = Path(run_dir)
     known = run_dir / RUN_FILE
     if not known.is_file():
@@ -56,6 +56,8 @@ def log_run(run_dir: str | Path, metrics: dict[str, float] | None = None) -> boo
             client.log_metric(info["run_id"], f"final_{k}", float(v))
     for p in sorted(run_dir.iterdir()):
         if p.name in ("checkpoints", "logs", RUN_FILE) or p.name.startswith("."):
+            continue
+        if files is not None and p.name not in files:
             continue
         if p.is_dir():
             client.log_artifacts(info["run_id"], str(p), p.name)

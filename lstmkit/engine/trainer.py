@@ -20,7 +20,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ class FitResult:
     metrics: dict[str, float]  # val_* and test_* metrics of the selected (best) weights, in fp32
     steps: int
     seconds: float
+    report: dict[str, Any] = field(default_factory=dict)  # what the task's finalize hook said
+    primary: bool = True  # False in a distributed run's extra processes: their part ended with training
 
 
 class _LitTask(pl.LightningModule):
@@ -379,16 +381,20 @@ def fit(task: Task, cfg: TrainConfig) -> FitResult:
     seconds = time.perf_counter() - start
     if not trainer.is_global_zero:
         # Lightning's ddp launcher runs the whole command again in each extra process: their part ends with
-        # training (the first process selects, measures and saves the model, and reports)
-        sys.exit(0)
+        # training (the first process finalizes, measures and saves the model, and reports); the caller sees
+        # primary=False and returns without reporting
+        return FitResult(run_dir, run_dir / "model", model, {}, int(trainer.global_step), seconds, primary=False)
     return _finish(task, model, best, trainer, run_dir, resolved, cfg, seconds)
 
 
 def _finish(task, model, best, trainer, run_dir, resolved, cfg, seconds) -> FitResult:
-    """Select the best weights, measure them in fp32, save the model, metrics and curves."""
+    """Select the best weights, let the task finalize them (post-training steps such as a validation gate or
+    interval calibration), measure them in fp32, then save the model once and log the run once."""
     if best.best is not None:
         model.load_state_dict(best.best)
-    model = model.to("cpu").float()
+    model = model.to("cpu").float().eval()
+    finalize = getattr(task, "finalize", None)
+    report = finalize(model) if finalize is not None else {}
     metrics = {f"val_{k}": v for k, v in evaluate(task.metrics, model, task.val_batches(cfg.batch_size)).items()}
     test = task.test_batches(cfg.batch_size)
     if test is not None:
@@ -406,4 +412,4 @@ def _finish(task, model, best, trainer, run_dir, resolved, cfg, seconds) -> FitR
     log.info("saved model to %s (%s)", model_dir, metrics)
     if cfg.track:
         log_run(run_dir, metrics)
-    return FitResult(run_dir, model_dir, model, metrics, int(trainer.global_step), seconds)
+    return FitResult(run_dir, model_dir, model, metrics, int(trainer.global_step), seconds, report)

@@ -84,6 +84,19 @@ class TaskSpec:
             raise NotImplementedError(f"task {self.name!r} declares no examples module")
         return importlib.import_module(self.examples)
 
+    def resolve(
+        self, config: Any = None, train: Any = None, options: dict[str, Any] | None = None, where: str = ""
+    ) -> Any:
+        """The API classes' one config resolution (engine.config.resolve_run): defaults < this task's training
+        defaults < the given config objects < keyword options. Configs already resolved (both objects given,
+        no options: what the CLI passes after its own merge) are taken as they are, not merged again."""
+        from lstmkit.engine.config import RunConfig, config_objects, resolve_run
+
+        if config is not None and train is not None and not options:
+            return RunConfig(config, train)
+        base = config_objects(config, train)
+        return resolve_run(self.config_class, self.train_defaults, base=base, options=options or {}, where=where)
+
     def load_saved(self, saved: Any, device: Any) -> Any:
         return resolve_ref(self.loader)(saved, device)
 

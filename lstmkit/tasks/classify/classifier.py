@@ -23,7 +23,7 @@ import torch
 from lstmkit.data.labelled import Labelled
 from lstmkit.data.timeseries import DataError
 from lstmkit.deploy.protocol import Probe, RequestError
-from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
+from lstmkit.engine.config import RunConfig, TrainConfig
 from lstmkit.errors import UsageError
 from lstmkit.tasks.classify import SPEC
 from lstmkit.tasks.classify.baselines import baselines
@@ -58,13 +58,12 @@ class Classifier:
 
     task = SPEC.name
     capabilities = SPEC.capabilities
+    primary = True  # False after fit in a distributed run's extra processes (the first one reports)
 
     def __init__(
         self, *, config: ClassifyConfig | None = None, train: TrainConfig | None = None, **options: Any
     ) -> None:
-        run = resolve_run(
-            ClassifyConfig, SPEC.train_defaults, base=config_objects(config, train), options=options, where="Classifier"
-        )
+        run = SPEC.resolve(config, train, options, where="Classifier")
         self.config, self.train_config = run.task, run.train
         self.net: ClassifierNet | None = None
         self.encoding: Encoding | None = None
@@ -118,6 +117,9 @@ class Classifier:
         c = self.config
         self.encoding = Encoding.fit(train, c.tokenizer, c.vocab_size, c.max_length, c.normalize, tokenizer)
         result = fit(ClassifyTask(c, train, val, self.encoding, pretrained), self.train_config)
+        self.run_dir, self.primary = result.run_dir, result.primary
+        if not result.primary:
+            return self  # a distributed run's extra process: the first one holds the model
         self.net, self.run_dir = result.model.eval(), result.run_dir
         self.report = {
             **(self.evaluate(test, train=train) if len(test) else {}),  # test_fraction 0: the caller's

@@ -65,6 +65,8 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     quiet_lightning()
     run = run_config(args, spec)
     c = Classifier(config=run.task, train=run.train).fit()
+    if not c.primary:
+        return  # a distributed run's extra process: the first one reports
     assert c.run_dir is not None
     files = _write_report(c.report, c.run_dir, f"{run.task.data}: test split")
     payload = {

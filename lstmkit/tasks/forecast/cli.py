@@ -39,7 +39,13 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
 
     quiet_lightning()
     f, data = _forecaster(args, spec)
-    f.fit(data)
+    if f.config.chunk_rows:  # larger than memory: the file is read chunk by chunk each time
+        f.fit(data)
+    else:  # read once: training, the forecast and its plot share the panel
+        data, cfg = f.read(data)
+        f.fit_panel(data, cfg)
+    if not f.primary:
+        return  # a distributed run's extra process: the first one reports
     assert f.run_dir is not None
     payload = {
         "run": str(f.run_dir),
@@ -80,7 +86,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     if f.train_config.track:
         from lstmkit.engine.tracking import log_run
 
-        log_run(f.run_dir)  # the forecast and its plot
+        log_run(f.run_dir, files=["forecast.csv", "forecast.png"])  # the model was logged once, by the engine
     emit(args, payload, lambda: "\n".join(f"{k}: {v}" for k, v in payload.items()))
 
 

@@ -18,10 +18,9 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from lstmkit.config import ConfigError
 from lstmkit.data.timeseries import Panel, Series
 from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, frame_of
-from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
+from lstmkit.engine.config import RunConfig, TrainConfig
 from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast import SPEC
 from lstmkit.tasks.forecast.backtest import backtest
@@ -37,7 +36,7 @@ from lstmkit.tasks.forecast.pipeline import (
     to_frame,
     with_future,
 )
-from lstmkit.tasks.forecast.predict import conformal_deltas, forecast_batch
+from lstmkit.tasks.forecast.predict import forecast_batch
 from lstmkit.tasks.forecast.predictor import ForecastPredictor
 from lstmkit.tasks.forecast.windows import build_tensors, origin_batches
 from lstmkit.tasks.spec import saved_run, saved_state
@@ -66,6 +65,7 @@ class Forecaster:
 
     task = SPEC.name
     capabilities = SPEC.capabilities
+    primary = True  # False after fit in a distributed run's extra processes (the first one reports)
 
     def __init__(
         self,
@@ -77,9 +77,7 @@ class Forecaster:
     ) -> None:
         if horizon is not None:
             options = {**options, "horizon": horizon}
-        run = resolve_run(
-            ForecastConfig, SPEC.train_defaults, base=config_objects(config, train), options=options, where="Forecaster"
-        )
+        run = SPEC.resolve(config, train, options, where="Forecaster")
         self.config, self.train_config = run.task, run.train
         self.net: ForecastNet | None = None
         self.pre: Preprocessor | None = None
@@ -104,10 +102,17 @@ class Forecaster:
                 return self._fit_task(task)
             finally:
                 task.close()
+        return self.fit_panel(*self.read(data))
+
+    def read(self, data: Data) -> tuple[Panel, ForecastConfig]:
+        """`data` as a validated panel, and this config completed for it (a built-in's covariates and horizon,
+        the lookback, the data's name): read once, then `fit_panel`, `predict` and plots take the panel."""
+        import dataclasses
+
         panel, cfg, horizon = load_data(data, self.config)
         if isinstance(data, (str, Path)):  # saved with the model: export scores int8 graphs on it
             cfg = dataclasses.replace(cfg, data=str(data))
-        return self.fit_panel(panel, with_data_defaults(cfg, panel, horizon))
+        return panel, with_data_defaults(cfg, panel, horizon)
 
     def fit_panel(self, panel: Panel, cfg: ForecastConfig) -> Forecaster:
         """Train on a validated panel with a config whose horizon and lookback are set."""
@@ -116,25 +121,17 @@ class Forecaster:
         return self._fit_task(ForecastTask(cfg, panel))
 
     def _fit_task(self, task: Any) -> Forecaster:
-        """Train a forecasting task (in memory or streaming): fit, the validation gate, calibration, save."""
+        """Train a forecasting task (in memory or streaming); the engine runs its finalize hook (the validation
+        gate, calibration) before it saves the model once."""
         from lstmkit.engine.trainer import fit
 
-        cfg = task.cfg
         result = fit(task, self.train_config)
-        gate = task.validation_gate(result.model.eval())
-        if gate:
-            task.set_gate(gate)
-        self.config, self.pre, self.net = cfg, task.final_preprocessor(), result.model.eval()
-        self.run_dir, self._carry = result.run_dir, {}
-        self.report = self._anchor_report(gate)
-        if cfg.conformal:
-            self.calibration = self._calibrate(task)
-        if cfg.conformal or gate:
-            self.save(result.model_dir)
-            if self.train_config.track:
-                from lstmkit.engine.tracking import log_run
-
-                log_run(result.run_dir)  # the model again, now with its calibration
+        self.run_dir, self.primary = result.run_dir, result.primary
+        if not result.primary:
+            return self  # a distributed run's extra process: the first one holds the model
+        self.config, self.pre, self.net = task.cfg, task.final_preprocessor(), result.model.eval()
+        self.calibration, self._carry = task.calibration, {}
+        self.report = self._anchor_report(result.report.get("gate", {}))
         return self
 
     def _anchor_report(self, gate: dict[str, float]) -> dict[str, Any]:
@@ -160,16 +157,6 @@ class Forecaster:
             "series": len(gate),
             "correction_weights": dict(sorted(weights.items())),
         }
-
-    def _calibrate(self, task: Any) -> list[list[float]]:
-        if not self.config.validation:
-            raise ConfigError("conformal calibration uses the validation window: keep validation on")
-        qs, ys = [], []
-        with torch.no_grad():
-            for batch in task.val_batches(256):
-                qs.append(forecast_batch(self.net, self.config, batch, self.pre.layout).numpy())
-                ys.append(batch["y"][:, -1].numpy())
-        return conformal_deltas(self.config, np.concatenate(qs), np.concatenate(ys))
 
     # ---- prediction
 

@@ -32,7 +32,10 @@ def seasons_of(cfg: ForecastConfig) -> tuple[int, ...]:
 
 
 def read_panel(cfg: ForecastConfig, data: Data) -> Panel:
-    """Data (a file, a frame, a built-in name) as a panel with the model's columns and frequency."""
+    """Data (a file, a frame, a built-in name, or a panel already read) as a panel with the model's columns and
+    frequency."""
+    if isinstance(data, Panel):
+        return data
     data, _ = builtin_frame(data)
     panel = to_panel(
         data,

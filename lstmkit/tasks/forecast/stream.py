@@ -35,7 +35,15 @@ from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
 from lstmkit.tasks.forecast.outputs import NAME, build_model, decoded_steps, seasons_of, with_data_defaults
-from lstmkit.tasks.forecast.task import finished, forecast_loss, forecast_metrics, gate_of, run, split_validation
+from lstmkit.tasks.forecast.task import (
+    finalize,
+    finished,
+    forecast_loss,
+    forecast_metrics,
+    gate_of,
+    run,
+    split_validation,
+)
 from lstmkit.tasks.forecast.windows import Batch, PanelTensors, WindowSampler, build_tensors, origin_batches
 
 log = logging.getLogger(__name__)
@@ -222,6 +230,7 @@ class StreamingForecastTask:
             raise
         log.info("%d series in %d chunks of about %d rows; window cache %s", n, len(self.chunks), rows, self._dir)
         self._final: Preprocessor | None = None
+        self.calibration: list[list[float]] = []
 
     def _featurise(self) -> list[Chunk]:
         """Pass 2: every chunk's training and validation tensors, written to the cache."""
@@ -285,7 +294,10 @@ class StreamingForecastTask:
         return to_dict(self.cfg)
 
     def saved_state(self) -> dict[str, Any]:
-        return {"preprocessor": self.final_preprocessor().to_dict()}
+        return {"preprocessor": self.final_preprocessor().to_dict(), "calibration": self.calibration}
+
+    def finalize(self, model: ForecastNet) -> dict[str, Any]:
+        return finalize(self, model)
 
     def validation_gate(self, model: ForecastNet) -> dict[str, float]:
         """As ForecastTask's, one chunk at a time."""

@@ -13,13 +13,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lstmkit.config import to_dict
+from lstmkit.config import ConfigError, to_dict
 from lstmkit.data.timeseries import Panel, check_lengths
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
 from lstmkit.tasks.forecast.outputs import NAME, build_model, decoded_steps, seasons_of, with_data_defaults
-from lstmkit.tasks.forecast.predict import forecast_batch
+from lstmkit.tasks.forecast.predict import conformal_deltas, forecast_batch
 from lstmkit.tasks.forecast.windows import Batch, OriginBatches, WindowSampler, build_tensors, origin_batches
 
 __all__ = [
@@ -90,6 +90,7 @@ class ForecastTask:
         back = 0 if cfg.validation else cfg.horizon
         self._val_origins = [(i, max(1, len(s) - back)) for i, s in enumerate(self.train_panel.series)]
         self._final: Preprocessor | None = None
+        self.calibration: list[list[float]] = []
 
     def build_model(self) -> nn.Module:
         return build_model(self.cfg, self.pre)
@@ -132,7 +133,10 @@ class ForecastTask:
         return to_dict(self.cfg)
 
     def saved_state(self) -> dict[str, Any]:
-        return {"preprocessor": self.final_preprocessor().to_dict()}
+        return {"preprocessor": self.final_preprocessor().to_dict(), "calibration": self.calibration}
+
+    def finalize(self, model: ForecastNet) -> dict[str, Any]:
+        return finalize(self, model)
 
     def validation_gate(self, model: ForecastNet) -> dict[str, float]:
         """Per series 1.0 where the trained network's median beat its anchor alone (MAE over the validation
@@ -152,6 +156,32 @@ class ForecastTask:
         if self._final is None:
             self._final = finished(self.cfg, self.pre, self.pre, self.panel.series)
         return self._final
+
+
+def finalize(task: Any, model: ForecastNet) -> dict[str, Any]:
+    """After training, before the one save (the engine's finalize hook, shared by the in-memory and streaming
+    tasks): the validation gate (which series the anchor alone forecasts, how much of the network's correction
+    the others keep), then the conformal interval calibration on the validation origins."""
+    gate = task.validation_gate(model)
+    if gate:
+        task.set_gate(gate)
+    if task.cfg.conformal:
+        task.calibration = calibrate(task, model)
+    return {"gate": gate}
+
+
+def calibrate(task: Any, model: ForecastNet) -> list[list[float]]:
+    """Conformal deltas per horizon step and quantile from the validation origins' errors."""
+    cfg = task.cfg
+    if not cfg.validation:
+        raise ConfigError("conformal calibration uses the validation window: keep validation on")
+    layout = task.final_preprocessor().layout
+    qs, ys = [], []
+    with torch.no_grad():
+        for batch in task.val_batches(256):
+            qs.append(forecast_batch(model, cfg, batch, layout).numpy())
+            ys.append(batch["y"][:, -1].numpy())
+    return conformal_deltas(cfg, np.concatenate(qs), np.concatenate(ys))
 
 
 def gate_of(

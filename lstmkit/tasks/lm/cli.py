@@ -28,6 +28,8 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     quiet_lightning()
     run = run_config(args, spec)
     lm = LanguageModel(config=run.task, train=run.train).fit()
+    if not lm.primary:
+        return  # a distributed run's extra process: the first one reports
     assert lm.run_dir is not None
     test = lm.heldout()  # never trained or selected on; "split" says which text it is
     assert lm.corpus is not None

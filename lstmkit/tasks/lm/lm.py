@@ -15,7 +15,7 @@ from lstmkit.config import ConfigError
 from lstmkit.data.text import Corpus, evaluation_text, load_corpus
 from lstmkit.data.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
 from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, frame_of, records_of
-from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
+from lstmkit.engine.config import RunConfig, TrainConfig
 from lstmkit.errors import UsageError
 from lstmkit.tasks.lm import SPEC, records
 from lstmkit.tasks.lm.config import LanguageConfig
@@ -47,15 +47,10 @@ class LanguageModel:
 
     task = SPEC.name
     capabilities = SPEC.capabilities
+    primary = True  # False after fit in a distributed run's extra processes (the first one reports)
 
     def __init__(self, *, config: LanguageConfig | None = None, train: TrainConfig | None = None, **options: Any):
-        run = resolve_run(
-            LanguageConfig,
-            SPEC.train_defaults,
-            base=config_objects(config, train),
-            options=options,
-            where="LanguageModel",
-        )
+        run = SPEC.resolve(config, train, options, where="LanguageModel")
         self.config, self.train_config = run.task, run.train
         self.net: LanguageNet | None = None
         self.tokenizer: CharTokenizer | BPETokenizer | None = None
@@ -79,6 +74,9 @@ class LanguageModel:
 
         task = LanguageTask(self.config, corpus, self.train_config.batch_size)
         result = fit(task, self.train_config)
+        self.run_dir, self.primary = result.run_dir, result.primary
+        if not result.primary:
+            return self  # a distributed run's extra process: the first one holds the model
         self.net, self.tokenizer, self.run_dir = result.model.eval(), task.tokenizer, result.run_dir
         self.fit_metrics, self.corpus = result.metrics, corpus
         return self

@@ -31,6 +31,8 @@ def _model(args: argparse.Namespace, spec: Any) -> LongRangeModel:
 def _train(args: argparse.Namespace, spec: Any) -> None:
     quiet_lightning()
     m = _model(args, spec).fit()
+    if not m.primary:
+        return  # a distributed run's extra process: the first one reports
     assert m.run_dir is not None
     row = {
         **m.row(),

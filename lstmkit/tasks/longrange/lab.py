@@ -21,7 +21,7 @@ from torch import Tensor
 
 from lstmkit.data import synthetic
 from lstmkit.deploy.protocol import Probe, RequestError, check_records, frame_of, records_of
-from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
+from lstmkit.engine.config import RunConfig, TrainConfig
 from lstmkit.errors import UsageError
 from lstmkit.tasks.longrange import SPEC
 from lstmkit.tasks.longrange.config import NAME, LongRangeConfig
@@ -47,17 +47,12 @@ class LongRangeModel:
 
     task = SPEC.name
     capabilities = SPEC.capabilities
+    primary = True  # False after fit in a distributed run's extra processes (the first one reports)
 
     def __init__(
         self, *, config: LongRangeConfig | None = None, train: TrainConfig | None = None, **options: Any
     ) -> None:
-        run = resolve_run(
-            LongRangeConfig,
-            SPEC.train_defaults,
-            base=config_objects(config, train),
-            options=options,
-            where="LongRangeModel",
-        )
+        run = SPEC.resolve(config, train, options, where="LongRangeModel")
         self.config, self.train_config = run.task, run.train
         self.model: SequenceModel | None = None
         self.run_dir: Path | None = None
@@ -72,6 +67,9 @@ class LongRangeModel:
         from lstmkit.tasks.longrange.task import LongRangeTask
 
         result = fit(LongRangeTask(self.config), self.train_config)
+        self.run_dir, self.primary = result.run_dir, result.primary
+        if not result.primary:
+            return self  # a distributed run's extra process: the first one holds the model
         self.model, self.run_dir, self.fit_metrics = result.model.eval(), result.run_dir, result.metrics
         self.steps, self.seconds = result.steps, result.seconds
         return self

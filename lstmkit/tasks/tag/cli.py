@@ -61,6 +61,8 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     quiet_lightning()
     run = run_config(args, spec)
     t = Tagger(config=run.task, train=run.train).fit()
+    if not t.primary:
+        return  # a distributed run's extra process: the first one reports
     assert t.run_dir is not None
     report = t.report
     out = t.run_dir / "report.json"

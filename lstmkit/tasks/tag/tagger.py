@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from lstmkit.deploy.protocol import Probe, RequestError
-from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
+from lstmkit.engine.config import RunConfig, TrainConfig
 from lstmkit.errors import UsageError
 from lstmkit.tasks.spec import saved_run, saved_state
 from lstmkit.tasks.tag import SPEC
@@ -47,11 +47,10 @@ class Tagger:
 
     task = SPEC.name
     capabilities = SPEC.capabilities
+    primary = True  # False after fit in a distributed run's extra processes (the first one reports)
 
     def __init__(self, *, config: TagConfig | None = None, train: TrainConfig | None = None, **options: Any) -> None:
-        run = resolve_run(
-            TagConfig, SPEC.train_defaults, base=config_objects(config, train), options=options, where="Tagger"
-        )
+        run = SPEC.resolve(config, train, options, where="Tagger")
         self.config, self.train_config = run.task, run.train
         self.net: TagNet | None = None
         self.encoding: TagEncoding | None = None
@@ -85,6 +84,9 @@ class Tagger:
         train, val, test = self.splits(source)
         self.encoding = TagEncoding.fit(train, self.config.min_freq, self.config.scale)
         result = fit(TagTask(self.config, train, val, self.encoding), self.train_config)
+        self.run_dir, self.primary = result.run_dir, result.primary
+        if not result.primary:
+            return self  # a distributed run's extra process: the first one holds the model
         self.net, self.run_dir = result.model.eval(), result.run_dir
         self.report = self.evaluate(test) if len(test) else {}
         self.report["val"] = {k.removeprefix("val_"): v for k, v in result.metrics.items()}

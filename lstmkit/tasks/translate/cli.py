@@ -80,6 +80,8 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
         train=run.train,
         decode=from_dict(DecodeConfig, _decode_options(args), where="the command line"),
     ).fit()
+    if not t.primary:
+        return  # a distributed run's extra process: the first one reports
     assert t.run_dir is not None
     r = t.report
     files = _write(r, t.run_dir) if "table" in r else []

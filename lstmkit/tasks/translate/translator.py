@@ -25,7 +25,7 @@ from lstmkit.config import from_dict, to_dict
 from lstmkit.data.parallel import Parallel, numbers_corpus, numbers_name, read_pairs, read_parallel
 from lstmkit.data.timeseries import DataError
 from lstmkit.deploy.protocol import Probe, RequestError, frame_of, records_of
-from lstmkit.engine.config import RunConfig, TrainConfig, config_objects, resolve_run
+from lstmkit.engine.config import RunConfig, TrainConfig
 from lstmkit.errors import UsageError
 from lstmkit.tasks.spec import saved_run, saved_state
 from lstmkit.tasks.translate import SPEC, records
@@ -55,6 +55,7 @@ class Translator:
 
     task = SPEC.name
     capabilities = SPEC.capabilities
+    primary = True  # False after fit in a distributed run's extra processes (the first one reports)
 
     def __init__(
         self,
@@ -65,13 +66,7 @@ class Translator:
         **options: Any,
     ) -> None:
         dec = {k: options.pop(k) for k in list(options) if k in DECODE_FIELDS}
-        run = resolve_run(
-            TranslateConfig,
-            SPEC.train_defaults,
-            base=config_objects(config, train),
-            options=options,
-            where="Translator",
-        )
+        run = SPEC.resolve(config, train, options, where="Translator")
         self.config, self.train_config = run.task, run.train
         self.decoding = decoding_with(decode or DecodeConfig(), **dec)
         self.net: Seq2Seq | None = None
@@ -129,6 +124,9 @@ class Translator:
             raise DataError(f"every training pair has more than --max-tokens {c.max_tokens} tokens on a side")
         val_ids = encode_pairs(val, self.vocab)[:2]
         result = fit(TranslateTask(c, self.vocab, tuple(train_ids), val_ids), self.train_config)
+        self.run_dir, self.primary = result.run_dir, result.primary
+        if not result.primary:
+            return self  # a distributed run's extra process: the first one holds the model
         self.net, self.run_dir = result.model.eval(), result.run_dir
         self.report = self.evaluate(test) if len(test) else {}
         self.report["data"] = {
