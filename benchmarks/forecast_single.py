@@ -94,10 +94,10 @@ def own_anchors(s: dict, history: np.ndarray) -> dict[str, dict]:
     out = {}
     for name, kind in (("lstmkit ets anchor alone", "damped"), ("lstmkit theta anchor alone", "theta")):
         p = anchors.fit(history, pos[: len(history)], m, kind)
-        out[name] = {"yhat": anchors.forecast(history, pos[: len(history)], pos[len(history) :], m, p)}
+        out[name] = {"yhat": anchors.anchor_forecast(history, pos[: len(history)], pos[len(history) :], m, p)}
     p = anchors.select(history, pos[: len(history)], m, s["h"])
     out["lstmkit auto anchor alone"] = {
-        "yhat": anchors.forecast(history, pos[: len(history)], pos[len(history) :], m, p),
+        "yhat": anchors.anchor_forecast(history, pos[: len(history)], pos[len(history) :], m, p),
         "kind": p.kind,
     }
     return out

@@ -26,7 +26,7 @@ def test_damped_states_and_forecast_follow_the_error_correction_recursion():
         expect.append((level, trend))
     np.testing.assert_allclose(np.c_[lv, tr], expect, rtol=1e-12)
     pos = np.zeros(len(d) + 3, int)
-    fc = anchors.forecast(d, pos[: len(d)], pos[len(d) :], 1, p)
+    fc = anchors.anchor_forecast(d, pos[: len(d)], pos[len(d) :], 1, p)
     np.testing.assert_allclose(fc, level + trend * np.array([0.9, 0.9 + 0.81, 0.9 + 0.81 + 0.729]))
 
 
@@ -35,7 +35,9 @@ def test_damped_fit_extrapolates_a_clean_trend_and_keeps_a_flat_level_flat():
     pos = np.zeros(60, int)
     line = 5 + 2 * t
     p = anchors.fit(line, pos[:40], 1, "damped")
-    np.testing.assert_allclose(anchors.forecast(line, pos[:40], pos[40:46], 1, p), 5 + 2 * np.arange(40, 46), rtol=1e-3)
+    np.testing.assert_allclose(
+        anchors.anchor_forecast(line, pos[:40], pos[40:46], 1, p), 5 + 2 * np.arange(40, 46), rtol=1e-3
+    )
     flat = 3 + np.random.default_rng(0).normal(0, 0.1, 40)
     p = anchors.fit(flat, pos[:40], 1, "damped")
     assert p.beta == 0.0  # simple exponential smoothing wins the AICc on a trendless series
@@ -63,7 +65,7 @@ def test_rolling_intervals_cover_as_promised_on_simulated_noise():
         pos = np.zeros(60 + h, int)
         p = anchors.fit(hist, pos[:60], 1, "theta")
         w = intervals.widths(intervals.rolling_errors(hist, pos[:60], 1, h, "theta"), (0.025, 0.1, 0.5, 0.9, 0.975))
-        mid = anchors.forecast(hist, pos[:60], pos[60:], 1, p)
+        mid = anchors.anchor_forecast(hist, pos[:60], pos[60:], 1, p)
         hits80.append(np.abs(future - mid) <= np.asarray(w["0.1,0.9"]))
         hits95.append(np.abs(future - mid) <= np.asarray(w["0.025,0.975"]))
     assert 0.77 <= np.mean(hits80) <= 0.88 and 0.93 <= np.mean(hits95) <= 0.985
@@ -108,7 +110,7 @@ def test_the_correction_weight_blends_the_network_with_its_anchor(tmp_path):
     np.testing.assert_allclose(fc[0.5], (fc[0.0] + fc[1.0]) / 2, rtol=0, atol=1e-3)
     pos = np.arange(66) % 12
     p = anchors.fit(y, pos[:60], 12, "damped")
-    np.testing.assert_allclose(fc[0.0], anchors.forecast(y, pos[:60], pos[60:], 12, p), rtol=0, atol=1e-2)
+    np.testing.assert_allclose(fc[0.0], anchors.anchor_forecast(y, pos[:60], pos[60:], 12, p), rtol=0, atol=1e-2)
     f = Forecaster(horizon=6, anchor="ets", blend=(0.0, 0.5, 1.0), out=str(tmp_path / "grid"), **FAST).fit(df)
     assert sum(f.report["correction_weights"].values()) == 1
     assert set(f.report["correction_weights"]) <= {"0", "0.5", "1"}

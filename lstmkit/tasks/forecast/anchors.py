@@ -149,7 +149,7 @@ def damp_sum(phi: float, h: int) -> np.ndarray:
     return np.cumsum(phi ** np.arange(1, h + 1))
 
 
-def forecast(y: np.ndarray, pos: np.ndarray, future_pos: np.ndarray, m: int, p: SmoothParams) -> np.ndarray:
+def anchor_forecast(y: np.ndarray, pos: np.ndarray, future_pos: np.ndarray, m: int, p: SmoothParams) -> np.ndarray:
     """The anchor's forecast (h,) after y (T,) for the steps with season positions future_pos (h,); the
     smoothing runs over the last fit_window(m) points (it forgets older ones geometrically anyway)."""
     h = len(future_pos)
@@ -189,7 +189,9 @@ def rolling_errors(
     err = {}
     for kind in KINDS:
         e = [
-            np.abs(back(forecast(z[:o], pos[:o], pos[o : o + h], m, fit(z[:o], pos[:o], m, kind))) - y[o : o + h])
+            np.abs(
+                back(anchor_forecast(z[:o], pos[:o], pos[o : o + h], m, fit(z[:o], pos[:o], m, kind))) - y[o : o + h]
+            )
             for o in origins
         ]
         err[kind] = float(np.nanmean(np.concatenate(e)))

@@ -216,7 +216,7 @@ def smoothing_baselines(panel, origins, h: int, scores: _Scores) -> dict[str, np
         for s, o in zip(panel.series, origins):
             pos = season_position(s.ds[: o + h], panel.freq)  # the window lies inside the series
             p = anchors.fit(s.y[:o], pos[:o], m, kind)
-            rows.append(anchors.forecast(s.y[:o], pos[:o], pos[o : o + h], m, p))
+            rows.append(anchors.anchor_forecast(s.y[:o], pos[:o], pos[o : o + h], m, p))
         out[name] = np.stack(rows)
         scores.timed(name, "fit", time.perf_counter() - t0)
     return out

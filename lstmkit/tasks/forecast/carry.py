@@ -111,7 +111,7 @@ def fold(net: ForecastNet, pre: Preprocessor, cfg: ForecastConfig, s: Series, ca
     )
 
 
-def forecast(
+def forecast_carried(
     net: ForecastNet,
     pre: Preprocessor,
     cfg: ForecastConfig,

@@ -205,13 +205,13 @@ class Preprocessor:
             out.__dict__["_ids_cache"] = self.__dict__["_ids_cache"]
         return out
 
-    def theta_of(self, series: Series) -> SmoothParams:
+    def anchor_params(self, series: Series) -> SmoothParams:
         """The stored anchor pieces of a training series; an unseen series gets them from its own history."""
         if series.uid in self.theta:
             return SmoothParams.from_json(self.theta[series.uid])
         return self.theta_params(series)
 
-    def theta_of_uid(self, uid: str) -> SmoothParams:
+    def anchor_params_of_uid(self, uid: str) -> SmoothParams:
         return SmoothParams.from_json(self.theta[uid])
 
     def theta_params(self, series: Series) -> SmoothParams:
@@ -228,7 +228,7 @@ class Preprocessor:
         units); empty when the series is too short for one origin."""
         loc, scale = self.scale_of(series)
         y = (self.forward(series) - loc) / scale  # (T,)
-        kind = self.theta_of(series).kind if self.use_theta else "naive"
+        kind = self.anchor_params(series).kind if self.use_theta else "naive"
         err = intervals.rolling_errors(
             y, season_position(series.ds, self.freq), season_length(self.freq), horizon, kind
         )
@@ -249,7 +249,7 @@ class Preprocessor:
         if not self.use_theta:
             return self._known(ds, future, None)
         assert series is not None, "the theta anchor's seasonal index belongs to a series"
-        return self._known(ds, future, self.theta_of(series))
+        return self._known(ds, future, self.anchor_params(series))
 
     def _known(self, ds: pd.DatetimeIndex, future: np.ndarray, params: SmoothParams | None) -> np.ndarray:
         cols = [self._scaled(future, self.future_cols)]
@@ -268,7 +268,7 @@ class Preprocessor:
         loc, scale = self.scale_of(series)
         y = (self.forward(series) - loc) / scale  # (T,)
         observed = np.isfinite(y)
-        p = self.theta_of(series) if self.use_theta else None  # fitted once here for an unseen series
+        p = self.anchor_params(series) if self.use_theta else None  # fitted once here for an unseen series
         known = self._known(series.ds, series.future, p)  # (T, K)
         cols = [
             _carry_forward(y)[:, None],

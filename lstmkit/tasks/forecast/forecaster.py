@@ -24,7 +24,7 @@ from lstmkit.engine.config import RunConfig, TrainConfig
 from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast import SPEC
 from lstmkit.tasks.forecast.backtest import backtest
-from lstmkit.tasks.forecast.carry import SeriesCarry, fold, forecast, from_state, to_state
+from lstmkit.tasks.forecast.carry import SeriesCarry, fold, forecast_carried, from_state, to_state
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.data import Data, builtin_frame, load_data, quantile_column
 from lstmkit.tasks.forecast.features import Preprocessor
@@ -138,7 +138,7 @@ class Forecaster:
         """Which anchor each series got and how much of the network's correction validation kept for it (0:
         the anchor alone forecasts it)."""
         assert self.pre is not None
-        kinds = {u: self.pre.theta_of_uid(u).kind for u in self.pre.theta} if self.pre.use_theta else {}
+        kinds = {u: self.pre.anchor_params_of_uid(u).kind for u in self.pre.theta} if self.pre.use_theta else {}
         alone = sorted(u for u, g in gate.items() if g == 0)
         if alone:
             log.info(
@@ -230,7 +230,7 @@ class Forecaster:
         with torch.no_grad():
             for carry in carries.values():
                 ext = self._with_future(carry.stub(), futr_df)
-                qs.append(forecast(net, pre, self.config, carry, ext.ds[1:], ext.future[1:]))  # (1, H, Q)
+                qs.append(forecast_carried(net, pre, self.config, carry, ext.ds[1:], ext.future[1:]))  # (1, H, Q)
                 series.append(carry.stub())
                 pres.append(carry.view(pre))
         return self._frame(series, torch.cat(qs).numpy(), pres)

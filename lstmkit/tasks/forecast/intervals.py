@@ -29,7 +29,9 @@ def rolling_errors(y: np.ndarray, pos: np.ndarray, m: int, h: int, kind: str, or
     for j, o in enumerate(starts):
         p = anchors.fit(y[:o], pos[:o], m, kind)
         k = min(h, n - o)
-        fc = anchors.forecast(y[:o], pos[:o], pos[o : o + h] if len(pos) >= o + h else _extend(pos, o, h, m), m, p)
+        fc = anchors.anchor_forecast(
+            y[:o], pos[:o], pos[o : o + h] if len(pos) >= o + h else _extend(pos, o, h, m), m, p
+        )
         out[j, :k] = np.abs(fc[:k] - y[o : o + k])
     return out
 

@@ -54,7 +54,7 @@ class LongRangeModel:
     ) -> None:
         run = SPEC.resolve(config, train, options, where="LongRangeModel")
         self.config, self.train_config = run.task, run.train
-        self.model: SequenceModel | None = None
+        self.net: SequenceModel | None = None
         self.run_dir: Path | None = None
         self.fit_metrics: dict[str, float] = {}
         self.steps, self.seconds = 0, 0.0
@@ -70,14 +70,14 @@ class LongRangeModel:
         self.run_dir, self.primary = result.run_dir, result.primary
         if not result.primary:
             return self  # a distributed run's extra process: the first one holds the model
-        self.model, self.run_dir, self.fit_metrics = result.model.eval(), result.run_dir, result.metrics
+        self.net, self.run_dir, self.fit_metrics = result.model.eval(), result.run_dir, result.metrics
         self.steps, self.seconds = result.steps, result.seconds
         return self
 
     def _ready(self) -> SequenceModel:
-        if self.model is None:
+        if self.net is None:
             raise UsageError("this LongRangeModel is not trained: call fit() or lstmkit.load(path) first")
-        return self.model
+        return self.net
 
     def evaluate(self, batch_size: int = 256) -> dict[str, float]:
         """Metrics on the config's fixed-seed test set, with the trivial baseline beside the headline one."""
@@ -199,7 +199,7 @@ def load_saved(saved: Any, device: torch.device) -> LongRangeModel:
 
     cfg, train = saved_run(saved, LongRangeConfig)
     m = LongRangeModel(config=cfg, train=train)
-    m.model = load_weights(build_model(cfg), saved).to(device).eval()
+    m.net = load_weights(build_model(cfg), saved).to(device).eval()
     return m
 
 
