@@ -42,7 +42,7 @@ def run_one(label: str, cfg: LongRangeConfig, args: argparse.Namespace, out: Pat
     row = LongRangeModel(config=cfg, train=train).fit()
     r = row.row()
     return {
-        "task": cfg.task,
+        "task": cfg.problem,
         "T": cfg.length_label,
         "cell": label,
         "hidden": r["hidden"],
@@ -53,7 +53,7 @@ def run_one(label: str, cfg: LongRangeConfig, args: argparse.Namespace, out: Pat
         "learned": r["learned"],
         "steps": row.steps,
         "wall_s": time.perf_counter() - start,
-        "split": cfg.problem.split,
+        "split": cfg.problem_spec.split,
     }
 
 
@@ -63,17 +63,19 @@ def plan(args: argparse.Namespace) -> list[tuple[str, LongRangeConfig]]:
     variant = {cell: CELL_CHOICES[cell] for cell in args.cells}
     if "adding" in args.tasks:
         runs += [
-            (c, LongRangeConfig(task="adding", length=T, hidden_size=args.hidden, **variant[c]))
+            (c, LongRangeConfig(problem="adding", length=T, hidden_size=args.hidden, **variant[c]))
             for T in args.lengths
             for c in args.cells
         ]
     mnist1d = Path(args.data) / "mnist1d.npz"
     for c in args.cells:
         if "mnist1d" in args.tasks and mnist1d.exists():
-            runs.append((c, LongRangeConfig(task="mnist1d", data=str(mnist1d), hidden_size=args.hidden, **variant[c])))
+            runs.append(
+                (c, LongRangeConfig(problem="mnist1d", data=str(mnist1d), hidden_size=args.hidden, **variant[c]))
+            )
         for task in ("digits", "reber"):
             if task in args.tasks:
-                runs.append((c, LongRangeConfig(task=task, hidden_size=args.hidden, **variant[c])))
+                runs.append((c, LongRangeConfig(problem=task, hidden_size=args.hidden, **variant[c])))
     return runs
 
 
@@ -127,7 +129,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     rows = []
     for label, cfg in plan(args):
-        name = f"{cfg.task}-T{cfg.length_label}-{label}"
+        name = f"{cfg.problem}-T{cfg.length_label}-{label}"
         rows.append(run_one(label, cfg, args, Path(args.out) / name))
         r = rows[-1]
         print(

@@ -100,6 +100,7 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
         raise ConfigError(f"{where} must be a mapping of option names to values; got {type(data).__name__}")
     hints = _hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
+    data = {renamed(cls).get(k, k): v for k, v in data.items()}  # options saved under an older name
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
@@ -138,7 +139,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, title: str, defaul
             kw["metavar"] = typing.get_args(tp)[0].__name__.upper()
         else:
             kw["metavar"] = f.metadata.get("metavar") or getattr(tp, "__name__", "VALUE").upper()
-        group.add_argument(flag(f.name), **kw)
+        group.add_argument(flag(f.name), *f.metadata.get("aliases", ()), **kw)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -156,20 +157,29 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def renamed(cls: type) -> dict[str, str]:
+    """Old option names a config class still reads (its RENAMED: old -> new), so older files keep loading."""
+    return dict(getattr(cls, "RENAMED", {}))
+
+
 def split_layer(data: dict[str, Any], sections: dict[str, type], source: str) -> dict[str, dict[str, Any]]:
     """One layer of options by section. A layer may group options by section (`train: {epochs: 3}`) or list
     them flat (`epochs: 3`); `-` and `_` are the same. Unknown names are errors that name `source`."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source} must be a mapping of option names to values; got {type(data).__name__}")
     owner = {f.name: s for s, cls in sections.items() for f in dataclasses.fields(cls)}
+    old = {k: v for cls in sections.values() for k, v in renamed(cls).items()}
     out: dict[str, dict[str, Any]] = {s: {} for s in sections}
     for key, value in data.items():
         key = str(key).replace("-", "_")
-        if key in sections and (isinstance(value, dict) or key not in owner):  # a section (an option may share
-            if not isinstance(value, dict):  # its name, e.g. the long-range `task`: a mapping is the section)
+        if key in old and not isinstance(value, dict):  # an option under its older name
+            key = old[key]
+        if key in sections and (isinstance(value, dict) or key not in owner):  # a section
+            if not isinstance(value, dict):
                 raise ConfigError(f"{source}: section '{key}' must be a mapping")
             for k, v in value.items():
                 k = str(k).replace("-", "_")
+                k = renamed(sections[key]).get(k, k)
                 if k not in {f.name for f in dataclasses.fields(sections[key])}:
                     raise ConfigError(f"{source}: unknown option '{key}.{k}'; valid: {', '.join(sorted(owner))}")
                 out[key][k] = v

@@ -21,13 +21,13 @@ GENERATED = sorted(k for k, p in PROBLEMS.items() if p.make is not None)
 @pytest.mark.parametrize("task", GENERATED)
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_conformance(task, cell):
-    cfg = LongRangeConfig(task=task, length=20, cell=cell, hidden_size=8, val_size=20, test_size=20)
+    cfg = LongRangeConfig(problem=task, length=20, cell=cell, hidden_size=8, val_size=20, test_size=20)
     check_task(LongRangeTask(cfg))
 
 
 def test_conformance_of_a_dataset_task():
     pytest.importorskip("sklearn")
-    check_task(LongRangeTask(LongRangeConfig(task="digits", hidden_size=8)))
+    check_task(LongRangeTask(LongRangeConfig(problem="digits", hidden_size=8)))
 
 
 @pytest.mark.parametrize("task", GENERATED)
@@ -58,11 +58,11 @@ def test_test_and_val_sets_are_fixed_and_distinct():
 def test_saved_model_reloads_to_identical_outputs(tmp_path, task):
     from lstmkit.deploy.saved_model import read_saved, save_model
 
-    cfg = LongRangeConfig(task=task, length=8, cell="gru", hidden_size=6, num_layers=2)
+    cfg = LongRangeConfig(problem=task, length=8, cell="gru", hidden_size=6, num_layers=2)
     model = build_model(cfg).eval()
     save_model(tmp_path / "m", task="longrange", config={"task": cfg.__dict__}, tensors=model.state_dict())
     loaded = load(tmp_path / "m")
-    b = cfg.problem.make(4, 8, torch.Generator().manual_seed(0))
+    b = cfg.problem_spec.make(4, 8, torch.Generator().manual_seed(0))
     torch.testing.assert_close(loaded.predict(b["x"], b.get("lengths")), model(b["x"], b.get("lengths")))
     assert loaded.config == cfg
     assert load_saved(read_saved(tmp_path / "m"), torch.device("cpu")).config == cfg

@@ -2,7 +2,7 @@
 fixed sequence datasets read step by step; LSTM vs GRU vs RNN under one budget.
 
     from lstmkit.tasks.longrange import LongRangeModel
-    m = LongRangeModel(task="adding", length=100).fit()
+    m = LongRangeModel(problem="adding", length=100).fit()
     m.evaluate()
 """
 
@@ -24,7 +24,7 @@ SPEC = TaskSpec(
     examples="lstmkit.tasks.longrange.examples",
     exporter="lstmkit.tasks.longrange.onnx:export_plan",
     train_defaults=TrainConfig(epochs=15, lr=5e-3, batch_size=64, precision="32"),
-    data_flag="task",
+    data_flag="problem",
 )
 
 _LAZY = {

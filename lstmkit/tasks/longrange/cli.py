@@ -14,11 +14,11 @@ from lstmkit.tasks.longrange.plots import COLUMNS, SWEEP_COLUMNS
 
 
 def _headline(cfg: LongRangeConfig) -> str:
-    p = cfg.problem
-    length = "" if cfg.problem.variable_length else f", T={cfg.steps}"
+    p = cfg.problem_spec
+    length = "" if cfg.problem_spec.variable_length else f", T={cfg.steps}"
     better = "lower" if p.mode == "min" else "higher"
     return (
-        f"{cfg.task}{length}: test {p.metric} ({better} is better); baseline {p.baseline:.3g} ({p.baseline_is}); "
+        f"{cfg.problem}{length}: test {p.metric} ({better} is better); baseline {p.baseline:.3g} ({p.baseline_is}); "
         f"learned = {p.metric} {'<=' if p.mode == 'min' else '>='} {p.solved_at}; test set: {p.split}"
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -192,14 +192,17 @@ PROBLEMS: dict[str, Problem] = {
 
 @dataclass(frozen=True)
 class LongRangeConfig:
-    """The long-range task and its model."""
+    """The long-range problem and its model."""
 
-    task: Literal["adding", "copy", "order", "reber", "digits", "mnist1d", "smnist"] = option(
+    RENAMED: ClassVar[dict[str, str]] = {"task": "problem"}  # models saved before 0.5 call the problem `task`
+
+    problem: Literal["adding", "copy", "order", "reber", "digits", "mnist1d", "smnist"] = option(
         "adding",
         "adding: sum 2 marked values; copy: recall 10 symbols after T steps; order: the order of 2 "
         "symbols in noise; reber: embedded Reber grammar; digits: scikit-learn's 8x8 digits pixel by pixel "
         "(64 steps); mnist1d: MNIST-1D (40 steps, --data FILE.npz); smnist: MNIST pixel by pixel (784 steps, "
         "--data DIR of IDX files). The last four fix their own length",
+        aliases=("--task",),
     )
     data: str | None = option(None, "file or folder of a task's local data (mnist1d, smnist)", metavar="PATH")
     length: int = option(100, "sequence length T: the span the memory must bridge")
@@ -227,7 +230,7 @@ class LongRangeConfig:
         for name in ("length", "hidden_size", "num_layers", "steps_per_epoch", "val_size", "test_size"):
             if getattr(self, name) < (2 if name == "length" else 1):
                 raise ConfigError(f"{name} must be >= {2 if name == 'length' else 1}, got {getattr(self, name)}")
-        if self.task == "order" and self.length < 20:
+        if self.problem == "order" and self.length < 20:
             raise ConfigError(f"the order task needs length >= 20, got {self.length}")
         if self.cell != "lstm" and self.layer_norm:
             raise ConfigError(f"layer_norm is an LSTM variant; the {self.cell} has none")
@@ -235,15 +238,16 @@ class LongRangeConfig:
             raise ConfigError("chrono_init sets a gate's bias (LSTM or GRU); the tanh RNN has no gate")
 
     @property
-    def problem(self) -> Problem:
-        return PROBLEMS[self.task]
+    def problem_spec(self) -> Problem:
+        """How the problem is made and scored (PROBLEMS[problem])."""
+        return PROBLEMS[self.problem]
 
     @property
     def steps(self) -> int:
         """The sequence length actually seen: --length, or what the dataset fixes."""
-        return self.problem.steps or self.length
+        return self.problem_spec.steps or self.length
 
     @property
     def length_label(self) -> int | str:
         """The length for tables: 'var' where a grammar sets each sequence's length."""
-        return "var" if self.problem.variable_length else self.steps
+        return "var" if self.problem_spec.variable_length else self.steps

@@ -2,9 +2,9 @@
 (several cells and lengths under one budget, with gradient-flow pictures).
 
     from lstmkit.tasks.longrange import LongRangeModel, compare
-    m = LongRangeModel(task="adding", length=100, cell="lstm").fit()
+    m = LongRangeModel(problem="adding", length=100, cell="lstm").fit()
     m.evaluate()                    # test metric beside the trivial baseline
-    compare(LongRangeModel(task="adding", length=50), cells=["lstm", "rnn"], lengths=[50, 100])
+    compare(LongRangeModel(problem="adding", length=50), cells=["lstm", "rnn"], lengths=[50, 100])
 
 Only `fit` touches the training engine; loading, predicting and inspecting import no training framework.
 """
@@ -41,7 +41,7 @@ CELL_CHOICES: dict[str, dict[str, Any]] = {
 
 
 class LongRangeModel:
-    """A recurrent model on a long-range problem: `LongRangeModel(task="adding", length=100).fit()`.
+    """A recurrent model on a long-range problem: `LongRangeModel(problem="adding", length=100).fit()`.
 
     Options are LongRangeConfig fields (problem, cell, size) and TrainConfig fields (epochs, lr, out, ...)."""
 
@@ -86,16 +86,16 @@ class LongRangeModel:
 
         task = LongRangeTask(self.config)
         metrics = evaluate(task.metrics, self._ready(), task.test_batches(batch_size))
-        p = self.config.problem
+        p = self.config.problem_spec
         return {**{f"test_{k}": v for k, v in metrics.items()}, f"baseline_{p.metric}": p.baseline}
 
     def row(self, metrics: dict[str, float] | None = None) -> dict[str, Any]:
         """One table row: the headline test metric beside the baseline, and whether it counts as learned."""
-        p, cfg = self.config.problem, self.config
+        p, cfg = self.config.problem_spec, self.config
         metrics = metrics if metrics is not None else self.fit_metrics
         value = metrics[f"test_{p.metric}"]
         return {
-            "task": cfg.task,
+            "problem": cfg.problem,
             "cell": cfg.cell,
             "length": cfg.length_label,
             "metric": p.metric,
@@ -113,16 +113,16 @@ class LongRangeModel:
     @torch.no_grad()
     def predict(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """(B, T, I) -> (B, O), or (B, T, O) for per-step problems."""
-        size = self.config.problem.input_size
+        size = self.config.problem_spec.input_size
         if x.dim() != 3 or x.shape[-1] != size:
             raise RequestError(
-                f"expected inputs of shape (batch, time, {size}) for {self.config.task}, got {tuple(x.shape)}"
+                f"expected inputs of shape (batch, time, {size}) for {self.config.problem}, got {tuple(x.shape)}"
             )
         model = self._ready().eval()
         return model(x.to(next(model.parameters()).device), lengths)
 
     def schema(self) -> dict[str, Any]:
-        p = self.config.problem
+        p = self.config.problem_spec
         step = {"type": "array", "items": {"type": "number"}, "minItems": p.input_size}
         out = {"type": "array", "items": {"type": "number"}}
         return {
@@ -166,7 +166,7 @@ class LongRangeModel:
         """The recurrent layer, n test inputs (or the given {"x": ...}), and the task loss of its output."""
         model = self._ready()
         device = next(model.parameters()).device
-        p = self.config.problem
+        p = self.config.problem_spec
         if inputs is not None:
             x = torch.as_tensor(inputs["x"], dtype=torch.float32, device=device)
             x = x[None] if x.dim() == 2 else x
@@ -226,14 +226,14 @@ def compare(
     from lstmkit.tasks.longrange import plots
 
     cfg, train = base.config, base.train_config
-    if lengths and cfg.problem.steps:
-        raise UsageError(f"--lengths sweeps generated tasks; {cfg.task} has a fixed length of {cfg.steps}")
+    if lengths and cfg.problem_spec.steps:
+        raise UsageError(f"--lengths sweeps generated tasks; {cfg.problem} has a fixed length of {cfg.steps}")
     unknown = sorted(set(cells) - set(CELL_CHOICES))
     if unknown:
         raise UsageError(f"unknown cell(s) {unknown}; choose from {', '.join(CELL_CHOICES)}")
     lengths = lengths or [cfg.length]
     span = f"T{lengths[0]}" if len(lengths) == 1 else f"T{lengths[0]}-{lengths[-1]}"
-    root = Path(out or train.out or Path("runs") / NAME / (train.name or unique_name(f"compare-{cfg.task}-{span}-")))
+    root = Path(out or train.out or Path("runs") / NAME / (train.name or unique_name(f"compare-{cfg.problem}-{span}-")))
     result = Comparison([])
     for length in lengths:
         for cell in cells:

@@ -64,7 +64,7 @@ def hidden_size_for(cfg: LongRangeConfig) -> int:
     whose parameter count comes closest to the LSTM's at --hidden-size."""
     if cfg.budget == "hidden" or cfg.cell == "lstm":
         return cfg.hidden_size
-    p = cfg.problem
+    p = cfg.problem_spec
     target = parameter_count("lstm", p.input_size, cfg.hidden_size, cfg.num_layers, p.output_size)
     sizes = range(1, 8 * cfg.hidden_size + 1)
     return min(
@@ -73,7 +73,7 @@ def hidden_size_for(cfg: LongRangeConfig) -> int:
 
 
 def build_model(cfg: LongRangeConfig) -> SequenceModel:
-    p = cfg.problem
+    p = cfg.problem_spec
     variants = {}
     if cfg.cell == "lstm":
         variants = {"forget_bias": cfg.forget_bias, "layer_norm": cfg.layer_norm}

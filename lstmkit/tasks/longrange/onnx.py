@@ -27,7 +27,7 @@ class LongRangeGraph(nn.Module):
 
 def export_plan(m: Any) -> ExportPlan:
     net = m._ready().eval()
-    p, rnn = m.config.problem, net.rnn
+    p, rnn = m.config.problem_spec, net.rnn
     L, H = rnn.num_layers, rnn.hidden_size
 
     def example(b: int, t: int) -> dict[str, Tensor]:
@@ -47,7 +47,7 @@ def export_plan(m: Any) -> ExportPlan:
         "model",
         LongRangeGraph(net),
         [
-            Port("x", "float32", ["batch", "time", p.input_size], f"the {m.config.task} inputs"),
+            Port("x", "float32", ["batch", "time", p.input_size], f"the {m.config.problem} inputs"),
             Port("lengths", "int64", ["batch"], "real steps per sequence"),
             Port("h0", "float32", [L, "batch", H], f"initial hidden {state}"),
             Port("c0", "float32", [L, "batch", H], f"initial cell {state}"),
@@ -64,4 +64,4 @@ def export_plan(m: Any) -> ExportPlan:
         ],
         example,
     )
-    return ExportPlan("longrange", [graph], {}, {"task": m.config.task, "per_step": p.per_step})
+    return ExportPlan("longrange", [graph], {}, {"problem": m.config.problem, "per_step": p.per_step})

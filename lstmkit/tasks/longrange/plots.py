@@ -26,7 +26,9 @@ def write_comparison(root: Path, rows: list[dict[str, Any]], flows: dict, cfg: L
     files = [root / "compare.csv", root / "compare.md"]
     longest = max(length for length, _ in flows)
     last = {cell: flow for (length, cell), flow in flows.items() if length == longest}
-    files.append(plot_gradient_flow(last, root / "gradient-flow.png", title=f"{cfg.task}, T={longest}, trained models"))
+    files.append(
+        plot_gradient_flow(last, root / "gradient-flow.png", title=f"{cfg.problem}, T={longest}, trained models")
+    )
     if len({length for length, _ in flows}) > 1:
         files.append(plot_sweep(rows, cfg, root / "metric-vs-length.png"))
         files.append(plot_horizons(rows, root / "memory-horizon.png"))
@@ -64,7 +66,7 @@ def plot_sweep(rows: list[dict], cfg: LongRangeConfig, png: Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    p = cfg.problem
+    p = cfg.problem_spec
     fig = Figure(figsize=(6.5, 4))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -78,7 +80,7 @@ def plot_sweep(rows: list[dict], cfg: LongRangeConfig, png: Path) -> Path:
         ax.set_yscale("log")
     ax.set_xlabel("sequence length T")
     ax.set_ylabel(f"test {p.metric}")
-    ax.set_title(f"{cfg.task}: who learns it, by length")
+    ax.set_title(f"{cfg.problem}: who learns it, by length")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()

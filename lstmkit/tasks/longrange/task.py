@@ -22,16 +22,16 @@ class LongRangeTask:
 
     def __init__(self, cfg: LongRangeConfig) -> None:
         self.cfg = cfg
-        self.problem = cfg.problem
-        self.monitor, self.monitor_mode = self.problem.metric, self.problem.mode
+        self.problem_spec = cfg.problem_spec
+        self.monitor, self.monitor_mode = self.problem_spec.metric, self.problem_spec.mode
         self._train = None
-        if self.problem.load is not None:
-            splits = self.problem.load(cfg.data)
+        if self.problem_spec.load is not None:
+            splits = self.problem_spec.load(cfg.data)
             self._train, self._val, self._test = splits["train"], splits["val"], splits["test"]
         else:
             gen = torch.Generator().manual_seed(cfg.test_seed)
-            self._test = self.problem.make(cfg.test_size, cfg.length, gen)
-            self._val = self.problem.make(cfg.val_size, cfg.length, gen)
+            self._test = self.problem_spec.make(cfg.test_size, cfg.length, gen)
+            self._val = self.problem_spec.make(cfg.val_size, cfg.length, gen)
 
     def build_model(self) -> nn.Module:
         return build_model(self.cfg)
@@ -41,7 +41,7 @@ class LongRangeTask:
             return ShuffledBatches(self._train, batch_size, seed)
 
         def make(n: int, gen: torch.Generator) -> Batch:
-            return self.problem.make(n, self.cfg.length, gen)
+            return self.problem_spec.make(n, self.cfg.length, gen)
 
         return GeneratedBatches(make, batch_size, self.cfg.steps_per_epoch, seed)
 
@@ -52,13 +52,13 @@ class LongRangeTask:
         return FixedBatches(self._test, max(batch_size, 256))
 
     def loss(self, model: nn.Module, batch: Batch) -> Tensor:
-        return self.problem.loss(run_model(model, batch), batch)
+        return self.problem_spec.loss(run_model(model, batch), batch)
 
     def metrics(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
         """The problem's metrics, plus mean gate activations per layer (one traced pass gives both)."""
         lengths = batch.get("lengths")
         tr = trace(model.rnn, batch["x"], lengths=lengths)
-        return {**self.problem.metrics(model.readout(tr.layer_output, lengths), batch), **gate_means(tr, lengths)}
+        return {**self.problem_spec.metrics(model.readout(tr.layer_output, lengths), batch), **gate_means(tr, lengths)}
 
     def config_dict(self) -> dict[str, Any]:
         return to_dict(self.cfg)
