@@ -4,6 +4,6 @@ Importing this package does not import Lightning; `lstmkit.engine.trainer.fit` d
 """
 
 from lstmkit.engine.config import TrainConfig, parse_duration
-from lstmkit.engine.protocol import Task
+from lstmkit.engine.protocol import TrainingTask
 
-__all__ = ["Task", "TrainConfig", "parse_duration"]
+__all__ = ["TrainConfig", "TrainingTask", "parse_duration"]

@@ -9,7 +9,7 @@ if TYPE_CHECKING:  # the protocol is importable without torch (lstmkit.engine st
     from torch import Tensor, nn
 
 
-class Task(Protocol):
+class TrainingTask(Protocol):
     """What the engine needs from a task. The engine never asks which task it is running."""
 
     name: str  # registry name; runs go to runs/<name>/

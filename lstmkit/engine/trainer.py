@@ -1,4 +1,4 @@
-"""The engine: fit any Task with Lightning.
+"""The engine: fit any TrainingTask with Lightning.
 
 Gives every task the same progress bars, early stopping, gradient clipping, LR schedule, seeding,
 deterministic mode, checkpoint/resume, bf16 autocast where the hardware has it, and a run directory:
@@ -38,7 +38,7 @@ from lstmkit.config import ConfigError, to_dict
 from lstmkit.deploy.saved_model import save_model
 from lstmkit.engine.config import TrainConfig, parse_duration, unique_name
 from lstmkit.engine.evaluate import batch_size_of, evaluate
-from lstmkit.engine.protocol import Task
+from lstmkit.engine.protocol import TrainingTask
 from lstmkit.engine.report import merge_metrics, plot_curves
 from lstmkit.engine.resume import AtomicCheckpointIO, RandomState, ResumableBatches, TaskState, ValidationBatches
 from lstmkit.engine.tracking import log_run, mlflow_logger
@@ -61,10 +61,10 @@ class FitResult:
 
 
 class _LitTask(pl.LightningModule):
-    """Adapts a Task to Lightning; holds no task logic of its own."""
+    """Adapts a TrainingTask to Lightning; holds no task logic of its own."""
 
     def __init__(
-        self, task: Task, model: nn.Module, cfg: TrainConfig, batches: ResumableBatches, val: ValidationBatches
+        self, task: TrainingTask, model: nn.Module, cfg: TrainConfig, batches: ResumableBatches, val: ValidationBatches
     ) -> None:
         super().__init__()
         self.task, self.model, self.cfg, self.batches, self.val = task, model, cfg, batches, val
@@ -262,7 +262,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _callbacks(task: Task, cfg: TrainConfig, run_dir: Path) -> tuple[list[Callback], _BestWeights]:
+def _callbacks(task: TrainingTask, cfg: TrainConfig, run_dir: Path) -> tuple[list[Callback], _BestWeights]:
     key = f"val_{task.monitor}"
     best = _BestWeights(key, task.monitor_mode)
     steps, interval = cfg.checkpoint_schedule()
@@ -285,7 +285,13 @@ def _callbacks(task: Task, cfg: TrainConfig, run_dir: Path) -> tuple[list[Callba
 
 
 def _trainer(
-    task: Task, cfg: TrainConfig, run_dir: Path, attempt: int, device: str, log_every: int, resolved: dict[str, Any]
+    task: TrainingTask,
+    cfg: TrainConfig,
+    run_dir: Path,
+    attempt: int,
+    device: str,
+    log_every: int,
+    resolved: dict[str, Any],
 ) -> tuple[pl.Trainer, _BestWeights]:
     callbacks, best = _callbacks(task, cfg, run_dir)
     loggers: list[Any] = [
@@ -327,7 +333,7 @@ def _strategy(cfg: TrainConfig, device: str) -> Any:
     return DDPStrategy(process_group_backend=backend, start_method=start, find_unused_parameters=False)
 
 
-def _prepare_run_dir(task: Task, cfg: TrainConfig) -> tuple[Path, Path, dict[str, Any]]:
+def _prepare_run_dir(task: TrainingTask, cfg: TrainConfig) -> tuple[Path, Path, dict[str, Any]]:
     """The run directory, its resume checkpoint, and the run config the engine saves there (config.yaml):
     the task's resolved config and this TrainConfig, one document built here for every task."""
     if cfg.world_size > 1 and not (cfg.out or cfg.name):
@@ -349,7 +355,7 @@ def _prepare_run_dir(task: Task, cfg: TrainConfig) -> tuple[Path, Path, dict[str
     return run_dir, last, resolved
 
 
-def fit(task: Task, cfg: TrainConfig) -> FitResult:
+def fit(task: TrainingTask, cfg: TrainConfig) -> FitResult:
     """Train `task` under `cfg`. The run config saved with the run and the model is built here, from
     `task.config_dict()` and `cfg`: every task's runs record the same document."""
     run_dir, last, resolved = _prepare_run_dir(task, cfg)
