@@ -1,0 +1,236 @@
+"""mLSTM (Beck et al. 2024, xLSTM): a matrix memory per head written with exponential input gates and read with a
+query; the gates read only the input, so training runs in parallel over time.
+
+    q = W_q x,  k = W_k x / sqrt(d),  v = W_v x,  i~ = w_i x,  f~ = w_f x  (one i~, f~ per head),  o = sigmoid(W_o x)
+    m_t = max(log sigmoid(f~) + m_{t-1}, i~),  i' = exp(i~ - m_t),  f' = exp(log sigmoid(f~) + m_{t-1} - m_t)
+    C_t = f' C_{t-1} + i' v_t k_t^T,  n_t = f' n_{t-1} + i' k_t
+    h_t = o * norm(C_t q_t / max(|n_t . q_t|, exp(-m_t)))        (norm: a layer norm per head)
+
+Three forms that agree (tests/nn/test_modern.py): the recurrent step (inference, O(1) per token), the parallel
+form (T x T decay matrix; short sequences) and the chunkwise form (the parallel form over chunks of
+`chunk_size` steps, the state carried between them: O(T * chunk) memory for training on long sequences). Each
+takes an initial state. The stabiliser m cancels in the ratio, so the forms agree whatever m they carry.
+The floor exp(-m) is capped at e^80 (see `floor`).
+
+Notation: B batch, T time, I input, H hidden, NH heads, d = H / NH. The layer's state is MLSTMState(C, n, m):
+C (L*D, B, NH, d, d), n (L*D, B, NH, d), m (L*D, B, NH).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from lstmkit.nn.stacked import Stacked
+
+TRACES = ("input", "forget", "output", "memory_norm", "normaliser", "stabiliser", "hidden")
+
+
+class MLSTMState(NamedTuple):
+    """mLSTM state: memory C (L*D, B, NH, d, d), normaliser n (L*D, B, NH, d), stabiliser m (L*D, B, NH)."""
+
+    C: Tensor
+    n: Tensor
+    m: Tensor
+
+
+def floor(m: Tensor) -> Tensor:
+    """exp(-m), the denominator's floor, capped at e^80: beyond it h is 0 to float precision anyway, and the cap
+    keeps the value (and its gradient) finite when every gate is tiny."""
+    return torch.exp((-m).clamp(max=80.0))
+
+
+def parallel(
+    q: Tensor, k: Tensor, v: Tensor, i_raw: Tensor, log_f: Tensor, state: MLSTMState
+) -> tuple[Tensor, MLSTMState, Tensor]:
+    """q, k, v (B, NH, T, d), i~ and log f (B, NH, T), state (B, NH, ...) -> h~ (B, NH, T, d) (before the output
+    gate and norm), the state after the last step, and the stabiliser m (B, NH, T)."""
+    C0, n0, m0 = state
+    T = q.shape[2]
+    Fc = torch.cumsum(log_f, -1)  # (B, NH, T): log of the forget product up to t
+    logD = Fc[..., :, None] - Fc[..., None, :] + i_raw[..., None, :]  # (B, NH, T, T): t reads s
+    causal = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()
+    logD = logD.masked_fill(~causal, float("-inf"))
+    log_s0 = Fc + m0[..., None]  # (B, NH, T): the initial state's weight at t
+    m = torch.maximum(logD.amax(-1), log_s0)  # (B, NH, T)
+    D = torch.exp(logD - m[..., None])  # (B, NH, T, T)
+    s0 = torch.exp(log_s0 - m)  # (B, NH, T)
+    S = (q @ k.transpose(-1, -2)) * D  # (B, NH, T, T)
+    num = S @ v + s0[..., None] * (q @ C0.transpose(-1, -2))  # (B, NH, T, d)
+    den = S.sum(-1) + s0 * (q @ n0[..., None])[..., 0]  # (B, NH, T)
+    h = num / torch.maximum(den.abs(), floor(m))[..., None]
+    wl, sl = D[..., -1, :], s0[..., -1]  # the last step's weights (B, NH, T), (B, NH)
+    C = sl[..., None, None] * C0 + (v * wl[..., None]).transpose(-1, -2) @ k  # (B, NH, d, d)
+    n = sl[..., None] * n0 + (wl[..., None] * k).sum(-2)  # (B, NH, d)
+    return h, MLSTMState(C, n, m[..., -1]), m
+
+
+def chunkwise(
+    q: Tensor, k: Tensor, v: Tensor, i_raw: Tensor, log_f: Tensor, state: MLSTMState, chunk: int
+) -> tuple[Tensor, MLSTMState, Tensor]:
+    """The parallel form over chunks of `chunk` steps, the state carried from one to the next."""
+    hs, ms = [], []
+    for t0 in range(0, q.shape[2], chunk):
+        part = slice(t0, t0 + chunk)
+        h, state, m = parallel(q[:, :, part], k[:, :, part], v[:, :, part], i_raw[..., part], log_f[..., part], state)
+        hs.append(h)
+        ms.append(m)
+    return torch.cat(hs, 2), state, torch.cat(ms, -1)
+
+
+def recurrent_step(
+    q: Tensor, k: Tensor, v: Tensor, i_raw: Tensor, log_f: Tensor, state: MLSTMState
+) -> tuple[Tensor, MLSTMState]:
+    """One step: q, k, v (B, NH, d), i~ and log f (B, NH) -> h~ (B, NH, d) and the new state."""
+    C, n, m = state
+    m_new = torch.maximum(log_f + m, i_raw)  # (B, NH)
+    i, f = torch.exp(i_raw - m_new), torch.exp(log_f + m - m_new)
+    C = f[..., None, None] * C + i[..., None, None] * (v[..., :, None] * k[..., None, :])  # (B, NH, d, d)
+    n = f[..., None] * n + i[..., None] * k  # (B, NH, d)
+    num = (C @ q[..., None])[..., 0]  # (B, NH, d)
+    den = (n * q).sum(-1)  # (B, NH)
+    h = num / torch.maximum(den.abs(), floor(m_new))[..., None]
+    return h, MLSTMState(C, n, m_new)
+
+
+def recurrent(
+    q: Tensor, k: Tensor, v: Tensor, i_raw: Tensor, log_f: Tensor, state: MLSTMState, collect: bool = False
+) -> tuple[Tensor, MLSTMState, Tensor, list[MLSTMState]]:
+    """The recurrent step over every t: h~ (B, NH, T, d), the last state, m (B, NH, T) and (collect) each state."""
+    hs, ms, states = [], [], []
+    for t in range(q.shape[2]):
+        h, state = recurrent_step(q[:, :, t], k[:, :, t], v[:, :, t], i_raw[..., t], log_f[..., t], state)
+        hs.append(h)
+        ms.append(state.m)
+        if collect:
+            states.append(state)
+    return torch.stack(hs, 2), state, torch.stack(ms, -1), states
+
+
+class MLSTMCell(nn.Module):
+    """One direction of one mLSTM layer."""
+
+    def __init__(
+        self, input_size: int, hidden_size: int, num_heads: int, form: str, chunk_size: int, bias: bool
+    ) -> None:
+        super().__init__()
+        if hidden_size % num_heads:
+            raise ValueError(f"hidden_size {hidden_size} must be a multiple of num_heads {num_heads}")
+        self.hidden_size, self.num_heads, self.form, self.chunk_size = hidden_size, num_heads, form, chunk_size
+        self.qkv = nn.Linear(input_size, 3 * hidden_size, bias=bias)
+        self.gates = nn.Linear(input_size, 2 * num_heads)  # [i~, f~] per head
+        self.out_gate = nn.Linear(input_size, hidden_size, bias=bias)
+        self.norm = nn.LayerNorm(hidden_size // num_heads, bias=False)  # per head, shared over heads
+        with torch.no_grad():  # as xLSTM: forget gates start open, input gates small
+            self.gates.bias[num_heads:] = torch.linspace(3.0, 6.0, num_heads)
+            self.gates.bias[:num_heads] = -1.0
+
+    def zero_state(self, batch: int, device=None, dtype=None) -> MLSTMState:
+        NH, d = self.num_heads, self.hidden_size // self.num_heads
+        kw = {"device": device, "dtype": dtype}
+        return MLSTMState(
+            torch.zeros(batch, NH, d, d, **kw), torch.zeros(batch, NH, d, **kw), torch.zeros(batch, NH, **kw)
+        )
+
+    def project(self, x: Tensor, valid: Tensor | None) -> tuple[Tensor, ...]:
+        """x (B, T, I) -> q, k, v (B, NH, T, d), i~, log f (B, NH, T), o (B, T, H); padded steps write nothing."""
+        B, T, _ = x.shape
+        NH, d = self.num_heads, self.hidden_size // self.num_heads
+        q, k, v = (a.view(B, T, NH, d).transpose(1, 2) for a in self.qkv(x).chunk(3, -1))  # (B, NH, T, d)
+        k = k / math.sqrt(d)
+        i_raw, f_raw = self.gates(x).transpose(1, 2).chunk(2, 1)  # (B, NH, T) each
+        log_f = F.logsigmoid(f_raw)
+        if valid is not None:
+            keep = valid[:, None]  # (B, 1, T)
+            i_raw = i_raw.masked_fill(~keep, float("-inf"))
+            log_f = log_f.masked_fill(~keep, 0.0)
+        return q, k, v, i_raw, log_f, torch.sigmoid(self.out_gate(x))
+
+    def mix(self, q, k, v, i_raw, log_f, state, collect: bool) -> tuple[Tensor, MLSTMState, Tensor, list]:
+        T = q.shape[2]
+        form = self.form
+        if form == "auto":
+            form = "recurrent" if T == 1 else "parallel" if self.chunk_size >= T else "chunkwise"
+        if collect or form == "recurrent":
+            return recurrent(q, k, v, i_raw, log_f, state, collect)
+        if form == "parallel":
+            return (*parallel(q, k, v, i_raw, log_f, state), [])
+        return (*chunkwise(q, k, v, i_raw, log_f, state, self.chunk_size), [])
+
+    def forward(
+        self, x: Tensor, state: MLSTMState | None, valid: Tensor | None, collect: bool
+    ) -> tuple[Tensor, MLSTMState, dict[str, Tensor] | None]:
+        B, T, _ = x.shape
+        s = self.zero_state(B, x.device, x.dtype) if state is None else state
+        q, k, v, i_raw, log_f, o = self.project(x, valid)
+        m0 = s.m
+        h, s, m, states = self.mix(q, k, v, i_raw, log_f, s, collect)  # h (B, NH, T, d)
+        y = o * self.norm(h).transpose(1, 2).reshape(B, T, self.hidden_size)  # (B, T, H)
+        if valid is not None:
+            y = y * valid[..., None]
+        return y, s, self._traces(states, i_raw, log_f, o, m, m0, y, valid) if collect else None
+
+    def _traces(self, states, i_raw, log_f, o, m, m0, y, valid) -> dict[str, Tensor]:
+        """Per step (B, T, NH) for the per-head values, (B, T, H) for the output gate and h."""
+        C = torch.stack([s.C for s in states], 1)  # (B, T, NH, d, d)
+        n = torch.stack([s.n for s in states], 1)  # (B, T, NH, d)
+        m_prev = torch.cat([m0[..., None], m[..., :-1]], -1)  # (B, NH, T)
+        out = {
+            "input": torch.exp(i_raw - m).transpose(1, 2),  # i' (B, T, NH)
+            "forget": torch.exp(log_f + m_prev - m).transpose(1, 2),  # f'
+            "output": o,
+            "memory_norm": C.flatten(-2).norm(dim=-1),  # (B, T, NH): |C| (stabilised)
+            "normaliser": n.norm(dim=-1),  # (B, T, NH)
+            "stabiliser": m.transpose(1, 2),  # (B, T, NH)
+            "hidden": y,
+        }
+        if valid is not None:
+            out = {k: v * valid[..., None].to(v.dtype) for k, v in out.items()}
+        return out
+
+
+class mLSTM(Stacked):
+    """mLSTM layers, called like torch.nn.LSTM: `y, state = layer(x)` / `layer(x, state, lengths=...)`.
+
+    Args: input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0 (between layers),
+    bidirectional=False, num_heads (default 4 when hidden_size divides by 4, else 1), form="auto" (recurrent
+    for one step, parallel up to chunk_size steps, chunkwise beyond) or "parallel" / "chunkwise" /
+    "recurrent", chunk_size=64.
+    Returns y (B, T, D*H) (batch_first) and MLSTMState(C, n, m) with C (L*D, B, NH, d, d), n (L*D, B, NH, d),
+    m (L*D, B, NH): the state after each sequence's last real step."""
+
+    state_type = MLSTMState
+    cell_kind = "mlstm"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        num_heads: int | None = None,
+        form: str = "auto",
+        chunk_size: int = 64,
+    ) -> None:
+        if form not in ("auto", "parallel", "chunkwise", "recurrent"):
+            raise ValueError(f"form must be auto, parallel, chunkwise or recurrent; got {form!r}")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        heads = num_heads or (4 if hidden_size % 4 == 0 else 1)
+        self.num_heads, self.form, self.chunk_size = heads, form, chunk_size
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            lambda i, h: MLSTMCell(i, h, heads, form, chunk_size, bias),
+        )
