@@ -187,3 +187,67 @@ def test_drop_in_like_torch_nn(name):
         layer(torch.randn(4, 7, 6))
     with pytest.raises(ValueError, match="lengths"):
         layer(torch.randn(4, 7, 5), lengths=torch.tensor([7, 0, 3, 2]))
+
+
+# ---- the reference implementations, where they install with our pins (pip install xlstm mingru-pytorch)
+
+
+def test_slstm_matches_the_xlstm_packages_vanilla_cell():
+    vanilla = pytest.importorskip("xlstm.blocks.slstm.src.vanilla", reason="the xlstm package is not installed")
+    from xlstm.blocks.slstm.src.vanilla.slstm import slstm_forward_pointwise
+
+    layer = make("slstm", 3, 8, num_heads=2, forget="sigmoid")
+    cell = layer.cells[0]
+    x = torch.randn(2, 6, 3, dtype=torch.float64)
+    y, s = layer(x)
+    wx = (x @ cell.weight_ih.T).transpose(0, 1)  # (T, B, 4H), gates i, f, z, o as in xlstm
+    zero = torch.zeros(4, 2, 8, dtype=torch.float64)
+    R = cell.weight_hh.transpose(1, 2)  # (NH, 4d, d)
+    states_all, last, _ = vanilla.slstm_forward(wx, zero, R, cell.bias, slstm_forward_pointwise)
+    torch.testing.assert_close(y, states_all[0, 1:].transpose(0, 1), rtol=0, atol=1e-12)
+    for mine, theirs in zip(s, last):
+        torch.testing.assert_close(mine[0], theirs, rtol=0, atol=1e-12)
+
+
+def test_mlstm_parallel_form_matches_the_xlstm_packages():
+    backends = pytest.importorskip("xlstm.blocks.mlstm.backends", reason="the xlstm package is not installed")
+    from lstmkit.nn.mlstm import parallel
+
+    torch.manual_seed(0)
+    B, NH, T, d = 2, 3, 9, 4
+    q, k, v = (torch.randn(B, NH, T, d, dtype=torch.float64) for _ in range(3))
+    i_raw, f_raw = torch.randn(B, NH, T, dtype=torch.float64), torch.randn(B, NH, T, dtype=torch.float64) + 2
+    want = backends.parallel_stabilized_simple(q, k, v, i_raw[..., None], f_raw[..., None], eps=0.0)
+    zero = MLSTMState(
+        torch.zeros(B, NH, d, d, dtype=torch.float64),
+        torch.zeros(B, NH, d, dtype=torch.float64),
+        torch.zeros(B, NH, dtype=torch.float64),
+    )
+    got, _, _ = parallel(q, k / d**0.5, v, i_raw, torch.nn.functional.logsigmoid(f_raw), zero)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-10)
+
+
+def test_mingru_matches_mingru_pytorch():
+    ref = pytest.importorskip("minGRU_pytorch", reason="the mingru-pytorch package is not installed")
+    torch.manual_seed(0)
+    theirs = ref.minGRU(6).double()
+    layer = minGRU(6, 6, bias=False, batch_first=True).double()
+    hidden_w, gate_w = theirs.to_hidden_and_gate.weight.detach().chunk(2, 0)
+    with torch.no_grad():
+        layer.cells[0].proj.weight.copy_(torch.cat([gate_w, hidden_w]))  # ours: [gate; candidate]
+    x = torch.randn(2, 11, 6, dtype=torch.float64)
+    torch.testing.assert_close(layer(x)[0], theirs(x), rtol=1e-10, atol=1e-12)
+    h0 = torch.rand(2, 1, 6, dtype=torch.float64) + 0.1  # theirs needs a positive state (it takes its log)
+    torch.testing.assert_close(layer(x, MinState(h0.transpose(0, 1)))[0], theirs(x, h0), rtol=1e-10, atol=1e-12)
+
+
+def test_minlstm_matches_mingru_pytorch():
+    ref = pytest.importorskip("minGRU_pytorch.minLSTM", reason="the mingru-pytorch package is not installed")
+    torch.manual_seed(0)
+    theirs = ref.minLSTM(6).double()
+    layer = minLSTM(6, 6, bias=False, batch_first=True).double()
+    hidden_w, f_w, i_w = theirs.to_hidden_and_f_i_gate.weight.detach().chunk(3, 0)
+    with torch.no_grad():
+        layer.cells[0].proj.weight.copy_(torch.cat([f_w, i_w, hidden_w]))  # ours: [forget; input; candidate]
+    x = torch.randn(2, 11, 6, dtype=torch.float64)
+    torch.testing.assert_close(layer(x)[0], theirs(x), rtol=1e-10, atol=1e-12)
