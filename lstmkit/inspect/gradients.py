@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from lstmkit.nn.recurrent import run
+from lstmkit.nn.stacked import Stacked
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,20 @@ class GradientFlow:
 def gradient_flow(
     layer: torch.nn.Module, x: Tensor, loss_of_output: Callable[[Tensor], Tensor], hx=None, lengths=None
 ) -> GradientFlow:
-    """‖dLoss/dh_t‖ for every step of every layer of an lstmkit LSTM/GRU/RNN; no parameter .grad is touched."""
+    """‖dLoss/dh_t‖ for every step of every layer of an lstmkit recurrent layer (for the modern cells, of what
+    each step carries to the next: h, or mLSTM's memory C); no parameter .grad is touched."""
     with torch.enable_grad():
-        output, _, traces = run(layer, x, hx, lengths, collect=True)
-        hidden = [step[-1] for tr in traces for step in tr]  # the state h_t itself, as fed to step t + 1
+        if isinstance(layer, Stacked):  # the modern cells: what each step carries to the next
+            output, _, cells = layer.run(x, hx, lengths, collect=True)
+            traces = [c["carried"] for c in cells]
+            hidden = [h for tr in traces for h in tr]
+        else:
+            output, _, traces = run(layer, x, hx, lengths, collect=True)
+            hidden = [step[-1] for tr in traces for step in tr]  # the state h_t itself, as fed to step t + 1
         loss = loss_of_output(output)
         grads = torch.autograd.grad(loss, hidden, allow_unused=True)
     T = len(traces[0])
-    norms = torch.stack([g.norm(dim=-1).mean() if g is not None else x.new_zeros(()) for g in grads])
+    norms = torch.stack([g.flatten(1).norm(dim=-1).mean() if g is not None else x.new_zeros(()) for g in grads])
     dirs = 2 if layer.bidirectional else 1
     return GradientFlow(norms.view(layer.num_layers, dirs, T).detach())
 

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from lstmkit.nn.explicit import TRACE_NAMES
 from lstmkit.nn.recurrent import run
+from lstmkit.nn.stacked import Stacked
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,8 @@ class GateTrace:
     name is an attribute (`tr.forget`, `tr.cell` — the LSTM's cell state) and an item (`tr["cell"]`); the
     layer's kind is `tr.kind`."""
 
-    kind: str  # 'lstm', 'gru' or 'rnn'
-    values: dict[str, Tensor]  # name -> (L, D, B, T, H)
+    kind: str  # 'lstm', 'gru', 'rnn', 'slstm', 'mlstm', 'minlstm' or 'mingru'
+    values: dict[str, Tensor]  # name -> (L, D, B, T, H) (mLSTM's per-head values: (L, D, B, T, heads))
     layer_output: Tensor  # what the layer returned (not to be confused with the LSTM's `output` gate)
     final_state: Tensor | tuple[Tensor, ...]
 
@@ -42,7 +43,15 @@ class GateTrace:
         raise AttributeError(f"a {self.__dict__.get('kind', '?')} trace has no {name!r}; it traces {', '.join(values)}")
 
 
-GATE_SUMMARY = {"lstm": ("input", "forget"), "gru": ("update", "reset"), "rnn": ()}
+GATE_SUMMARY = {
+    "lstm": ("input", "forget"),
+    "gru": ("update", "reset"),
+    "rnn": (),
+    "slstm": ("input", "forget"),
+    "mlstm": ("input", "forget"),
+    "minlstm": ("input", "forget"),
+    "mingru": ("update",),
+}
 
 
 def gate_means(tr: GateTrace, lengths: Tensor | None = None) -> dict[str, Tensor]:
@@ -67,12 +76,19 @@ def trace(layer: torch.nn.Module, x: Tensor, hx=None, lengths=None) -> GateTrace
     """
     if not hasattr(layer, "cell"):
         raise TypeError(
-            f"trace needs an lstmkit.nn LSTM/GRU/RNN layer, got {type(layer).__name__}; "
-            "load torch weights into one with load_state_dict"
+            f"trace needs an lstmkit.nn layer (LSTM, GRU, RNN, sLSTM, mLSTM, minLSTM, minGRU), got "
+            f"{type(layer).__name__}; load torch weights into one with load_state_dict"
         )
+    dirs = 2 if layer.bidirectional else 1
+    if isinstance(layer, Stacked):  # the modern cells trace themselves
+        output, state, cells = layer.run(x, hx, lengths, collect=True)
+        values = {}
+        for name in TRACE_NAMES[layer.cell]:
+            stacked = torch.stack([c[name] for c in cells])  # (L*D, B, T, X)
+            values[name] = stacked.view(layer.num_layers, dirs, *stacked.shape[1:])
+        return GateTrace(layer.cell, values, output, state)
     output, state, traces = run(layer, x, hx, lengths, collect=True)
     names = TRACE_NAMES[layer.cell]
-    dirs = 2 if layer.bidirectional else 1
     values = {}
     for j, name in enumerate(names):
         per_dir = [torch.stack([step[j] for step in tr], 1) for tr in traces]  # each (B, T, H)

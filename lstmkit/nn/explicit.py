@@ -21,6 +21,10 @@ TRACE_NAMES = {
     "lstm": ("input", "forget", "candidate", "output", "cell", "hidden"),
     "gru": ("reset", "update", "candidate", "hidden"),
     "rnn": ("hidden",),
+    "slstm": ("input", "forget", "candidate", "output", "cell", "normaliser", "stabiliser", "hidden"),
+    "mlstm": ("input", "forget", "output", "memory_norm", "normaliser", "stabiliser", "hidden"),
+    "minlstm": ("input", "forget", "candidate", "hidden"),
+    "mingru": ("update", "candidate", "hidden"),
 }
 
 

@@ -83,16 +83,21 @@ class MinCell(nn.Module):
             keep = valid[..., None]
             log_a = torch.where(keep, log_a, torch.zeros_like(log_a))
             log_b = torch.where(keep, log_b, torch.full_like(log_b, float("-inf")))
-        if x.shape[1] == 1:  # one step (streaming): the recurrence itself
-            h = torch.exp(log_a) * h0[:, None] + torch.exp(log_b)  # (B, 1, H)
+        carried: list[Tensor] = []
+        if collect or x.shape[1] == 1:  # the recurrence itself, step by step: each h_t feeds step t + 1
+            a, b, h_t = torch.exp(log_a), torch.exp(log_b), h0
+            for t in range(x.shape[1]):
+                h_t = a[:, t] * h_t + b[:, t]
+                carried.append(h_t)
+            h = torch.stack(carried, 1)  # (B, T, H)
         else:
-            h = log_scan(log_a, log_b, h0)  # (B, T, H)
+            h = log_scan(log_a, log_b, h0)  # (B, T, H): the parallel scan
         final = MinState(h[:, -1])
         y = h if valid is None else h * valid[..., None]
         traces = None
         if collect:
             mask = 1.0 if valid is None else valid[..., None].to(h.dtype)
-            traces = {n: v * mask for n, v in {**named, "hidden": h}.items()}
+            traces = {n: v * mask for n, v in {**named, "hidden": h}.items()} | {"carried": carried}
         return y, final, traces
 
     def step(self, x: Tensor, state: MinState) -> tuple[Tensor, MinState]:

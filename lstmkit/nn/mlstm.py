@@ -190,7 +190,7 @@ class MLSTMCell(nn.Module):
         }
         if valid is not None:
             out = {k: v * valid[..., None].to(v.dtype) for k, v in out.items()}
-        return out
+        return out | {"carried": [s.C for s in states]}  # the memory feeds the next step
 
 
 class mLSTM(Stacked):

@@ -96,7 +96,7 @@ class SLSTMCell(nn.Module):
         B, T, _ = x.shape
         s = self.zero_state(B, x.device, x.dtype) if state is None else state
         pre_x = F.linear(x, self.weight_ih, self.bias).view(B, T, 4, self.hidden_size)  # (B, T, 4, H)
-        ys, traced = [], []
+        ys, traced, carried = [], [], []
         for t, p in enumerate(pre_x.unbind(1)):
             new, gates = slstm_step(p + self.recurrent(s.h), s, self.exp_forget)
             if valid is not None:  # past a sequence's end the state stays
@@ -104,6 +104,7 @@ class SLSTMCell(nn.Module):
                 new = SLSTMState(*(torch.where(keep, a, b) for a, b in zip(new, s)))
             s = new
             ys.append(s.h)
+            carried.append(s.h)
             if collect:
                 traced.append((*gates, s.c, s.n, s.m, s.h))
         y = torch.stack(ys, 1)  # (B, T, H)
@@ -113,6 +114,7 @@ class SLSTMCell(nn.Module):
         if collect:
             mask = 1.0 if valid is None else valid[..., None].to(y.dtype)
             traces = {name: torch.stack([v[j] for v in traced], 1) * mask for j, name in enumerate(TRACES)}
+            traces["carried"] = carried
         return y, s, traces
 
 

@@ -98,7 +98,8 @@ class Stacked(nn.Module):
         return out, state
 
     def run(self, input: Tensor, state: Any, lengths: Tensor | None, collect: bool) -> tuple[Tensor, Any, list]:
-        """`forward`, and with `collect` each cell's traced values {name: (B, T, H)} in (layer, direction) order."""
+        """`forward`, and with `collect` each cell's traced values {name: (B, T, H)} in (layer, direction) order,
+        with "carried": the per-step tensors that feed the next step (what gradient flow differentiates)."""
         unbatched = input.dim() == 2
         if input.dim() not in (2, 3) or input.shape[-1] != self.input_size:
             raise ValueError(
@@ -127,7 +128,7 @@ class Stacked(nn.Module):
                 y, s, tr = self.cells[k](xd, s0, valid, collect)
                 if d == 1:
                     y = self._reversed(y, lengths)
-                    tr = {n: self._reversed(v, lengths) for n, v in (tr or {}).items()}
+                    tr = {n: v if n == "carried" else self._reversed(v, lengths) for n, v in (tr or {}).items()}
                 outs.append(y)
                 finals.append(s)
                 traces.append(tr)
