@@ -10,6 +10,9 @@ of the long-range prediction where a task has one.
   ~0.1T and ~0.5T into noise decides one of 4 classes; accuracy.
 - embedded Reber grammar (Hochreiter & Schmidhuber 1997): predict the possible next symbols; the second symbol
   (T or P) must be recalled just before the end; long-range accuracy at that step.
+- multi-query associative recall (Arora et al. 2023, "Zoology"): key-value pairs, then queries of those keys;
+  at each query the value that key was given; query accuracy. A matrix memory stores pairs; a vector state
+  must squeeze them in.
 """
 
 from __future__ import annotations
@@ -136,3 +139,27 @@ def embedded_reber(n: int, length: int, generator: torch.Generator) -> Batch:
     lengths = torch.tensor([len(s) for s, _, _ in strings])
     key = torch.tensor([key for _, _, key in strings])
     return {"x": x, "y": y, "lengths": lengths, "key": key}
+
+
+RECALL_KEYS, RECALL_VALUES = 32, 16  # key symbols 0..31, value symbols 32..47
+
+
+def associative_recall(n: int, length: int, generator: torch.Generator) -> Batch:
+    """x (n, T, 48) one-hot: P = T // 4 key-value pairs (distinct keys; a key then its value), then T - 2P queries
+    (keys of those pairs, in random order, repeats allowed); y (n, T): the queried key's value (0..15) at each
+    query step, -1 elsewhere (not scored)."""
+    pairs = max(1, min(length // 4, RECALL_KEYS))
+    queries = length - 2 * pairs
+    if queries < 1:
+        raise UsageError(f"recall needs length >= 4 (pairs, then queries); got {length}")
+    keys = torch.argsort(torch.rand(n, RECALL_KEYS, generator=generator), 1)[:, :pairs]  # (n, P) distinct
+    values = torch.randint(0, RECALL_VALUES, (n, pairs), generator=generator)  # (n, P)
+    asked = torch.randint(0, pairs, (n, queries), generator=generator)  # which pair each query asks for
+    tokens = torch.empty(n, length, dtype=torch.long)
+    tokens[:, 0 : 2 * pairs : 2] = keys
+    tokens[:, 1 : 2 * pairs : 2] = RECALL_KEYS + values
+    tokens[:, 2 * pairs :] = keys.gather(1, asked)
+    y = torch.full((n, length), -1, dtype=torch.long)
+    y[:, 2 * pairs :] = values.gather(1, asked)
+    x = torch.nn.functional.one_hot(tokens, RECALL_KEYS + RECALL_VALUES).float()  # (n, T, 48)
+    return {"x": x, "y": y}

@@ -12,8 +12,9 @@ form (T x T decay matrix; short sequences) and the chunkwise form (the parallel 
 takes an initial state. The stabiliser m cancels in the ratio, so the forms agree whatever m they carry.
 The floor exp(-m) is capped at e^80 (see `floor`).
 
-Notation: B batch, T time, I input, H hidden, NH heads, d = H / NH. The layer's state is MLSTMState(C, n, m):
-C (L*D, B, NH, d, d), n (L*D, B, NH, d), m (L*D, B, NH).
+Notation: B batch, T time, I input, H hidden, NH heads, d = H / NH, K the convolution's kernel. The layer's
+state is MLSTMState(C, n, m, conv): C (L*D, B, NH, d, d), n (L*D, B, NH, d), m (L*D, B, NH), and the last K-1
+inputs conv (L*D, B, K-1, W) (W: the widest layer input, max(I, D*H); a layer uses its first columns).
 """
 
 from __future__ import annotations
@@ -31,7 +32,17 @@ TRACES = ("input", "forget", "output", "memory_norm", "normaliser", "stabiliser"
 
 
 class MLSTMState(NamedTuple):
-    """mLSTM state: memory C (L*D, B, NH, d, d), normaliser n (L*D, B, NH, d), stabiliser m (L*D, B, NH)."""
+    """mLSTM state: memory C (L*D, B, NH, d, d), normaliser n (L*D, B, NH, d), stabiliser m (L*D, B, NH), and the
+    last K-1 inputs of the short causal convolution, conv (L*D, B, K-1, I) (I: the layer's input size)."""
+
+    C: Tensor
+    n: Tensor
+    m: Tensor
+    conv: Tensor
+
+
+class Memory(NamedTuple):
+    """One cell's matrix memory (B, NH, d, d), normaliser (B, NH, d) and stabiliser (B, NH)."""
 
     C: Tensor
     n: Tensor
@@ -45,8 +56,8 @@ def floor(m: Tensor) -> Tensor:
 
 
 def parallel(
-    q: Tensor, k: Tensor, v: Tensor, i_raw: Tensor, log_f: Tensor, state: MLSTMState
-) -> tuple[Tensor, MLSTMState, Tensor]:
+    q: Tensor, k: Tensor, v: Tensor, i_raw: Tensor, log_f: Tensor, state: Memory
+) -> tuple[Tensor, Memory, Tensor]:
     """q, k, v (B, NH, T, d), i~ and log f (B, NH, T), state (B, NH, ...) -> h~ (B, NH, T, d) (before the output
     gate and norm), the state after the last step, and the stabiliser m (B, NH, T)."""
     C0, n0, m0 = state
@@ -66,12 +77,12 @@ def parallel(
     wl, sl = D[..., -1, :], s0[..., -1]  # the last step's weights (B, NH, T), (B, NH)
     C = sl[..., None, None] * C0 + (v * wl[..., None]).transpose(-1, -2) @ k  # (B, NH, d, d)
     n = sl[..., None] * n0 + (wl[..., None] * k).sum(-2)  # (B, NH, d)
-    return h, MLSTMState(C, n, m[..., -1]), m
+    return h, Memory(C, n, m[..., -1]), m
 
 
 def chunkwise(
-    q: Tensor, k: Tensor, v: Tensor, i_raw: Tensor, log_f: Tensor, state: MLSTMState, chunk: int
-) -> tuple[Tensor, MLSTMState, Tensor]:
+    q: Tensor, k: Tensor, v: Tensor, i_raw: Tensor, log_f: Tensor, state: Memory, chunk: int
+) -> tuple[Tensor, Memory, Tensor]:
     """The parallel form over chunks of `chunk` steps, the state carried from one to the next."""
     hs, ms = [], []
     for t0 in range(0, q.shape[2], chunk):
@@ -83,8 +94,8 @@ def chunkwise(
 
 
 def recurrent_step(
-    q: Tensor, k: Tensor, v: Tensor, i_raw: Tensor, log_f: Tensor, state: MLSTMState
-) -> tuple[Tensor, MLSTMState]:
+    q: Tensor, k: Tensor, v: Tensor, i_raw: Tensor, log_f: Tensor, state: Memory
+) -> tuple[Tensor, Memory]:
     """One step: q, k, v (B, NH, d), i~ and log f (B, NH) -> h~ (B, NH, d) and the new state."""
     C, n, m = state
     m_new = torch.maximum(log_f + m, i_raw)  # (B, NH)
@@ -94,12 +105,12 @@ def recurrent_step(
     num = (C @ q[..., None])[..., 0]  # (B, NH, d)
     den = (n * q).sum(-1)  # (B, NH)
     h = num / torch.maximum(den.abs(), floor(m_new))[..., None]
-    return h, MLSTMState(C, n, m_new)
+    return h, Memory(C, n, m_new)
 
 
 def recurrent(
-    q: Tensor, k: Tensor, v: Tensor, i_raw: Tensor, log_f: Tensor, state: MLSTMState, collect: bool = False
-) -> tuple[Tensor, MLSTMState, Tensor, list[MLSTMState]]:
+    q: Tensor, k: Tensor, v: Tensor, i_raw: Tensor, log_f: Tensor, state: Memory, collect: bool = False
+) -> tuple[Tensor, Memory, Tensor, list[Memory]]:
     """The recurrent step over every t: h~ (B, NH, T, d), the last state, m (B, NH, T) and (collect) each state."""
     hs, ms, states = [], [], []
     for t in range(q.shape[2]):
@@ -115,12 +126,25 @@ class MLSTMCell(nn.Module):
     """One direction of one mLSTM layer."""
 
     def __init__(
-        self, input_size: int, hidden_size: int, num_heads: int, form: str, chunk_size: int, bias: bool
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_heads: int,
+        form: str,
+        chunk_size: int,
+        bias: bool,
+        conv: int,
+        width: int = 0,
     ) -> None:
         super().__init__()
         if hidden_size % num_heads:
             raise ValueError(f"hidden_size {hidden_size} must be a multiple of num_heads {num_heads}")
         self.hidden_size, self.num_heads, self.form, self.chunk_size = hidden_size, num_heads, form, chunk_size
+        self.input_size, self.kernel = input_size, max(conv, 1)
+        self.width = max(width, input_size)  # the state's buffer width: the widest input of the layer stack
+        # a short causal depthwise convolution before q, k and the gates (xLSTM's mLSTM block): a key can be
+        # written together with the token that follows it
+        self.conv = nn.Conv1d(input_size, input_size, self.kernel, groups=input_size) if conv > 1 else None
         self.qkv = nn.Linear(input_size, 3 * hidden_size, bias=bias)
         self.gates = nn.Linear(input_size, 2 * num_heads)  # [i~, f~] per head
         self.out_gate = nn.Linear(input_size, hidden_size, bias=bias)
@@ -133,16 +157,37 @@ class MLSTMCell(nn.Module):
         NH, d = self.num_heads, self.hidden_size // self.num_heads
         kw = {"device": device, "dtype": dtype}
         return MLSTMState(
-            torch.zeros(batch, NH, d, d, **kw), torch.zeros(batch, NH, d, **kw), torch.zeros(batch, NH, **kw)
+            torch.zeros(batch, NH, d, d, **kw),
+            torch.zeros(batch, NH, d, **kw),
+            torch.zeros(batch, NH, **kw),
+            torch.zeros(batch, self.kernel - 1, self.width, **kw),
         )
 
-    def project(self, x: Tensor, valid: Tensor | None) -> tuple[Tensor, ...]:
-        """x (B, T, I) -> q, k, v (B, NH, T, d), i~, log f (B, NH, T), o (B, T, H); padded steps write nothing."""
+    def convolved(self, x: Tensor, buffer: Tensor, valid: Tensor | None) -> tuple[Tensor, Tensor]:
+        """x (B, T, I) after the causal convolution and swish (the buffer holds the inputs before x), and the new
+        buffer: the last K-1 real inputs of each sequence."""
+        if self.conv is None:
+            return x, buffer
+        K, I = self.kernel, self.input_size
+        full = torch.cat([buffer[..., :I], x], 1)  # (B, K-1+T, I)
+        out = F.silu(self.conv(full.transpose(1, 2)).transpose(1, 2))  # (B, T, I)
+        ends = valid.sum(1) if valid is not None else torch.full((x.shape[0],), x.shape[1], device=x.device)
+        index = ends[:, None] + torch.arange(K - 1, device=x.device)[None]  # (B, K-1): positions in `full`
+        kept = full.gather(1, index[..., None].expand(-1, -1, I))  # (B, K-1, I)
+        return out, F.pad(kept, (0, self.width - I))
+
+    def project(self, x: Tensor, xc: Tensor, valid: Tensor | None) -> tuple[Tensor, ...]:
+        """x (B, T, I) and its convolution xc -> q, k (from xc), v (from x) (B, NH, T, d), i~, log f (B, NH, T),
+        o (B, T, H); padded steps write nothing."""
         B, T, _ = x.shape
         NH, d = self.num_heads, self.hidden_size // self.num_heads
-        q, k, v = (a.view(B, T, NH, d).transpose(1, 2) for a in self.qkv(x).chunk(3, -1))  # (B, NH, T, d)
+        H = self.hidden_size
+        w, b = self.qkv.weight, self.qkv.bias
+        qk = F.linear(xc, w[: 2 * H], None if b is None else b[: 2 * H])  # (B, T, 2H)
+        vv = F.linear(x, w[2 * H :], None if b is None else b[2 * H :])  # (B, T, H)
+        q, k, v = (a.view(B, T, NH, d).transpose(1, 2) for a in (*qk.chunk(2, -1), vv))  # (B, NH, T, d)
         k = k / math.sqrt(d)
-        i_raw, f_raw = self.gates(x).transpose(1, 2).chunk(2, 1)  # (B, NH, T) each
+        i_raw, f_raw = self.gates(xc).transpose(1, 2).chunk(2, 1)  # (B, NH, T) each
         log_f = F.logsigmoid(f_raw)
         if valid is not None:
             keep = valid[:, None]  # (B, 1, T)
@@ -162,13 +207,15 @@ class MLSTMCell(nn.Module):
         return (*chunkwise(q, k, v, i_raw, log_f, state, self.chunk_size), [])
 
     def forward(
-        self, x: Tensor, state: MLSTMState | None, valid: Tensor | None, collect: bool
+        self, x: Tensor, state: Memory | None, valid: Tensor | None, collect: bool
     ) -> tuple[Tensor, MLSTMState, dict[str, Tensor] | None]:
         B, T, _ = x.shape
         s = self.zero_state(B, x.device, x.dtype) if state is None else state
-        q, k, v, i_raw, log_f, o = self.project(x, valid)
+        xc, buffer = self.convolved(x, s.conv, valid)
+        q, k, v, i_raw, log_f, o = self.project(x, xc, valid)
         m0 = s.m
-        h, s, m, states = self.mix(q, k, v, i_raw, log_f, s, collect)  # h (B, NH, T, d)
+        h, mem, m, states = self.mix(q, k, v, i_raw, log_f, Memory(s.C, s.n, s.m), collect)  # h (B, NH, T, d)
+        s = MLSTMState(*mem, buffer)
         y = o * self.norm(h).transpose(1, 2).reshape(B, T, self.hidden_size)  # (B, T, H)
         if valid is not None:
             y = y * valid[..., None]
@@ -199,9 +246,10 @@ class mLSTM(Stacked):
     Args: input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0 (between layers),
     bidirectional=False, num_heads (default 4 when hidden_size divides by 4, else 1), form="auto" (recurrent
     for one step, parallel up to chunk_size steps, chunkwise beyond) or "parallel" / "chunkwise" /
-    "recurrent", chunk_size=64.
-    Returns y (B, T, D*H) (batch_first) and MLSTMState(C, n, m) with C (L*D, B, NH, d, d), n (L*D, B, NH, d),
-    m (L*D, B, NH): the state after each sequence's last real step."""
+    "recurrent", chunk_size=64, conv=4 (the kernel of a short causal convolution before q, k and the gates, as
+    in xLSTM's mLSTM block; 0 or 1: none).
+    Returns y (B, T, D*H) (batch_first) and MLSTMState(C, n, m, conv) with C (L*D, B, NH, d, d), n (L*D, B,
+    NH, d), m (L*D, B, NH), conv (L*D, B, conv-1, max(I, D*H)): the state after each sequence's last real step."""
 
     state_type = MLSTMState
     cell_kind = "mlstm"
@@ -218,12 +266,14 @@ class mLSTM(Stacked):
         num_heads: int | None = None,
         form: str = "auto",
         chunk_size: int = 64,
+        conv: int = 4,
     ) -> None:
         if form not in ("auto", "parallel", "chunkwise", "recurrent"):
             raise ValueError(f"form must be auto, parallel, chunkwise or recurrent; got {form!r}")
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         heads = num_heads or (4 if hidden_size % 4 == 0 else 1)
+        width = max(input_size, hidden_size * (2 if bidirectional else 1))
         self.num_heads, self.form, self.chunk_size = heads, form, chunk_size
         super().__init__(
             input_size,
@@ -232,5 +282,5 @@ class mLSTM(Stacked):
             batch_first,
             dropout,
             bidirectional,
-            lambda i, h: MLSTMCell(i, h, heads, form, chunk_size, bias),
+            lambda i, h: MLSTMCell(i, h, heads, form, chunk_size, bias, conv, width),
         )

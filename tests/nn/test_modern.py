@@ -211,14 +211,14 @@ def test_slstm_matches_the_xlstm_packages_vanilla_cell():
 
 def test_mlstm_parallel_form_matches_the_xlstm_packages():
     backends = pytest.importorskip("xlstm.blocks.mlstm.backends", reason="the xlstm package is not installed")
-    from lstmkit.nn.mlstm import parallel
+    from lstmkit.nn.mlstm import Memory, parallel
 
     torch.manual_seed(0)
     B, NH, T, d = 2, 3, 9, 4
     q, k, v = (torch.randn(B, NH, T, d, dtype=torch.float64) for _ in range(3))
     i_raw, f_raw = torch.randn(B, NH, T, dtype=torch.float64), torch.randn(B, NH, T, dtype=torch.float64) + 2
     want = backends.parallel_stabilized_simple(q, k, v, i_raw[..., None], f_raw[..., None], eps=0.0)
-    zero = MLSTMState(
+    zero = Memory(
         torch.zeros(B, NH, d, d, dtype=torch.float64),
         torch.zeros(B, NH, d, dtype=torch.float64),
         torch.zeros(B, NH, dtype=torch.float64),

@@ -47,7 +47,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
 def _compare(args: argparse.Namespace, spec: Any) -> None:
     quiet_lightning()
     base = _model(args, spec)
-    result = compare(base, args.cells, args.lengths)
+    result = compare(base, [c for group in args.cells for c in group], args.lengths)
     rows, lengths = result.rows, args.lengths or [base.config.length]
     columns = SWEEP_COLUMNS if len(lengths) > 1 else [*COLUMNS, "horizon"]
     learned = [f"{r['cell']}@T{r['length']}" for r in rows if r["learned"] == "yes"]
@@ -69,6 +69,14 @@ def _evaluate(args: argparse.Namespace) -> None:
     )
 
 
+def _cell_list(text: str) -> list[str]:
+    cells = [c.strip() for c in text.split(",") if c.strip()]
+    unknown = [c for c in cells if c not in CELL_CHOICES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown cell(s) {unknown}; choose from {', '.join(CELL_CHOICES)}")
+    return cells
+
+
 def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     lr = sub.add_parser("longrange", help="long-range memory tasks (adding, copy, order, reber): LSTM vs GRU vs RNN")
     verbs = lr.add_subparsers(title="verbs", metavar="<verb>", required=True)
@@ -85,10 +93,12 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     cmp.add_argument(
         "--cells",
         nargs="+",
-        default=["lstm", "gru", "rnn"],
-        choices=list(CELL_CHOICES),
-        help="cells or core variants to compare (default: lstm gru rnn); lstm-ln: layer norm, "
-        "lstm-chrono / gru-chrono: chrono init, lstm-fb0: forget bias 0",
+        type=_cell_list,
+        default=[["lstm", "gru", "rnn"]],
+        metavar="CELL[,CELL...]",
+        help=f"cells or core variants to compare, space- or comma-separated (default: lstm gru rnn): "
+        f"{', '.join(CELL_CHOICES)}; lstm-ln: layer norm, lstm-chrono / gru-chrono: chrono init, lstm-fb0: forget "
+        "bias 0; slstm, mlstm, minlstm, mingru: the modern family",
     )
     cmp.add_argument(
         "--lengths", nargs="+", type=int, metavar="T", help="sweep these sequence lengths (default: just --length)"

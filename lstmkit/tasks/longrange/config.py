@@ -56,6 +56,16 @@ def _valid(b: Batch) -> Tensor:
     return torch.arange(T, device=b["x"].device)[None, :] < b["lengths"][:, None]  # (B, T)
 
 
+def _recall_loss(out: Tensor, b: Batch) -> Tensor:
+    return F.cross_entropy(out.float().flatten(0, 1), b["y"].flatten(), ignore_index=-1)  # query steps only
+
+
+def _recall_metrics(out: Tensor, b: Batch) -> dict[str, Tensor]:
+    asked = b["y"] >= 0  # (B, T)
+    hit = (out.argmax(-1) == b["y"]) & asked
+    return {"accuracy": hit.sum() / asked.sum(), "ce": _recall_loss(out, b)}
+
+
 def _reber_loss(out: Tensor, b: Batch) -> Tensor:
     valid = _valid(b).unsqueeze(-1)  # (B, T, 1)
     loss = F.binary_cross_entropy_with_logits(out.float(), b["y"], reduction="none")  # (B, T, 7)
@@ -139,6 +149,19 @@ PROBLEMS: dict[str, Problem] = {
         0.99,
         variable_length=True,
     ),
+    "recall": Problem(
+        synthetic.associative_recall,
+        synthetic.RECALL_KEYS + synthetic.RECALL_VALUES,
+        synthetic.RECALL_VALUES,
+        True,
+        _recall_loss,
+        _recall_metrics,
+        "accuracy",
+        "max",
+        1 / synthetic.RECALL_VALUES,
+        "guess a value",
+        0.9,
+    ),
     "digits": Problem(
         None,
         1,
@@ -196,17 +219,20 @@ class LongRangeConfig:
 
     RENAMED: ClassVar[dict[str, str]] = {"task": "problem"}  # models saved before 0.5 call the problem `task`
 
-    problem: Literal["adding", "copy", "order", "reber", "digits", "mnist1d", "smnist"] = option(
+    problem: Literal["adding", "copy", "order", "reber", "recall", "digits", "mnist1d", "smnist"] = option(
         "adding",
         "adding: sum 2 marked values; copy: recall 10 symbols after T steps; order: the order of 2 "
-        "symbols in noise; reber: embedded Reber grammar; digits: scikit-learn's 8x8 digits pixel by pixel "
+        "symbols in noise; reber: embedded Reber grammar; recall: multi-query associative recall (T/4 "
+        "key-value pairs, then queries); digits: scikit-learn's 8x8 digits pixel by pixel "
         "(64 steps); mnist1d: MNIST-1D (40 steps, --data FILE.npz); smnist: MNIST pixel by pixel (784 steps, "
         "--data DIR of IDX files). The last four fix their own length",
         aliases=("--task",),
     )
     data: str | None = option(None, "file or folder of a task's local data (mnist1d, smnist)", metavar="PATH")
     length: int = option(100, "sequence length T: the span the memory must bridge")
-    cell: Literal["lstm", "gru", "rnn"] = option("lstm", "recurrent cell")
+    cell: Literal["lstm", "gru", "rnn", "slstm", "mlstm", "minlstm", "mingru"] = option(
+        "lstm", "recurrent cell: the classic three, or the modern family (sLSTM, mLSTM, minLSTM, minGRU)"
+    )
     hidden_size: int = option(64, "hidden units per layer")
     num_layers: int = option(1, "stacked recurrent layers")
     forget_bias: float = option(1.0, "initial LSTM forget-gate bias (ignored by GRU/RNN)")
@@ -234,8 +260,11 @@ class LongRangeConfig:
             raise ConfigError(f"the order task needs length >= 20, got {self.length}")
         if self.cell != "lstm" and self.layer_norm:
             raise ConfigError(f"layer_norm is an LSTM variant; the {self.cell} has none")
-        if self.cell == "rnn" and self.chrono_init:
-            raise ConfigError("chrono_init sets a gate's bias (LSTM or GRU); the tanh RNN has no gate")
+        if self.cell not in ("lstm", "gru") and self.chrono_init:
+            raise ConfigError(
+                f"chrono_init sets an LSTM or GRU gate's bias, not the {self.cell}'s (the tanh RNN has no gate; "
+                "the modern cells initialise their own gate biases)"
+            )
 
     @property
     def problem_spec(self) -> Problem:

@@ -37,6 +37,10 @@ CELL_CHOICES: dict[str, dict[str, Any]] = {
     "lstm-chrono": {"cell": "lstm", "chrono_init": True},
     "lstm-fb0": {"cell": "lstm", "forget_bias": 0.0},
     "gru-chrono": {"cell": "gru", "chrono_init": True},
+    "slstm": {"cell": "slstm"},
+    "mlstm": {"cell": "mlstm"},
+    "minlstm": {"cell": "minlstm"},
+    "mingru": {"cell": "mingru"},
 }
 
 

@@ -15,7 +15,15 @@ from lstmkit import nn as lnn
 from lstmkit.data.synthetic import Batch
 from lstmkit.tasks.longrange.config import LongRangeConfig
 
-CELLS = {"lstm": lnn.LSTM, "gru": lnn.GRU, "rnn": lnn.RNN}
+CELLS = {
+    "lstm": lnn.LSTM,
+    "gru": lnn.GRU,
+    "rnn": lnn.RNN,
+    "slstm": lnn.sLSTM,
+    "mlstm": lnn.mLSTM,
+    "minlstm": lnn.minLSTM,
+    "mingru": lnn.minGRU,
+}
 
 
 class SequenceModel(nn.Module):
@@ -50,7 +58,11 @@ class SequenceModel(nn.Module):
 
 
 def parameter_count(cell: str, input_size: int, hidden: int, layers: int, output_size: int) -> int:
-    """Weights of a SequenceModel: per layer G*H*(in + H) + 2*G*H, plus the head (H + 1) * O."""
+    """Weights of a SequenceModel: the classic cells per layer G*H*(in + H) + 2*G*H, plus the head (H + 1) * O;
+    the modern ones counted on the layer itself."""
+    if cell not in ("lstm", "gru", "rnn"):
+        rnn = CELLS[cell](input_size, hidden, layers)
+        return sum(p.numel() for p in rnn.parameters()) + (hidden + 1) * output_size
     gates = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
     total, inp = 0, input_size
     for _ in range(layers):
@@ -66,10 +78,15 @@ def hidden_size_for(cfg: LongRangeConfig) -> int:
         return cfg.hidden_size
     p = cfg.problem_spec
     target = parameter_count("lstm", p.input_size, cfg.hidden_size, cfg.num_layers, p.output_size)
-    sizes = range(1, 8 * cfg.hidden_size + 1)
-    return min(
-        sizes, key=lambda h: abs(parameter_count(cfg.cell, p.input_size, h, cfg.num_layers, p.output_size) - target)
-    )
+    count = lambda h: parameter_count(cfg.cell, p.input_size, h, cfg.num_layers, p.output_size)  # noqa: E731
+    lo, hi = 1, 64 * cfg.hidden_size  # the count grows with h: bisect for the last size at or below the target
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if count(mid) <= target else (lo, mid - 1)
+    best = min((lo, lo + 1), key=lambda h: abs(count(h) - target))
+    if cfg.cell == "mlstm" and best % 4:  # whole heads (4 per layer)
+        best = min((best - best % 4 or 4, best - best % 4 + 4), key=lambda h: abs(count(h) - target))
+    return best
 
 
 def build_model(cfg: LongRangeConfig) -> SequenceModel:
