@@ -52,6 +52,11 @@ def _onnx_weights(layer: nn.RNNBase) -> list[Tensor]:
 
 def check_exportable(layer: nn.RNNBase) -> None:
     """ONNX's operators compute the plain cells; variants that change the cell at inference cannot go there."""
+    if not isinstance(layer, nn.RNNBase):
+        raise UsageError(
+            f"this model's recurrent layer is {type(layer).__name__}, which has no ONNX export in this lstmkit yet "
+            "(ONNX export covers the LSTM, GRU and RNN cells); serve it with --runtime torch"
+        )
     v = getattr(layer, "variants", None)
     if v is not None and (v.layer_norm or v.zoneout > 0):
         raise UsageError(

@@ -9,6 +9,7 @@ from lstmkit.nn.state import detach_state, initial_state, restore_state, select_
 
 __all__ = [
     "BACKENDS",
+    "CELLS",
     "GRU",
     "LSTM",
     "MLSTMState",
@@ -19,6 +20,7 @@ __all__ = [
     "mLSTM",
     "minGRU",
     "minLSTM",
+    "recurrent_layer",
     "sLSTM",
     "detach_state",
     "initial_state",
@@ -26,3 +28,19 @@ __all__ = [
     "select_state",
     "snapshot_state",
 ]
+
+CELLS = ("lstm", "gru", "rnn", "slstm", "mlstm", "minlstm", "mingru")
+MODERN = {"slstm": sLSTM, "mlstm": mLSTM, "minlstm": minLSTM, "mingru": minGRU}
+
+
+def recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, **options):
+    """The layer a task's `--cell` names: LSTM, GRU or RNN (every option, the AWD variants included), or one of
+    the modern family (batch_first, bidirectional and dropout between layers; the classic-only variants such as
+    weight_drop or zoneout are not theirs and are dropped)."""
+    classic = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+    if cell in classic:
+        return classic[cell](input_size, hidden_size, num_layers, **options)
+    if cell not in MODERN:
+        raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(CELLS)}")
+    kept = {k: options[k] for k in ("batch_first", "bidirectional", "dropout", "bias") if k in options}
+    return MODERN[cell](input_size, hidden_size, num_layers, **kept)

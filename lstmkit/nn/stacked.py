@@ -108,8 +108,8 @@ class Stacked(nn.Module):
             )
         x = input[None] if unbatched else (input if self.batch_first else input.transpose(0, 1))  # (B, T, I)
         B, T = x.shape[:2]
-        if state is not None and not isinstance(state, tuple):
-            state = self.state_type(state)  # a bare tensor: the first (only) field
+        if state is not None and not isinstance(state, self.state_type):
+            state = self.state_type(*state) if isinstance(state, (tuple, list)) else self.state_type(state)
         if state is not None and unbatched:
             state = self.state_type(*(s[:, None] for s in state))
         lengths = None if lengths is None else check_lengths(lengths, B, T)

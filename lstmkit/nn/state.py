@@ -15,6 +15,8 @@ State = Tensor | tuple[Tensor, ...]
 
 def map_state(fn: Callable[[Tensor], Tensor], state: State) -> State:
     """Apply fn to every tensor of a state, keeping its structure."""
+    if hasattr(state, "_fields"):  # a named state (the modern cells): keep its type
+        return type(state)(*(fn(s) for s in state))
     if isinstance(state, (tuple, list)):
         return tuple(fn(s) for s in state)
     return fn(state)

@@ -39,6 +39,9 @@ class ClassifyConfig:
     vocab_size: int = option(8000, "BPE vocabulary size")
     max_length: int = option(256, "texts: tokens kept per example (the first ones)")
     embedding_size: int = option(128, "token embedding size (texts) or input projection size (numbers)")
+    cell: Literal["lstm", "gru", "rnn", "slstm", "mlstm", "minlstm", "mingru"] = option(
+        "lstm", "recurrent cell: the classic lstm, gru, rnn, or the modern slstm, mlstm, minlstm, mingru"
+    )
     hidden_size: int = option(128, "LSTM hidden units per direction")
     num_layers: int = option(1, "stacked LSTM layers")
     bidirectional: bool = option(True, "read each sequence both ways")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lstmkit.nn import LSTM
+from lstmkit.nn import recurrent_layer
 
 
 def step_mask(lengths: Tensor, T: int) -> Tensor:
@@ -30,13 +30,15 @@ class ClassifierNet(nn.Module):
         dropout: float = 0.0,
         vocab_size: int = 0,
         input_size: int = 0,
+        cell: str = "lstm",
     ) -> None:
         super().__init__()
         if (vocab_size > 0) == (input_size > 0):
             raise ValueError("give a vocabulary size (texts) or an input size (numbers), not both")
         self.embed = nn.Embedding(vocab_size, embedding_size, padding_idx=0) if vocab_size else None
         self.project = nn.Linear(input_size, embedding_size) if input_size else None
-        self.rnn = LSTM(
+        self.rnn = recurrent_layer(
+            cell,
             embedding_size,
             hidden_size,
             num_layers,

@@ -33,6 +33,7 @@ def build_model(cfg: ClassifyConfig, enc: Encoding) -> ClassifierNet:
         cfg.dropout,
         vocab_size=enc.vocab_size,
         input_size=enc.n_features,
+        cell=cfg.cell,
     )
 
 

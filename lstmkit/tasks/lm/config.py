@@ -24,6 +24,11 @@ class LanguageConfig:
     tokenizer: Literal["char", "bpe"] = option("char", "characters (with byte fallback) or byte-level BPE")
     vocab_size: int = option(2000, "BPE vocabulary size (char: the characters of the training text)")
     embedding_size: int = option(128, "token embedding size (= the decoder's input when weights are tied)")
+    cell: Literal["lstm", "gru", "rnn", "slstm", "mlstm", "minlstm", "mingru"] = option(
+        "lstm",
+        "recurrent cell: the classic lstm, gru, rnn, or the modern slstm, mlstm, minlstm, mingru (the AWD "
+        "dropouts inside the layer apply to the classic cells; hidden_dropout is the modern ones' between layers)",
+    )
     hidden_size: int = option(512, "LSTM hidden units")
     num_layers: int = option(2, "stacked LSTM layers")
     tie_weights: bool = option(True, "share the embedding and the decoder (a projection maps hidden -> embedding)")

@@ -148,8 +148,7 @@ class LanguageModel:
         if not ids:
             raise RequestError("inputs.text encodes to no tokens")
         t = state.tensors
-        hx = (t["h"], t["c"]) if "h" in t else None
-        logits, (h, c) = net(torch.tensor(ids)[None], hx)  # (1, N, V)
+        logits, hx = net(torch.tensor(ids)[None], _hx_of(t, net))  # (1, N, V)
         logp = torch.log_softmax(logits[0].float(), -1)  # (N, V)
         prev = torch.log_softmax(t["logits"].float(), -1)[None] if "logits" in t else logp[:0]  # (0|1, V)
         scored = torch.cat([prev, logp[:-1]])  # the distribution each fed token was drawn from
@@ -158,7 +157,7 @@ class LanguageModel:
         probs, top = logp[-1].exp().topk(min(5, logp.shape[-1]))
         nxt = [{"token": tok.decode([int(i)]), "prob": float(p)} for p, i in zip(probs, top)]
         new = ModelState(
-            {"h": h, "c": c, "logits": logits[0, -1]}, {"task": NAME, "tokens": state.meta["tokens"] + len(ids)}
+            {**_tensors_of(hx), "logits": logits[0, -1]}, {"task": NAME, "tokens": state.meta["tokens"] + len(ids)}
         )
         return {"tokens": len(ids), "logprob": total, "next": nxt}, new
 
@@ -193,6 +192,25 @@ class LanguageModel:
         return save_model(
             path, task=NAME, config=resolved, tensors=net.state_dict(), state={"tokenizer": tok.to_dict()}
         )
+
+
+def _tensors_of(hx: Any) -> dict[str, Tensor]:
+    """A recurrent state as named tensors: the LSTM's (h, c) as "h", "c" (as every saved session has them); a
+    modern cell's named state by its fields ("state_C", "state_n", ...)."""
+    if hasattr(hx, "_fields"):
+        return {f"state_{f}": v for f, v in zip(hx._fields, hx)}
+    h, c = hx if isinstance(hx, tuple) else (hx, None)
+    return {"h": h} if c is None else {"h": h, "c": c}
+
+
+def _hx_of(t: dict[str, Tensor], net: LanguageNet) -> Any:
+    """The recurrent state stored by `_tensors_of` (None: nothing read yet)."""
+    kind = getattr(net.rnn, "state_type", None)
+    if kind is not None:
+        return kind(*(t[f"state_{f}"] for f in kind._fields)) if f"state_{kind._fields[0]}" in t else None
+    if "h" not in t:
+        return None
+    return (t["h"], t["c"]) if "c" in t else t["h"]
 
 
 def load_saved(saved: Any, device: torch.device) -> LanguageModel:

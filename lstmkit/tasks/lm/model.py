@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lstmkit.nn import LSTM
+from lstmkit.nn import recurrent_layer
 
 State = tuple[Tensor, Tensor]
 
@@ -30,20 +30,14 @@ class LanguageNet(nn.Module):
         hidden_dropout: float = 0.0,
         output_dropout: float = 0.0,
         weight_drop: float = 0.0,
+        cell: str = "lstm",
     ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embedding_size)
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
-        self.rnn = LSTM(
-            embedding_size,
-            hidden_size,
-            num_layers,
-            batch_first=True,
-            input_dropout=input_dropout,
-            hidden_dropout=hidden_dropout,
-            output_dropout=output_dropout,
-            weight_drop=weight_drop,
-        )
+        awd = {"input_dropout": input_dropout, "hidden_dropout": hidden_dropout, "output_dropout": output_dropout}
+        awd = {**awd, "weight_drop": weight_drop} if cell in ("lstm", "gru", "rnn") else {"dropout": hidden_dropout}
+        self.rnn = recurrent_layer(cell, embedding_size, hidden_size, num_layers, batch_first=True, **awd)
         self.embedding_dropout = embedding_dropout
         tied_proj = tie_weights and hidden_size != embedding_size
         self.proj = nn.Linear(hidden_size, embedding_size) if tied_proj else None

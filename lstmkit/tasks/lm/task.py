@@ -100,6 +100,7 @@ def build_model(cfg: LanguageConfig, vocab_size: int) -> LanguageNet:
         cfg.hidden_dropout,
         cfg.output_dropout,
         cfg.weight_drop,
+        cfg.cell,
     )
 
 

@@ -41,6 +41,9 @@ class TagConfig:
     window: int = option(100, "series: steps per window the tagger reads (long series are cut into windows)")
     min_freq: int = option(2, "tokens: words seen fewer times in training are unknown (their suffix and shape remain)")
     embedding_size: int = option(64, "word embedding size (tokens) or input projection size (series)")
+    cell: Literal["lstm", "gru", "rnn", "slstm", "mlstm", "minlstm", "mingru"] = option(
+        "lstm", "recurrent cell: the classic lstm, gru, rnn, or the modern slstm, mlstm, minlstm, mingru"
+    )
     hidden_size: int = option(128, "LSTM hidden units per direction")
     num_layers: int = option(1, "stacked LSTM layers")
     bidirectional: bool = option(True, "read each sequence both ways (a tag sees the steps after it)")

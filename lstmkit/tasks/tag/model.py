@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lstmkit.nn import LSTM
+from lstmkit.nn import recurrent_layer
 
 SHAPE_SIZE = 8  # width of the token-shape embedding (lower, Title, UPPER, digits, other)
 
@@ -35,6 +35,7 @@ class TagNet(nn.Module):
         suffix_size: int = 0,
         input_size: int = 0,
         crf: bool = False,
+        cell: str = "lstm",
     ) -> None:
         super().__init__()
         if (vocab_size > 0) == (input_size > 0):
@@ -48,7 +49,8 @@ class TagNet(nn.Module):
             self.project = nn.Linear(input_size, embedding_size)
             width = embedding_size
         self.tokens = bool(vocab_size)
-        self.rnn = LSTM(
+        self.rnn = recurrent_layer(
+            cell,
             width,
             hidden_size,
             num_layers,

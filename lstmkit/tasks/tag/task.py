@@ -36,6 +36,7 @@ def build_model(cfg: TagConfig, enc: TagEncoding) -> TagNet:
         suffix_size=len(enc.suffixes) + 2 if enc.kind == "tokens" else 0,
         input_size=enc.input_width if enc.kind == "numeric" else 0,
         crf=cfg.crf,
+        cell=cfg.cell,
     )
 
 

@@ -1,0 +1,120 @@
+"""Training throughput and peak memory of the modern cells against the fused LSTM, in one run.
+
+    python benchmarks/modern_cells.py [--lengths 256 1024 4096] [--batch 8] [--hidden 128] [--repeats 3]
+
+Each (cell, T) runs in a fresh process (so its peak RSS is its own): a layer of hidden size H on input size H,
+batch B, forward + backward of sum(output), the median of `--repeats` timed passes after one warm-up.
+tokens/s = B * T / seconds; `speed` = the fused LSTM's seconds / this cell's, same T (higher is better). The
+step latency row times one streaming step (B = 1, T = 1, 2 layers) with the state carried. Writes the section
+`modern-cells` of BENCHMARKS.md. Run it alone on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+CELLS = ("lstm", "slstm", "mlstm", "minlstm", "mingru")
+
+CHILD = r"""
+import json, resource, statistics, sys, time, torch
+from lstmkit import nn as lnn
+cell = sys.argv[1]
+T, B, H, repeats, threads = (int(a) for a in sys.argv[2:7])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+cls = {"lstm": lnn.LSTM, "slstm": lnn.sLSTM, "mlstm": lnn.mLSTM, "minlstm": lnn.minLSTM, "mingru": lnn.minGRU}[cell]
+layer = cls(H, H, batch_first=True)
+x = torch.randn(B, T, H, requires_grad=True)
+def once():
+    t = time.perf_counter()
+    y, _ = layer(x)
+    y.sum().backward()
+    return time.perf_counter() - t
+once()
+times = [once() for _ in range(repeats)]
+step = cls(H, H, num_layers=2, batch_first=True).eval()
+xs = torch.randn(1, 200, H)
+with torch.no_grad():
+    state = None
+    for t in range(20):
+        _, state = step(xs[:, t : t + 1], state)
+    t0 = time.perf_counter()
+    for t in range(20, 200):
+        _, state = step(xs[:, t : t + 1], state)
+    step_us = (time.perf_counter() - t0) / 180 * 1e6
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": statistics.median(times), "rss_mb": rss, "step_us": step_us}))
+"""
+
+
+def measure(cell: str, T: int, args: argparse.Namespace) -> dict:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            cell,
+            str(T),
+            str(args.batch),
+            str(args.hidden),
+            str(args.repeats),
+            str(args.threads),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=3600,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--lengths", nargs="+", type=int, default=[256, 1024, 4096])
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cells", nargs="+", default=list(CELLS))
+    p.add_argument("--no-write", action="store_true")
+    args = p.parse_args()
+    rows = []
+    for T in args.lengths:
+        base = None
+        for cell in args.cells:
+            r = measure(cell, T, args)
+            base = r["seconds"] if cell == "lstm" else base
+            rows.append({"cell": cell, "T": T, **r, "speed": (base / r["seconds"]) if base else float("nan")})
+            print(
+                f"{cell:8s} T={T:5d} {r['seconds'] * 1e3:9.1f} ms  {args.batch * T / r['seconds']:10.0f} tok/s  "
+                f"speed {rows[-1]['speed']:.2f}x  RSS {r['rss_mb']:.0f} MB  step {r['step_us']:.0f} us",
+                flush=True,
+            )
+    from benchmarks._report import machine, write_section
+
+    lines = [
+        f"`python benchmarks/modern_cells.py --lengths {' '.join(map(str, args.lengths))} --batch {args.batch} "
+        f"--hidden {args.hidden} --repeats {args.repeats}` ({date.today()}, {machine()}; nothing else ran)",
+        "",
+        "| cell | T | fwd+bwd ms | tokens/s | speed vs fused LSTM | peak RSS MB | streaming step µs (B=1, 2 layers) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['cell']} | {r['T']} | {r['seconds'] * 1e3:.1f} | {args.batch * r['T'] / r['seconds']:.0f} | "
+            f"{r['speed']:.2f}× | {r['rss_mb']:.0f} | {r['step_us']:.0f} |"
+        )
+    if not args.no_write:
+        write_section("modern-cells", "## Modern cells: training throughput and memory\n\n" + "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
