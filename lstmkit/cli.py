@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lstmkit import __version__
-from lstmkit.clitools import emit
+from lstmkit.clitools import THREADS_HELP, emit, threads_of
 from lstmkit.errors import LstmkitError
 
 WIDTH = 100  # `lstmkit datasets` reads well in a 100-column terminal
@@ -127,7 +127,7 @@ SERVE_EXAMPLES = """examples:
   lstmkit serve --model models:/sales@champion --tracking-uri sqlite:///mlflow.db   # from the registry
   lstmkit serve --model runs/forecast/sales --state-dir /var/lib/lstmkit   # sessions survive restarts
   curl -s localhost:8000/v1/models/sales/sessions -H 'content-type: application/json' -d '{"data": [...]}'
-  curl -s localhost:8000/v1/sessions/ID/observe -H 'content-type: application/json' \
+  curl -s localhost:8000/v1/sessions/ID/observe -H 'content-type: application/json' \\
        -d '{"data": [{"unique_id": "a", "ds": "2024-02-01", "y": 4.0}], "seq": 1}'   # -> {"seq": 1, "forecast": [...]}
   curl -s localhost:8000/v1/models/sales/predict -H 'content-type: application/json' \\
        -d '{"data": [{"unique_id": "a", "ds": "2024-01-01", "y": 3.0}, ...]}'
@@ -314,13 +314,27 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         _register_serve(sub)
     else:
         sub.add_parser("serve", help=SERVE_HELP)
-    if only in (None, "inspect"):
+    if only in (None, "inspect"):  # (its commands get --threads below, with every other command that computes)
         from lstmkit.inspect.cli import register_cli as register_inspect  # imports torch (gate traces)
 
         register_inspect(sub)
     else:
         sub.add_parser("inspect", help="look inside a saved model: gradient flow, gate heatmaps")
+    _add_threads(parser)
     return parser
+
+
+NO_COMPUTE = {"datasets", "register"}
+
+
+def _add_threads(parser: argparse.ArgumentParser, name: str = "") -> None:
+    """--threads on every command that computes (each leaf command with a function to run)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for action in subs:
+        for cmd, child in action.choices.items():
+            _add_threads(child, cmd)
+    if not subs and parser.get_default("func") is not None and name not in NO_COMPUTE:
+        parser.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -332,6 +346,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        if hasattr(args, "threads"):  # a command that computes: the thread count, before any work
+            args.threads = threads_of(args)
+            if getattr(args, "runtime", "torch") != "onnx":
+                import torch
+
+                torch.set_num_threads(args.threads)
         args.func(args)
     except (LstmkitError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError) as err:
         print(f"lstmkit: error: {err}", file=sys.stderr)

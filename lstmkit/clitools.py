@@ -51,10 +51,36 @@ def run_config(args: argparse.Namespace, spec: Any) -> RunConfig:
     )
 
 
-def load_model(path: str, spec: Any, runtime: str = "torch") -> Any:
+def load_model(path: str, spec: Any, runtime: str = "torch", threads: int | None = None) -> Any:
     """The model at `path` for one of `spec`'s prediction commands: the task's PyTorch object, or
-    (`runtime="onnx"`) its ONNX export run by onnxruntime alone (torch is never imported on that path)."""
-    return spec.load_onnx(path) if runtime == "onnx" else spec.load(path)
+    (`runtime="onnx"`) its ONNX export run by onnxruntime alone with `threads` threads per graph (torch is never
+    imported on that path)."""
+    return spec.load_onnx(path, threads=threads) if runtime == "onnx" else spec.load(path)
+
+
+THREADS_ENV = "LSTMKIT_THREADS"
+THREADS_HELP = (
+    "CPU threads for torch and onnxruntime (default: $LSTMKIT_THREADS, else 1: on 2-core machines one thread "
+    "trained 2.6x faster than two when another process was busy, and 1.26x slower when idle; BENCHMARKS.md, "
+    "threads)"
+)
+
+
+def threads_of(args: argparse.Namespace, environ: Any = None) -> int:
+    """--threads, else $LSTMKIT_THREADS, else 1; an error names a bad value."""
+    import os
+
+    value = getattr(args, "threads", None)
+    source = "--threads"
+    if value is None:
+        value, source = (environ if environ is not None else os.environ).get(THREADS_ENV, "1"), THREADS_ENV
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ConfigError(f"{source} must be a whole number of threads >= 1, got {value!r}")
+    return n
 
 
 def add_runtime_flag(parser: argparse.ArgumentParser) -> None:
@@ -113,3 +139,9 @@ def dumps(payload: Any) -> str:
 def emit(args: argparse.Namespace, payload: Any, text: Callable[[], str]) -> None:
     """Print one JSON document with --json, else the human text (stdout: results only)."""
     print(dumps(payload) if getattr(args, "json", False) else text())
+
+
+def more_rows(frame: Any, shown: int) -> str:
+    """The line after a table's first `shown` rows: "... (N more rows)" when rows were left out, else nothing."""
+    rest = len(frame) - shown
+    return f"... ({rest} more rows)\n" if rest > 0 else ""

@@ -127,7 +127,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, title: str, defaul
             default = getattr(defaults, f.name)
         else:
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        help_text = f"{f.metadata.get('help', '')} (default: {default})"
+        text = f.metadata.get("help", "")
+        help_text = text if "(default:" in text else f"{text} (default: {default})"  # a help that says its own
         kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
         if tp is bool:
             kw["action"] = argparse.BooleanOptionalAction

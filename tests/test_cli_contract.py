@@ -2,10 +2,12 @@
 bars on stderr), any budget ends in a saved model, lstmkit's errors are one line and exit 2 while bugs keep
 their traceback, run names never collide, output fits a 100-column terminal."""
 
+import argparse
 import subprocess
 import sys
 
 import pytest
+import torch
 
 from lstmkit.cli import main
 from tests.helpers import strict_json
@@ -181,3 +183,26 @@ def test_lm_train_reports_held_out_metrics_only(tmp_path, capsys):
 
     assert g["state"] == "cell" and "<span" in Path(g["html"]).read_text()
     assert Path(g["png"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_threads_on_every_command_that_computes(capsys, monkeypatch):
+    from pathlib import Path
+
+    from lstmkit.cli import build_parser
+    from lstmkit.clitools import threads_of
+
+    parser = build_parser()
+    for argv in (["forecast", "train"], ["lm", "generate"], ["tag", "predict"], ["serve"], ["export"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*argv, "--help"])
+        assert "--threads N" in capsys.readouterr().out, argv
+    assert threads_of(argparse.Namespace(threads=None), {}) == 1  # the default: one thread
+    assert threads_of(argparse.Namespace(threads=None), {"LSTMKIT_THREADS": "2"}) == 2
+    assert threads_of(argparse.Namespace(threads=3), {"LSTMKIT_THREADS": "2"}) == 3
+    with pytest.raises(ValueError, match="LSTMKIT_THREADS"):
+        threads_of(argparse.Namespace(threads=None), {"LSTMKIT_THREADS": "many"})
+    model = str(Path(__file__).parent / "fixtures" / "models" / "v0.4.0" / "longrange")
+    assert main(["longrange", "evaluate", "--model", model, "--threads", "2", "--json"]) == 0
+    assert torch.get_num_threads() == 2
+    assert main(["longrange", "evaluate", "--model", model, "--threads", "0"]) == 2
+    assert "--threads must be" in capsys.readouterr().err

@@ -39,6 +39,17 @@ def saved_dir(path: str | Path) -> Path:
     return p
 
 
+def resolved_uri(uri: str | None, mlflow: Any) -> str:
+    """The tracking URI MLflow will use, said in full: MLflow's default when none is given (MLFLOW_TRACKING_URI,
+    else ./mlruns), and a relative sqlite:/// or file path made absolute (it would land wherever the command ran)."""
+    uri = uri or mlflow.get_tracking_uri()
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
+    if "://" not in uri:  # a plain directory
+        return Path(uri).resolve().as_uri()
+    return uri
+
+
 def register(
     model: str | Path, name: str, alias: str | None = None, tracking_uri: str | None = None, *, python_model: str | Path
 ) -> dict[str, Any]:
@@ -48,6 +59,7 @@ def register(
     from mlflow.tracking import MlflowClient
 
     src = saved_dir(model)
+    tracking_uri = resolved_uri(tracking_uri, mlflow)
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     exp = client.get_experiment_by_name(EXPERIMENT)
     exp_id = exp.experiment_id if exp else client.create_experiment(EXPERIMENT)
@@ -77,7 +89,7 @@ def register(
         "alias": alias,
         "run_id": run.info.run_id,
         "uri": f"models:/{name}@{alias}" if alias else f"models:/{name}/{version.version}",
-        "tracking_uri": tracking_uri or "MLflow's default (MLFLOW_TRACKING_URI, else ./mlruns)",
+        "tracking_uri": tracking_uri,
     }
 
 

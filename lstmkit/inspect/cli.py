@@ -98,7 +98,7 @@ def _gates(args: argparse.Namespace) -> None:
             probe.labels[index],
             values,
             _out_path(args, "gates.png"),
-            title=f"{layer.cell} {name}, layer {args.layer}, unit {args.unit}",
+            title=f"{layer.cell} {name}, {_layer_name(args.layer, layer.num_layers)}, unit {args.unit}",
         )
         html = png.with_suffix(".html")
         html.write_text(text_activations_html(probe.labels[index], values, f"{name} unit {args.unit}"), "utf-8")
@@ -118,7 +118,18 @@ def _gates(args: argparse.Namespace) -> None:
 
 
 def register_cli(sub: argparse._SubParsersAction) -> None:
-    ins = sub.add_parser("inspect", help="look inside a saved model: gradient flow, gate heatmaps")
+    ins = sub.add_parser(
+        "inspect",
+        help="look inside a saved model: gradient flow, gate heatmaps",
+        description="Look inside any saved model through its probe: how far back the loss still reaches "
+        "(gradient flow and the memory horizon) and what the gates do step by step (heatmaps; for text, the "
+        "text coloured by one unit).",
+        epilog="""examples:
+  lstmkit inspect gradients --model runs/adding-lstm            # ‖dLoss/dh_t‖ against the distance, PNG
+  lstmkit inspect gates --model runs/lm/shakespeare --text "ROMEO: But soft" --unit 17
+  lstmkit inspect gates --model runs/sales --data sales.csv --gates input forget""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     verbs = ins.add_subparsers(title="verbs", metavar="<verb>", required=True)
     grads = verbs.add_parser(
         "gradients", help="‖dLoss/dh_t‖ against the distance from the loss, and the memory horizon"
@@ -143,3 +154,9 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     gates.add_argument("--gates", nargs="+", help="gates/states to draw (default: all the cell has)")
     grads.set_defaults(func=_gradients)
     gates.set_defaults(func=_gates)
+
+
+def _layer_name(index: int, layers: int) -> str:
+    """-1 of 2 -> "last layer (2 of 2)"; 0 of 2 -> "layer 1 of 2"."""
+    k = index % layers + 1
+    return f"last layer ({k} of {layers})" if k == layers else f"layer {k} of {layers}"

@@ -101,3 +101,19 @@ def test_serve_reads_registry_uris(registry):
     assert models["reviews"].predict_records(texts) == lstmkit.load(FIXTURES / "classify").predict_records(texts)
     with pytest.raises(RegistryError, match="not in the registry"):
         fetch("models:/reviews@nope", uri)
+
+
+def test_the_tracking_uri_is_said_in_full(tmp_path, monkeypatch):
+    from lstmkit.deploy.registry import resolved_uri
+
+    monkeypatch.chdir(tmp_path)
+
+    class FakeMlflow:
+        @staticmethod
+        def get_tracking_uri() -> str:
+            return "mlruns"
+
+    assert resolved_uri("sqlite:///reg.db", FakeMlflow) == f"sqlite:///{tmp_path / 'reg.db'}"
+    assert resolved_uri("sqlite:////abs/reg.db", FakeMlflow) == "sqlite:////abs/reg.db"
+    assert resolved_uri(None, FakeMlflow) == (tmp_path / "mlruns").as_uri()
+    assert resolved_uri("http://mlflow:5000", FakeMlflow) == "http://mlflow:5000"

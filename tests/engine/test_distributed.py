@@ -182,11 +182,11 @@ def test_two_process_lm_run_reports_what_its_saved_model_scores(tmp_path):
     # the validation part of --val-text (the rest of it is the held-out test text), as a file for lm evaluate
     (tmp_path / "val-part.txt").write_text(load_corpus(str(tmp_path / "train.txt"), str(tmp_path / "val.txt")).val)
     ev = lstmkit_cli("lm", "evaluate", "--model", "two", "--text", "val-part.txt", cwd=tmp_path)
-    assert got["validation_loss"] == pytest.approx(ev["loss"], rel=1e-6)
+    assert got["val_loss"] == pytest.approx(ev["loss"], rel=1e-6)
     one = lstmkit_cli(
         "lm", "train", "--text", "train.txt", "--val-text", "val.txt", "--out", "one", *TINY, cwd=tmp_path
     )
-    assert got["validation_loss"] != one["validation_loss"]  # two processes trained differently (their own halves)
+    assert got["val_loss"] != one["val_loss"]  # two processes trained differently (their own halves)
     assert (tmp_path / "two" / "metrics.csv").is_file() and (tmp_path / "two" / "checkpoints" / "last.ckpt").is_file()
     again = lstmkit_cli(
         "lm",
@@ -203,4 +203,4 @@ def test_two_process_lm_run_reports_what_its_saved_model_scores(tmp_path):
         "3",
         cwd=tmp_path,
     )
-    assert again["validation_loss"] < got["validation_loss"] + 0.5 and (tmp_path / "two" / "model").is_dir()
+    assert again["val_loss"] < got["val_loss"] + 0.5 and (tmp_path / "two" / "model").is_dir()

@@ -12,6 +12,7 @@ from lstmkit.clitools import (
     dumps,
     emit,
     load_model,
+    more_rows,
     quiet_lightning,
     run_config,
     table,
@@ -104,7 +105,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    c = load_model(args.model, SPEC, args.runtime)
+    c = load_model(args.model, SPEC, args.runtime, args.threads)
     frame = c.predict(args.data)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +113,7 @@ def _predict(args: argparse.Namespace) -> None:
     emit(
         args,
         {"predictions": str(out), "rows": len(frame)},
-        lambda: f"{frame.head(10).to_string(index=False)}\n...\n{len(frame)} rows written to {out}",
+        lambda: f"{frame.head(10).to_string(index=False)}\n{more_rows(frame, 10)}{len(frame)} rows written to {out}",
     )
 
 

@@ -8,7 +8,16 @@ from typing import Any
 
 import pandas as pd
 
-from lstmkit.clitools import add_config_flags, add_runtime_flag, emit, load_model, quiet_lightning, run_config, table
+from lstmkit.clitools import (
+    add_config_flags,
+    add_runtime_flag,
+    emit,
+    load_model,
+    more_rows,
+    quiet_lightning,
+    run_config,
+    table,
+)
 from lstmkit.config import ConfigError
 from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast import SPEC
@@ -30,8 +39,8 @@ def _forecaster(args: argparse.Namespace, spec: Any) -> tuple[Any, str]:
     return Forecaster(config=run.task, train=run.train), run.task.data
 
 
-def _load(path: str, runtime: str = "torch") -> Any:
-    return load_model(path, SPEC, runtime)
+def _load(path: str, runtime: str = "torch", threads: int | None = None) -> Any:
+    return load_model(path, SPEC, runtime, threads)
 
 
 def _train(args: argparse.Namespace, spec: Any) -> None:
@@ -105,7 +114,7 @@ def _predict(args: argparse.Namespace) -> None:
     if args.dask is not None:
         _predict_dask(args)
         return
-    f = _load(args.model, args.runtime)
+    f = _load(args.model, args.runtime, args.threads)
     futr = read_table(args.future) if args.future else None
     context = None if args.context is None else ("all" if args.context == "all" else int(args.context))
     if args.chunk_rows:
@@ -121,7 +130,7 @@ def _predict(args: argparse.Namespace) -> None:
         args,
         {"forecasts": str(out), "rows": len(fc)},
         lambda: (
-            f"{fc.head(10).to_string(index=False)}\n...\n"
+            f"{fc.head(10).to_string(index=False)}\n{more_rows(fc, 10)}"
             f"{len(fc)} rows written to {out}" + (f"; plot: {args.plot}" if args.plot else "")
         ),
     )

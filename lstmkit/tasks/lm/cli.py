@@ -18,8 +18,8 @@ EXAMPLES = """examples:
       --temperature 0.8 --top-p 0.95"""
 
 
-def _load(path: str, runtime: str = "torch") -> Any:
-    return load_model(path, SPEC, runtime)
+def _load(path: str, runtime: str = "torch", threads: int | None = None) -> Any:
+    return load_model(path, SPEC, runtime, threads)
 
 
 def _train(args: argparse.Namespace, spec: Any) -> None:
@@ -37,8 +37,10 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     payload = {
         "run": str(lm.run_dir),
         "model": str(lm.run_dir / "model"),
-        **lm.fit_metrics,
-        **{f"validation_{k}": v for k, v in val.items() if k in ("loss", "bpc", "perplexity")},
+        # the saved model's validation score, one carried-state pass as `lm evaluate` gives it (the engine's
+        # val_* during training read eval_columns streams; one name per figure, so those are not repeated)
+        **{k: v for k, v in lm.fit_metrics.items() if not k.startswith("val_")},
+        **{f"val_{k}": v for k, v in val.items() if k in ("loss", "bpc", "perplexity")},
         **{f"test_{k}": v for k, v in test.items()},
     }
     sample = lm.generate("\n", max_new_tokens=200, temperature=0.8, seed=0)[0]
@@ -53,7 +55,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    m = _load(args.model, args.runtime).evaluate_file(args.text)
+    m = _load(args.model, args.runtime, args.threads).evaluate_file(args.text)
     emit(
         args,
         m,
@@ -66,7 +68,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    lm = _load(args.model, args.runtime)
+    lm = _load(args.model, args.runtime, args.threads)
     opts = {
         "temperature": args.temperature,
         "top_k": args.top_k,

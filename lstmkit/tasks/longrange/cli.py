@@ -69,6 +69,14 @@ def _evaluate(args: argparse.Namespace) -> None:
     )
 
 
+LAB_EXAMPLES = """examples:
+  lstmkit longrange train --task adding --length 100 --out runs/adding-lstm
+  lstmkit longrange compare --task adding --lengths 50 100 200 --cells lstm gru rnn --max-time 5m
+  lstmkit longrange compare --task recall --length 32 --cells lstm,mlstm,mingru --epochs 15
+  lstmkit longrange evaluate --model runs/adding-lstm --json
+  lstmkit inspect gradients --model runs/adding-lstm"""
+
+
 def _cell_list(text: str) -> list[str]:
     cells = [c.strip() for c in text.split(",") if c.strip()]
     unknown = [c for c in cells if c not in CELL_CHOICES]
@@ -78,7 +86,15 @@ def _cell_list(text: str) -> list[str]:
 
 
 def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
-    lr = sub.add_parser("longrange", help="long-range memory tasks (adding, copy, order, reber): LSTM vs GRU vs RNN")
+    lr = sub.add_parser(
+        "longrange",
+        help="long-range memory tasks (adding, copy, order, reber, recall): which cell remembers",
+        description="The long-range lab: problems whose answer depends on something seen long before (generated, "
+        "with fixed-seed test sets, or fixed datasets read step by step); every cell, classic or modern, under one "
+        "budget, with the trivial baseline beside it and gradient-flow pictures.",
+        epilog=LAB_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     verbs = lr.add_subparsers(title="verbs", metavar="<verb>", required=True)
     epilog = f"longrange trains by default with {spec.defaults_text()}"
     train = verbs.add_parser(

@@ -90,13 +90,13 @@ def _with_data_flags(model: Any, args: argparse.Namespace) -> Any:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    t = _with_data_flags(load_model(args.model, SPEC, args.runtime), args)
+    t = _with_data_flags(load_model(args.model, SPEC, args.runtime, args.threads), args)
     report = t.evaluate(args.data)
     emit(args, report, lambda: f"{args.data}: {report['sequences']} sequences\n\n{_table(report)}\n{_verdict(report)}")
 
 
 def _predict(args: argparse.Namespace) -> None:
-    t = _with_data_flags(load_model(args.model, SPEC, args.runtime), args)
+    t = _with_data_flags(load_model(args.model, SPEC, args.runtime, args.threads), args)
     frame = t.predict(args.data)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -187,12 +187,12 @@ def _emit_lines(t: Any, lines: list[str], sink: TextIO, opts: Any, n_best: int, 
     return count + len(lines)
 
 
-def _load(path: str, runtime: str = "torch") -> Any:
-    return load_model(path, SPEC, runtime)
+def _load(path: str, runtime: str = "torch", threads: int | None = None) -> Any:
+    return load_model(path, SPEC, runtime, threads)
 
 
 def _predict(args: argparse.Namespace) -> None:
-    t = _load(args.model, args.runtime)
+    t = _load(args.model, args.runtime, args.threads)
     opts = t.options(**_decode_options(args))
     where = args.input or "stdin"
     sink = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
