@@ -58,6 +58,7 @@ class FitResult:
     seconds: float
     report: dict[str, Any] = field(default_factory=dict)  # what the task's finalize hook said
     primary: bool = True  # False in a distributed run's extra processes: their part ended with training
+    early_stop: dict[str, Any] = field(default_factory=dict)  # when early stopping ended the run: step, best score
 
 
 class _LitTask(pl.LightningModule):
@@ -418,4 +419,21 @@ def _finish(task, model, best, trainer, run_dir, resolved, cfg, seconds) -> FitR
     log.info("saved model to %s (%s)", model_dir, metrics)
     if cfg.track:
         log_run(run_dir, metrics)
-    return FitResult(run_dir, model_dir, model, metrics, int(trainer.global_step), seconds, report)
+    stop = _early_stop(trainer, task)
+    if stop:
+        log.info("early stopping ended training at step %d: %s", stop["step"], stop)
+    return FitResult(run_dir, model_dir, model, metrics, int(trainer.global_step), seconds, report, early_stop=stop)
+
+
+def _early_stop(trainer: pl.Trainer, task: TrainingTask) -> dict[str, Any]:
+    """When early stopping ended the run: at which step and epoch, and the best validation score it kept."""
+    for cb in trainer.callbacks:
+        if isinstance(cb, EarlyStopping) and cb.stopped_epoch > 0:
+            best = float(cb.best_score) if cb.best_score is not None else float("nan")
+            return {
+                "step": int(trainer.global_step),
+                "epoch": int(cb.stopped_epoch),
+                f"best_val_{task.monitor}": best,
+                "patience": int(cb.patience),
+            }
+    return {}

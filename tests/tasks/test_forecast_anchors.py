@@ -142,3 +142,24 @@ def test_transform_auto_picks_log_for_multiplicative_growth_and_none_otherwise()
     assert choose_transform(panel(np.r_[0.0, mult[1:]]), 12) == "none"
     many = pd.concat([pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": add + i}) for i in range(10)])
     assert choose_transform(to_panel(many, Columns("unique_id", "ds", "y"), "MS"), 12) == "log"  # a panel
+
+
+def test_a_too_short_series_is_an_error_unless_allowed_and_then_its_interval_is_honest(tmp_path):
+    """History 50, 51, 49 and horizon 7: refused by default; with --allow-short the 80 % interval at step k is at
+    least z_0.9 * sd(changes) * sqrt(k) either side of the median (a random walk's on that history)."""
+    from statistics import NormalDist
+
+    from lstmkit.data.timeseries import DataError
+    from lstmkit.tasks.forecast import Forecaster
+
+    df = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=3, freq="D"), "y": [50.0, 51.0, 49.0]})
+    with pytest.raises(DataError, match="--allow-short"):
+        Forecaster(horizon=7, max_steps=2, progress=False, out=str(tmp_path / "a")).fit(df)
+    f = Forecaster(horizon=7, max_steps=2, progress=False, allow_short=True, out=str(tmp_path / "b")).fit(df)
+    assert f.report["short_series"] == ["series"]
+    fc = f.predict(df)
+    sd = float(np.std(np.diff([50.0, 51.0, 49.0]), ddof=1))
+    floor = NormalDist().inv_cdf(0.9) * sd * np.sqrt(np.arange(1, 8))
+    assert (fc["y_hat_q90"] - fc["y_hat"] >= floor - 1e-4).all() and (
+        fc["y_hat"] - fc["y_hat_q10"] >= floor - 1e-4
+    ).all()

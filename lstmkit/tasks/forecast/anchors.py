@@ -32,6 +32,7 @@ KINDS = ("naive", "theta", "damped")
 _A = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 _B = np.array([0.01, 0.03, 0.1, 0.2, 0.3])
 _P = np.array([0.8, 0.9, 0.95, 0.98, 1.0])
+FLAG_NAMES = {"naive": "season", "damped": "ets", "theta": "theta"}  # each kind by its --anchor name
 
 
 def _grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

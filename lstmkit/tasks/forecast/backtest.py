@@ -210,7 +210,7 @@ def smoothing_baselines(panel, origins, h: int, scores: _Scores) -> dict[str, np
     (seasonally adjusted where the seasonality test passes), fitted per series on the data before the origin."""
     m = season_length(panel.freq)
     out = {}
-    for name, kind in (("ets_damped", "damped"), ("theta", "theta")):
+    for name, kind in (("anchor_ets", "damped"), ("anchor_theta", "theta")):  # as --anchor ets|theta, alone
         t0 = time.perf_counter()
         rows = []
         for s, o in zip(panel.series, origins):

@@ -76,6 +76,20 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
         payload["correction_weights"] = ", ".join(f"{w}: {n}" for w, n in r["correction_weights"].items()) + (
             " series (the share of the network's correction of the anchor kept, chosen on validation)"
         )
+    if r.get("short_series"):
+        few = r["short_series"]
+        payload["short_series"] = (
+            f"{len(few)} series shorter than the minimum ({', '.join(few[:5])}{' ...' if len(few) > 5 else ''}): "
+            "forecast by the model and its anchor, intervals widened to a random walk's on their own history "
+            "(--allow-short)"
+        )
+    stop = r.get("early_stop")
+    if stop:
+        best = next((f"{k.removeprefix('best_')} {v:.4g}" for k, v in stop.items() if k.startswith("best_")), "")
+        payload["early_stopping"] = (
+            f"ended training at step {stop['step']} (epoch {stop['epoch']}): {stop['patience']} validations without "
+            f"a better score; the weights kept have the best, {best}"
+        )
     if f.config.future_covariates and not args.future:
         payload["forecast"] = "skipped: the model uses known-future covariates; pass --future FILE for the horizon"
     else:
@@ -187,6 +201,22 @@ def _markdown(t: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _verdict(t: pd.DataFrame) -> str:
+    """The closing line: which row has the lowest MASE, said plainly when it is not lstmkit's."""
+    mase = t["mase"].dropna()
+    if "lstmkit" not in mase.index or len(mase) < 2:
+        return ""
+    best = mase.idxmin()
+    mine = mase["lstmkit"]
+    vs_sn = (
+        f"; {mine / t.loc['seasonal_naive', 'mase']:.2f}x seasonal naive's MASE" if "seasonal_naive" in t.index else ""
+    )
+    if best == "lstmkit":
+        runner = mase.drop("lstmkit").idxmin()
+        return f"\nlstmkit has the lowest MASE ({mine:.4g}; next: {runner} {mase[runner]:.4g}){vs_sn}"
+    return f"\nthe lowest MASE is {best}'s ({mase[best]:.4g}), not lstmkit's ({mine:.4g}){vs_sn}"
+
+
 def _report(data: str, r, out: Path) -> str:
     i = r.info
     rows = [{"method": name, **row} for name, row in r.table.iterrows()]
@@ -194,14 +224,7 @@ def _report(data: str, r, out: Path) -> str:
         f"{data}: rolling-origin backtest, {i['windows']} windows x {i['horizon']} steps (step {i['step']}), "
         f"{i['series']} series, freq {i['freq']}, MASE season {i['season']}; lower is better"
     )
-    t = r.table
-    verdict = ""
-    if "seasonal_naive" in t.index:
-        ratio = t.loc["lstmkit", "mase"] / t.loc["seasonal_naive", "mase"]
-        verdict = (
-            f"\nlstmkit MASE is {ratio:.2f}x seasonal naive's: "
-            f"{'beats' if ratio < 1 else 'does NOT beat'} the seasonal naive baseline"
-        )
+    verdict = _verdict(r.table)
     cols = ["method", "mase", "smape", "mae", "rmse", "coverage", "fit_s", "predict_s"]
     lo, hi = i["interval"]
     return (

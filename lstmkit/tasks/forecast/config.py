@@ -7,6 +7,13 @@ from typing import Literal
 
 from lstmkit.config import ConfigError, option
 
+MIN_ROWS = 8  # rows a series needs at least (and the horizon + 2): fewer is too little to learn or check from
+
+
+def min_rows(horizon: int) -> int:
+    """The fewest rows a series may have for a model of this horizon (unless --allow-short)."""
+    return max(MIN_ROWS, horizon + 2)
+
 
 @dataclass(frozen=True)
 class ForecastConfig:
@@ -68,6 +75,12 @@ class ForecastConfig:
         "(per horizon step, split conformal), centred on the forecast; quantile: the network's own quantiles",
     )
     conformal: bool = option(False, "with --intervals quantile: calibrate them on the validation window (CQR)")
+    allow_short: bool = option(
+        False,
+        "train on and forecast series shorter than the minimum (8 rows, and at least the horizon + 2): by default "
+        "they are an error that names them; allowed, their intervals are widened to at least a random walk's on "
+        "their own history's variability, and the output names them",
+    )
     validation: bool = option(
         True,
         "hold out each series' last horizon for validation and model selection (off: train on all rows; "

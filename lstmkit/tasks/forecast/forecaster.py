@@ -23,13 +23,14 @@ from lstmkit.deploy.protocol import ModelState, Probe, RequestError, check, fram
 from lstmkit.engine.config import RunConfig, TrainConfig
 from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast import SPEC
+from lstmkit.tasks.forecast.anchors import FLAG_NAMES
 from lstmkit.tasks.forecast.backtest import backtest
 from lstmkit.tasks.forecast.carry import SeriesCarry, fold, forecast_carried, from_state, to_state
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.data import Data, builtin_frame, load_data, quantile_column
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
-from lstmkit.tasks.forecast.outputs import NAME, build_model, seasons_of, to_quantiles, with_data_defaults
+from lstmkit.tasks.forecast.outputs import NAME, build_model, seasons_of, short_series, to_quantiles, with_data_defaults
 from lstmkit.tasks.forecast.pipeline import (
     frame_records,
     read_panel,
@@ -118,7 +119,10 @@ class Forecaster:
         """Train on a validated panel with a config whose horizon and lookback are set."""
         from lstmkit.tasks.forecast.task import ForecastTask
 
-        return self._fit_task(ForecastTask(cfg, panel))
+        self._fit_task(ForecastTask(cfg, panel))
+        if cfg.allow_short and self.primary:  # said in the report: which series the short-history rule covers
+            self.report["short_series"] = [u for u, _ in short_series(panel.series, cfg.horizon)]
+        return self
 
     def _fit_task(self, task: Any) -> Forecaster:
         """Train a forecasting task (in memory or streaming); the engine runs its finalize hook (the validation
@@ -131,14 +135,16 @@ class Forecaster:
             return self  # a distributed run's extra process: the first one holds the model
         self.config, self.pre, self.net = task.cfg, task.final_preprocessor(), result.model.eval()
         self.calibration, self._carry = task.calibration, {}
-        self.report = self._anchor_report(result.report.get("gate", {}))
+        self.report = {**self._anchor_report(result.report.get("gate", {})), "early_stop": result.early_stop}
         return self
 
     def _anchor_report(self, gate: dict[str, float]) -> dict[str, Any]:
         """Which anchor each series got and how much of the network's correction validation kept for it (0:
         the anchor alone forecasts it)."""
         assert self.pre is not None
-        kinds = {u: self.pre.anchor_params_of_uid(u).kind for u in self.pre.theta} if self.pre.use_theta else {}
+        kinds = (
+            {u: FLAG_NAMES[self.pre.anchor_params_of_uid(u).kind] for u in self.pre.theta} if self.pre.use_theta else {}
+        )  # by their --anchor names: season, ets, theta
         alone = sorted(u for u, g in gate.items() if g == 0)
         if alone:
             log.info(

@@ -12,9 +12,9 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.config import ConfigError
-from lstmkit.data.timeseries import Panel, season_length, season_position, weekly_period
+from lstmkit.data.timeseries import DataError, Panel, season_length, season_position, weekly_period
 from lstmkit.tasks.forecast import anchors
-from lstmkit.tasks.forecast.config import ForecastConfig
+from lstmkit.tasks.forecast.config import ForecastConfig, min_rows
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
 from lstmkit.tasks.forecast.pipeline import season_of, seasons_of  # noqa: F401  (their home is the pipeline)
@@ -45,6 +45,13 @@ def to_quantiles(cfg: ForecastConfig, out: Tensor) -> Tensor:
 MIN_TRAIN = 8  # rows a series keeps for training when its last horizon is held out for validation
 
 
+def short_series(series: list, horizon: int) -> list[tuple[str, int]]:
+    """(id, rows) of the series with fewer observed rows than `min_rows(horizon)`."""
+    need = min_rows(horizon)
+    counts = [(s.uid, int(np.isfinite(s.y).sum())) for s in series]
+    return [(u, n) for u, n in counts if n < need]
+
+
 def with_data_defaults(cfg: ForecastConfig, panel: Panel, horizon: int | None) -> ForecastConfig:
     """A new config with horizon, lookback and freq made concrete (what is saved with the model)."""
     horizon = cfg.horizon or horizon
@@ -54,6 +61,16 @@ def with_data_defaults(cfg: ForecastConfig, panel: Panel, horizon: int | None) -
     week = weekly_period(panel.freq)
     extra = cfg.extra_seasons if cfg.extra_seasons is not None else ((week,) if week else ())
     extra = tuple(p for p in extra if p > 0)
+    short = short_series(panel.series, horizon)
+    if short and not cfg.allow_short:
+        names = ", ".join(f"{u!r} ({n} rows)" for u, n in short[:5]) + (
+            f" and {len(short) - 5} more" if len(short) > 5 else ""
+        )
+        raise DataError(
+            f"{len(short)} series are shorter than the {min_rows(horizon)} rows a forecaster of horizon {horizon} "
+            f"learns from: {names}; drop them, lower --horizon, or pass --allow-short (their intervals are then "
+            "widened to their history's variability, and the output names them)"
+        )
     validation = cfg.validation
     if validation and all(len(s) < horizon + MIN_TRAIN for s in panel.series):
         log.warning(

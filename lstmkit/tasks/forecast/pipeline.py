@@ -16,7 +16,7 @@ import pandas as pd
 
 from lstmkit.config import ConfigError
 from lstmkit.data.timeseries import Columns, DataError, Panel, Series, future_index, season_length, to_panel
-from lstmkit.tasks.forecast.config import ForecastConfig
+from lstmkit.tasks.forecast.config import ForecastConfig, min_rows
 from lstmkit.tasks.forecast.data import Data, builtin_frame, future_values, quantile_column
 from lstmkit.tasks.forecast.features import Preprocessor
 
@@ -207,3 +207,33 @@ def split_future(cfg: ForecastConfig, frame: pd.DataFrame) -> tuple[pd.DataFrame
     last = ds.where(frame[cfg.target].notna()).groupby(ids).transform("max")
     ahead = frame[cfg.target].isna() & (ds > last)
     return frame[~ahead], (frame[ahead] if ahead.any() else None)
+
+
+def widen_short(cfg: ForecastConfig, series: list[Series], frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Series with fewer rows than the minimum (--allow-short) get quantiles at least as far from the median as
+    a random walk's on their own history: z_level * sd * sqrt(k) at step k, sd the spread of the history's
+    changes (or of its values, or a tenth of its level, when there are too few changes). Returns the frame and
+    the widened series' ids."""
+    from statistics import NormalDist
+
+    need = min_rows(cfg.horizon)
+    widened, out = [], frame.copy()
+    for s in series:
+        y = s.y[np.isfinite(s.y)]
+        if len(y) >= need:
+            continue
+        d = np.diff(y)
+        spread = [float(np.std(d, ddof=1)) if len(d) >= 2 else 0.0, float(np.std(y)) if len(y) >= 2 else 0.0]
+        sd = max(*spread, 0.1 * abs(float(np.mean(y))) if len(y) else 0.0) or 1.0
+        rows = (out[cfg.id_col].astype(str) == s.uid).to_numpy()
+        k = np.arange(1, rows.sum() + 1)
+        mid = out.loc[rows, "y_hat"].to_numpy()
+        for lv in cfg.levels:
+            if lv == 0.5:
+                continue
+            col, z = quantile_column(lv), NormalDist().inv_cdf(lv)
+            floor = abs(z) * sd * np.sqrt(k)
+            gap = np.maximum(np.abs(out.loc[rows, col].to_numpy() - mid), floor)
+            out.loc[rows, col] = (mid + np.sign(z) * gap).astype(out[col].dtype)
+        widened.append(s.uid)
+    return out, widened

@@ -9,6 +9,7 @@ A network is anything with
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 
 from lstmkit.deploy.records import check_records, frame_of
 from lstmkit.tasks.forecast import SPEC
-from lstmkit.tasks.forecast.config import ForecastConfig
+from lstmkit.tasks.forecast.config import ForecastConfig, min_rows
 from lstmkit.tasks.forecast.data import Data
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.pipeline import (
@@ -29,10 +30,12 @@ from lstmkit.tasks.forecast.pipeline import (
     seasons_of,
     split_future,
     to_frame,
+    widen_short,
     with_future,
 )
 
 BATCH = 256
+log = logging.getLogger(__name__)
 
 
 class ForecastNetwork(Protocol):
@@ -77,7 +80,20 @@ class ForecastPredictor:
         extended = [with_future(c, s, futr_df) for s in series]
         inputs = origin_inputs(extended, [len(s) for s in series], self.pre, window, c.horizon, seasons_of(c))
         qs = [self.network.quantiles(batch) for batch in batched(inputs, BATCH)]  # (B, Hz, Q) each
-        return to_frame(c, self.pre, self.calibration, series, np.concatenate(qs))
+        frame = to_frame(c, self.pre, self.calibration, series, np.concatenate(qs))
+        if not c.allow_short:
+            return frame
+        frame, widened = widen_short(c, series, frame)
+        if widened:
+            log.warning(
+                "%d series are shorter than %d rows (--allow-short): their intervals are widened to their history's "
+                "variability (%s%s)",
+                len(widened),
+                min_rows(c.horizon),
+                ", ".join(widened[:5]),
+                " ..." if len(widened) > 5 else "",
+            )
+        return frame
 
     # ---- the inference protocol (deploy.protocol)
 
