@@ -8,33 +8,37 @@ It sits above the tasks (it loads any task's model through the registry); deploy
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import mlflow
-from mlflow.pyfunc import PythonModel
 
+# MLflow warns, when the class is made and when it is loaded, that predict has no type hints: on purpose (it takes
+# any frame, and hints would become a schema), so the advice is dropped where lstmkit triggers it
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", ".*type hint.*")
+    from mlflow.pyfunc import PythonModel  # (importing it warns about MLflow's own type hints too)
 
-class LstmkitPyfunc(PythonModel):
-    """A saved lstmkit model behind MLflow's pyfunc interface."""
+    class LstmkitPyfunc(PythonModel):
+        """A saved lstmkit model behind MLflow's pyfunc interface."""
 
-    def load_context(self, context: Any) -> None:
-        import lstmkit
+        def load_context(self, context: Any) -> None:
+            import lstmkit
 
-        if getattr(lstmkit, "__file__", None) is None:  # a folder named lstmkit in the working directory
-            where = ", ".join(getattr(lstmkit, "__path__", [])) or "?"
-            raise ImportError(
-                f"'lstmkit' resolves to a plain folder ({where}), not the installed package: run from another "
-                "directory (or rename that folder) so that the installed lstmkit is imported"
-            )
-        from lstmkit.registry import load
+            if getattr(lstmkit, "__file__", None) is None:  # a folder named lstmkit in the working directory
+                where = ", ".join(getattr(lstmkit, "__path__", [])) or "?"
+                raise ImportError(
+                    f"'lstmkit' resolves to a plain folder ({where}), not the installed package: run from another "
+                    "directory (or rename that folder) so that the installed lstmkit is imported"
+                )
+            from lstmkit.registry import load
 
-        self.model = load(context.artifacts["model"])
+            self.model = load(context.artifacts["model"])
 
-    def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them as a schema
-        import pandas as pd
+        def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them as a schema
+            import pandas as pd
 
-        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-        return self.model.predict_frame(frame)
+            frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+            return self.model.predict_frame(frame)
 
-
-mlflow.models.set_model(LstmkitPyfunc())
+    mlflow.models.set_model(LstmkitPyfunc())

@@ -175,9 +175,25 @@ def quantize_int8(src: Path, dst: Path) -> None:
     """onnxruntime dynamic quantization: int8 weights (MatMul, Gemm, LSTM), activations quantized per call."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    advice = _DropMessage("pre-processing before quantization")  # onnxruntime's advice, on the root logger
+    logging.getLogger().addFilter(advice)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    finally:
+        logging.getLogger().removeFilter(advice)
+
+
+class _DropMessage(logging.Filter):
+    """Drops log records containing `text` (third-party advice a user cannot act on), for one call."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
 
 
 def export_plan(

@@ -234,6 +234,42 @@ class _StderrBar(TQDMProgressBar):
         )
 
 
+class _PlainProgress(Callback):
+    """Progress as plain lines on stderr, at most one every `every` seconds and after each validation: what a log
+    file or a CI console gets instead of a bar (no cursor escapes when stderr is not a terminal)."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every, self.last, self.start = every, 0.0, 0.0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.start = self.last = time.perf_counter()
+
+    def _line(self, trainer: pl.Trainer, what: str) -> None:
+        if trainer.is_global_zero:
+            steps = f"/{trainer.max_steps}" if trainer.max_steps and trainer.max_steps > 0 else ""
+            epochs = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
+            elapsed = time.perf_counter() - self.start
+            print(
+                f"epoch {trainer.current_epoch + 1}{epochs}, step {trainer.global_step}{steps}, "
+                f"{elapsed:.0f} s: {what}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        if now - self.last >= self.every:
+            self.last = now
+            loss = trainer.callback_metrics.get("train_loss")
+            self._line(trainer, "training" + (f", loss {float(loss):.4g}" if loss is not None else ""))
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        shown = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_") and v.numel() == 1}
+        self._line(trainer, "validation " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(shown.items())))
+
+
 class _LiveMetrics(Callback):
     """metrics.csv (all attempts merged) rewritten after every validation and every checkpoint, so a killed
     run keeps its curve up to its resume point."""
@@ -277,8 +313,8 @@ def _callbacks(task: TrainingTask, cfg: TrainConfig, run_dir: Path) -> tuple[lis
         save_on_train_epoch_end=True,
     )
     callbacks: list[Callback] = [best, RandomState(), TaskState(task), ckpt, _LiveMetrics(run_dir)]
-    if cfg.progress:
-        callbacks.append(_StderrBar())
+    if cfg.progress:  # a bar on a terminal; plain periodic lines in a log file or a CI console
+        callbacks.append(_StderrBar() if sys.stderr.isatty() else _PlainProgress())
     if cfg.early_stopping > 0:
         # a budget too small for any validation ends the run rather than crashing it
         callbacks.append(EarlyStopping(key, patience=cfg.early_stopping, mode=task.monitor_mode, strict=False))
@@ -313,7 +349,7 @@ def _trainer(
         callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
         logger=loggers,
-        enable_progress_bar=cfg.progress,
+        enable_progress_bar=cfg.progress and sys.stderr.isatty(),  # else _PlainProgress prints lines
         enable_model_summary=False,
         num_sanity_val_steps=0,
         log_every_n_steps=log_every,
