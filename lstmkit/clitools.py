@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -145,3 +146,32 @@ def more_rows(frame: Any, shown: int) -> str:
     """The line after a table's first `shown` rows: "... (N more rows)" when rows were left out, else nothing."""
     rest = len(frame) - shown
     return f"... ({rest} more rows)\n" if rest > 0 else ""
+
+
+def add_data_flags(parser: argparse.ArgumentParser, config_cls: type, names: Sequence[str]) -> None:
+    """The data flags a train verb takes, on a verb that reads data with a saved model (default: as it was
+    trained); help and types come from the config dataclass."""
+    from lstmkit.config import add_arguments
+
+    group = argparse.ArgumentParser(add_help=False)
+    add_arguments(group, config_cls, "reading --data (default: as the model was trained)")
+    wanted = {n.replace("_", "-") for n in names}
+    for action in group._actions:
+        if any(o.removeprefix("--") in wanted for o in action.option_strings):
+            text = re.sub(r" \(default: [^)]*\)$", "", action.help or "") + " (default: the saved model's)"
+            kw = {"dest": action.dest, "default": argparse.SUPPRESS, "metavar": action.metavar, "help": text}
+            if action.choices:
+                kw["choices"] = action.choices
+            if action.type:
+                kw["type"] = action.type
+            if action.nargs:
+                kw["nargs"] = action.nargs
+            parser.add_argument(*action.option_strings, **kw)
+
+
+def with_data_flags(model: Any, args: argparse.Namespace, names: Sequence[str]) -> Any:
+    """The loaded model reading data with the data flags given on this command line (the saved ones otherwise)."""
+    given = {k: getattr(args, k) for k in names if hasattr(args, k)}
+    if given:
+        model.config = dataclasses.replace(model.config, **given)
+    return model

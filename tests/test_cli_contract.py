@@ -206,3 +206,22 @@ def test_threads_on_every_command_that_computes(capsys, monkeypatch):
     assert torch.get_num_threads() == 2
     assert main(["longrange", "evaluate", "--model", model, "--threads", "0"]) == 2
     assert "--threads must be" in capsys.readouterr().err
+
+
+def test_predict_and_evaluate_take_the_data_flags_of_train(tmp_path, capsys):
+    from pathlib import Path
+
+    import pandas as pd
+
+    model = str(Path(__file__).parent / "fixtures" / "models" / "v0.4.0" / "classify")
+    pd.DataFrame({"review": ["good plot", "awful film"], "stars": ["pos", "neg"]}).to_csv(
+        tmp_path / "r.csv", index=False
+    )
+    args = ["--model", model, "--data", str(tmp_path / "r.csv"), "--text-col", "review"]
+    assert main(["classify", "predict", *args, "--out", str(tmp_path / "p.csv")]) == 0
+    assert pd.read_csv(tmp_path / "p.csv")["prediction"].notna().all()
+    capsys.readouterr()
+    assert main(["classify", "evaluate", *args, "--label-col", "stars", "--json"]) == 0
+    assert strict(capsys.readouterr().out)["test"]["n"] == 2
+    assert main(["classify", "predict", "--model", model, "--data", str(tmp_path / "r.csv")]) == 2  # no 'text'
+    assert "text" in capsys.readouterr().err

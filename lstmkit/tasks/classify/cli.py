@@ -8,6 +8,7 @@ from typing import Any
 
 from lstmkit.clitools import (
     add_config_flags,
+    add_data_flags,
     add_runtime_flag,
     dumps,
     emit,
@@ -16,6 +17,7 @@ from lstmkit.clitools import (
     quiet_lightning,
     run_config,
     table,
+    with_data_flags,
 )
 from lstmkit.errors import UsageError
 from lstmkit.tasks.classify import SPEC
@@ -32,6 +34,9 @@ EXAMPLES = """examples:
 data: CSV/TSV/Parquet/JSONL with a text and a label column, a folder of class sub-folders of .txt files,
 a wide numeric table (a label column and one column per step, as the UCR archive), a UCR/UEA .ts file,
 .npz (x, y), or a built-in dataset (lstmkit datasets: trump-tweets, digits, gunpoint, arrowhead, ...)."""
+
+
+DATA_FLAGS = ("text_col", "label_col", "label_sep", "label_cols")  # read with the model's, unless given
 
 
 def _table(report: dict) -> str:
@@ -92,7 +97,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    c = SPEC.load(args.model)
+    c = with_data_flags(SPEC.load(args.model), args, DATA_FLAGS)
     report = c.evaluate(args.data)
     out = Path(args.out) if args.out else None
     files = _write_report(report, out, f"{args.data}") if out else []
@@ -105,7 +110,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    c = load_model(args.model, SPEC, args.runtime, args.threads)
+    c = with_data_flags(load_model(args.model, SPEC, args.runtime, args.threads), args, DATA_FLAGS)
     frame = c.predict(args.data)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +123,7 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _explain(args: argparse.Namespace) -> None:
-    c = SPEC.load(args.model)
+    c = with_data_flags(SPEC.load(args.model), args, DATA_FLAGS)
     if args.text is None and args.data is None:
         raise UsageError("explain needs --text TEXT, or --data FILE with --index N")
     example = args.text
@@ -164,6 +169,7 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     pr = verbs.add_parser("predict", help="the input's columns plus prediction and p_<class> columns")
     ex = verbs.add_parser("explain", help="which tokens (steps) pushed the decision: integrated gradients")
     for p in (ev, pr, ex):
+        add_data_flags(p, spec.config_class, DATA_FLAGS)
         p.add_argument("--model", required=True, metavar="RUN", help="run directory or saved-model directory")
         p.add_argument("--json", action="store_true", help="print the result as JSON")
     ev.add_argument("--data", required=True, metavar="PATH|DATASET", help="labelled examples")

@@ -10,6 +10,7 @@ import pandas as pd
 
 from lstmkit.clitools import (
     add_config_flags,
+    add_data_flags,
     add_runtime_flag,
     emit,
     load_model,
@@ -17,6 +18,7 @@ from lstmkit.clitools import (
     quiet_lightning,
     run_config,
     table,
+    with_data_flags,
 )
 from lstmkit.config import ConfigError
 from lstmkit.errors import UsageError
@@ -37,6 +39,9 @@ def _forecaster(args: argparse.Namespace, spec: Any) -> tuple[Any, str]:
     if not run.task.data:
         raise ConfigError("--data is required: a CSV/Parquet file or a built-in dataset (lstmkit datasets)")
     return Forecaster(config=run.task, train=run.train), run.task.data
+
+
+DATA_FLAGS = ("id_col", "time_col", "target")  # read with the model's column names, unless given
 
 
 def _load(path: str, runtime: str = "torch", threads: int | None = None) -> Any:
@@ -128,7 +133,7 @@ def _predict(args: argparse.Namespace) -> None:
     if args.dask is not None:
         _predict_dask(args)
         return
-    f = _load(args.model, args.runtime, args.threads)
+    f = with_data_flags(_load(args.model, args.runtime, args.threads), args, DATA_FLAGS)
     futr = read_table(args.future) if args.future else None
     context = None if args.context is None else ("all" if args.context == "all" else int(args.context))
     if args.chunk_rows:
@@ -254,6 +259,7 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     train.set_defaults(func=lambda a: _train(a, spec))
 
     pred = verbs.add_parser("predict", help="forecast the next horizon of every series with a trained model")
+    add_data_flags(pred, spec.config_class, DATA_FLAGS)
     pred.add_argument("--model", required=True, metavar="RUN", help="run directory or saved-model directory")
     pred.add_argument("--data", required=True, metavar="PATH|DATASET", help="history to forecast from (long format)")
     pred.add_argument("--future", metavar="FILE", help="known-future covariates for the horizon (long format)")

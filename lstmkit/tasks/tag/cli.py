@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 from lstmkit.clitools import (
     add_config_flags,
+    add_data_flags,
     add_runtime_flag,
     dumps,
     emit,
@@ -16,6 +16,7 @@ from lstmkit.clitools import (
     quiet_lightning,
     run_config,
     table,
+    with_data_flags,
 )
 from lstmkit.tasks.tag import SPEC
 
@@ -81,22 +82,14 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     )
 
 
-def _with_data_flags(model: Any, args: argparse.Namespace) -> Any:
-    """The loaded model reading `--data` with the flags given on this command line (the saved ones otherwise)."""
-    given = {k: getattr(args, k) for k in DATA_FLAGS if getattr(args, k, None) is not None}
-    if given:
-        model.config = dataclasses.replace(model.config, **given)
-    return model
-
-
 def _evaluate(args: argparse.Namespace) -> None:
-    t = _with_data_flags(load_model(args.model, SPEC, args.runtime, args.threads), args)
+    t = with_data_flags(load_model(args.model, SPEC, args.runtime, args.threads), args, DATA_FLAGS)
     report = t.evaluate(args.data)
     emit(args, report, lambda: f"{args.data}: {report['sequences']} sequences\n\n{_table(report)}\n{_verdict(report)}")
 
 
 def _predict(args: argparse.Namespace) -> None:
-    t = _with_data_flags(load_model(args.model, SPEC, args.runtime, args.threads), args)
+    t = with_data_flags(load_model(args.model, SPEC, args.runtime, args.threads), args, DATA_FLAGS)
     frame = t.predict(args.data)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -108,17 +101,6 @@ def _predict(args: argparse.Namespace) -> None:
         {"predictions": str(out), "rows": len(frame)},
         lambda: f"{shown}{more}\n{len(frame)} rows written to {out}",
     )
-
-
-def _data_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("reading --data (default: as the model was trained)")
-    g.add_argument("--format", choices=["auto", "conll", "table"], help="conll (tokens) or table (a series)")
-    g.add_argument("--token-col", type=int, help="CoNLL: the token's column")
-    g.add_argument("--tag-col", type=int, help="CoNLL: the tag's column")
-    g.add_argument("--flag-col", help="series: the label column")
-    g.add_argument("--id-col", help="series: the series id column")
-    g.add_argument("--value-cols", help="series: comma-separated value columns")
-    g.add_argument("--window", type=int, help="series: steps per window")
 
 
 def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
@@ -145,7 +127,7 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
         p.add_argument("--model", required=True, metavar="RUN", help="run directory or saved-model directory")
         p.add_argument("--json", action="store_true", help="print the result as JSON")
         add_runtime_flag(p)
-        _data_flags(p)
+        add_data_flags(p, spec.config_class, DATA_FLAGS)
     ev.add_argument("--data", required=True, metavar="PATH|DATASET", help="labelled sequences")
     pr.add_argument("--data", required=True, metavar="PATH|DATASET", help="sequences to tag (tags kept if present)")
     pr.add_argument("--out", default="tags.csv", metavar="FILE", help="CSV or .parquet (default: %(default)s)")

@@ -12,6 +12,7 @@ from typing import Any, BinaryIO, TextIO
 
 from lstmkit.clitools import (
     add_config_flags,
+    add_data_flags,
     add_runtime_flag,
     dumps,
     emit,
@@ -19,6 +20,7 @@ from lstmkit.clitools import (
     quiet_lightning,
     run_config,
     table,
+    with_data_flags,
 )
 from lstmkit.config import add_arguments, from_dict
 from lstmkit.data.parallel import read_lines
@@ -124,7 +126,7 @@ def _pairs(args: argparse.Namespace, t: Any) -> Any:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    t = SPEC.load(args.model)
+    t = with_data_flags(SPEC.load(args.model), args, DATA_FLAGS)
     report = t.evaluate(_pairs(args, t), t.default_decodings(t.options(**_decode_options(args))))
     files = _write(report, Path(args.out)) if args.out else []
     payload = {
@@ -187,12 +189,15 @@ def _emit_lines(t: Any, lines: list[str], sink: TextIO, opts: Any, n_best: int, 
     return count + len(lines)
 
 
+DATA_FLAGS = ("src_col", "tgt_col")  # read tables with the model's column names, unless given
+
+
 def _load(path: str, runtime: str = "torch", threads: int | None = None) -> Any:
     return load_model(path, SPEC, runtime, threads)
 
 
 def _predict(args: argparse.Namespace) -> None:
-    t = _load(args.model, args.runtime, args.threads)
+    t = with_data_flags(_load(args.model, args.runtime, args.threads), args, DATA_FLAGS)
     opts = t.options(**_decode_options(args))
     where = args.input or "stdin"
     sink = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
@@ -211,7 +216,7 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _align(args: argparse.Namespace) -> None:
-    t = SPEC.load(args.model)
+    t = with_data_flags(SPEC.load(args.model), args, DATA_FLAGS)
     png, text = t.align(args.text, args.out, **_decode_options(args))
     emit(args, {"translation": text, "png": str(png)}, lambda: f"{text}\nwritten: {png}")
 
@@ -238,6 +243,7 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     pr = verbs.add_parser("predict", help="translate stdin (or --input) to stdout (or --output), line by line")
     al = verbs.add_parser("align", help="the attention alignment of one translation as a PNG heat map")
     for p in (ev, pr, al):
+        add_data_flags(p, spec.config_class, DATA_FLAGS)
         p.add_argument("--model", required=True, metavar="RUN", help="run directory or saved-model directory")
         _decode_flags(p)
     for p in (ev, al):
