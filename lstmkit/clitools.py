@@ -171,7 +171,20 @@ def add_data_flags(parser: argparse.ArgumentParser, config_cls: type, names: Seq
 
 def with_data_flags(model: Any, args: argparse.Namespace, names: Sequence[str]) -> Any:
     """The loaded model reading data with the data flags given on this command line (the saved ones otherwise)."""
-    given = {k: getattr(args, k) for k in names if hasattr(args, k)}
-    if given:
-        model.config = dataclasses.replace(model.config, **given)
+    import typing
+
+    from lstmkit.config import coerce
+
+    present = [k for k in names if hasattr(args, k)]
+    if not present:
+        return model
+    if getattr(model, "config", None) is None:
+        from lstmkit.errors import UsageError
+
+        raise UsageError(
+            f"this runtime reads data as the model was saved; drop {', '.join(present)} or use --runtime torch"
+        )
+    hints = typing.get_type_hints(type(model.config))
+    given = {k: coerce(getattr(args, k), hints[k], f"--{k.replace('_', '-')}") for k in present}
+    model.config = dataclasses.replace(model.config, **given)
     return model
