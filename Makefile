@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo demo-longrange test test-all lint format bench bench-env clean
+.PHONY: demo demo-longrange test test-all lint format docs bench bench-env clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@echo "setting up $(VENV): torch 2.13.0 (CPU) and lstmkit's dependencies; this takes a few minutes the first time" >&2
@@ -32,6 +32,9 @@ test: lint  ## the fast tier: lint + every test not marked slow (a few minutes a
 
 test-all: lint  ## everything, slow tests included (what CI runs)
 	$(BIN)/python -m pytest --durations=15
+
+docs: $(BIN)/.installed  ## the documentation site (MkDocs, --strict: warnings are errors) -> site/index.html
+	$(BIN)/python docs/build.py
 
 bench: $(BIN)/.installed  ## core speed benchmark -> BENCHMARKS.md (run it alone on the machine)
 	$(BIN)/python benchmarks/core_speed.py
