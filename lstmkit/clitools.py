@@ -188,3 +188,30 @@ def with_data_flags(model: Any, args: argparse.Namespace, names: Sequence[str]) 
     given = {k: coerce(getattr(args, k), hints[k], f"--{k.replace('_', '-')}") for k in present}
     model.config = dataclasses.replace(model.config, **given)
     return model
+
+
+def progress(what: str, every: float = 5.0) -> Callable[[int, int], None]:
+    """A `progress(done, total)` callback for long work: a bar on a terminal's stderr, plain lines every `every`
+    seconds otherwise (log files get no cursor escapes); nothing for work done within `every` seconds."""
+    import sys
+    import time
+
+    start, state = time.perf_counter(), {"bar": None, "last": 0.0}
+
+    def report(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - start < every and state["bar"] is None and not state["last"]:
+            return  # quick work shows nothing
+        if sys.stderr.isatty():
+            if state["bar"] is None:
+                from tqdm import tqdm
+
+                state["bar"] = tqdm(total=total, desc=what, file=sys.stderr, leave=False)
+            state["bar"].update(done - state["bar"].n)
+            if done >= total:
+                state["bar"].close()
+        elif now - state["last"] >= every or done >= total:
+            state["last"] = now
+            print(f"{what}: {done}/{total} ({100 * done / max(total, 1):.0f} %, {now - start:.0f} s)", file=sys.stderr)
+
+    return report

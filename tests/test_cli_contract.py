@@ -225,3 +225,16 @@ def test_predict_and_evaluate_take_the_data_flags_of_train(tmp_path, capsys):
     assert strict(capsys.readouterr().out)["test"]["n"] == 2
     assert main(["classify", "predict", "--model", model, "--data", str(tmp_path / "r.csv")]) == 2  # no 'text'
     assert "text" in capsys.readouterr().err
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(capsys):
+    from lstmkit.clitools import progress
+
+    report = progress("tokens read", every=0.0)
+    for done in (10, 20, 30):
+        report(done, 30)
+    err = capsys.readouterr().err
+    assert "tokens read: 30/30 (100 %" in err and "\x1b[" not in err
+    quiet = progress("tokens read", every=60.0)
+    quiet(30, 30)  # finished within the interval: nothing shown
+    assert capsys.readouterr().err == ""

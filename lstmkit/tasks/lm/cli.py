@@ -6,7 +6,15 @@ import argparse
 import sys
 from typing import Any
 
-from lstmkit.clitools import add_config_flags, add_runtime_flag, emit, load_model, quiet_lightning, run_config
+from lstmkit.clitools import (
+    add_config_flags,
+    add_runtime_flag,
+    emit,
+    load_model,
+    progress,
+    quiet_lightning,
+    run_config,
+)
 from lstmkit.tasks.lm import SPEC
 
 EXAMPLES = """examples:
@@ -55,7 +63,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    m = _load(args.model, args.runtime, args.threads).evaluate_file(args.text)
+    m = _load(args.model, args.runtime, args.threads).evaluate_file(args.text, progress=progress("tokens read"))
     emit(
         args,
         m,

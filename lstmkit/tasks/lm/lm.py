@@ -98,14 +98,14 @@ class LanguageModel:
         net, tok = self._ready()
         return LanguagePredictor(TorchLanguageNetwork(net), tok, stateful=True)
 
-    def evaluate(self, text: str, chunk: int = 256) -> dict[str, float]:
+    def evaluate(self, text: str, chunk: int = 256, progress: Any = None) -> dict[str, float]:
         """Loss over the whole text in one carried-state pass: nats per token, bits per character, perplexity
-        (per token and per character, so char and BPE models compare)."""
-        return self.predictor.evaluate(text, chunk)
+        (per token and per character, so char and BPE models compare); `progress(done, total)` per chunk."""
+        return self.predictor.evaluate(text, chunk, progress)
 
-    def evaluate_file(self, path: str) -> dict[str, float]:
+    def evaluate_file(self, path: str, progress: Any = None) -> dict[str, float]:
         """A whole file (all of it), or shakespeare's test plays."""
-        return self.evaluate(evaluation_text(path))
+        return self.evaluate(evaluation_text(path), progress=progress)
 
     def stream(
         self, prompt: str, max_new_tokens: int = 200, stop: tuple[str, ...] = (), **sampling: Any

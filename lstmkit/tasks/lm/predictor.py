@@ -92,9 +92,12 @@ class LanguagePredictor:
     def __init__(self, network: LanguageNetwork, tokenizer: Any, stateful: bool = False) -> None:
         self.network, self.tokenizer, self.stateful = network, tokenizer, stateful
 
-    def evaluate(self, text: str, chunk: int = 256) -> dict[str, float]:
+    def evaluate(
+        self, text: str, chunk: int = 256, progress: Callable[[int, int], None] | None = None
+    ) -> dict[str, float]:
         """Loss over the whole text in one carried-state pass: nats per token, bits per character, perplexity
-        (per token and per character, so char and BPE models compare)."""
+        (per token and per character, so char and BPE models compare). `progress(done, total)` is told the
+        tokens read after every chunk (the CLI shows it on long texts)."""
         ids = self.tokenizer.encode(text)
         if len(ids) < 2:
             raise UsageError("the evaluation text needs at least 2 tokens")
@@ -106,6 +109,8 @@ class LanguagePredictor:
             z = logits[0].astype(np.float64)
             logz = z.max(-1) + np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1))
             total += float((logz - z[np.arange(y.shape[1]), y[0]]).sum())
+            if progress is not None:
+                progress(i + y.shape[1], x.shape[1] - 1)
         n = x.shape[1] - 1
         chars = len(self.tokenizer.decode(ids[1:]))
         return {
@@ -117,11 +122,11 @@ class LanguagePredictor:
             "chars": chars,
         }
 
-    def evaluate_file(self, path: str) -> dict[str, float]:
+    def evaluate_file(self, path: str, progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
         """A whole file (all of it), or shakespeare's test plays."""
         from lstmkit.data.text import evaluation_text
 
-        return self.evaluate(evaluation_text(path))
+        return self.evaluate(evaluation_text(path), progress=progress)
 
     def _steps(self, state: Any, batch: int) -> Callable[[np.ndarray], np.ndarray]:
         own = getattr(self.network, "token_steps", None)
