@@ -79,10 +79,11 @@ def plot_text_activations(
             cells.append((row, col, ch, v))
             col += 1
     rows = row + 1
-    fig = Figure(figsize=(per_line * 0.11 + 0.4, rows * 0.22 + 0.6))
+    width = max((c for _, c, _, _ in cells), default=0) + 2  # the text's own width (a short text: a narrow image)
+    fig = Figure(figsize=(max(width * 0.11, 4.0) + 0.4, rows * 0.22 + 0.6))
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - 0.35 / (rows * 0.22 + 0.6)))
-    ax.set_xlim(0, per_line)
+    ax = fig.add_axes((0.02, 0.0, 0.96, 1.0 - 0.35 / (rows * 0.22 + 0.6)))
+    ax.set_xlim(0, max(width, 4.0 / 0.11))
     ax.set_ylim(rows, 0)
     ax.axis("off")
     for r, c, ch, v in cells:
