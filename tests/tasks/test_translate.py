@@ -264,3 +264,13 @@ def test_cli_evaluate_predict_align(numbers_model, tmp_path, capsys):
     bad.write_bytes(b"ok\n\xff\xfe\n")
     assert main(["translate", "predict", "--model", run, "--input", str(bad)]) == 2
     assert "line 2 is not UTF-8" in capsys.readouterr().err
+
+
+def test_pieces_of_a_multibyte_character_read_as_the_character():
+    from pathlib import Path
+
+    from lstmkit.registry import load
+
+    v = load(Path(__file__).parent.parent / "fixtures" / "models" / "v0.4.0" / "translate").vocab
+    pieces = v.src_pieces(v.encode_src("schön"))
+    assert "ö" in pieces and not any("\ufffd" in p for p in pieces)

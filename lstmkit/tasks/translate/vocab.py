@@ -69,9 +69,27 @@ class Vocabularies:
         return self._tok("tgt").decode([i - SPECIALS for i in ids if i >= SPECIALS])
 
     def src_pieces(self, ids: list[int]) -> list[str]:
-        tok = self._tok("src")
-        return [tok.decode([i - SPECIALS]) if i >= SPECIALS else ["<pad>", "<s>", "</s>"][i] for i in ids]
+        return readable_pieces(self._tok("src"), ids)
 
     def tgt_pieces(self, ids: list[int]) -> list[str]:
-        tok = self._tok("tgt")
-        return [tok.decode([i - SPECIALS]) if i >= SPECIALS else ["<pad>", "<s>", "</s>"][i] for i in ids]
+        return readable_pieces(self._tok("tgt"), ids)
+
+
+def readable_pieces(tok: Any, ids: list[int]) -> list[str]:
+    """Each id as text a person can read (plots, traces): a byte-level piece that holds only part of a character
+    (e.g. the first byte of "ö") is shown as "·", and the piece that completes it shows the whole character."""
+    out: list[str] = []
+    pending: list[int] = []
+    for i in ids:
+        if i < SPECIALS:
+            out += ["·"] * len(pending) + [["<pad>", "<s>", "</s>"][i]]
+            pending = []
+            continue
+        pending.append(i - SPECIALS)
+        text = tok.decode(pending)
+        if text.endswith("\ufffd") and len(pending) < 4:  # an unfinished UTF-8 character: wait for its next byte
+            out.append("·")
+            continue
+        out.append(text)
+        pending = []
+    return out
