@@ -10,8 +10,8 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	@echo "setting up $(VENV): torch 2.13.0 (CPU) and lstmkit's dependencies; this takes a few minutes the first time" >&2
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
-	@echo "torch installed; now lstmkit with its dev, data, track and scale extras" >&2
-	$(PIP) -e ".[dev,data,track,scale]"
+	@echo "torch installed; now lstmkit with its dev, data, track, scale and baselines extras" >&2
+	$(PIP) -e ".[dev,data,track,scale,baselines]"
 	touch $@
 
 demo: $(BIN)/.installed  ## forecast a built-in dataset: train, backtest against the baselines, plot, table

@@ -323,15 +323,16 @@ def test_backtest_window_forecasts_equal_predict_on_the_history():
 
 
 def test_backtest_adds_statsforecast_when_installed():
-    """With statsforecast importable (the benchmark environment; skipped elsewhere), every backtest table has
-    AutoETS and AutoARIMA rows on the same windows, equal to statsforecast run by hand on the cut history."""
+    """With statsforecast importable (the baselines extra, which make installs), every backtest table has
+    AutoETS, AutoARIMA and AutoTheta rows on the same windows, equal to statsforecast run by hand on the cut
+    history."""
     sf = pytest.importorskip("statsforecast")
     from statsforecast.models import AutoETS
 
     df = panel_frame(n=60)[["unique_id", "ds", "y"]]
     f = Forecaster(horizon=4, **FAST).fit(df)
     r = f.backtest(df, n_windows=2)
-    assert {"auto_ets", "auto_arima"} <= set(r.table.index)
+    assert {"auto_ets", "auto_arima", "auto_theta"} <= set(r.table.index) and r.info["statsforecast"]
     history = df.groupby("unique_id", sort=False).head(56)
     direct = sf.StatsForecast(models=[AutoETS(season_length=7)], freq="D").forecast(df=history, h=4)
     np.testing.assert_allclose(r.last_window["auto_ets"], direct["AutoETS"], rtol=1e-6)

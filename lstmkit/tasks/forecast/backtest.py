@@ -142,6 +142,7 @@ def backtest(
         "refit": refit,
         "methods": sorted(scores.rows),
         "interval": [model.config.levels[0], model.config.levels[-1]],
+        "statsforecast": statistical and has_statsforecast(),
     }
     origins = [len(s) - h for s in panel.series]
     frame = _last_frame(model.config, panel.series, origins, last)
@@ -222,19 +223,31 @@ def smoothing_baselines(panel, origins, h: int, scores: _Scores) -> dict[str, np
     return out
 
 
+def has_statsforecast() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("statsforecast") is not None
+
+
 def statsforecast_baselines(panel, origins, h: int, season: int, scores: _Scores) -> dict[str, np.ndarray]:
-    """AutoETS and AutoARIMA from statsforecast, if it is installed (the `stats` extra); else nothing."""
-    try:
-        from statsforecast import StatsForecast
-        from statsforecast.models import AutoARIMA, AutoETS
-    except ImportError:
+    """AutoETS, AutoARIMA and AutoTheta from statsforecast, if it is installed (the `baselines` extra); else
+    nothing (the table then says so, and lstmkit's own anchors stand in)."""
+    if not has_statsforecast():
         return {}
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta
+
     frames = []
     for s, o in zip(panel.series, origins):
         y = pd.Series(s.y[:o]).interpolate(limit_direction="both").to_numpy()  # statsforecast needs no gaps
         frames.append(pd.DataFrame({"unique_id": s.uid, "ds": s.ds[:o], "y": y}))
     out = {}
-    for name, model in (("auto_ets", AutoETS(season_length=season)), ("auto_arima", AutoARIMA(season_length=season))):
+    models = (
+        ("auto_ets", AutoETS(season_length=season)),
+        ("auto_arima", AutoARIMA(season_length=season)),
+        ("auto_theta", AutoTheta(season_length=season)),
+    )
+    for name, model in models:
         t0 = time.perf_counter()
         fc = StatsForecast(models=[model], freq=panel.freq, n_jobs=1).forecast(df=pd.concat(frames), h=h)
         col = next(c for c in fc.columns if c not in ("unique_id", "ds"))

@@ -231,6 +231,11 @@ def _report(data: str, r, out: Path) -> str:
     )
     verdict = _verdict(r.table)
     cols = ["method", "mase", "smape", "mae", "rmse", "coverage", "fit_s", "predict_s"]
+    if not i.get("statsforecast", True):
+        verdict += (
+            "\nstatsforecast is not installed: no AutoETS / AutoARIMA / AutoTheta rows (pip install "
+            "'lstmkit[baselines]'); lstmkit's own anchors stand in (anchor_ets, anchor_theta)"
+        )
     lo, hi = i["interval"]
     return (
         f"{head}\n\n{table(rows, cols)}{verdict}\ncoverage: share of actuals inside the model's "
