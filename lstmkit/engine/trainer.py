@@ -249,12 +249,11 @@ class _PlainProgress(Callback):
             steps = f"/{trainer.max_steps}" if trainer.max_steps and trainer.max_steps > 0 else ""
             epochs = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
             elapsed = time.perf_counter() - self.start
-            print(
+            sys.stderr.write(  # the progress channel, as the terminal's bar (stdout carries results only)
                 f"epoch {trainer.current_epoch + 1}{epochs}, step {trainer.global_step}{steps}, "
-                f"{elapsed:.0f} s: {what}",
-                file=sys.stderr,
-                flush=True,
+                f"{elapsed:.0f} s: {what}\n"
             )
+            sys.stderr.flush()
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
         now = time.perf_counter()

@@ -114,60 +114,45 @@ class MinCell(nn.Module):
         return h, MinState(h)
 
 
-class minGRU(Stacked):
+class _MinLayers(Stacked):
+    """minGRU / minLSTM layers: the same stack, the cell's kind from the subclass."""
+
+    state_type = MinState
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
+        kind = self.cell_kind
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            lambda i, h: MinCell(i, h, kind, bias),
+        )
+
+
+class minGRU(_MinLayers):
     """minGRU layers, called like torch.nn.GRU: `y, state = layer(x)` / `layer(x, state, lengths=...)`.
 
     Args: input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0 (between layers),
     bidirectional=False. Returns y (B, T, D*H) (batch_first) and MinState(h) with h (L*D, B, H), each
     sequence's state after its last real step. Trains as a log-space parallel scan."""
 
-    state_type = MinState
     cell_kind = "mingru"
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-    ) -> None:
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            batch_first,
-            dropout,
-            bidirectional,
-            lambda i, h: MinCell(i, h, "mingru", bias),
-        )
 
-
-class minLSTM(Stacked):
+class minLSTM(_MinLayers):
     """minLSTM layers (normalised forget and input gates), called like torch.nn.LSTM but with the state
     MinState(h), h (L*D, B, H). Same arguments as minGRU."""
 
-    state_type = MinState
     cell_kind = "minlstm"
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-    ) -> None:
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            batch_first,
-            dropout,
-            bidirectional,
-            lambda i, h: MinCell(i, h, "minlstm", bias),
-        )
