@@ -5,7 +5,15 @@ from lstmkit.nn.minrnn import MinState, minGRU, minLSTM
 from lstmkit.nn.mlstm import MLSTMState, mLSTM
 from lstmkit.nn.recurrent import BACKENDS, GRU, LSTM, RNN, Variants
 from lstmkit.nn.slstm import SLSTMState, sLSTM
-from lstmkit.nn.state import detach_state, initial_state, restore_state, select_state, snapshot_state
+from lstmkit.nn.state import (
+    detach_state,
+    initial_state,
+    restore_state,
+    select_state,
+    snapshot_state,
+    state_from_tensors,
+    state_tensors,
+)
 
 __all__ = [
     "BACKENDS",
@@ -27,6 +35,8 @@ __all__ = [
     "restore_state",
     "select_state",
     "snapshot_state",
+    "state_from_tensors",
+    "state_tensors",
 ]
 
 CELLS = ("lstm", "gru", "rnn", "slstm", "mlstm", "minlstm", "mingru")

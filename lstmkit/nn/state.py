@@ -46,6 +46,25 @@ def restore_state(snapshot: State, device: torch.device | str | None = None) -> 
     return map_state(lambda s: s.clone() if device is None else s.to(device, copy=True), snapshot)
 
 
+def state_tensors(state: State) -> dict[str, Tensor]:
+    """A state's tensors by name, for saving: a named state's fields, an LSTM's h and c, a GRU/RNN's h."""
+    if hasattr(state, "_fields"):
+        return dict(zip(state._fields, state))
+    if isinstance(state, (tuple, list)):
+        return dict(zip(("h", "c"), state))
+    return {"h": state}
+
+
+def state_from_tensors(layer: torch.nn.Module, tensors: dict[str, Tensor]) -> State:
+    """The state `layer` takes, rebuilt from state_tensors' names (a KeyError names a missing one)."""
+    kind = getattr(layer, "state_type", None)
+    if kind is not None:
+        return kind(*(tensors[f] for f in kind._fields))
+    if getattr(layer, "mode", "") == "LSTM":
+        return tensors["h"], tensors["c"]
+    return tensors["h"]
+
+
 def initial_state(layer: torch.nn.RNNBase, batch_size: int, like: Tensor | None = None) -> State:
     """The zero state a layer starts from, on the device and dtype of `like` (default: its weights)."""
     ref = next(layer.parameters()) if like is None else like

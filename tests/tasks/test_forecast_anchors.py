@@ -64,7 +64,7 @@ def test_rolling_intervals_cover_as_promised_on_simulated_noise():
         hist, future = y[:60], y[60:]
         pos = np.zeros(60 + h, int)
         p = anchors.fit(hist, pos[:60], 1, "theta")
-        w = intervals.widths(intervals.rolling_errors(hist, pos[:60], 1, h, "theta"), (0.025, 0.1, 0.5, 0.9, 0.975))
+        w = intervals.widths(intervals.rolling_errors(hist, pos[:60], 1, h, p), (0.025, 0.1, 0.5, 0.9, 0.975))
         mid = anchors.anchor_forecast(hist, pos[:60], pos[60:], 1, p)
         hits80.append(np.abs(future - mid) <= np.asarray(w["0.1,0.9"]))
         hits95.append(np.abs(future - mid) <= np.asarray(w["0.025,0.975"]))

@@ -26,13 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from lstmkit.tasks.forecast import theta
+from lstmkit.tasks.forecast import sf_anchors, theta
 
 KINDS = ("naive", "theta", "damped")
 _A = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 _B = np.array([0.01, 0.03, 0.1, 0.2, 0.3])
 _P = np.array([0.8, 0.9, 0.95, 0.98, 1.0])
-FLAG_NAMES = {"naive": "season", "damped": "ets", "theta": "theta"}  # each kind by its --anchor name
+SF_KINDS = ("autoets", "autoarima")  # statsforecast's models as anchors (sf_anchors.py)
+FLAG_NAMES = {"naive": "season", "damped": "ets", "theta": "theta", "autoets": "autoets", "autoarima": "autoarima"}
 
 
 def _grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -53,12 +54,13 @@ GRID = _grid()
 class SmoothParams:
     """One series' anchor, in scaled units: its kind, the season (m,) by season position and the weights."""
 
-    kind: str  # naive | theta | damped
+    kind: str  # naive | theta | damped | autoets | autoarima
     season: tuple[float, ...]
     alpha: float = 1.0
     beta: float = 0.0
     phi: float = 1.0
     drift: float = 0.0  # theta's constant trend
+    arima: dict[str, Any] | None = None  # autoarima: the state-space model (sf_anchors.arima_spec)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,12 +110,19 @@ def fit_window(m: int) -> int:
     return max(240, 5 * m)
 
 
-def fit(y: np.ndarray, pos: np.ndarray, m: int, kind: str) -> SmoothParams:
+def fit(y: np.ndarray, pos: np.ndarray, m: int, kind: str, horizon: int = 1) -> SmoothParams:
     """An anchor of `kind` fitted on a scaled series y (T,) (NaN where missing) with season positions pos (T,),
-    on its last fit_window(m) points."""
+    on its last fit_window(m) points; autoarima's forecast paths are projected over `horizon` steps. A
+    statsforecast kind on a series too short for it falls back to damped."""
     y, pos = y[-fit_window(m) :], pos[-fit_window(m) :]
     season = theta.seasonal_indices(y, pos, m)
     d = y - season[pos]  # (T,) deseasonalised
+    if kind == "autoets" and (params := sf_anchors.ets_params(d)) is not None:
+        return SmoothParams("autoets", tuple(map(float, season)), *params)
+    if kind == "autoarima" and (spec := sf_anchors.arima_spec(d, horizon)) is not None:
+        return SmoothParams("autoarima", tuple(map(float, season)), phi=spec["phi"], arima=spec)
+    if kind in SF_KINDS:
+        kind = "damped"
     if kind == "theta":
         return SmoothParams("theta", tuple(map(float, season)), theta.ses_alpha(d), drift=theta.half_slope(d))
     if kind == "damped":
@@ -121,7 +130,7 @@ def fit(y: np.ndarray, pos: np.ndarray, m: int, kind: str) -> SmoothParams:
         return SmoothParams("damped", tuple(map(float, season)), a, b, p)
     if kind == "naive":
         return SmoothParams("naive", tuple(0.0 for _ in range(max(m, 1))))
-    raise ValueError(f"unknown anchor kind {kind!r}; expected one of {KINDS}")
+    raise ValueError(f"unknown anchor kind {kind!r}; expected one of {KINDS + SF_KINDS}")
 
 
 def states(d: np.ndarray, p: SmoothParams, start: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -132,6 +141,11 @@ def states(d: np.ndarray, p: SmoothParams, start: tuple[float, float] | None = N
         return np.zeros(len(d)), np.zeros(len(d))
     if p.kind == "theta":
         return theta.levels(d, p.alpha, None if start is None else start[0]), np.full(len(d), p.drift)
+    if p.kind == "autoarima":
+        if start is not None:
+            raise ValueError("the autoarima anchor cannot continue from a carried level: its state is the ARIMA's")
+        assert p.arima is not None, "an autoarima anchor carries its model"
+        return sf_anchors.arima_states(d, p.arima)
     level, trend = (np.nan, 0.0) if start is None or not np.isfinite(start[0]) else start
     lv, tr = np.empty(len(d)), np.empty(len(d))
     obs = d[np.isfinite(d)]

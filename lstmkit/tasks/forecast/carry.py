@@ -1,4 +1,4 @@
-"""The forecaster's stateful carry: each series' LSTM state after the rows folded so far, and what the next
+"""The forecaster's stateful carry: each series' recurrent state after the rows folded so far, and what the next
 forecast needs from them, as a typed record that snapshots to a ModelState (bytes or JSON) and back.
 
 Notation as in model.py: L layers, D hidden size, F encoder features, S static width, E seasonal periods
@@ -18,6 +18,7 @@ from torch import Tensor
 
 from lstmkit.data.timeseries import Series
 from lstmkit.deploy.protocol import ModelState, RequestError
+from lstmkit.nn.state import state_from_tensors, state_tensors
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.data import after
 from lstmkit.tasks.forecast.features import Preprocessor
@@ -25,7 +26,7 @@ from lstmkit.tasks.forecast.model import ForecastNet
 from lstmkit.tasks.forecast.outputs import seasons_of
 from lstmkit.tasks.forecast.predict import decode_from
 
-TENSORS = ("h", "c", "last", "x", "static", "tail")
+TENSORS = ("last", "x", "static", "tail")  # besides the recurrent state's own tensors (h, c for the LSTM)
 
 
 @dataclass
@@ -34,8 +35,7 @@ class SeriesCarry:
 
     uid: str
     last_ds: pd.Timestamp  # the last folded timestamp: new rows must come after it
-    h: Tensor  # (L, 1, D) LSTM state after the last folded row
-    c: Tensor  # (L, 1, D)
+    state: dict[str, Tensor]  # the encoder's state after the last folded row by name (LSTM: h, c (L, 1, D))
     last: Tensor  # (1, 1, D) top-layer output of the last row (the decoder's context)
     x: Tensor  # (1, F) the last row's encoder features
     static: Tensor  # (1, S) the series' static embedding
@@ -76,12 +76,17 @@ def fold(net: ForecastNet, pre: Preprocessor, cfg: ForecastConfig, s: Series, ca
     time starts from a zero state; an unseen one pins its scaling from these rows)."""
     if carry is not None:
         s = after(carry.last_ds, s, cfg.freq)
+        if carry.level is not None and carry.view(pre).anchor_params_of_uid(s.uid).kind == "autoarima":
+            raise RequestError(
+                f"series {s.uid!r}: a model with the autoarima anchor cannot fold new rows into a carried state "
+                "(the ARIMA's filter state is not carried); send the whole history, or train with --anchor autoets"
+            )
     view = pre.pinned(s) if carry is None else carry.view(pre)
     x, _ = view.encoder(s, None if carry is None else carry.level, None if carry is None else carry.trend)  # (T, F)
     i, cats, nums = view.static_row(s)
     st = net.static(torch.tensor([i]), torch.from_numpy(cats)[None], torch.from_numpy(nums)[None])  # (1, S)
-    hx = None if carry is None else (carry.h, carry.c)
-    out, (h, c) = net.encode(torch.from_numpy(x)[None], st, hx)  # (1, T, D)
+    hx = None if carry is None else state_from_tensors(net.rnn, carry.state)
+    out, hx = net.encode(torch.from_numpy(x)[None], st, hx)  # (1, T, D)
     lay = pre.layout
     m = max(seasons_of(cfg))
     before = np.zeros(m, np.float32) if carry is None else carry.tail
@@ -94,8 +99,7 @@ def fold(net: ForecastNet, pre: Preprocessor, cfg: ForecastConfig, s: Series, ca
     return SeriesCarry(
         s.uid,
         s.ds[-1],
-        h,
-        c,
+        state_tensors(hx),
         out[:, -1:],
         torch.from_numpy(x[-1])[None],
         st,
@@ -126,7 +130,8 @@ def forecast_carried(
     k, m = np.arange(cfg.horizon)[:, None], np.asarray(seasons_of(cfg))  # (H, 1), (E,)
     tail = carry.tail  # step k lags by one season: the value m - k % m steps before the horizon's step k
     lags = torch.from_numpy(tail[len(tail) - m + k % m])[None]  # (1, H, E)
-    return decode_from(net, cfg, carry.last, (carry.h, carry.c), carry.static, carry.x, known, lags, pre.layout)
+    hx = state_from_tensors(net.rnn, carry.state)
+    return decode_from(net, cfg, carry.last, hx, carry.static, carry.x, known, lags, pre.layout)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -141,7 +146,9 @@ def to_state(carries: dict[str, SeriesCarry]) -> ModelState:
         for name in TENSORS:
             value = getattr(c, name)
             tensors[f"{uid}/{name}"] = torch.from_numpy(value.copy()) if isinstance(value, np.ndarray) else value
+        tensors.update({f"{uid}/{name}": value for name, value in c.state.items()})
         meta["series"][uid] = {
+            "state": list(c.state),
             "last_ds": c.last_ds.isoformat(),
             "level": c.level,
             "scaler": c.scaler,
@@ -161,15 +168,15 @@ def from_state(state: ModelState) -> dict[str, SeriesCarry]:
         raise RequestError(f"this state is not a forecaster's (task {state.meta.get('task')!r})")
     out = {}
     for uid, m in state.meta.get("series", {}).items():
+        names = m.get("state", ["h", "c"])  # snapshots before other cells: the LSTM's
         try:
-            t = {name: state.tensors[f"{uid}/{name}"] for name in TENSORS}
+            t = {name: state.tensors[f"{uid}/{name}"] for name in (*TENSORS, *names)}
         except KeyError as err:
             raise RequestError(f"the state of series {uid!r} lacks tensor {err}") from None
         out[uid] = SeriesCarry(
             uid,
             pd.Timestamp(m["last_ds"]),
-            t["h"],
-            t["c"],
+            {name: t[name] for name in names},
             t["last"],
             t["x"],
             t["static"],

@@ -7,6 +7,9 @@ from typing import Literal
 
 from lstmkit.config import ConfigError, option
 
+SMOOTH = ("theta", "ets", "auto", "autoets", "autoarima")  # anchors whose base forecast the features carry
+STATSFORECAST = ("autoets", "autoarima")  # anchors fitted by statsforecast (the `baselines` extra)
+
 MIN_ROWS = 8  # rows a series needs at least (and the horizon + 2): fewer is too little to learn or check from
 
 
@@ -54,13 +57,15 @@ class ForecastConfig:
     decoding: Literal["direct", "recursive"] = option(
         "direct", "direct: all horizon steps at once; recursive: one step, fed back"
     )
-    anchor: Literal["season", "last", "theta", "ets", "auto", "none"] | None = option(
+    anchor: Literal["season", "last", "theta", "ets", "auto", "autoets", "autoarima", "none"] | None = option(
         None,
         "(default: auto; season with --decoding recursive) forecast the offset from seasonal naive (season), from "
         "the last value (last), from the theta "
         "method's forecast (theta: deseasonalised smoothed level + half the trend; short noisy series), from "
         "damped-trend exponential smoothing (ets), from whichever of seasonal naive, theta and ets forecast each "
-        "series best over rolling origins inside its training part (auto), or the level itself (none)",
+        "series best over rolling origins inside its training part (auto), from statsforecast's AutoETS or "
+        "AutoARIMA fitted on the deseasonalised series (autoets, autoarima: the `baselines` extra), or the level "
+        "itself (none)",
     )
     seasonal_lags: bool = option(True, "feed the decoder the value one season before each forecast step")
     extra_seasons: tuple[int, ...] | None = option(
@@ -93,8 +98,11 @@ class ForecastConfig:
         "forecast, 0.5: their mean; e.g. --blend 0 0.5 1)",
         metavar="W",
     )
-    hidden_size: int = option(64, "LSTM hidden units")
-    num_layers: int = option(2, "stacked LSTM layers")
+    cell: Literal["lstm", "gru", "rnn", "slstm", "mlstm", "minlstm", "mingru"] = option(
+        "lstm", "the encoder's recurrent cell: the classic lstm, gru, rnn, or the modern slstm, mlstm, minlstm, mingru"
+    )
+    hidden_size: int = option(64, "recurrent hidden units")
+    num_layers: int = option(2, "stacked recurrent layers")
     dropout: float = option(0.1, "dropout between layers and in the decoder")
     forking: int = option(16, "forecasts trained per window: one from each of its last N encoder steps")
     steps_per_epoch: int | None = option(
@@ -119,7 +127,7 @@ class ForecastConfig:
             raise ConfigError(f"{sorted(clash)} listed as both past and future covariates; choose one")
         if any(p < 0 for p in self.extra_seasons or ()):
             raise ConfigError(f"extra_seasons must be periods >= 1 (or 0 for none), got {self.extra_seasons}")
-        if self.anchor in ("theta", "ets", "auto") and self.decoding != "direct":
+        if self.anchor in SMOOTH and self.decoding != "direct":
             raise ConfigError(f"anchor {self.anchor} needs direct decoding (--decoding direct)")
         if not self.blend or any(not 0 <= w <= 1 for w in self.blend):
             raise ConfigError(f"blend weights must be in [0, 1], got {self.blend}")

@@ -28,6 +28,7 @@ from lstmkit.data.timeseries import (
 )
 from lstmkit.tasks.forecast import anchors, intervals
 from lstmkit.tasks.forecast.anchors import SmoothParams
+from lstmkit.tasks.forecast.config import SMOOTH
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class Preprocessor:
     transform: str = "none"  # "log": the model sees log(y); models saved before this field was added: "none"
     use_theta: bool = False  # a statistical anchor's pieces as features (models saved before: False)
     theta: dict[str, Any] = field(default_factory=dict)  # uid -> SmoothParams.to_json() (a list: theta, v0.2)
-    smoothing: str = "theta"  # which anchor: theta, ets (damped trend) or auto (chosen per series)
+    smoothing: str = "theta"  # which anchor: theta, ets (damped trend), auto (chosen per series), autoets, autoarima
     horizon: int = 0  # anchor auto chooses by rolling origins a horizon apart
     anchor_cols: int = 2  # a smoothing anchor's encoder columns: 5 (level, trend, phi, naive, gate); v0.2: 2
     gate: dict[str, float] = field(default_factory=dict)  # uid -> 0 where the anchor alone won validation (else 1)
@@ -84,7 +85,7 @@ class Preprocessor:
         cls, panel: Panel, scaler: str, calendar: bool, transform: str = "none", anchor: str = "none", horizon: int = 0
     ) -> Preprocessor:
         """Fitted on the training panel; `anchor` theta, ets or auto adds that anchor's pieces as features."""
-        smooth = anchor in ("theta", "ets", "auto")
+        smooth = anchor in SMOOTH
         pre = cls(
             panel.freq,
             scaler,
@@ -221,17 +222,16 @@ class Preprocessor:
         pos, m = season_position(series.ds, self.freq), season_length(self.freq)
         if self.smoothing == "auto":
             return anchors.select(y, pos, m, max(self.horizon, 1))
-        return anchors.fit(y, pos, m, "damped" if self.smoothing == "ets" else "theta")
+        kind = {"ets": "damped"}.get(self.smoothing, self.smoothing)  # theta, autoets, autoarima: the same name
+        return anchors.fit(y, pos, m, kind, max(self.horizon, 1))
 
     def interval_widths(self, series: Series, levels: tuple[float, ...], horizon: int) -> dict[str, list[float]]:
         """Half-widths per interval from the series' anchor refit at rolling origins in its history (scaled
         units); empty when the series is too short for one origin."""
         loc, scale = self.scale_of(series)
         y = (self.forward(series) - loc) / scale  # (T,)
-        kind = self.anchor_params(series).kind if self.use_theta else "naive"
-        err = intervals.rolling_errors(
-            y, season_position(series.ds, self.freq), season_length(self.freq), horizon, kind
-        )
+        p = self.anchor_params(series) if self.use_theta else anchors.SmoothParams("naive", ())
+        err = intervals.rolling_errors(y, season_position(series.ds, self.freq), season_length(self.freq), horizon, p)
         return intervals.widths(err, levels) if len(err) else {}
 
     def widen(self, series: Series, q: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:

@@ -19,15 +19,18 @@ MIN_FIT = 6  # the fewest observations an anchor is refit on
 MIN_ERRORS = 3  # a horizon step with fewer errors takes its width from the steps before it (square-root growth)
 
 
-def rolling_errors(y: np.ndarray, pos: np.ndarray, m: int, h: int, kind: str, origins: int = 24) -> np.ndarray:
-    """(J, H) absolute errors of the anchor `kind` refit before each of the last `origins` origins (NaN where
-    the step lies beyond the end or the actual is missing): a short series contributes every origin it has,
-    with the near steps better covered than the far ones."""
+def rolling_errors(
+    y: np.ndarray, pos: np.ndarray, m: int, h: int, anchor: anchors.SmoothParams, origins: int = 24
+) -> np.ndarray:
+    """(J, H) absolute errors of the series' anchor refit (its kind) before each of the last `origins` origins
+    (NaN where the step lies beyond the end or the actual is missing): a short series contributes every origin
+    it has, with the near steps better covered than the far ones. An autoarima anchor keeps its fitted model
+    and filters up to each origin (24 order searches per series would cost seconds each)."""
     n = len(y)
     starts = list(range(n - 1, MIN_FIT - 1, -1))[:origins]
     out = np.full((len(starts), h), np.nan)
     for j, o in enumerate(starts):
-        p = anchors.fit(y[:o], pos[:o], m, kind)
+        p = anchor if anchor.kind == "autoarima" else anchors.fit(y[:o], pos[:o], m, anchor.kind)
         k = min(h, n - o)
         fc = anchors.anchor_forecast(
             y[:o], pos[:o], pos[o : o + h] if len(pos) >= o + h else _extend(pos, o, h, m), m, p

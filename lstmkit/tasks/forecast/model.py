@@ -1,9 +1,11 @@
-"""The forecasting network: an LSTM encoder over the history, a decoder that reads every horizon at once.
+"""The forecasting network: a recurrent encoder over the history (an LSTM by default, any cell of lstmkit.nn),
+a decoder that reads every horizon at once.
 
 Notation: B windows (series × origins), T encoder steps, Hz decoded horizon steps (the horizon for direct
 decoding, 1 for recursive), F encoder features per step, K known-future features per step, S static width,
 P outputs per horizon step (one per quantile, or 2 for a normal: mean and scale), D hidden size, L layers.
-Recurrent state (h, c) is (L, B, D) and is passed in and returned, never kept on the module.
+Recurrent state (the LSTM's (h, c) is (L, B, D); the other cells' as lstmkit.nn documents, batch on dim 1) is
+passed in and returned, never kept on the module.
 
 Every encoder step t emits a forecast of t+1..t+Hz (MQ-RNN's "forking sequences"): one pass over a window
 trains T forecasts, and one pass over a series gives the forecast from every origin.
@@ -16,9 +18,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from lstmkit.nn import LSTM
-
-State = tuple[Tensor, Tensor]
+from lstmkit.nn import recurrent_layer
+from lstmkit.nn.state import State
+from lstmkit.tasks.forecast.config import SMOOTH
 
 
 def embedding_dim(cardinality: int) -> int:
@@ -41,9 +43,6 @@ class HorizonDropout(nn.Module):
         return z * keep.div_(1 - self.p)  # scale the small mask, not the big tensor
 
 
-SMOOTH = ("theta", "ets", "auto")  # anchors whose base forecast the preprocessor's features carry
-
-
 def _damp_sum(phi: Tensor, ahead: Tensor) -> Tensor:
     """D_k(phi) = phi + ... + phi^k: phi (B, T, 1), ahead k (Hz,) -> (B, T, Hz); k where phi = 1."""
     one = (phi - 1).abs() < 1e-6
@@ -52,7 +51,7 @@ def _damp_sum(phi: Tensor, ahead: Tensor) -> Tensor:
 
 
 class ForecastNet(nn.Module):
-    """Global forecaster: static embeddings + LSTM encoder + MLP decoder shared across horizon steps."""
+    """Global forecaster: static embeddings + recurrent encoder + MLP decoder shared across horizon steps."""
 
     def __init__(
         self,
@@ -71,6 +70,7 @@ class ForecastNet(nn.Module):
         anchor: str = "last",
         n_seasons: int = 1,
         theta_cols: tuple[int | None, ...] | None = None,
+        cell: str = "lstm",
     ) -> None:
         super().__init__()
         # the first `anchored` outputs are offsets from a base forecast: the step's last observed target
@@ -84,8 +84,13 @@ class ForecastNet(nn.Module):
         self.cat_embs = nn.ModuleList(nn.Embedding(n + 1, embedding_dim(n)) for n in cat_sizes)
         static = (embedding_dim(n_ids) if n_ids else 0) + sum(embedding_dim(n) for n in cat_sizes) + n_static_num
         self.static_size = static
-        self.rnn = LSTM(
-            n_features + static, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
+        self.rnn = recurrent_layer(
+            cell,
+            n_features + static,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
         )
         self.context = nn.Linear(hidden_size + static, hidden_size)
         self.known = nn.Linear(n_known, hidden_size, bias=False) if n_known else None

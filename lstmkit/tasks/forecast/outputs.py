@@ -142,6 +142,7 @@ def build_model(cfg: ForecastConfig, pre: Preprocessor) -> ForecastNet:
         anchor=cfg.anchor,
         n_seasons=len(seasons_of(cfg)),
         theta_cols=_theta_cols(pre),
+        cell=cfg.cell,
     )
 
 

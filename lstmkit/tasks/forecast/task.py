@@ -15,7 +15,8 @@ from torch import Tensor, nn
 
 from lstmkit.config import ConfigError, to_dict
 from lstmkit.data.timeseries import Panel, check_lengths
-from lstmkit.tasks.forecast.config import ForecastConfig
+from lstmkit.tasks.forecast import sf_anchors
+from lstmkit.tasks.forecast.config import STATSFORECAST, ForecastConfig
 from lstmkit.tasks.forecast.features import Preprocessor
 from lstmkit.tasks.forecast.model import ForecastNet
 from lstmkit.tasks.forecast.outputs import NAME, build_model, decoded_steps, seasons_of, with_data_defaults
@@ -77,6 +78,11 @@ class ForecastTask:
 
     def __init__(self, cfg: ForecastConfig, panel: Panel) -> None:
         assert cfg.horizon is not None and cfg.lookback is not None, "call with_data_defaults first"
+        if cfg.anchor in STATSFORECAST and not sf_anchors.available():
+            raise ConfigError(
+                f"--anchor {cfg.anchor} fits statsforecast's model, which is not installed: "
+                "pip install 'lstmkit[baselines]' (or choose --anchor ets, theta or auto)"
+            )
         self.cfg, self.panel = cfg, panel
         self.train_panel = split_validation(panel, cfg.horizon, cfg.validation)
         check_lengths(self.train_panel, 2, "training")

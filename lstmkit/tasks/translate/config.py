@@ -45,8 +45,13 @@ class TranslateConfig:
         100, "training pairs with more tokens than this on either side are dropped (counted and reported)"
     )
     embedding_size: int = option(256, "token embedding size (both sides)")
-    hidden_size: int = option(256, "LSTM hidden units (the encoder's per direction, the decoder's)")
-    num_layers: int = option(1, "stacked LSTM layers in the encoder and the decoder")
+    cell: Literal["lstm", "gru", "rnn", "slstm", "mlstm", "minlstm", "mingru"] = option(
+        "lstm",
+        "the encoder's and the decoder's recurrent cell: the classic lstm, gru, rnn, or the modern slstm, mlstm, "
+        "minlstm, mingru (ONNX export: lstm)",
+    )
+    hidden_size: int = option(256, "recurrent hidden units (the encoder's per direction, the decoder's)")
+    num_layers: int = option(1, "stacked recurrent layers in the encoder and the decoder")
     attention: Literal["general", "dot", "bahdanau"] = option(
         "general", "attention score: Luong general (q·W m), Luong dot (q·m) or Bahdanau's additive MLP"
     )

@@ -1,9 +1,12 @@
-"""The encoder-decoder: a bidirectional LSTM encoder, an LSTM decoder with attention and input feeding.
+"""The encoder-decoder: a bidirectional LSTM encoder, an LSTM decoder with attention and input feeding (or the
+same with another cell of lstmkit.nn, `cell`).
 
 Notation: B batch, S source steps, T target steps, E embedding size, H hidden size (the encoder's per
 direction, the decoder's), L layers, V vocabulary, A the attentional vector's size (E when the output layer
 is tied to the target embedding, else H). Decoder state (h, c) is (L, B, H), as the core's state helpers
-expect; the encoder's memory is (B, S, H).
+expect (GRU/RNN: h; the modern cells: their named state, batch on dim 1); the encoder's memory is (B, S, H).
+The LSTM's and GRU/RNN's decoders start from the encoder's final states (bridged); the modern cells' from
+zeros, with the attentional feed starting from the memory's mean (bridged) instead.
 
 One decoder step (Luong et al. 2015, with input feeding):
     x_t = [embed(y_{t-1}); a_{t-1}]                  (B, E + A)
@@ -23,10 +26,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lstmkit.nn import LSTM, select_state
+from lstmkit.nn import LSTM, recurrent_layer, select_state
+from lstmkit.nn.state import State
 from lstmkit.tasks.translate.features import PAD
 
-DecoderState = tuple[Tensor, Tensor]  # (h, c), each (L, B, H)
+DecoderState = State  # LSTM: (h, c), each (L, B, H)
 
 
 @dataclass
@@ -82,20 +86,28 @@ class Seq2Seq(nn.Module):
         tie_embeddings: bool = True,
         dropout: float = 0.0,
         weight_drop: float = 0.0,
+        cell: str = "lstm",
     ) -> None:
         super().__init__()
         E, H, L = embedding_size, hidden_size, num_layers
-        self.H, self.L, self.input_feed = H, L, input_feed
+        self.H, self.L, self.input_feed, self.cell = H, L, input_feed, cell
         self.A = E if tie_embeddings else H
         self.src_embed = nn.Embedding(src_vocab, E, padding_idx=PAD)
         self.tgt_embed = nn.Embedding(tgt_vocab, E, padding_idx=PAD)
-        self.encoder = LSTM(
-            E, H, L, batch_first=True, bidirectional=True, dropout=dropout if L > 1 else 0.0, weight_drop=weight_drop
-        )
+        between = dropout if L > 1 else 0.0
+        if cell == "lstm":
+            self.encoder = LSTM(E, H, L, batch_first=True, bidirectional=True, dropout=between, weight_drop=weight_drop)
+        else:
+            self.encoder = recurrent_layer(cell, E, H, L, batch_first=True, bidirectional=True, dropout=between)
         self.memory_proj = nn.Linear(2 * H, H)  # both directions -> the memory's size
-        self.bridge_h, self.bridge_c = nn.Linear(2 * H, H), nn.Linear(2 * H, H)  # encoder final -> decoder initial
+        self.bridge_h = nn.Linear(2 * H, H)  # encoder final -> decoder initial (LSTM, GRU, RNN)
+        self.bridge_c = nn.Linear(2 * H, H) if cell == "lstm" else None
+        self.bridge_feed = nn.Linear(H, self.A) if cell not in ("lstm", "gru", "rnn") else None  # memory -> a_0
         feed = self.A if input_feed else 0
-        self.cells = nn.ModuleList(nn.LSTMCell((E + feed) if i == 0 else H, H) for i in range(L))
+        if cell == "lstm":  # the cells stepped by hand: the LSTM models saved before `cell` keep their weights
+            self.cells = nn.ModuleList(nn.LSTMCell((E + feed) if i == 0 else H, H) for i in range(L))
+        else:
+            self.decoder = recurrent_layer(cell, E + feed, H, L, batch_first=True, dropout=between)
         self.attention = Attention(attention, H)
         self.combine = nn.Linear(2 * H, self.A, bias=False)  # W_c
         # tied: the logits are a_t @ tgt_embed.weight^T + bias (one tensor, so the saved weights share nothing)
@@ -107,10 +119,16 @@ class Seq2Seq(nn.Module):
 
     def encode(self, src: Tensor, lengths: Tensor) -> tuple[Memory, DecoderState]:
         """Source ids (B, S) and lengths (B,) -> the memory and the decoder's initial state."""
-        out, (h, c) = self.encoder(self.drop(self.src_embed(src)), lengths=lengths)  # (B, S, 2H); (2L, B, H)
+        out, final = self.encoder(self.drop(self.src_embed(src)), lengths=lengths)  # (B, S, 2H); (2L, B, H) each
         B = src.shape[0]
         both = lambda s: s.view(self.L, 2, B, self.H).transpose(1, 2).reshape(self.L, B, 2 * self.H)  # noqa: E731
-        state = (torch.tanh(self.bridge_h(both(h))), self.bridge_c(both(c)))  # (L, B, H) each
+        if self.cell == "lstm":
+            h, c = final
+            state = (torch.tanh(self.bridge_h(both(h))), self.bridge_c(both(c)))  # (L, B, H) each
+        elif self.bridge_feed is None:  # GRU, RNN: h
+            state = torch.tanh(self.bridge_h(both(final)))  # (L, B, H)
+        else:
+            state = self.decoder.initial_state(B, out.device, out.dtype)
         return self.memory_of(out, lengths), state
 
     def memory_of(self, out: Tensor, lengths: Tensor) -> Memory:
@@ -120,12 +138,20 @@ class Seq2Seq(nn.Module):
         return Memory(values, self.attention.keys(values), mask)
 
     def initial_feed(self, memory: Memory) -> Tensor:
-        return memory.values.new_zeros(memory.values.shape[0], self.A)  # (B, A)
+        """a_0 (B, A): zeros, or (modern cells, which start from a zero state) the bridged memory mean."""
+        if self.bridge_feed is None:
+            return memory.values.new_zeros(memory.values.shape[0], self.A)  # (B, A)
+        mask = memory.mask[..., None].to(memory.values.dtype)  # (B, S, 1)
+        mean = (memory.values * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, H)
+        return torch.tanh(self.bridge_feed(mean))  # (B, A)
 
     # ---- decoder
 
     def _cells(self, x: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
         """One step of the stacked cells: (B, E [+ A]) -> top output (B, H), new state (L, B, H) x 2."""
+        if self.cell != "lstm":
+            out, state = self.decoder(x[:, None], state)  # (B, 1, H)
+            return out[:, 0], state
         hs, cs = [], []
         for i, cell in enumerate(self.cells):
             h, c = cell(x, (state[0][i], state[1][i]))

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from lstmkit.config import to_dict
 from lstmkit.deploy.export import ExportPlan, Graph, Port
 from lstmkit.deploy.onnx_ops import OnnxRecurrent
+from lstmkit.errors import UsageError
 from lstmkit.tasks.translate.features import BOS, EOS, PAD, SPECIALS
 from lstmkit.tasks.translate.model import Memory, Seq2Seq
 
@@ -57,6 +58,11 @@ class DecoderStepGraph(nn.Module):
 
 def export_plan(t: Any) -> ExportPlan:
     net, vocab = t._ready()
+    if getattr(net, "cell", "lstm") != "lstm":
+        raise UsageError(
+            f"this translation model's cell is {net.cell}; ONNX export of translation models covers the lstm cell "
+            "(serve it with --runtime torch, or train with --cell lstm to export)"
+        )
     net.eval()
     L, H, A, V = net.L, net.H, net.A, vocab.tgt_size
 

@@ -30,6 +30,7 @@ def build_model(cfg: TranslateConfig, vocab: Vocabularies) -> Seq2Seq:
         cfg.tie_embeddings,
         cfg.dropout,
         cfg.weight_drop,
+        cfg.cell,
     )
 
 

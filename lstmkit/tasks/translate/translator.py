@@ -27,6 +27,7 @@ from lstmkit.data.timeseries import DataError
 from lstmkit.deploy.protocol import Probe, RequestError, frame_of, records_of
 from lstmkit.engine.config import RunConfig, TrainConfig
 from lstmkit.errors import UsageError
+from lstmkit.nn.state import detach_state
 from lstmkit.tasks.spec import saved_run, saved_state
 from lstmkit.tasks.translate import SPEC, records
 from lstmkit.tasks.translate.config import DecodeConfig, TranslateConfig, decoding_with
@@ -242,7 +243,7 @@ class Translator:
         hyp = self.hypotheses([inputs["text"]], dataclasses.replace(self.decoding, beam_size=1, n_best=1))[0][0]
         tgt = make_batch([[BOS, *hyp.tokens, EOS]])["src"]  # BOS y EOS, (1, T+2)
         _, state = net.encode(src, lengths)
-        state = tuple(s.detach() for s in state)
+        state = detach_state(state)
 
         def loss_of_output(out: torch.Tensor) -> torch.Tensor:
             return net.teacher_forced_loss(out, lengths, state, tgt)
