@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from lstmkit.errors import UsageError
 
 _LSTM_ORDER, _GRU_ORDER = [0, 3, 1, 2], [1, 0, 2]
+MODERN_ONNX = ("slstm", "mlstm", "minlstm", "mingru")  # exported by onnx_modern.OnnxStacked
 
 
 def _reorder(w: Tensor, order: list[int] | None) -> Tensor:
@@ -50,12 +51,16 @@ def _onnx_weights(layer: nn.RNNBase) -> list[Tensor]:
     return out
 
 
-def check_exportable(layer: nn.RNNBase) -> None:
-    """ONNX's operators compute the plain cells; variants that change the cell at inference cannot go there."""
+def check_exportable(layer: nn.Module) -> None:
+    """ONNX's operators compute the plain cells; variants that change the cell at inference cannot go there. The
+    modern cells export through onnx_modern (their loops as ONNX Loop)."""
+    if getattr(layer, "cell_kind", None) in MODERN_ONNX:
+        return
     if not isinstance(layer, nn.RNNBase):
         raise UsageError(
             f"this model's recurrent layer is {type(layer).__name__}, which has no ONNX export in this lstmkit yet "
-            "(ONNX export covers the LSTM, GRU and RNN cells); serve it with --runtime torch"
+            "(ONNX export covers the LSTM, GRU, RNN, sLSTM, mLSTM, minLSTM and minGRU cells); serve it with "
+            "--runtime torch"
         )
     v = getattr(layer, "variants", None)
     if v is not None and (v.layer_norm or v.zoneout > 0):
@@ -147,9 +152,53 @@ class OnnxRecurrent(nn.Module):
         self.n = 3 * layer.num_layers
         self.fn = _function_for(layer)
 
-    def forward(self, x: Tensor, lengths: Tensor, h0: Tensor, c0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, x: Tensor, lengths: Tensor, *state: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """x (B, T, I), lengths (B,), h0, c0 (L*D, B, H) (none: zeros) -> (B, T, D*H), h, c (L*D, B, H)."""
+        if not state:
+            dirs = 2 if self.layer.bidirectional else 1
+            h0 = torch.zeros(self.layer.num_layers * dirs, x.shape[0], self.layer.hidden_size, dtype=x.dtype)
+            state = (h0, h0)
         weights = [getattr(self, f"w{i}") for i in range(self.n)]
-        return self.fn.apply(x, lengths, h0, c0, *weights)  # (B, T, D*H), (L*D, B, H) x 2
+        return self.fn.apply(x, lengths, *state, *weights)  # (B, T, D*H), (L*D, B, H) x 2
+
+
+def recurrent_op(layer: nn.Module) -> nn.Module:
+    """The layer as an exportable operator, called `op(x, lengths, *state)` -> `(out, *state)`: ONNX's own
+    LSTM/GRU/RNN operator for the classic cells (state h, c; c passed through for GRU/RNN), an ONNX Loop for
+    the modern ones (state: their fields). No state given: zeros."""
+    check_exportable(layer)
+    if getattr(layer, "cell_kind", None) in MODERN_ONNX:
+        from lstmkit.deploy.onnx_modern import OnnxStacked
+
+        return OnnxStacked(layer)
+    return OnnxRecurrent(layer)
+
+
+def state_names(layer: nn.Module) -> list[str]:
+    """The names of a layer's state tensors in the exported graphs: its fields (modern cells), else h, c."""
+    kind = getattr(layer, "state_type", None)
+    return list(kind._fields) if kind is not None else ["h", "c"]
+
+
+def state_shapes(layer: nn.Module) -> list[list[int | str]]:
+    """Each state tensor's shape with the batch axis (dim 1) named "batch"."""
+    if getattr(layer, "state_type", None) is not None:
+        return [[n if i != 1 else "batch" for i, n in enumerate(t.shape)] for t in layer.initial_state(1)]
+    dirs = 2 if layer.bidirectional else 1
+    return [[layer.num_layers * dirs, "batch", layer.hidden_size]] * 2
+
+
+def example_state(layer: nn.Module, batch: int, generator: torch.Generator) -> list[Tensor]:
+    """A state such as the layer reaches (after reading a few random steps), for the exporter's parity checks:
+    random numbers would not be a state the modern cells can be in (a normaliser must be positive)."""
+    if getattr(layer, "state_type", None) is None:
+        dirs = 2 if layer.bidirectional else 1
+        shape = (layer.num_layers * dirs, batch, layer.hidden_size)
+        return [0.5 * torch.randn(*shape, generator=generator) for _ in range(2)]
+    x = torch.randn(batch, 4, layer.input_size, generator=generator)
+    with torch.no_grad():
+        _, state = layer(x if layer.batch_first else x.transpose(0, 1))
+    return list(state)
 
 
 def full_lengths(x: Tensor) -> Tensor:

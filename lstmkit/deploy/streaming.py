@@ -16,7 +16,12 @@ import numpy as np
 
 from lstmkit.deploy.onnx_runtime import OnnxRunner
 
-STATE_PAIRS = (("h", "h_out"), ("c", "c_out"), ("h0", "h"), ("c0", "c"))  # input <- output of the previous step
+
+def state_pairs(inputs: dict[str, Any], outputs: dict[str, Any]) -> list[tuple[str, str]]:
+    """The recurrent (input, output) pairs of a graph: X <- X_out, or X0 <- X (the next call's input is the
+    previous call's output), whatever the cell's state tensors are called."""
+    pairs = [(i, f"{i}_out") for i in inputs if f"{i}_out" in outputs]
+    return pairs + [(i, i[:-1]) for i in inputs if i.endswith("0") and i[:-1] in outputs]
 
 
 class StreamingStep:
@@ -35,7 +40,7 @@ class StreamingStep:
         dims = {"batch": batch, "time": time}
         shape = lambda p: [dims.get(d, 1) if isinstance(d, str) else d for d in p["shape"]]  # noqa: E731
         alloc = lambda p: np.zeros(shape(p), dtype=p["dtype"])  # noqa: E731
-        self.pairs = [(i, o) for i, o in STATE_PAIRS if i in ins and o in outs]
+        self.pairs = state_pairs(ins, outs)
         state_in, state_out = {i for i, _ in self.pairs}, {o for _, o in self.pairs}
         self.inputs = {n: alloc(p) for n, p in ins.items() if n not in state_in}
         self.outputs = {n: alloc(p) for n, p in outs.items() if n not in state_out}

@@ -22,15 +22,27 @@ def test_autoets_weights_run_in_the_damped_recursion_give_statsforecasts_forecas
     rng = np.random.default_rng(0)
     d = 20 + np.cumsum(0.4 + rng.normal(0, 1, 80))
     fitted = AutoETS(model="AZN").fit(d)
-    alpha, beta, phi = sf_anchors.ets_params(d)
+    alpha, beta, phi, l0, b0 = sf_anchors.ets_params(d)
     assert (alpha, beta, phi) == pytest.approx(
         [fitted.model_["par"][0], np.nan_to_num(fitted.model_["par"][1]), np.nan_to_num(fitted.model_["par"][3], nan=1)]
     )
     start = fitted.model_["states"][0]  # (l0, b0): statsforecast's state before the first observation
-    p = SmoothParams("autoets", (0.0,), alpha, beta, phi)
-    lv, tr = anchors.states(d, p, (float(start[0]), float(start[1]) if len(start) > 1 else 0.0))
+    assert (l0, b0) == pytest.approx([start[0], start[1] if len(start) > 1 else 0.0])
+    p = SmoothParams("autoets", (0.0,), alpha, beta, phi, start=(l0, b0))
+    lv, tr = anchors.states(np.r_[np.nan, np.nan, d], p)  # the fitted start, from the first observation on
     ours = lv[-1] + tr[-1] * anchors.damp_sum(phi, 6)
     np.testing.assert_allclose(ours, fitted.predict(6)["mean"], rtol=1e-8)
+    assert np.isnan(lv[:2]).all()
+
+
+def test_autoets_with_weights_near_zero_forecasts_from_its_own_initial_state():
+    """A clean seasonal-free line with noise: AutoETS may set alpha and beta near 0, and then its estimated
+    initial level and trend are the forecast; the anchor must reproduce it, not restart at the first value."""
+    t = np.arange(60.0)
+    d = 3 - 0.1 * t + np.random.default_rng(4).normal(0, 0.3, 60)
+    p = anchors.fit(d, np.zeros(60, int), 1, "autoets")
+    expect = AutoETS(model="AZN").fit(d).predict(6)["mean"]
+    np.testing.assert_allclose(anchors.anchor_forecast(d, np.zeros(60, int), np.zeros(6, int), 1, p), expect, rtol=1e-6)
 
 
 def test_kalman_filter_forecast_from_the_last_origin_is_autoarimas():

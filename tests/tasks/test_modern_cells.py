@@ -1,11 +1,12 @@
 """The modern cells (--cell slstm|mlstm|minlstm|mingru) in the tasks: train, save, load and answer the same;
-a language model's session steps compose and snapshot exactly with every cell's state; export says plainly that
-these cells have no ONNX graph yet."""
+a language model's session steps compose and snapshot exactly with every cell's state; every cell exports to ONNX
+(its loops as ONNX Loop) and answers there as in PyTorch."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -13,9 +14,17 @@ import torch
 import lstmkit
 from lstmkit.deploy.protocol import ModelState
 from lstmkit.errors import UsageError
-from lstmkit.registry import export_model
+from lstmkit.registry import export_model, load_onnx
 
 MODERN = ["slstm", "mlstm", "minlstm", "mingru"]
+
+
+def s0_tensors(model):
+    """A model's recurrent state as its layer returns it (a named tuple for the modern cells)."""
+    _, state = model.net.rnn(torch.zeros(1, 1, model.net.rnn.input_size))
+    return state
+
+
 TINY = {"max_steps": 3, "progress": False}
 
 
@@ -46,8 +55,14 @@ def test_a_language_model_with_each_cell_steps_and_reloads(cell, tmp_path):
     assert out_a["logprob"] + out_b["logprob"] == pytest.approx(whole["logprob"], rel=1e-5)
     again, _ = loaded.step(ModelState.from_json(json.loads(json.dumps(s1.to_json()))), {"text": "not"})
     assert again == out_b
-    with pytest.raises(UsageError, match="no ONNX export"):
-        export_model(loaded, tmp_path / "onnx")
+    # the export: the cell's own state tensors as graph inputs/outputs, PyTorch's numbers and greedy tokens
+    sig = export_model(loaded, tmp_path / "onnx")
+    names = [p["name"] for p in sig["graphs"]["model"]["inputs"]][1:]
+    assert names == list(s0_tensors(loaded)._fields)
+    onnx_lm = load_onnx(tmp_path / "onnx")
+    assert onnx_lm.generate("to be", 12, temperature=0) == lm.generate("to be", 12, temperature=0)
+    text = "to be or not to be, that is"
+    assert onnx_lm.evaluate(text)["bpc"] == pytest.approx(loaded.evaluate(text)["bpc"], rel=1e-4)
 
 
 @pytest.mark.parametrize("cell", MODERN)
@@ -64,6 +79,14 @@ def test_a_classifier_with_each_cell_answers_the_same_after_loading(cell, tmp_pa
         torch.tensor(again.predict(["good plot"])["p_pos"].values),
         torch.tensor(c.predict(["good plot"])["p_pos"].values),
     )
+    export_model(again, tmp_path / "onnx")
+    texts = ["good plot", "an awful film with a bad plot", "great"]
+    torch.testing.assert_close(
+        torch.tensor(load_onnx(tmp_path / "onnx").predict(texts)["p_pos"].values),
+        torch.tensor(again.predict(texts)["p_pos"].values),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("cell", MODERN)
@@ -74,7 +97,10 @@ def test_a_tagger_with_each_cell_tags(cell, tmp_path):
     data = write_conll(tmp_path / "d.conll", SENTENCES, repeat=5)
     t = Tagger(cell=cell, hidden_size=8, embedding_size=8, min_freq=1, out=str(tmp_path / "r"), **TINY).fit(data)
     assert [len(x) for x in t.tag(["John lives in Rome ."])] == [5]
-    assert lstmkit.load(t.save(tmp_path / "m")).tag(data) == t.tag(data)
+    loaded = lstmkit.load(t.save(tmp_path / "m"))
+    assert loaded.tag(data) == t.tag(data)
+    export_model(loaded, tmp_path / "onnx")
+    assert load_onnx(tmp_path / "onnx").tag(data) == t.tag(data)
 
 
 ALL = ["gru", "rnn", *MODERN]
@@ -105,6 +131,9 @@ def test_a_forecaster_with_each_cell_folds_rows_as_one_pass_and_reloads(cell, tm
     _, s1 = loaded.step(loaded.initial_state(), {"rows": rows[:40]})
     out, _ = loaded.step(ModelState.from_json(json.loads(json.dumps(s1.to_json()))), {"rows": rows[40:]})
     assert [r["y_hat"] for r in out["forecast"]] == pytest.approx(full["y_hat"].tolist(), abs=1e-4)
+    export_model(loaded, tmp_path / "onnx")
+    onnx_fc = load_onnx(tmp_path / "onnx").predict(df)
+    np.testing.assert_allclose(onnx_fc["y_hat"], loaded.predict(df)["y_hat"], rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("cell", ["gru", *MODERN])
@@ -123,3 +152,40 @@ def test_a_translator_with_each_cell_translates_the_same_after_loading(cell, tmp
     assert loaded.translate(["one two"]) == greedy and loaded.translate(["one two"], beam_size=3) == beam
     with pytest.raises(UsageError, match="covers the lstm cell"):
         export_model(loaded, tmp_path / "onnx")
+
+
+@pytest.mark.parametrize("cell", MODERN)
+def test_a_longrange_graph_of_each_cell_continues_a_stream(cell, tmp_path):
+    """The exported graph reads a padded batch from a state and returns the state after each sequence's last
+    real step, as the PyTorch layer does; reading in two parts equals reading at once."""
+    from lstmkit.deploy.onnx_runtime import OnnxRunner
+    from lstmkit.tasks.longrange import LongRangeModel
+
+    m = LongRangeModel(problem="adding", length=10, cell=cell, hidden_size=8, max_steps=2, progress=False)
+    m.fit()
+    export_model(m, tmp_path / "onnx")
+    runner, net = OnnxRunner(tmp_path / "onnx"), m._ready()
+    g = torch.Generator().manual_seed(0)
+    x, lengths = torch.randn(3, 9, 2, generator=g), torch.tensor([9, 5, 1])
+    with torch.no_grad():
+        _, s0 = net.rnn(torch.randn(3, 4, 2, generator=g))
+        out, s1 = net.rnn(x, s0, lengths=lengths)
+    got = runner.run(
+        "model", {"x": x.numpy(), "lengths": lengths.numpy(), **{f"{k}0": v.numpy() for k, v in s0._asdict().items()}}
+    )
+    np.testing.assert_allclose(got["y"], net.readout(out, lengths).detach().numpy(), rtol=1e-4, atol=1e-5)
+    for k, v in s1._asdict().items():
+        np.testing.assert_allclose(got[k], v.numpy(), rtol=1e-4, atol=1e-5)
+    first = runner.run(
+        "model",
+        {
+            "x": x[:1, :4].numpy(),
+            "lengths": np.array([4]),
+            **{f"{k}0": v[:, :1].numpy() for k, v in s0._asdict().items()},
+        },
+    )
+    rest = runner.run(
+        "model", {"x": x[:1, 4:].numpy(), "lengths": np.array([5]), **{f"{k}0": first[k] for k in s0._fields}}
+    )
+    for k in s0._fields:
+        np.testing.assert_allclose(rest[k], got[k][:, :1], rtol=1e-4, atol=1e-5)

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.deploy.export import ExportPlan, Graph, Port
-from lstmkit.deploy.onnx_ops import OnnxRecurrent
+from lstmkit.deploy.onnx_ops import recurrent_op
 from lstmkit.tasks.classify.model import ClassifierNet
 
 
@@ -19,14 +19,10 @@ class ClassifyGraph(nn.Module):
 
     def __init__(self, net: ClassifierNet, multi_label: bool) -> None:
         super().__init__()
-        self.net, self.rnn, self.multi_label = net, OnnxRecurrent(net.rnn), multi_label
+        self.net, self.rnn, self.multi_label = net, recurrent_op(net.rnn), multi_label
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        rnn = self.net.rnn
-        rows = rnn.num_layers * (2 if rnn.bidirectional else 1)
-        e = self.net.inputs(x)  # (B, T, E)
-        h0 = torch.zeros(rows, e.shape[0], rnn.hidden_size, dtype=e.dtype)  # (L*D, B, H)
-        out, _, _ = self.rnn(e, lengths, h0, h0)  # (B, T, D*H)
+        out = self.rnn(self.net.inputs(x), lengths)[0]  # (B, T, D*H), from the zero state
         logits = self.net.head(self.net.pool(out, lengths)[0])  # (B, C)
         return logits, torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)
 

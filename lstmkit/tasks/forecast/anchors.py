@@ -21,7 +21,7 @@ The season is the classical-decomposition index (theta.seasonal_indices), zero w
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,7 @@ class SmoothParams:
     phi: float = 1.0
     drift: float = 0.0  # theta's constant trend
     arima: dict[str, Any] | None = None  # autoarima: the state-space model (sf_anchors.arima_spec)
+    start: tuple[float, float] | None = None  # autoets: its estimated (level, trend) before the first observation
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,7 +72,8 @@ class SmoothParams:
         if isinstance(value, list):
             t = theta.ThetaParams.from_list(value)
             return cls("theta", t.season, t.alpha, 0.0, 1.0, t.drift)
-        return cls(**{**value, "season": tuple(value["season"])})
+        start = value.get("start")
+        return cls(**{**value, "season": tuple(value["season"]), "start": None if start is None else tuple(start)})
 
 
 def damped_fit(d: np.ndarray) -> tuple[float, float, float]:
@@ -118,7 +120,8 @@ def fit(y: np.ndarray, pos: np.ndarray, m: int, kind: str, horizon: int = 1) -> 
     season = theta.seasonal_indices(y, pos, m)
     d = y - season[pos]  # (T,) deseasonalised
     if kind == "autoets" and (params := sf_anchors.ets_params(d)) is not None:
-        return SmoothParams("autoets", tuple(map(float, season)), *params)
+        a, b, p, l0, b0 = params
+        return SmoothParams("autoets", tuple(map(float, season)), a, b, p, start=(l0, b0))
     if kind == "autoarima" and (spec := sf_anchors.arima_spec(d, horizon)) is not None:
         return SmoothParams("autoarima", tuple(map(float, season)), phi=spec["phi"], arima=spec)
     if kind in SF_KINDS:
@@ -146,9 +149,18 @@ def states(d: np.ndarray, p: SmoothParams, start: tuple[float, float] | None = N
             raise ValueError("the autoarima anchor cannot continue from a carried level: its state is the ARIMA's")
         assert p.arima is not None, "an autoarima anchor carries its model"
         return sf_anchors.arima_states(d, p.arima)
+    fitted_start = start is None and p.start is not None  # autoets: its own initial states, not the first value
+    if fitted_start:
+        start = p.start
     level, trend = (np.nan, 0.0) if start is None or not np.isfinite(start[0]) else start
     lv, tr = np.empty(len(d)), np.empty(len(d))
     obs = d[np.isfinite(d)]
+    if fitted_start and len(obs):  # the initial state belongs before the first observation: NaN until then
+        first = int(np.flatnonzero(np.isfinite(d))[0])
+        lv[:first], tr[:first] = np.nan, 0.0
+        done = states(d[first:], replace(p, start=None, kind="damped"), start)
+        lv[first:], tr[first:] = done
+        return lv, tr
     for t, v in enumerate(d):
         if np.isnan(level) and np.isfinite(v):
             level, trend = v, float(_start(obs, p.beta)[1])

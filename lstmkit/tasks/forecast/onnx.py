@@ -1,6 +1,6 @@
-"""What `lstmkit export` writes for a forecaster: the network from its window inputs (and an initial LSTM
-state) to scaled quantiles and the encoder's final state; the preprocessing (scaling, transforms, anchors,
-calendar and covariates) and the postprocessing (conformal widening, unscaling) stay explicit, as
+"""What `lstmkit export` writes for a forecaster: the network from its window inputs (and an initial recurrent
+state, whatever the cell) to scaled quantiles and the encoder's final state; the preprocessing (scaling,
+transforms, anchors, calendar and covariates) and the postprocessing (conformal widening, unscaling) stay explicit, as
 preprocessor.json, calibration.json and config.json run by the torch-free pipeline (pipeline.py), the same
 code the PyTorch Forecaster runs. Notation as in model.py: B, W, Hz, F, K, E, Q, L, D."""
 
@@ -14,27 +14,28 @@ from torch import Tensor, nn
 
 from lstmkit.config import to_dict
 from lstmkit.deploy.export import ExportPlan, Graph, Port
-from lstmkit.deploy.onnx_ops import OnnxRecurrent, full_lengths
+from lstmkit.deploy.onnx_ops import example_state, full_lengths, recurrent_op, state_names, state_shapes
 from lstmkit.tasks.forecast.model import ForecastNet
 from lstmkit.tasks.forecast.pipeline import read_panel, season_of, seasons_of
 from lstmkit.tasks.forecast.predict import decode_from
 
 
 class _Recurrent(nn.Module):
-    """The forecaster's LSTM as ONNX's operator, called as the model calls its layer: (x, hx) -> (out, hx)."""
+    """The forecaster's recurrent layer as an exportable operator, called as the model calls its layer:
+    (x, state tensors) -> (out, state tensors)."""
 
     def __init__(self, rnn: nn.Module) -> None:
         super().__init__()
-        self.op = OnnxRecurrent(rnn)
+        self.op = recurrent_op(rnn)
 
-    def forward(self, x: Tensor, hx: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        out, h, c = self.op(x, full_lengths(x), *hx)
-        return out, (h, c)
+    def forward(self, x: Tensor, hx: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        out, *state = self.op(x, full_lengths(x), *hx)
+        return out, tuple(state)
 
 
 class ForecastGraph(nn.Module):
-    """(x (B, W, F), known (B, 1, Hz, K), lags (B, 1, Hz, E), ids, cats, nums, h0, c0 (L, B, D)) ->
-    (q (B, Hz, Q) scaled quantiles, h, c after the window)."""
+    """(x (B, W, F), known (B, 1, Hz, K), lags (B, 1, Hz, E), ids, cats, nums, *state) -> (q (B, Hz, Q) scaled
+    quantiles, *state after the window); the LSTM's state h0, c0 (L, B, D) -> h, c, a modern cell's fields."""
 
     def __init__(self, net: ForecastNet, cfg: Any, layout: Any) -> None:
         super().__init__()
@@ -44,12 +45,12 @@ class ForecastGraph(nn.Module):
         self.net, self.cfg, self.layout = net, cfg, layout
 
     def forward(
-        self, x: Tensor, known: Tensor, lags: Tensor, ids: Tensor, cats: Tensor, nums: Tensor, h0: Tensor, c0: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor]:
+        self, x: Tensor, known: Tensor, lags: Tensor, ids: Tensor, cats: Tensor, nums: Tensor, *state: Tensor
+    ) -> tuple[Tensor, ...]:
         s = self.net.static(ids, cats, nums)  # (B, S)
-        out, hx = self.net.encode(x, s, (h0, c0))  # (B, W, D)
+        out, hx = self.net.encode(x, s, tuple(state))  # (B, W, D)
         q = decode_from(self.net, self.cfg, out[:, -1:], hx, s, x[:, -1], known[:, -1], lags[:, -1], self.layout)
-        return q, hx[0], hx[1]
+        return (q, *hx)
 
 
 def export_plan(f: Any) -> ExportPlan:
@@ -60,6 +61,7 @@ def export_plan(f: Any) -> ExportPlan:
     F, K = pre.n_features, pre.n_known
     E = len(seasons_of(cfg))
     n_cats, n_nums = len(pre.cat_sizes), len(cfg.static_covariates) - len(pre.cat_sizes)
+    names, shapes = state_names(net.rnn), state_shapes(net.rnn)
 
     def example(b: int, w: int) -> dict[str, Tensor]:
         g = torch.Generator().manual_seed(1000 * b + w)
@@ -70,11 +72,10 @@ def export_plan(f: Any) -> ExportPlan:
             "ids": torch.zeros(b, dtype=torch.long),
             "cats": torch.zeros(b, n_cats, dtype=torch.long),
             "nums": torch.zeros(b, n_nums),
-            "h0": 0.3 * torch.randn(L, b, D, generator=g),
-            "c0": 0.3 * torch.randn(L, b, D, generator=g),
+            **{f"{n}0": s for n, s in zip(names, example_state(net.rnn, b, g))},
         }
 
-    state = "LSTM state (zeros to read a window from its start), layer-major"
+    state = f"{cfg.cell} state (zeros to read a window from its start), layer-major, batch on axis 1"
     graph = Graph(
         "model",
         ForecastGraph(net, cfg, lay),
@@ -85,13 +86,11 @@ def export_plan(f: Any) -> ExportPlan:
             Port("ids", "int64", ["batch"], "series index (0 for series unseen in training)"),
             Port("cats", "int64", ["batch", n_cats], "categorical static covariates"),
             Port("nums", "float32", ["batch", n_nums], "numeric static covariates"),
-            Port("h0", "float32", [L, "batch", D], f"initial hidden {state}"),
-            Port("c0", "float32", [L, "batch", D], f"initial cell {state}"),
+            *[Port(f"{n}0", "float32", s, f"initial {n}: {state}") for n, s in zip(names, shapes)],
         ],
         [
             Port("q", "float32", ["batch", Hz, Q], f"scaled quantile forecasts, levels {list(cfg.levels)}"),
-            Port("h", "float32", [L, "batch", D], "hidden state after the window"),
-            Port("c", "float32", [L, "batch", D], "cell state after the window"),
+            *[Port(n, "float32", s, f"{n} after the window") for n, s in zip(names, shapes)],
         ],
         example,
         tolerance=1e-4,

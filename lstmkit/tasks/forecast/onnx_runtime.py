@@ -14,15 +14,17 @@ from lstmkit.tasks.forecast.predictor import ForecastPredictor
 
 
 class OnnxForecastNetwork:
-    """The predictor's network interface over the exported graph (zero initial states)."""
+    """The predictor's network interface over the exported graph (zero initial states, whatever the cell's)."""
 
     def __init__(self, runner: Any) -> None:
         self.runner = runner
-        self.L, self.D = runner.meta["num_layers"], runner.meta["hidden_size"]
+        outputs = {p["name"] for p in runner.signature["graphs"]["model"]["outputs"]}
+        self.state = [p for p in runner.inputs("model") if p["name"].endswith("0") and p["name"][:-1] in outputs]
 
     def quantiles(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        zeros = np.zeros((self.L, len(batch["ids"]), self.D), np.float32)
-        return self.runner.run("model", {**batch, "h0": zeros, "c0": zeros})["q"]
+        B = len(batch["ids"])
+        zeros = {p["name"]: np.zeros([B if d == "batch" else d for d in p["shape"]], np.float32) for p in self.state}
+        return self.runner.run("model", {**batch, **zeros})["q"]
 
 
 def load(runner: Any) -> ForecastPredictor:

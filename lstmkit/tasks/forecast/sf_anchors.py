@@ -39,16 +39,20 @@ def _filled(d: np.ndarray) -> np.ndarray:
     return d[idx].astype(np.float64)
 
 
-def ets_params(d: np.ndarray) -> tuple[float, float, float] | None:
-    """(alpha, beta, phi) of AutoETS with additive errors on the deseasonalised d (T,); None when too short."""
+def ets_params(d: np.ndarray) -> tuple[float, float, float, float, float] | None:
+    """(alpha, beta, phi, l0, b0) of AutoETS with additive errors on the deseasonalised d (T,): the weights and
+    the initial level and trend it estimated (with weights near 0 the forecast is mostly those); None when too
+    short."""
     z = _filled(d)
     if len(z) < 8 or np.ptp(z) < 1e-12:
         return None
     from statsforecast.models import AutoETS
 
-    par = AutoETS(model="AZN").fit(z).model_["par"]  # alpha, beta, gamma, phi, states...
-    alpha, beta, phi = (float(v) for v in par[[0, 1, 3]])
-    return alpha, 0.0 if np.isnan(beta) else beta, 1.0 if np.isnan(phi) else phi
+    model = AutoETS(model="AZN").fit(z).model_
+    alpha, beta, phi = (float(v) for v in model["par"][[0, 1, 3]])  # alpha, beta, gamma, phi, ...
+    start = model["states"][0]  # (l0[, b0]): the state before the first observation
+    b0 = float(start[1]) if len(start) > 1 else 0.0
+    return alpha, 0.0 if np.isnan(beta) else beta, 1.0 if np.isnan(phi) else phi, float(start[0]), b0
 
 
 def arima_spec(d: np.ndarray, horizon: int) -> dict[str, Any] | None:

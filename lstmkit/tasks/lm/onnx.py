@@ -1,5 +1,5 @@
 """What `lstmkit export` writes for a language model: one step graph (token ids + state in -> logits + state
-out, any batch, any number of tokens), so generation runs outside PyTorch (onnx_runtime.py), and the
+out, any batch, any number of tokens, any cell), so generation runs outside PyTorch (onnx_runtime.py), and the
 tokenizer beside it. Notation as in model.py: B, T, V, L, H."""
 
 from __future__ import annotations
@@ -10,56 +10,53 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.deploy.export import ExportPlan, Graph, Port
-from lstmkit.deploy.onnx_ops import OnnxRecurrent, full_lengths
+from lstmkit.deploy.onnx_ops import example_state, full_lengths, recurrent_op, state_names, state_shapes
 from lstmkit.tasks.lm.model import LanguageNet
 
 SCORE_CHARS = 20_000  # held-out characters scored for the int8 accuracy change
 
 
 class StepGraph(nn.Module):
-    """(tokens (B, T), h, c (L, B, H)) -> (logits (B, T, V), h_out, c_out)."""
+    """(tokens (B, T), *state) -> (logits (B, T, V), *state after the last token); the state is the cell's
+    (the LSTM's h, c (L, B, H); the modern cells' fields, batch on dim 1)."""
 
     def __init__(self, net: LanguageNet) -> None:
         super().__init__()
-        self.net, self.rnn = net, OnnxRecurrent(net.rnn)
+        self.net, self.rnn = net, recurrent_op(net.rnn)
 
-    def forward(self, tokens: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        out, h, c = self.rnn(self.net.embedding(tokens), full_lengths(tokens), h, c)  # (B, T, H)
-        return self.net.logits(out), h, c
+    def forward(self, tokens: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
+        out, *state = self.rnn(self.net.embedding(tokens), full_lengths(tokens), *state)  # (B, T, H)
+        return (self.net.logits(out), *state)
 
 
 def export_plan(lm: Any) -> ExportPlan:
     net, tok = lm._ready()
     net.eval()
     L, H, V = net.rnn.num_layers, net.rnn.hidden_size, tok.vocab_size
+    names, shapes = state_names(net.rnn), state_shapes(net.rnn)
 
     def example(b: int, t: int) -> dict[str, Tensor]:
         g = torch.Generator().manual_seed(1000 * b + t)
-        return {
-            "tokens": torch.randint(0, V, (b, t), generator=g),
-            "h": 0.5 * torch.randn(L, b, H, generator=g),
-            "c": 0.5 * torch.randn(L, b, H, generator=g),
-        }
+        state = example_state(net.rnn, b, g)
+        return {"tokens": torch.randint(0, V, (b, t), generator=g), **dict(zip(names, state))}
 
-    state = "the LSTM state (zeros before the first token), layer-major"
+    cell = getattr(net.rnn, "cell_kind", "lstm")
+    meaning = f"the {cell} state (zeros before the first token), layer-major, batch on axis 1"
     graph = Graph(
         "model",
         StepGraph(net),
         [
             Port("tokens", "int64", ["batch", "time"], "token ids (the tokenizer in tokenizer.json)"),
-            Port("h", "float32", [L, "batch", H], f"hidden {state}"),
-            Port("c", "float32", [L, "batch", H], f"cell {state}"),
+            *[Port(n, "float32", s, f"{n}: {meaning}") for n, s in zip(names, shapes)],
         ],
         [
             Port("logits", "float32", ["batch", "time", V], "next-token logits after each input token"),
-            Port("h_out", "float32", [L, "batch", H], "the hidden state after the last token"),
-            Port("c_out", "float32", [L, "batch", H], "the cell state after the last token"),
+            *[Port(f"{n}_out", "float32", s, f"{n} after the last token") for n, s in zip(names, shapes)],
         ],
         example,
     )
-    return ExportPlan(
-        "lm", [graph], {"tokenizer": tok.to_dict()}, {"num_layers": L, "hidden_size": H, "vocab_size": V}, _scorer(lm)
-    )
+    meta = {"num_layers": L, "hidden_size": H, "vocab_size": V, "cell": cell, "state": names}
+    return ExportPlan("lm", [graph], {"tokenizer": tok.to_dict()}, meta, _scorer(lm))
 
 
 def _scorer(lm: Any) -> Any:

@@ -14,26 +14,29 @@ from lstmkit.tasks.lm.predictor import LanguagePredictor
 
 
 class OnnxLanguageNetwork:
-    """The predictor's network interface over the exported graph: (tokens, h, c) -> (logits, h_out, c_out)."""
+    """The predictor's network interface over the exported graph: (tokens, *state) -> (logits, *state_out); the
+    state is a dict of the graph's state inputs (h, c for the LSTM; the modern cells' fields)."""
 
     def __init__(self, runner: Any) -> None:
         self.runner = runner
-        self.L, self.H = runner.meta["num_layers"], runner.meta["hidden_size"]
+        self.ports = [p for p in runner.inputs("model") if p["name"] != "tokens"]  # the state tensors
 
-    def read(self, ids: np.ndarray, state: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, Any]:
-        """ids (B, T) -> logits (B, T, V) and the state (h, c) (L, B, H) after the last step."""
-        if state is None:
-            z = np.zeros((self.L, ids.shape[0], self.H), np.float32)
-            state = (z, z.copy())
-        out = self.runner.run("model", {"tokens": ids, "h": state[0], "c": state[1]})
-        return out["logits"], (out["h_out"], out["c_out"])
+    def zero_state(self, batch: int) -> dict[str, np.ndarray]:
+        shape = lambda p: [batch if d == "batch" else d for d in p["shape"]]  # noqa: E731
+        return {p["name"]: np.zeros(shape(p), np.float32) for p in self.ports}
 
-    def token_steps(self, state: tuple[np.ndarray, np.ndarray], batch: int) -> Callable[[np.ndarray], np.ndarray]:
+    def read(self, ids: np.ndarray, state: dict[str, np.ndarray] | None) -> tuple[np.ndarray, Any]:
+        """ids (B, T) -> logits (B, T, V) and the state after the last step."""
+        state = self.zero_state(ids.shape[0]) if state is None else state
+        out = self.runner.run("model", {"tokens": ids, **state})
+        return out["logits"], {p["name"]: out[f"{p['name']}_out"] for p in self.ports}
+
+    def token_steps(self, state: dict[str, np.ndarray], batch: int) -> Callable[[np.ndarray], np.ndarray]:
         """One token per call on buffers bound once (deploy.streaming), starting from `state`."""
         from lstmkit.deploy.streaming import StreamingStep
 
         step = StreamingStep(self.runner, batch=batch)
-        step.set_state({"h": state[0], "c": state[1]})
+        step.set_state(state)
         return lambda ids: step({"tokens": ids})["logits"][:, -1]
 
 

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from lstmkit.config import to_dict
 from lstmkit.deploy.export import ExportPlan, Graph, Port
-from lstmkit.deploy.onnx_ops import OnnxRecurrent
+from lstmkit.deploy.onnx_ops import recurrent_op
 from lstmkit.tasks.tag.model import TagNet
 
 
@@ -20,13 +20,10 @@ class TagGraph(nn.Module):
 
     def __init__(self, net: TagNet) -> None:
         super().__init__()
-        self.net, self.rnn = net, OnnxRecurrent(net.rnn)
+        self.net, self.rnn = net, recurrent_op(net.rnn)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
-        rnn = self.net.rnn
-        e = self.net.inputs(x)  # (B, T, E)
-        h0 = torch.zeros(rnn.num_layers * (2 if rnn.bidirectional else 1), e.shape[0], rnn.hidden_size, dtype=e.dtype)
-        out, _, _ = self.rnn(e, lengths, h0, h0)  # (B, T, D*H)
+        out = self.rnn(self.net.inputs(x), lengths)[0]  # (B, T, D*H), from the zero state
         return self.net.head(out)  # (B, T, K)
 
 
