@@ -18,7 +18,6 @@ from torch import Tensor, nn
 from lstmkit.errors import UsageError
 
 _LSTM_ORDER, _GRU_ORDER = [0, 3, 1, 2], [1, 0, 2]
-MODERN_ONNX = ("slstm", "mlstm", "minlstm", "mingru")  # exported by onnx_modern.OnnxStacked
 
 
 def _reorder(w: Tensor, order: list[int] | None) -> Tensor:
@@ -53,8 +52,8 @@ def _onnx_weights(layer: nn.RNNBase) -> list[Tensor]:
 
 def check_exportable(layer: nn.Module) -> None:
     """ONNX's operators compute the plain cells; variants that change the cell at inference cannot go there. The
-    modern cells export through onnx_modern (their loops as ONNX Loop)."""
-    if getattr(layer, "cell_kind", None) in MODERN_ONNX:
+    modern cells give their own export form (layer.export_form(): their loops as ONNX Loop)."""
+    if hasattr(layer, "export_form"):
         return
     if not isinstance(layer, nn.RNNBase):
         raise UsageError(
@@ -167,11 +166,7 @@ def recurrent_op(layer: nn.Module) -> nn.Module:
     LSTM/GRU/RNN operator for the classic cells (state h, c; c passed through for GRU/RNN), an ONNX Loop for
     the modern ones (state: their fields). No state given: zeros."""
     check_exportable(layer)
-    if getattr(layer, "cell_kind", None) in MODERN_ONNX:
-        from lstmkit.deploy.onnx_modern import OnnxStacked
-
-        return OnnxStacked(layer)
-    return OnnxRecurrent(layer)
+    return layer.export_form() if hasattr(layer, "export_form") else OnnxRecurrent(layer)
 
 
 def state_names(layer: nn.Module) -> list[str]:

@@ -146,6 +146,13 @@ class Stacked(nn.Module):
             return x.flip(1)
         return gather_time(x, reverse_index(lengths, x.shape[1]))
 
+    def export_form(self) -> nn.Module:
+        """This layer for ONNX export, called (x, lengths, *state) -> (y, *state): the same arithmetic with the
+        time loops as TorchScript functions, which the exporter writes as ONNX Loop (nn/export.py)."""
+        from lstmkit.nn.export import OnnxStacked
+
+        return OnnxStacked(self)
+
     def initial_state(self, batch: int, device: Any = None, dtype: torch.dtype | None = None) -> Any:
         """The zero state for `batch` sequences, stacked (L*D, B, ...)."""
         zeros = [c.zero_state(batch, device, dtype or torch.get_default_dtype()) for c in self.cells]

@@ -7,7 +7,8 @@ ONNX Loop, so the exported graph takes any batch and any length, with lengths an
 The state tensors are the layer's state fields in order (sLSTM h, c, n, m; mLSTM C, n, m, conv; min h), each
 (L*D, B, ...); none given: zeros. Everything outside the loops (projections, the convolution, norms, gates
 that read only the input) is traced as it is written in lstmkit.nn. Scripting happens when a graph is built,
-never at import (TorchScript is what the legacy exporter reads; training never runs through it).
+never at import (TorchScript is what the legacy exporter reads; training never runs through it). A layer gives
+this form as `layer.export_form()`, which lstmkit.deploy finds without importing the cells.
 
 Notation as in lstmkit.nn: B batch, T time, H hidden, NH heads, d = H / NH, L layers, D directions.
 """
