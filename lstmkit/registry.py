@@ -55,6 +55,8 @@ def load(path: str | Path, device: Any = None) -> Any:
     (lstmkit.deploy.protocol.InferenceModel)."""
     from lstmkit.deploy.saved_model import CONFIG, ModelFileError, read_saved, saved_model_dir
 
+    for spec in TASKS.values():  # a model shipped inside lstmkit, by its name (e.g. "pretrained")
+        path = spec.model_path(path)
     saved = read_saved(saved_model_dir(path), device="cpu")
     if saved.task not in TASKS:
         raise ModelFileError(

@@ -61,6 +61,7 @@ class TaskSpec:
     examples: str | None = None  # the module of a tiny model and example inputs (tests/tasks/conformance)
     exporter: str | None = None  # (loaded model) -> deploy.export.ExportPlan: what `lstmkit export` writes
     onnx_runtime: str | None = None  # (deploy.onnx_runtime.OnnxRunner) -> the task's torch-free runtime
+    models: tuple[tuple[str, str], ...] = ()  # (name, "package:folder") saved models shipped inside lstmkit
 
     @property
     def config_class(self) -> type:
@@ -97,6 +98,17 @@ class TaskSpec:
         base = config_objects(config, train)
         return resolve_run(self.config_class, self.train_defaults, base=base, options=options or {}, where=where)
 
+    def model_path(self, path: str | Path) -> str | Path:
+        """`path`, or the folder of the model shipped under that name (e.g. "pretrained") when no such path
+        exists here."""
+        shipped = dict(self.models)
+        if str(path) in shipped and not Path(path).exists():
+            from importlib.resources import files
+
+            package, folder = shipped[str(path)].split(":")
+            return Path(str(files(package) / folder))
+        return path
+
     def load_saved(self, saved: Any, device: Any) -> Any:
         return resolve_ref(self.loader)(saved, device)
 
@@ -112,7 +124,7 @@ class TaskSpec:
         from lstmkit.deploy.saved_model import read_saved, saved_model_dir
         from lstmkit.errors import UsageError
 
-        saved = read_saved(saved_model_dir(path), device="cpu")
+        saved = read_saved(saved_model_dir(self.model_path(path)), device="cpu")
         if saved.task != self.name:
             raise UsageError(f"{path} is a {saved.task} model, not a {self.name} one; use lstmkit {saved.task} ...")
         return self.load_read(saved, device)

@@ -22,6 +22,7 @@ SPEC = TaskSpec(
     examples="lstmkit.tasks.forecast.examples",
     exporter="lstmkit.tasks.forecast.onnx:export_plan",
     onnx_runtime="lstmkit.tasks.forecast.onnx_runtime:load",
+    models=(("pretrained", "lstmkit.tasks.forecast:pretrained_model"),),  # benchmarks/pretrain_forecaster.py
     train_defaults=TrainConfig(epochs=10, lr=3e-3, batch_size=64, early_stopping=4),
 )
 

@@ -111,22 +111,43 @@ def backtest(
     cfg = with_data_defaults(cfg, panel, horizon if forecaster.net is None else forecaster.config.horizon)
     h, step = cfg.horizon, step or cfg.horizon
     check_lengths(panel, h * 2 + (n_windows - 1) * step + 2, f"a backtest of {n_windows} windows of {h} steps")
+    firsts = [len(s) - h - (n_windows - 1) * step for s in panel.series]
+    scores = _Scores(h)
+    fitted = None if refit else _fit_before(forecaster, cfg, panel, firsts, scores, out, "fit")
+    tensors = None if refit else build_tensors(panel.series, fitted.pre, fitted.config.lookback, 0)  # built once
+
+    def forecast(origins: list[int], w: int) -> np.ndarray:
+        model = fitted or _fit_before(forecaster, cfg, panel, origins, scores, out, f"fit-w{w}")
+        return model_forecasts(model, panel.series, origins, tensors=tensors)
+
+    return score_windows(panel, h, n_windows, step, statistical, scores, forecast, cfg.levels, {"refit": refit})
+
+
+def score_windows(
+    panel: Any,
+    h: int,
+    n_windows: int,
+    step: int,
+    statistical: bool,
+    scores: _Scores,
+    forecast: Any,
+    levels: tuple[float, ...],
+    extra: dict[str, Any],
+) -> BacktestResult:
+    """The rolling windows: `forecast(origins, w)` gives the model's quantiles (S, H, Q) in data units from
+    each series' origin; the baselines forecast the same windows; scores and the last window are kept."""
     season = season_length(panel.freq)
     firsts = [len(s) - h - (n_windows - 1) * step for s in panel.series]
     scale = np.array([M.mase_scale(s.y[:o], season) for s, o in zip(panel.series, firsts)])
-    scores = _Scores(h)
-    fitted = None if refit else _fit_before(forecaster, cfg, panel, firsts, scores, out, "fit")
     last: dict[str, np.ndarray] = {}
-    tensors = None if refit else build_tensors(panel.series, fitted.pre, fitted.config.lookback, 0)  # built once
     for w in range(n_windows):
         origins = [len(s) - h - (n_windows - 1 - w) * step for s in panel.series]
-        model = fitted or _fit_before(forecaster, cfg, panel, origins, scores, out, f"fit-w{w}")
         y = np.stack([s.y[o : o + h] for s, o in zip(panel.series, origins)])  # (S, H)
         scores.count += np.isfinite(y).sum(axis=0)
         t0 = time.perf_counter()
-        q = model_forecasts(model, panel.series, origins, tensors=tensors)  # (S, H, Q)
+        q = forecast(origins, w)  # (S, H, Q)
         scores.timed(MODEL, "predict", time.perf_counter() - t0)
-        median = q[..., list(model.config.levels).index(0.5)]
+        median = q[..., list(levels).index(0.5)]
         scores.add(MODEL, y, median, scale, q)
         last = {"y": y, MODEL: median, "q": q}
         for name, yhat in _baselines(panel, origins, h, season, statistical, scores).items():
@@ -139,13 +160,13 @@ def backtest(
         "season": season,
         "freq": panel.freq,
         "series": len(panel.series),
-        "refit": refit,
+        **extra,
         "methods": sorted(scores.rows),
-        "interval": [model.config.levels[0], model.config.levels[-1]],
+        "interval": [levels[0], levels[-1]],
         "statsforecast": statistical and has_statsforecast(),
     }
     origins = [len(s) - h for s in panel.series]
-    frame = _last_frame(model.config, panel.series, origins, last)
+    frame = _last_frame(panel.freq, h, levels, panel.series, origins, last)
     history = [s.head(o) for s, o in zip(panel.series, origins)]
     return BacktestResult(scores.table(), scores.by_horizon(), frame, history, info)
 
@@ -257,16 +278,18 @@ def statsforecast_baselines(panel, origins, h: int, season: int, scores: _Scores
     return out
 
 
-def _last_frame(cfg, series: list[Series], origins: list[int], last: dict[str, np.ndarray]) -> pd.DataFrame:
+def _last_frame(
+    freq: str, h: int, levels: tuple[float, ...], series: list[Series], origins: list[int], last: dict[str, np.ndarray]
+) -> pd.DataFrame:
     rows = []
     for i, (s, o) in enumerate(zip(series, origins)):
         frame = {
             "unique_id": s.uid,
-            "ds": future_index(s.ds[o - 1], cfg.freq, cfg.horizon),
+            "ds": future_index(s.ds[o - 1], freq, h),
             "y": last["y"][i],
             "y_hat": last[MODEL][i],
         }
-        frame.update({quantile_column(lv): last["q"][i, :, j] for j, lv in enumerate(cfg.levels) if lv != 0.5})
+        frame.update({quantile_column(lv): last["q"][i, :, j] for j, lv in enumerate(levels) if lv != 0.5})
         frame.update({k: v[i] for k, v in last.items() if k not in ("y", "q", MODEL)})
         rows.append(pd.DataFrame(frame))
     return pd.concat(rows, ignore_index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,20 @@ DATA_FLAGS = ("id_col", "time_col", "target")  # read with the model's column na
 
 def _load(path: str, runtime: str = "torch", threads: int | None = None) -> Any:
     return load_model(path, SPEC, runtime, threads)
+
+
+def with_horizon(model: Any, horizon: int | None) -> Any:
+    """The model forecasting `horizon` steps: the pretrained model takes any horizon up to its longest; a
+    trained model forecasts the horizon it was trained for (another one is an error that says so)."""
+    if horizon is None or horizon == getattr(model.config, "horizon", None):
+        return model
+    if getattr(model, "arch", None) is None:
+        raise UsageError(
+            f"this model was trained to forecast {model.config.horizon} steps; drop --horizon, or train one for "
+            f"{horizon} (or use --model pretrained, which forecasts any horizon up to its longest)"
+        )
+    model.config = dataclasses.replace(model.config, horizon=horizon)
+    return model
 
 
 def _train(args: argparse.Namespace, spec: Any) -> None:
@@ -133,7 +148,7 @@ def _predict(args: argparse.Namespace) -> None:
     if args.dask is not None:
         _predict_dask(args)
         return
-    f = with_data_flags(_load(args.model, args.runtime, args.threads), args, DATA_FLAGS)
+    f = with_horizon(with_data_flags(_load(args.model, args.runtime, args.threads), args, DATA_FLAGS), args.horizon)
     futr = read_table(args.future) if args.future else None
     context = None if args.context is None else ("all" if args.context == "all" else int(args.context))
     if args.chunk_rows:
@@ -185,7 +200,8 @@ def _backtest(args: argparse.Namespace, spec: Any) -> None:
     f, data = _forecaster(args, spec)
     out = Path(f.train_config.out or Path("runs") / "forecast" / unique_name("backtest-"))  # --out is honoured
     if args.model:
-        f = _load(args.model)  # a trained model: its own run directory is left as it is
+        horizon = f.config.horizon  # --horizon, for the pretrained model (a trained one has its own)
+        f = with_horizon(with_data_flags(_load(args.model), args, DATA_FLAGS), horizon)  # its run dir is left as is
     out.mkdir(parents=True, exist_ok=True)
     r = f.backtest(
         data, n_windows=args.windows, step=args.step, refit=args.refit, statistical=args.statistical, out=out
@@ -265,8 +281,20 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
 
     pred = verbs.add_parser("predict", help="forecast the next horizon of every series with a trained model")
     add_data_flags(pred, spec.config_class, DATA_FLAGS)
-    pred.add_argument("--model", required=True, metavar="RUN", help="run directory or saved-model directory")
+    pred.add_argument(
+        "--model",
+        required=True,
+        metavar="RUN",
+        help="run directory or saved-model directory, or `pretrained`: the forecaster shipped with lstmkit "
+        "(zero-shot, no training)",
+    )
     pred.add_argument("--data", required=True, metavar="PATH|DATASET", help="history to forecast from (long format)")
+    pred.add_argument(
+        "--horizon",
+        type=int,
+        metavar="H",
+        help="steps to forecast (the pretrained model: any up to its longest, default 12; a trained model: its own)",
+    )
     pred.add_argument("--future", metavar="FILE", help="known-future covariates for the horizon (long format)")
     pred.add_argument("--out", default="forecasts.csv", metavar="FILE", help="CSV or .parquet (default: %(default)s)")
     pred.add_argument("--plot", metavar="PNG", help="also draw history + forecast + interval per series")
@@ -307,5 +335,9 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
         default=True,
         help="add statsforecast AutoETS/AutoARIMA when installed (default: on)",
     )
-    bt.add_argument("--model", metavar="RUN", help="backtest this trained model instead of training one")
+    bt.add_argument(
+        "--model",
+        metavar="RUN",
+        help="backtest this trained model instead of training one (`pretrained`: the shipped zero-shot forecaster)",
+    )
     bt.set_defaults(func=lambda a: _backtest(a, spec))

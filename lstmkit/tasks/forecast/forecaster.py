@@ -331,8 +331,13 @@ class Forecaster:
 
 
 def load_saved(saved: Any, device: torch.device) -> Forecaster:
-    """Rebuild a Forecaster exactly as it was trained (the saved-model loader of this task)."""
+    """Rebuild a Forecaster exactly as it was trained (the saved-model loader of this task); a pretrained
+    forecaster's saved model loads as a PretrainedForecaster."""
     from lstmkit.deploy.saved_model import load_weights
+    from lstmkit.tasks.forecast.pretrained import is_pretrained, load_pretrained
+
+    if is_pretrained(saved):
+        return load_pretrained(saved, device)
 
     cfg, train = saved_run(saved, ForecastConfig)
     f = Forecaster(config=cfg, train=train)

@@ -1,0 +1,130 @@
+"""Training the pretrained forecaster (zeroshot.py) with the shared engine: random windows from pools of series
+(synthetic draws, real training parts), a context of random length before a random origin, the next Hm steps
+as the target, each window standardised by its own context. Pretraining and fine-tuning (`forecast train
+--init-from pretrained`) are the same task with different pools.
+
+Notation as in zeroshot.py: B windows, C context, Hm horizon, Q levels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from lstmkit.tasks.forecast.zeroshot import PatchNet, ZeroShotConfig, contexts, pinball, standardise
+
+MIN_CONTEXT = 8  # the shortest history a window gives the model
+CLIP = 100.0  # scaled targets beyond this many context standard deviations are clipped (a flat context's jump)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Series to draw windows from (each a 1-D array, NaN where missing) and the share of windows they give."""
+
+    name: str
+    series: Sequence[np.ndarray]
+    weight: float
+
+
+def windows(pools: Sequence[Pool], cfg: ZeroShotConfig, n: int, rng: np.random.Generator) -> dict[str, Tensor]:
+    """n random windows: x, mask (n, C) scaled context; target (n, Hm) scaled, tmask (n, Hm) where it exists."""
+    p = np.array([pl.weight for pl in pools], dtype=np.float64)
+    which = rng.choice(len(pools), size=n, p=p / p.sum())
+    ctx, fut = [], np.full((n, cfg.horizon), np.nan)
+    for i, k in enumerate(which):
+        series = pools[k].series
+        y = series[rng.integers(len(series))]
+        end = int(rng.integers(MIN_CONTEXT, len(y)))  # the origin: the context ends before it
+        length = int(np.exp(rng.uniform(np.log(MIN_CONTEXT), np.log(cfg.context + 1))))  # log-uniform length
+        ctx.append(y[max(0, end - length) : end])
+        part = y[end : end + cfg.horizon]
+        fut[i, : len(part)] = part
+    x, mask, loc, scale = standardise(contexts(ctx, cfg.context))
+    target = np.clip((fut - loc[:, None]) / scale[:, None], -CLIP, CLIP)
+    tmask = np.isfinite(target)
+    return {
+        "x": torch.from_numpy(x),
+        "mask": torch.from_numpy(mask),
+        "target": torch.from_numpy(np.where(tmask, target, 0.0).astype(np.float32)),
+        "tmask": torch.from_numpy(tmask.astype(np.float32)),
+    }
+
+
+class WindowBatches:
+    """One epoch: `steps` batches of random windows, reproducible from (seed, epoch)."""
+
+    def __init__(self, pools: Sequence[Pool], cfg: ZeroShotConfig, batch_size: int, steps: int, seed: int) -> None:
+        self.pools, self.cfg, self.batch_size, self.steps, self.seed = pools, cfg, batch_size, steps, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def epoch_batches(self, epoch: int) -> Iterator[dict[str, Tensor]]:
+        rng = np.random.default_rng([self.seed, epoch])
+        for _ in range(self.steps):
+            yield windows(self.pools, self.cfg, self.batch_size, rng)
+
+    def __iter__(self) -> Iterator[dict[str, Tensor]]:
+        yield from self.epoch_batches(self.epoch)
+        self.epoch += 1
+
+
+class ZeroShotTask:
+    """The engine's task for the pretrained forecaster (pretraining or fine-tuning): pinball loss on random
+    windows of the training pools; validation on fixed windows of the validation pools."""
+
+    name = "forecast"
+    monitor, monitor_mode = "loss", "min"
+
+    def __init__(
+        self,
+        cfg: ZeroShotConfig,
+        train: Sequence[Pool],
+        val: Sequence[Pool],
+        steps_per_epoch: int = 200,
+        val_windows: int = 2048,
+        init: dict[str, Tensor] | None = None,
+    ) -> None:
+        self.cfg, self.train, self.val = cfg, list(train), list(val)
+        self.steps, self.init = steps_per_epoch, init
+        self.levels = torch.tensor(cfg.levels)
+        self._val = windows(self.val, cfg, val_windows, np.random.default_rng(12345))
+
+    def build_model(self) -> nn.Module:
+        net = PatchNet(self.cfg)
+        if self.init is not None:  # fine-tuning starts from the pretrained weights
+            net.load_state_dict(self.init)
+        return net
+
+    def train_batches(self, batch_size: int, seed: int) -> WindowBatches:
+        return WindowBatches(self.train, self.cfg, batch_size, self.steps, seed)
+
+    def val_batches(self, batch_size: int) -> list[dict[str, Tensor]]:
+        n = len(self._val["x"])
+        return [{k: v[i : i + batch_size] for k, v in self._val.items()} for i in range(0, n, batch_size)]
+
+    def test_batches(self, batch_size: int) -> None:
+        return None
+
+    def loss(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
+        q = model(batch["x"], batch["mask"])  # (B, Hm, Q)
+        return pinball(q, batch["target"], batch["tmask"], self.levels.to(q.device))
+
+    def metrics(self, model: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        q = model(batch["x"], batch["mask"])
+        mid = q[..., list(self.cfg.levels).index(0.5)]  # (B, Hm)
+        w = batch["tmask"]
+        mae = ((mid - batch["target"]).abs() * w).sum() / w.sum().clamp(min=1)
+        return {"loss": pinball(q, batch["target"], w, self.levels.to(q.device)), "mae": mae}
+
+    def config_dict(self) -> dict[str, Any]:
+        return {"model": "pretrained", **asdict(self.cfg)}
+
+    def saved_state(self) -> dict[str, Any]:
+        return {}

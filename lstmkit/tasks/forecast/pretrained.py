@@ -1,0 +1,147 @@
+"""The pretrained forecaster as users meet it: `lstmkit.load("pretrained")`, `lstmkit forecast predict --model
+pretrained --data my.csv --horizon 12`, `forecast backtest --model pretrained`, serving. No training: every
+series is forecast from its own last `context` values (zeroshot.py). Columns, horizon and the frequency are
+read per call (a ForecastConfig holds the data flags), so one model serves any data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lstmkit.data.timeseries import Columns, DataError, Series, future_index, to_panel
+from lstmkit.deploy.protocol import Probe, RequestError, check_records, frame_of
+from lstmkit.errors import UsageError
+from lstmkit.tasks.forecast import SPEC
+from lstmkit.tasks.forecast.config import ForecastConfig
+from lstmkit.tasks.forecast.data import builtin_frame, quantile_column
+from lstmkit.tasks.forecast.pipeline import frame_records, schema_of
+from lstmkit.tasks.forecast.zeroshot import PatchNet, ZeroShotConfig, contexts, standardise
+
+log = logging.getLogger(__name__)
+BATCH = 1024  # series per forward pass
+DEFAULT_HORIZON = 12
+
+
+class PretrainedForecaster:
+    """A pretrained zero-shot forecaster (the inference protocol of deploy.protocol, stateless)."""
+
+    task = SPEC.name
+    capabilities = dataclasses.replace(SPEC.capabilities, stateful=False)
+
+    def __init__(self, net: PatchNet, arch: ZeroShotConfig, config: ForecastConfig | None = None) -> None:
+        self.net, self.arch = net.eval(), arch
+        self.config = config or ForecastConfig(horizon=DEFAULT_HORIZON, quantiles=arch.levels)
+
+    # ---- forecasting
+
+    def forecast_values(self, series: list[np.ndarray], horizon: int) -> np.ndarray:
+        """Quantile forecasts (S, horizon, Q) in the data's units of the steps after each series' values."""
+        if not 1 <= horizon <= self.arch.horizon:
+            raise UsageError(
+                f"the pretrained model forecasts up to {self.arch.horizon} steps ahead; got --horizon {horizon}"
+            )
+        short = [i for i, y in enumerate(series) if np.isfinite(y).sum() < 3]
+        if short:
+            raise DataError(f"{len(short)} series have fewer than 3 observed values: nothing to forecast from")
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(series), BATCH):
+                x, mask, loc, scale = standardise(contexts(series[i : i + BATCH], self.arch.context))
+                q = self.net(torch.from_numpy(x), torch.from_numpy(mask))[:, :horizon].double().numpy()
+                out.append(q * scale[:, None, None] + loc[:, None, None])  # (B, horizon, Q)
+        return np.concatenate(out)
+
+    def forecast_origins(self, series: list[Series], origins: list[int], horizon: int) -> np.ndarray:
+        """(S, horizon, Q) from each series' values before its origin (backtests)."""
+        return self.forecast_values([s.y[:o] for s, o in zip(series, origins)], horizon)
+
+    def panel(self, data: Any) -> Any:
+        frame, _ = builtin_frame(data)
+        c = self.config
+        if c.past_covariates or c.future_covariates or c.static_covariates:
+            log.warning("the pretrained model reads the target only: covariates are ignored")
+        return to_panel(frame, Columns(c.id_col, c.time_col, c.target), c.freq)
+
+    def predict(self, data: Any, futr_df: pd.DataFrame | None = None, context: Any = None) -> pd.DataFrame:
+        """The next `config.horizon` steps of every series in `data` (long format out: unique_id, ds, y_hat and
+        one y_hat_qNN column per level). `futr_df` and `context` are accepted and unused (no covariates; the
+        model reads its own context length)."""
+        panel = self.panel(data)
+        h = self.config.horizon or DEFAULT_HORIZON
+        q = self.forecast_values([s.y for s in panel.series], h)
+        mid = list(self.arch.levels).index(0.5)
+        rows = []
+        for s, qs in zip(panel.series, q):
+            frame = {self.config.id_col: s.uid, self.config.time_col: future_index(s.ds[-1], panel.freq, h)}
+            frame["y_hat"] = qs[:, mid]
+            frame.update({quantile_column(lv): qs[:, j] for j, lv in enumerate(self.arch.levels) if lv != 0.5})
+            rows.append(pd.DataFrame(frame))
+        return pd.concat(rows, ignore_index=True)
+
+    def backtest(
+        self,
+        data: Any,
+        n_windows: int = 3,
+        step: int | None = None,
+        refit: bool = False,
+        statistical: bool = True,
+        out: str | Path | None = None,
+    ) -> Any:
+        """Rolling-origin evaluation against the baselines on the same windows (no training: `refit` and `out`
+        do not apply)."""
+        from lstmkit.data.timeseries import check_lengths
+        from lstmkit.tasks.forecast.backtest import _Scores, score_windows
+
+        if n_windows < 1:
+            raise UsageError(f"n_windows must be >= 1, got {n_windows}")
+        panel = self.panel(data)
+        h = self.config.horizon or DEFAULT_HORIZON
+        step = step or h
+        check_lengths(panel, h * 2 + (n_windows - 1) * step + 2, f"a backtest of {n_windows} windows of {h} steps")
+
+        def forecast(origins: list[int], w: int) -> np.ndarray:
+            return self.forecast_origins(panel.series, origins, h)
+
+        extra = {"refit": False, "model": "pretrained"}
+        return score_windows(panel, h, n_windows, step, statistical, _Scores(h), forecast, self.arch.levels, extra)
+
+    # ---- the inference protocol
+
+    def schema(self) -> dict[str, Any]:
+        return schema_of(self.config, stateful=False)
+
+    def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return frame_records(self.predict(frame_of(check_records(records, self.schema()))), self.config.time_col)
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return self.predict(frame)
+
+    def probe(self, inputs: dict[str, Any] | None = None) -> Probe:
+        raise RequestError("the pretrained forecaster has no gradient probe; train a model to inspect one")
+
+    def save(self, path: str | Path) -> Path:
+        from lstmkit.deploy.saved_model import save_model
+
+        config = {"task": {"model": "pretrained", **dataclasses.asdict(self.arch)}, "train": {}}
+        return save_model(path, task=SPEC.name, config=config, tensors=self.net.state_dict())
+
+
+def is_pretrained(saved: Any) -> bool:
+    """Whether a read saved model is a pretrained forecaster (its config says model: pretrained)."""
+    return saved.config.get("task", {}).get("model") == "pretrained"
+
+
+def load_pretrained(saved: Any, device: torch.device) -> PretrainedForecaster:
+    from lstmkit.config import from_dict
+    from lstmkit.deploy.saved_model import load_weights
+
+    fields = {k: v for k, v in saved.config["task"].items() if k != "model"}
+    arch = from_dict(ZeroShotConfig, fields, where=f"{saved.path}/config.json task")
+    return PretrainedForecaster(load_weights(PatchNet(arch), saved), arch)

@@ -1,0 +1,102 @@
+"""The pretrained forecaster: one network, trained once on many series (benchmarks/pretrain_forecaster.py), that
+forecasts series it has never seen with no training (`lstmkit forecast predict --model pretrained`).
+
+TiRex's recipe on lstmkit's cells: the last C values of a series, standardised by their own mean and spread
+(missing values masked), cut into patches of P steps; a patch embedding; a recurrent network over the patches
+(any lstmkit cell); from its last output, a head that forecasts Hm steps ahead at once as Q quantiles that
+never cross (the median, then positive steps outwards). Any frequency: the model reads its seasons from the
+context, not from a calendar.
+
+Notation: B series, C context steps, P patch length, N = C / P patches, D hidden size, Hm the longest
+horizon, Q quantile levels. The recurrent state is internal to one forward (a context is read whole).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from lstmkit.config import ConfigError, option
+from lstmkit.nn import recurrent_layer
+
+LEVELS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975)
+
+
+@dataclass(frozen=True)
+class ZeroShotConfig:
+    """The pretrained forecaster's architecture (saved with its weights)."""
+
+    context: int = option(512, "the most recent steps the model reads (a multiple of the patch length)")
+    patch: int = option(16, "steps per patch (one recurrent step reads one patch)")
+    horizon: int = option(64, "the longest horizon it forecasts directly")
+    hidden_size: int = option(256, "recurrent hidden units")
+    num_layers: int = option(2, "stacked recurrent layers")
+    cell: str = option("lstm", "the recurrent cell (any of lstmkit.nn's)")
+    levels: tuple[float, ...] = option(LEVELS, "quantile levels forecast (0.5 included)")
+
+    def __post_init__(self) -> None:
+        if self.context % self.patch:
+            raise ConfigError(f"context {self.context} must be a multiple of patch {self.patch}")
+        if 0.5 not in self.levels or list(self.levels) != sorted(self.levels):
+            raise ConfigError(f"levels must be increasing and include 0.5, got {self.levels}")
+
+
+def standardise(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Contexts y (B, C) with NaN where missing -> scaled values (0 where missing), mask, loc (B,), scale (B,):
+    each row by its own observed mean and standard deviation (a constant row: its absolute level, or 1)."""
+    obs = np.isfinite(y)
+    count = np.maximum(obs.sum(1), 1)
+    loc = np.where(obs, y, 0.0).sum(1) / count  # (B,)
+    spread = np.sqrt(np.where(obs, (y - loc[:, None]) ** 2, 0.0).sum(1) / count)
+    flat = spread <= 1e-8 * np.maximum(np.abs(loc), 1.0)
+    scale = np.where(flat, np.where(np.abs(loc) > 0, np.abs(loc), 1.0), spread)
+    x = np.where(obs, (y - loc[:, None]) / scale[:, None], 0.0)
+    return x.astype(np.float32), obs.astype(np.float32), loc, scale
+
+
+def contexts(series: list[np.ndarray], C: int) -> np.ndarray:
+    """The last C values of each series, left-padded with NaN: (B, C)."""
+    out = np.full((len(series), C), np.nan)
+    for i, y in enumerate(series):
+        tail = np.asarray(y, dtype=np.float64)[-C:]
+        out[i, C - len(tail) :] = tail
+    return out
+
+
+class PatchNet(nn.Module):
+    """Scaled contexts (B, C) and their mask (B, C) -> scaled quantiles (B, Hm, Q), non-crossing."""
+
+    def __init__(self, cfg: ZeroShotConfig) -> None:
+        super().__init__()
+        P, D = cfg.patch, cfg.hidden_size
+        self.P, self.Hm, self.Q = P, cfg.horizon, len(cfg.levels)
+        self.mid = list(cfg.levels).index(0.5)
+        self.embed = nn.Sequential(nn.Linear(2 * P, D), nn.GELU(), nn.Linear(D, D))
+        self.rnn = recurrent_layer(cfg.cell, D, D, cfg.num_layers, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(D, D), nn.GELU(), nn.Linear(D, self.Hm * self.Q))
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        B, C = x.shape
+        z = torch.cat([x.view(B, C // self.P, self.P), mask.view(B, C // self.P, self.P)], -1)  # (B, N, 2P)
+        out, _ = self.rnn(self.embed(z))  # (B, N, D)
+        raw = self.head(out[:, -1]).view(B, self.Hm, self.Q)  # (B, Hm, Q)
+        return self.monotone(raw)
+
+    def monotone(self, raw: Tensor) -> Tensor:
+        """(B, Hm, Q) -> quantiles: the median column as is, each other level a softplus step from its neighbour
+        towards the tails (so they never cross)."""
+        mid = raw[..., self.mid : self.mid + 1]  # (B, Hm, 1)
+        up = mid + torch.cumsum(F.softplus(raw[..., self.mid + 1 :]), -1)  # (B, Hm, Q_up)
+        down = mid - torch.cumsum(F.softplus(raw[..., : self.mid]).flip(-1), -1).flip(-1)  # (B, Hm, Q_down)
+        return torch.cat([down, mid, up], -1)
+
+
+def pinball(q: Tensor, target: Tensor, mask: Tensor, levels: Tensor) -> Tensor:
+    """Mean pinball loss of quantiles q (B, H, Q) against target (B, H) where mask (B, H) is 1."""
+    diff = target[..., None] - q  # (B, H, Q)
+    loss = torch.maximum(levels * diff, (levels - 1) * diff)  # (B, H, Q)
+    return (loss.mean(-1) * mask).sum() / mask.sum().clamp(min=1)
