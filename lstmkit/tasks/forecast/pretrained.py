@@ -37,7 +37,7 @@ class PretrainedForecaster:
 
     def __init__(self, net: PatchNet, arch: ZeroShotConfig, config: ForecastConfig | None = None) -> None:
         self.net, self.arch = net.eval(), arch
-        self.config = config or ForecastConfig(horizon=DEFAULT_HORIZON, quantiles=arch.levels)
+        self.config = config or ForecastConfig(horizon=min(DEFAULT_HORIZON, arch.horizon), quantiles=arch.levels)
 
     # ---- forecasting
 
@@ -74,7 +74,7 @@ class PretrainedForecaster:
         one y_hat_qNN column per level). `futr_df` and `context` are accepted and unused (no covariates; the
         model reads its own context length)."""
         panel = self.panel(data)
-        h = self.config.horizon or DEFAULT_HORIZON
+        h = self.config.horizon or min(DEFAULT_HORIZON, self.arch.horizon)
         q = self.forecast_values([s.y for s in panel.series], h)
         mid = list(self.arch.levels).index(0.5)
         rows = []
@@ -102,7 +102,7 @@ class PretrainedForecaster:
         if n_windows < 1:
             raise UsageError(f"n_windows must be >= 1, got {n_windows}")
         panel = self.panel(data)
-        h = self.config.horizon or DEFAULT_HORIZON
+        h = self.config.horizon or min(DEFAULT_HORIZON, self.arch.horizon)
         step = step or h
         check_lengths(panel, h * 2 + (n_windows - 1) * step + 2, f"a backtest of {n_windows} windows of {h} steps")
 

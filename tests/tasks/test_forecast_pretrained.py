@@ -1,0 +1,94 @@
+"""The pretrained forecaster's pieces: non-crossing quantiles, per-series standardisation, the engine's
+pretraining task learning a season it is shown, and the zero-shot model behind predict, backtest, serving
+and the saved-model format."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import lstmkit
+from lstmkit.cli import main
+from lstmkit.engine import TrainConfig
+from lstmkit.engine.trainer import fit
+from lstmkit.errors import LstmkitError
+from lstmkit.tasks.forecast.metrics import mase_scale
+from lstmkit.tasks.forecast.pretrain import Pool, ZeroShotTask
+from lstmkit.tasks.forecast.pretrained import PretrainedForecaster
+from lstmkit.tasks.forecast.zeroshot import PatchNet, ZeroShotConfig, standardise
+
+TINY = ZeroShotConfig(context=48, patch=4, horizon=8, hidden_size=32, num_layers=1)
+
+
+def test_quantiles_never_cross_and_standardising_masks_what_is_missing():
+    net = PatchNet(TINY)
+    q = net(torch.randn(5, 48) * 10, torch.ones(5, 48))
+    assert (q.diff(dim=-1) >= 0).all()
+    y = np.array([[np.nan, 1.0, 3.0, np.nan], [5.0, 5.0, 5.0, 5.0]])
+    x, mask, loc, scale = standardise(y)
+    np.testing.assert_array_equal(mask, [[0, 1, 1, 0], [1, 1, 1, 1]])
+    np.testing.assert_allclose(loc, [2.0, 5.0])
+    np.testing.assert_allclose(scale, [1.0, 5.0])  # a flat series: scaled by its level
+    np.testing.assert_allclose(x, [[0, -1, 1, 0], [0, 0, 0, 0]])
+
+
+def _seasonal(n, rng, length=120):
+    t = np.arange(length)
+    return [
+        rng.uniform(10, 100)
+        + rng.uniform(1, 10) * np.sin(2 * np.pi * (t + rng.integers(12)) / 12)
+        + rng.normal(0, 0.3, length)
+        for _ in range(n)
+    ]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny model pretrained for a few hundred steps on noisy period-12 sinusoids."""
+    rng = np.random.default_rng(0)
+    task = ZeroShotTask(TINY, [Pool("sines", _seasonal(200, rng), 1.0)], [Pool("val", _seasonal(20, rng), 1.0)], 50)
+    out = tmp_path_factory.mktemp("pretrained") / "run"
+    tc = TrainConfig(epochs=8, batch_size=64, lr=3e-3, out=str(out), progress=False, seed=0)
+    result = fit(task, tc)
+    return lstmkit.load(result.model_dir)
+
+
+def test_a_model_pretrained_on_a_season_forecasts_unseen_series_better_than_naive(model):
+    assert isinstance(model, PretrainedForecaster)
+    rng = np.random.default_rng(7)
+    series = _seasonal(30, rng, length=60)
+    q = model.forecast_values([y[:-8] for y in series], 8)  # (S, 8, Q)
+    mid = q[..., list(TINY.levels).index(0.5)]
+    err = [np.mean(np.abs(m - y[-8:])) / mase_scale(y[:-8], 1) for m, y in zip(mid, series)]
+    naive = [np.mean(np.abs(y[-9] - y[-8:])) / mase_scale(y[:-8], 1) for y in series]
+    assert np.mean(err) < 0.7 * np.mean(naive)
+
+
+def test_predict_backtest_and_the_saved_format(model, tmp_path, capsys):
+    t = np.arange(60)
+    df = pd.DataFrame(
+        {"unique_id": np.repeat(["a", "b"], 60), "ds": np.tile(pd.date_range("2020-01-01", periods=60, freq="MS"), 2)}
+    )
+    df["y"] = np.r_[50 + 5 * np.sin(2 * np.pi * t / 12), 20 + 2 * np.cos(2 * np.pi * t / 12)]
+    model.config = model.config.__class__(horizon=6, quantiles=TINY.levels)
+    fc = model.predict(df)
+    assert len(fc) == 12 and {"y_hat", "y_hat_q10", "y_hat_q90"} <= set(fc.columns)
+    assert (fc["y_hat_q10"] <= fc["y_hat"]).all() and (fc["y_hat"] <= fc["y_hat_q90"]).all()
+    saved = model.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(lstmkit.load(saved).predict(df).head(6), model.predict(df).head(6), atol=1e-6)
+    records = json.loads(df.assign(ds=df.ds.astype(str)).to_json(orient="records"))
+    assert len(model.predict_records(records)) == 12
+    df.to_csv(tmp_path / "d.csv", index=False)
+    args = ["forecast", "predict", "--model", str(saved), "--data", str(tmp_path / "d.csv"), "--out"]
+    assert main([*args, str(tmp_path / "f.csv"), "--horizon", "5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == 10
+    assert main([*args, str(tmp_path / "f.csv"), "--horizon", "9"]) != 0
+    assert "forecasts up to 8 steps ahead" in capsys.readouterr().err
+    with pytest.raises(LstmkitError, match="up to 8 steps"):
+        model.forecast_values([df["y"].to_numpy()], 9)
+    bt = ["forecast", "backtest", "--model", str(saved), "--data", str(tmp_path / "d.csv"), "--horizon", "6"]
+    assert main([*bt, "--windows", "2", "--no-statistical", "--out", str(tmp_path / "bt"), "--json"]) == 0
+    table = {r["method"]: r for r in json.loads(capsys.readouterr().out)["table"]}
+    assert {"lstmkit", "naive", "seasonal_naive"} <= set(table)
