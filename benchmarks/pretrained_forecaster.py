@@ -1,0 +1,164 @@
+"""The pretrained forecaster zero-shot on M3 (never seen in pretraining), beside statsforecast's AutoETS,
+AutoTheta (and AutoARIMA with --arima) and seasonal naive on the same series and horizons.
+
+    python benchmarks/pretrained_forecaster.py [--per-group 250] [--split test|val] [--arima] [--model pretrained]
+
+A stratified sample of `--per-group` series from each M3 group (yearly, quarterly, monthly, other; all 3,003
+with --per-group 0). `--split val` scores the horizon before the official one (choose settings there);
+`test` the official horizon (report it once). Metrics per series, then means: MASE (season 1/4/12/1 as the
+competition), sMAPE, WQL (the scaled quantile loss over 0.1..0.9: 2 * sum of pinball losses / sum |y|), and
+the share of actuals inside the 80 % interval. Writes the `pretrained-m3-<split>` section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks._report import machine, write_section
+from lstmkit.tasks.forecast import metrics as M
+
+ROOT = Path(__file__).resolve().parent.parent
+M3 = ROOT.parent / "shared" / "data" / "timeseries" / "m3" / "m3.csv"
+SEASON = {"yearly": 1, "quarterly": 4, "monthly": 12, "other": 1}
+WQL_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def sample(per_group: int, split: str, seed: int) -> list[dict]:
+    """[{uid, group, h, history, actual}] from M3 (stratified by group; 0: every series)."""
+    m3 = pd.read_csv(M3)
+    rng = np.random.default_rng(seed)
+    out = []
+    for group in SEASON:
+        rows = m3[m3["freq"] == group]
+        pick = np.arange(len(rows)) if not per_group else np.sort(rng.choice(len(rows), per_group, replace=False))
+        for _, r in rows.iloc[pick].iterrows():
+            y, h = np.array(r["values"].split(), dtype=float), int(r["horizon"])
+            if split == "val":
+                y = y[:-h]
+            out.append({"uid": str(r["series"]).strip(), "group": group, "h": h, "history": y[:-h], "actual": y[-h:]})
+    return out
+
+
+def scores(s: dict, yhat: np.ndarray, q: dict[float, np.ndarray] | None) -> dict:
+    scale = M.mase_scale(s["history"], SEASON[s["group"]])
+    y = s["actual"]
+    out = {
+        "mase": float(np.mean(np.abs(yhat - y)) / scale),
+        "smape": float(np.mean(200 * np.abs(yhat - y) / np.maximum(np.abs(yhat) + np.abs(y), 1e-9))),
+    }
+    if q is not None:
+        loss = sum(np.sum(np.maximum(lv * (y - q[lv]), (lv - 1) * (y - q[lv]))) for lv in WQL_LEVELS)
+        out["wql"] = float(2 * loss / len(WQL_LEVELS) / max(np.sum(np.abs(y)), 1e-9))
+        out["cover80"] = float(np.mean((y >= q[0.1]) & (y <= q[0.9])))
+    return out
+
+
+def pretrained_rows(items: list[dict], model_path: str) -> tuple[list[dict], float]:
+    import lstmkit
+
+    model = lstmkit.load(model_path)
+    rows, t0 = [], time.perf_counter()
+    levels = list(model.arch.levels)
+    for h in sorted({s["h"] for s in items}):
+        group = [s for s in items if s["h"] == h]
+        q = model.forecast_values([s["history"] for s in group], h)  # (S, h, Q)
+        for s, qs in zip(group, q):
+            quant = {lv: qs[:, levels.index(lv)] for lv in WQL_LEVELS}
+            rows.append(
+                {
+                    "uid": s["uid"],
+                    "group": s["group"],
+                    "method": "lstmkit pretrained (zero-shot)",
+                    **scores(s, quant[0.5], quant),
+                }
+            )
+    return rows, time.perf_counter() - t0
+
+
+def statsforecast_rows(items: list[dict], arima: bool) -> tuple[list[dict], dict[str, float]]:
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
+
+    models = {"AutoETS": AutoETS, "AutoTheta": AutoTheta, "seasonal naive": SeasonalNaive}
+    if arima:
+        models["AutoARIMA"] = AutoARIMA
+    rows, seconds = [], {name: 0.0 for name in models}
+    for s in items:
+        m = SEASON[s["group"]]
+        for name, cls in models.items():
+            t0 = time.perf_counter()
+            model = cls(season_length=m)
+            try:
+                fc = model.forecast(y=s["history"], h=s["h"], level=[80]) if name != "seasonal naive" else None
+                if fc is None:
+                    fc = {"mean": M.seasonal_naive(s["history"], s["h"], m)}
+            except Exception:  # a model that cannot fit this series: seasonal naive stands in (counted)
+                fc = {"mean": M.seasonal_naive(s["history"], s["h"], m)}
+            seconds[name] += time.perf_counter() - t0
+            q = None
+            if "lo-80" in fc:
+                q = {lv: fc["mean"] for lv in WQL_LEVELS} | {0.1: fc["lo-80"], 0.9: fc["hi-80"]}
+            row = scores(s, fc["mean"], q)
+            if q is not None:
+                row.pop("wql")  # only two quantiles: not comparable
+            rows.append({"uid": s["uid"], "group": s["group"], "method": name, **row})
+    return rows, seconds
+
+
+def render(res: pd.DataFrame, seconds: dict[str, float], args: argparse.Namespace, n: int) -> str:
+    groups = list(SEASON)
+    lines = [
+        f"## The pretrained forecaster zero-shot on M3 ({args.split} split)",
+        "",
+        f"Command: `python benchmarks/pretrained_forecaster.py --per-group {args.per_group} --split {args.split}"
+        + (" --arima" if args.arima else "")
+        + f" --model {args.model}`  ",
+        f"Machine: {machine()}, {datetime.date.today()}. {n} M3 series (never seen in pretraining); "
+        + ("the official test horizons." if args.split == "test" else "the horizon before the official one."),
+        "",
+        "| method | MASE all | " + " | ".join(f"MASE {g}" for g in groups) + " | sMAPE | WQL | 80 % cover | seconds |",
+        "|---|---:|" + "---:|" * len(groups) + "---:|---:|---:|---:|",
+    ]
+    for method, part in sorted(res.groupby("method"), key=lambda kv: kv[1]["mase"].mean()):
+        by = part.groupby("group")["mase"].mean()
+        wql = f"{part['wql'].mean():.3f}" if "wql" in part and part["wql"].notna().any() else "—"
+        cover = f"{100 * part['cover80'].mean():.1f} %" if part["cover80"].notna().any() else "—"
+        lines.append(
+            f"| {method} | {part['mase'].mean():.3f} | "
+            + " | ".join(f"{by.get(g, np.nan):.3f}" for g in groups)
+            + f" | {part['smape'].mean():.2f} | {wql} | {cover} | {seconds.get(method, 0):.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--per-group", type=int, default=250)
+    parser.add_argument("--split", choices=["val", "test"], default="val")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--arima", action="store_true", help="also AutoARIMA (slow)")
+    parser.add_argument("--model", default="pretrained", help="the pretrained model (name or saved-model path)")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    items = sample(args.per_group, args.split, args.seed)
+    rows, zs = pretrained_rows(items, args.model)
+    print(f"zero-shot: {len(items)} series in {zs:.1f} s", file=sys.stderr)
+    other, seconds = statsforecast_rows(items, args.arima)
+    res = pd.DataFrame(rows + other)
+    if "cover80" not in res:
+        res["cover80"] = np.nan
+    text = render(res, {"lstmkit pretrained (zero-shot)": zs, **seconds}, args, len(items))
+    if not args.no_write:
+        write_section(f"pretrained-m3-{args.split}", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
