@@ -171,7 +171,11 @@ class MLSTMCell(nn.Module):
         K, I = self.kernel, self.input_size
         full = torch.cat([buffer[..., :I], x], 1)  # (B, K-1+T, I)
         out = F.silu(self.conv(full.transpose(1, 2)).transpose(1, 2))  # (B, T, I)
-        ends = valid.sum(1) if valid is not None else torch.full((x.shape[0],), x.shape[1], device=x.device)
+        ends = (
+            valid.sum(1)
+            if valid is not None
+            else torch.full((x.shape[0],), x.shape[1], dtype=torch.long, device=x.device)  # (B,) indices
+        )
         index = ends[:, None] + torch.arange(K - 1, device=x.device)[None]  # (B, K-1): positions in `full`
         kept = full.gather(1, index[..., None].expand(-1, -1, I))  # (B, K-1, I)
         return out, F.pad(kept, (0, self.width - I))

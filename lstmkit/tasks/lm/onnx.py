@@ -29,6 +29,19 @@ class StepGraph(nn.Module):
         return (self.net.logits(out), *state)
 
 
+class OneTokenGraph(nn.Module):
+    """(tokens (B, 1), *state) -> (logits (B, 1, V), *state): one step of a modern cell traced as plain
+    arithmetic (no ONNX Loop), the streaming path's graph `step` (token_steps)."""
+
+    def __init__(self, net: LanguageNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, tokens: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
+        out, new = self.net.rnn(self.net.embedding(tokens), self.net.rnn.state_type(*state))  # (B, 1, H)
+        return (self.net.logits(out), *new)
+
+
 def export_plan(lm: Any) -> ExportPlan:
     net, tok = lm._ready()
     net.eval()
@@ -56,7 +69,16 @@ def export_plan(lm: Any) -> ExportPlan:
         example,
     )
     meta = {"num_layers": L, "hidden_size": H, "vocab_size": V, "cell": cell, "state": names}
-    return ExportPlan("lm", [graph], {"tokenizer": tok.to_dict()}, meta, _scorer(lm))
+    graphs = [graph]
+    if hasattr(net.rnn, "state_type"):  # a modern cell: also its one-token step without the Loop
+
+        def one(b: int, t: int) -> dict[str, Tensor]:
+            return {**example(b, t), "tokens": example(b, t)["tokens"][:, :1]}
+
+        ports_in = [Port("tokens", "int64", ["batch", 1], "one token id per stream"), *graph.inputs[1:]]
+        ports_out = [Port("logits", "float32", ["batch", 1, V], "next-token logits"), *graph.outputs[1:]]
+        graphs.append(Graph("step", OneTokenGraph(net), ports_in, ports_out, one))
+    return ExportPlan("lm", graphs, {"tokenizer": tok.to_dict()}, meta, _scorer(lm))
 
 
 def _scorer(lm: Any) -> Any:

@@ -35,7 +35,8 @@ class OnnxLanguageNetwork:
         """One token per call on buffers bound once (deploy.streaming), starting from `state`."""
         from lstmkit.deploy.streaming import StreamingStep
 
-        step = StreamingStep(self.runner, batch=batch)
+        graph = "step" if "step" in self.runner.signature["graphs"] else "model"  # modern cells: no Loop
+        step = StreamingStep(self.runner, graph=graph, batch=batch)
         step.set_state(state)
         return lambda ids: step({"tokens": ids})["logits"][:, -1]
 
