@@ -15,9 +15,10 @@ from lstmkit.engine import TrainConfig
 from lstmkit.engine.trainer import fit
 from lstmkit.errors import LstmkitError
 from lstmkit.tasks.forecast.metrics import mase_scale
+from lstmkit.tasks.forecast.patchnet import PatchNet
 from lstmkit.tasks.forecast.pretrain import Pool, ZeroShotTask
 from lstmkit.tasks.forecast.pretrained import PretrainedForecaster
-from lstmkit.tasks.forecast.zeroshot import PatchNet, ZeroShotConfig, standardise
+from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig, standardise
 
 TINY = ZeroShotConfig(context=48, patch=4, horizon=8, hidden_size=32, num_layers=1)
 
@@ -92,3 +93,34 @@ def test_predict_backtest_and_the_saved_format(model, tmp_path, capsys):
     assert main([*bt, "--windows", "2", "--no-statistical", "--out", str(tmp_path / "bt"), "--json"]) == 0
     table = {r["method"]: r for r in json.loads(capsys.readouterr().out)["table"]}
     assert {"lstmkit", "naive", "seasonal_naive"} <= set(table)
+
+
+def _frame(n=60):
+    t = np.arange(n)
+    df = pd.DataFrame(
+        {"unique_id": np.repeat(["a", "b"], n), "ds": np.tile(pd.date_range("2020-01-01", periods=n, freq="MS"), 2)}
+    )
+    df["y"] = np.r_[50 + 5 * np.sin(2 * np.pi * t / 12), 20 + 2 * np.cos(2 * np.pi * t / 12)]
+    return df
+
+
+def test_the_onnx_export_forecasts_as_pytorch(model, tmp_path):
+    from lstmkit.registry import export_model, load_onnx
+
+    export_model(model, tmp_path / "onnx")
+    onnx = load_onnx(tmp_path / "onnx")
+    assert isinstance(onnx, PretrainedForecaster)
+    df = _frame()
+    np.testing.assert_allclose(onnx.predict(df)["y_hat"], model.predict(df)["y_hat"], rtol=1e-4, atol=1e-4)
+
+
+def test_finetuning_from_a_pretrained_model_keeps_whichever_validates_better(model, tmp_path, capsys):
+    saved = model.save(tmp_path / "base")
+    _frame(72).to_csv(tmp_path / "d.csv", index=False)
+    args = ["forecast", "train", "--init-from", str(saved), "--data", str(tmp_path / "d.csv"), "--horizon", "6"]
+    assert main([*args, "--max-steps", "15", "--out", str(tmp_path / "run"), "--no-progress", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kept"] in ("pretrained", "finetuned")
+    assert (out["kept"] == "finetuned") == (out["val_loss_finetuned"] < out["val_loss_pretrained"])
+    tuned = lstmkit.load(out["model"])
+    assert isinstance(tuned, PretrainedForecaster) and len(pd.read_csv(out["forecast"])) == 2 * 6

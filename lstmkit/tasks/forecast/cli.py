@@ -68,6 +68,9 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
 
     quiet_lightning()
     f, data = _forecaster(args, spec)
+    if f.config.init_from:
+        _finetune(args, f, data)
+        return
     if f.config.chunk_rows:  # larger than memory: the file is read chunk by chunk each time
         f.fit(data)
     else:  # read once: training, the forecast and its plot share the panel
@@ -133,12 +136,33 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     emit(args, payload, lambda: "\n".join(f"{k}: {v}" for k, v in payload.items()))
 
 
+def _finetune(args: argparse.Namespace, f: Any, data: Any) -> None:
+    """`forecast train --init-from pretrained`: the pretrained forecaster fine-tuned on the data's series."""
+    from lstmkit.tasks.forecast.pretrain import finetune
+
+    base = with_horizon(with_data_flags(_load(f.config.init_from), args, DATA_FLAGS), f.config.horizon)
+    if getattr(base, "arch", None) is None:
+        raise UsageError(f"--init-from {f.config.init_from}: not a pretrained forecaster (try --init-from pretrained)")
+    panel = base.panel(data)
+    h = base.config.horizon
+    model, report = finetune(base, [s.y for s in panel.series], h, f.train_config)
+    fc = model.predict(data)
+    run = Path(report["run"])
+    fc.to_csv(run / "forecast.csv", index=False)
+    _plot(model, data, fc, run / "forecast.png")
+    payload = {**report, "horizon": h, "freq": panel.freq, "forecast": str(run / "forecast.csv")}
+    emit(args, payload, lambda: "\n".join(f"{k}: {v}" for k, v in payload.items()))
+
+
 def _plot(f: Any, data: Any, fc: pd.DataFrame, path: Path) -> None:
     from lstmkit.data.timeseries import Panel
     from lstmkit.tasks.forecast.pipeline import read_panel
     from lstmkit.tasks.forecast.plots import plot_forecasts
 
-    panel = data if isinstance(data, Panel) else read_panel(f.config, data)
+    if isinstance(data, Panel):
+        panel = data
+    else:  # the pretrained model reads any frequency (its own reader); a trained one the frequency it knows
+        panel = f.panel(data) if hasattr(f, "arch") else read_panel(f.config, data)
     plot_forecasts(panel.series, fc.rename(columns={f.config.id_col: "unique_id", f.config.time_col: "ds"}), path)
 
 

@@ -86,6 +86,13 @@ class ForecastConfig:
         "they are an error that names them; allowed, their intervals are widened to at least a random walk's on "
         "their own history's variability, and the output names them",
     )
+    init_from: str | None = option(
+        None,
+        "fine-tune a pretrained forecaster on --data instead of training one from scratch: `pretrained` (the one "
+        "shipped with lstmkit) or a saved pretrained model's path; each series' last horizon validates, and the "
+        "pretrained model is kept where fine-tuning does not beat it there",
+        metavar="MODEL",
+    )
     validation: bool = option(
         True,
         "hold out each series' last horizon for validation and model selection (off: train on all rows; "

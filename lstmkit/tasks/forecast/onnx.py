@@ -54,6 +54,8 @@ class ForecastGraph(nn.Module):
 
 
 def export_plan(f: Any) -> ExportPlan:
+    if getattr(f, "arch", None) is not None:  # the pretrained forecaster: its own graph
+        return pretrained_plan(f)
     net, pre = f._require_fitted()
     net.eval()
     cfg, lay = f.config, pre.layout
@@ -97,6 +99,35 @@ def export_plan(f: Any) -> ExportPlan:
     )
     assets = {"config": to_dict(cfg), "preprocessor": pre.to_dict(), "calibration": f.calibration}
     return ExportPlan("forecast", [graph], assets, {"num_layers": L, "hidden_size": D, "horizon": Hz}, _scorer(f))
+
+
+def pretrained_plan(f: Any) -> ExportPlan:
+    """The pretrained forecaster's network: scaled contexts and masks -> scaled quantiles (the context
+    preparation and unscaling stay in numpy, shared with PyTorch: zeroshot.py)."""
+    from dataclasses import asdict
+
+    from lstmkit.tasks.forecast.patchnet import PatchGraph
+
+    a = f.arch
+    C, Hm, Q = a.context, a.horizon, len(a.levels)
+
+    def example(b: int, t: int) -> dict[str, Tensor]:
+        g = torch.Generator().manual_seed(1000 * b + t)
+        mask = (torch.rand(b, C, generator=g) > 0.3).float()
+        return {"x": torch.randn(b, C, generator=g) * mask, "mask": mask}
+
+    graph = Graph(
+        "model",
+        PatchGraph(f.net.eval()),
+        [
+            Port("x", "float32", ["batch", C], "the last C values, standardised per series, 0 where missing"),
+            Port("mask", "float32", ["batch", C], "1 where a value was observed"),
+        ],
+        [Port("q", "float32", ["batch", Hm, Q], f"scaled quantile forecasts, levels {list(a.levels)}")],
+        example,
+        tolerance=1e-4,
+    )
+    return ExportPlan("forecast", [graph], {"architecture": asdict(a)}, {"model": "pretrained"})
 
 
 def _scorer(f: Any) -> Any:

@@ -27,8 +27,25 @@ class OnnxForecastNetwork:
         return self.runner.run("model", {**batch, **zeros})["q"]
 
 
-def load(runner: Any) -> ForecastPredictor:
-    """The torch-free forecaster over an export (no `step`: sessions need the PyTorch model)."""
+class OnnxPatchNetwork:
+    """The pretrained forecaster's network interface over its exported graph."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+
+    def quantiles(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.runner.run("model", {"x": x, "mask": mask})["q"]
+
+
+def load(runner: Any) -> Any:
+    """The torch-free forecaster over an export (no `step`: sessions need the PyTorch model); the pretrained
+    forecaster's export loads as a PretrainedForecaster."""
+    if runner.meta.get("model") == "pretrained":
+        from lstmkit.tasks.forecast.pretrained import PretrainedForecaster
+        from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig
+
+        arch = from_dict(ZeroShotConfig, runner.asset("architecture"), where=f"{runner.root}/architecture.json")
+        return PretrainedForecaster(OnnxPatchNetwork(runner), arch)
     config = from_dict(ForecastConfig, runner.asset("config"), where=f"{runner.root}/config.json")
     pre = Preprocessor.from_dict(runner.asset("preprocessor"))
     return ForecastPredictor(OnnxForecastNetwork(runner), config, pre, runner.asset("calibration") or [])

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lstmkit.tasks.forecast.zeroshot import PatchNet, ZeroShotConfig, contexts, pinball, standardise
+from lstmkit.tasks.forecast.patchnet import PatchNet, pinball
+from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig, contexts, standardise
 
 MIN_CONTEXT = 8  # the shortest history a window gives the model
 CLIP = 100.0  # scaled targets beyond this many context standard deviations are clipped (a flat context's jump)
@@ -94,7 +95,8 @@ class ZeroShotTask:
         self.cfg, self.train, self.val = cfg, list(train), list(val)
         self.steps, self.init = steps_per_epoch, init
         self.levels = torch.tensor(cfg.levels)
-        self._val = windows(self.val, cfg, val_windows, np.random.default_rng(12345))
+        rng = np.random.default_rng(12345)
+        self._val = windows(self.val, cfg, val_windows, rng) if self.val else {}
 
     def build_model(self) -> nn.Module:
         net = PatchNet(self.cfg)
@@ -128,3 +130,47 @@ class ZeroShotTask:
 
     def saved_state(self) -> dict[str, Any]:
         return {}
+
+
+def last_windows(series: Sequence[np.ndarray], cfg: ZeroShotConfig, horizon: int) -> dict[str, Tensor]:
+    """Each series' last `horizon` values as the target of the context before them (fine-tuning's validation)."""
+    ctx = [y[:-horizon] for y in series]
+    x, mask, loc, scale = standardise(contexts(ctx, cfg.context))
+    fut = np.full((len(series), cfg.horizon), np.nan)
+    for i, y in enumerate(series):
+        fut[i, :horizon] = y[-horizon:]
+    target = np.clip((fut - loc[:, None]) / scale[:, None], -CLIP, CLIP)
+    tmask = np.isfinite(target)
+    return {
+        "x": torch.from_numpy(x),
+        "mask": torch.from_numpy(mask),
+        "target": torch.from_numpy(np.where(tmask, target, 0.0).astype(np.float32)),
+        "tmask": torch.from_numpy(tmask.astype(np.float32)),
+    }
+
+
+def finetune(base: Any, series: Sequence[np.ndarray], horizon: int, train: Any) -> tuple[Any, dict[str, Any]]:
+    """The pretrained forecaster `base` trained further on windows of `series` (each without its last
+    `horizon` values, which validate), with the engine under `train`. Returns the better of the fine-tuned and
+    the base model on that validation, and what was measured."""
+    from lstmkit.engine.evaluate import evaluate
+    from lstmkit.engine.trainer import fit
+    from lstmkit.tasks.forecast.patchnet import TorchPatchNetwork
+    from lstmkit.tasks.forecast.pretrained import PretrainedForecaster
+
+    cfg = base.arch
+    usable = [np.asarray(y, np.float64) for y in series if np.isfinite(y[:-horizon]).sum() >= MIN_CONTEXT]
+    if not usable:
+        raise ValueError(f"no series has {MIN_CONTEXT} values before its last {horizon} to fine-tune on")
+    task = ZeroShotTask(cfg, [Pool("data", [y[:-horizon] for y in usable], 1.0)], [], init=base.net.state_dict())
+    task._val = last_windows(usable, cfg, horizon)
+    before = evaluate(task.metrics, base.net, task.val_batches(train.batch_size))["loss"]
+    result = fit(task, train)
+    after = result.metrics["val_loss"]
+    report = {"val_loss_pretrained": before, "val_loss_finetuned": after, "kept": "finetuned"}
+    if after >= before:  # fine-tuning did not help on these series' validation horizons: keep the base
+        report["kept"] = "pretrained"
+        base.save(result.model_dir.parent / "model-kept")
+        return base, {**report, "run": str(result.run_dir), "model": str(result.model_dir.parent / "model-kept")}
+    tuned = PretrainedForecaster(TorchPatchNetwork(result.model), cfg, base.config)
+    return tuned, {**report, "run": str(result.run_dir), "model": str(result.model_dir)}

@@ -1,7 +1,8 @@
 """The pretrained forecaster as users meet it: `lstmkit.load("pretrained")`, `lstmkit forecast predict --model
 pretrained --data my.csv --horizon 12`, `forecast backtest --model pretrained`, serving. No training: every
 series is forecast from its own last `context` values (zeroshot.py). Columns, horizon and the frequency are
-read per call (a ForecastConfig holds the data flags), so one model serves any data.
+read per call (a ForecastConfig holds the data flags), so one model serves any data. Torch-free: the network
+is an interface (`quantiles(x, mask)`), PyTorch's (patchnet.TorchPatchNetwork) or an ONNX export's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from lstmkit.data.timeseries import Columns, DataError, Series, future_index, to_panel
 from lstmkit.deploy.protocol import Probe, RequestError, check_records, frame_of
@@ -22,7 +22,7 @@ from lstmkit.tasks.forecast import SPEC
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.data import builtin_frame, quantile_column
 from lstmkit.tasks.forecast.pipeline import frame_records, schema_of
-from lstmkit.tasks.forecast.zeroshot import PatchNet, ZeroShotConfig, contexts, standardise
+from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig, contexts, standardise
 
 log = logging.getLogger(__name__)
 BATCH = 1024  # series per forward pass
@@ -35,8 +35,8 @@ class PretrainedForecaster:
     task = SPEC.name
     capabilities = dataclasses.replace(SPEC.capabilities, stateful=False)
 
-    def __init__(self, net: PatchNet, arch: ZeroShotConfig, config: ForecastConfig | None = None) -> None:
-        self.net, self.arch = net.eval(), arch
+    def __init__(self, network: Any, arch: ZeroShotConfig, config: ForecastConfig | None = None) -> None:
+        self.network, self.arch = network, arch
         self.config = config or ForecastConfig(horizon=min(DEFAULT_HORIZON, arch.horizon), quantiles=arch.levels)
 
     # ---- forecasting
@@ -51,11 +51,10 @@ class PretrainedForecaster:
         if short:
             raise DataError(f"{len(short)} series have fewer than 3 observed values: nothing to forecast from")
         out = []
-        with torch.no_grad():
-            for i in range(0, len(series), BATCH):
-                x, mask, loc, scale = standardise(contexts(series[i : i + BATCH], self.arch.context))
-                q = self.net(torch.from_numpy(x), torch.from_numpy(mask))[:, :horizon].double().numpy()
-                out.append(q * scale[:, None, None] + loc[:, None, None])  # (B, horizon, Q)
+        for i in range(0, len(series), BATCH):
+            x, mask, loc, scale = standardise(contexts(series[i : i + BATCH], self.arch.context))
+            q = np.asarray(self.network.quantiles(x, mask), dtype=np.float64)[:, :horizon]  # (B, horizon, Q)
+            out.append(q * scale[:, None, None] + loc[:, None, None])
         return np.concatenate(out)
 
     def forecast_origins(self, series: list[Series], origins: list[int], horizon: int) -> np.ndarray:
@@ -126,6 +125,14 @@ class PretrainedForecaster:
     def probe(self, inputs: dict[str, Any] | None = None) -> Probe:
         raise RequestError("the pretrained forecaster has no gradient probe; train a model to inspect one")
 
+    @property
+    def net(self) -> Any:
+        """The PyTorch network (export, fine-tuning); an error for an ONNX-run model."""
+        net = getattr(self.network, "net", None)
+        if net is None:
+            raise UsageError("this pretrained forecaster runs on onnxruntime; load it with --runtime torch")
+        return net
+
     def save(self, path: str | Path) -> Path:
         from lstmkit.deploy.saved_model import save_model
 
@@ -138,10 +145,11 @@ def is_pretrained(saved: Any) -> bool:
     return saved.config.get("task", {}).get("model") == "pretrained"
 
 
-def load_pretrained(saved: Any, device: torch.device) -> PretrainedForecaster:
+def load_pretrained(saved: Any, device: Any) -> PretrainedForecaster:
     from lstmkit.config import from_dict
     from lstmkit.deploy.saved_model import load_weights
+    from lstmkit.tasks.forecast.patchnet import PatchNet, TorchPatchNetwork
 
     fields = {k: v for k, v in saved.config["task"].items() if k != "model"}
     arch = from_dict(ZeroShotConfig, fields, where=f"{saved.path}/config.json task")
-    return PretrainedForecaster(load_weights(PatchNet(arch), saved), arch)
+    return PretrainedForecaster(TorchPatchNetwork(load_weights(PatchNet(arch), saved)), arch)

@@ -9,6 +9,9 @@ context, not from a calendar.
 
 Notation: B series, C context steps, P patch length, N = C / P patches, D hidden size, Hm the longest
 horizon, Q quantile levels. The recurrent state is internal to one forward (a context is read whole).
+
+This module is torch-free (the config and the context preparation, which the ONNX runtime shares); the network
+is patchnet.py.
 """
 
 from __future__ import annotations
@@ -16,12 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import Tensor, nn
-from torch.nn import functional as F
 
 from lstmkit.config import ConfigError, option
-from lstmkit.nn import recurrent_layer
 
 LEVELS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975)
 
@@ -65,38 +64,3 @@ def contexts(series: list[np.ndarray], C: int) -> np.ndarray:
         tail = np.asarray(y, dtype=np.float64)[-C:]
         out[i, C - len(tail) :] = tail
     return out
-
-
-class PatchNet(nn.Module):
-    """Scaled contexts (B, C) and their mask (B, C) -> scaled quantiles (B, Hm, Q), non-crossing."""
-
-    def __init__(self, cfg: ZeroShotConfig) -> None:
-        super().__init__()
-        P, D = cfg.patch, cfg.hidden_size
-        self.P, self.Hm, self.Q = P, cfg.horizon, len(cfg.levels)
-        self.mid = list(cfg.levels).index(0.5)
-        self.embed = nn.Sequential(nn.Linear(2 * P, D), nn.GELU(), nn.Linear(D, D))
-        self.rnn = recurrent_layer(cfg.cell, D, D, cfg.num_layers, batch_first=True)
-        self.head = nn.Sequential(nn.Linear(D, D), nn.GELU(), nn.Linear(D, self.Hm * self.Q))
-
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        B, C = x.shape
-        z = torch.cat([x.view(B, C // self.P, self.P), mask.view(B, C // self.P, self.P)], -1)  # (B, N, 2P)
-        out, _ = self.rnn(self.embed(z))  # (B, N, D)
-        raw = self.head(out[:, -1]).view(B, self.Hm, self.Q)  # (B, Hm, Q)
-        return self.monotone(raw)
-
-    def monotone(self, raw: Tensor) -> Tensor:
-        """(B, Hm, Q) -> quantiles: the median column as is, each other level a softplus step from its neighbour
-        towards the tails (so they never cross)."""
-        mid = raw[..., self.mid : self.mid + 1]  # (B, Hm, 1)
-        up = mid + torch.cumsum(F.softplus(raw[..., self.mid + 1 :]), -1)  # (B, Hm, Q_up)
-        down = mid - torch.cumsum(F.softplus(raw[..., : self.mid]).flip(-1), -1).flip(-1)  # (B, Hm, Q_down)
-        return torch.cat([down, mid, up], -1)
-
-
-def pinball(q: Tensor, target: Tensor, mask: Tensor, levels: Tensor) -> Tensor:
-    """Mean pinball loss of quantiles q (B, H, Q) against target (B, H) where mask (B, H) is 1."""
-    diff = target[..., None] - q  # (B, H, Q)
-    loss = torch.maximum(levels * diff, (levels - 1) * diff)  # (B, H, Q)
-    return (loss.mean(-1) * mask).sum() / mask.sum().clamp(min=1)
