@@ -45,6 +45,12 @@ def windows(pools: Sequence[Pool], cfg: ZeroShotConfig, n: int, rng: np.random.G
         ctx.append(y[max(0, end - length) : end])
         part = y[end : end + cfg.horizon]
         fut[i, : len(part)] = part
+    return scaled_batch(ctx, fut, cfg)
+
+
+def scaled_batch(ctx: Sequence[np.ndarray], fut: np.ndarray, cfg: ZeroShotConfig) -> dict[str, Tensor]:
+    """Contexts (each 1-D) and their futures (n, Hm) (NaN: none) -> the tensors a batch holds, each window
+    standardised by its own context: x, mask (n, C); target, tmask (n, Hm)."""
     x, mask, loc, scale = standardise(contexts(ctx, cfg.context))
     target = np.clip((fut - loc[:, None]) / scale[:, None], -CLIP, CLIP)
     tmask = np.isfinite(target)
@@ -91,12 +97,13 @@ class ZeroShotTask:
         steps_per_epoch: int = 200,
         val_windows: int = 2048,
         init: dict[str, Tensor] | None = None,
+        val_batch: dict[str, Tensor] | None = None,
     ) -> None:
         self.cfg, self.train, self.val = cfg, list(train), list(val)
         self.steps, self.init = steps_per_epoch, init
         self.levels = torch.tensor(cfg.levels)
-        rng = np.random.default_rng(12345)
-        self._val = windows(self.val, cfg, val_windows, rng) if self.val else {}
+        fixed = np.random.default_rng(12345)  # the same validation windows in every run
+        self._val = val_batch if val_batch is not None else windows(self.val, cfg, val_windows, fixed)
 
     def build_model(self) -> nn.Module:
         net = PatchNet(self.cfg)
@@ -134,19 +141,10 @@ class ZeroShotTask:
 
 def last_windows(series: Sequence[np.ndarray], cfg: ZeroShotConfig, horizon: int) -> dict[str, Tensor]:
     """Each series' last `horizon` values as the target of the context before them (fine-tuning's validation)."""
-    ctx = [y[:-horizon] for y in series]
-    x, mask, loc, scale = standardise(contexts(ctx, cfg.context))
     fut = np.full((len(series), cfg.horizon), np.nan)
     for i, y in enumerate(series):
         fut[i, :horizon] = y[-horizon:]
-    target = np.clip((fut - loc[:, None]) / scale[:, None], -CLIP, CLIP)
-    tmask = np.isfinite(target)
-    return {
-        "x": torch.from_numpy(x),
-        "mask": torch.from_numpy(mask),
-        "target": torch.from_numpy(np.where(tmask, target, 0.0).astype(np.float32)),
-        "tmask": torch.from_numpy(tmask.astype(np.float32)),
-    }
+    return scaled_batch([y[:-horizon] for y in series], fut, cfg)
 
 
 def finetune(base: Any, series: Sequence[np.ndarray], horizon: int, train: Any) -> tuple[Any, dict[str, Any]]:
@@ -162,8 +160,8 @@ def finetune(base: Any, series: Sequence[np.ndarray], horizon: int, train: Any) 
     usable = [np.asarray(y, np.float64) for y in series if np.isfinite(y[:-horizon]).sum() >= MIN_CONTEXT]
     if not usable:
         raise ValueError(f"no series has {MIN_CONTEXT} values before its last {horizon} to fine-tune on")
-    task = ZeroShotTask(cfg, [Pool("data", [y[:-horizon] for y in usable], 1.0)], [], init=base.net.state_dict())
-    task._val = last_windows(usable, cfg, horizon)
+    heads = [Pool("data", [y[:-horizon] for y in usable], 1.0)]
+    task = ZeroShotTask(cfg, heads, [], init=base.net.state_dict(), val_batch=last_windows(usable, cfg, horizon))
     before = evaluate(task.metrics, base.net, task.val_batches(train.batch_size))["loss"]
     result = fit(task, train)
     after = result.metrics["val_loss"]
