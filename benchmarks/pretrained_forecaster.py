@@ -38,7 +38,8 @@ def sample(per_group: int, split: str, seed: int) -> list[dict]:
     out = []
     for group in SEASON:
         rows = m3[m3["freq"] == group]
-        pick = np.arange(len(rows)) if not per_group else np.sort(rng.choice(len(rows), per_group, replace=False))
+        n = min(per_group, len(rows)) if per_group else len(rows)  # M3 "other" has 174 series
+        pick = np.sort(rng.choice(len(rows), n, replace=False))
         for _, r in rows.iloc[pick].iterrows():
             y, h = np.array(r["values"].split(), dtype=float), int(r["horizon"])
             if split == "val":
