@@ -124,3 +124,18 @@ def test_finetuning_from_a_pretrained_model_keeps_whichever_validates_better(mod
     assert (out["kept"] == "finetuned") == (out["val_loss_finetuned"] < out["val_loss_pretrained"])
     tuned = lstmkit.load(out["model"])
     assert isinstance(tuned, PretrainedForecaster) and len(pd.read_csv(out["forecast"])) == 2 * 6
+
+
+def test_the_shipped_model_loads_by_name_and_beats_naive_on_seasonal_series():
+    """`lstmkit.load("pretrained")` reads the weights inside the package; on noisy seasonal series it has never
+    seen, its median beats the naive forecast (BENCHMARKS.md `pretrained-m3-*` has the real-data figures)."""
+    shipped = lstmkit.load("pretrained")
+    assert isinstance(shipped, PretrainedForecaster) and shipped.arch.horizon >= 48
+    rng = np.random.default_rng(11)
+    series = _seasonal(40, rng, length=96)
+    q = shipped.forecast_values([y[:-12] for y in series], 12)
+    assert np.isfinite(q).all() and (np.diff(q, axis=-1) >= 0).all()
+    mid = q[..., list(shipped.arch.levels).index(0.5)]
+    err = np.mean([np.mean(np.abs(m - y[-12:])) for m, y in zip(mid, series)])
+    naive = np.mean([np.mean(np.abs(y[-13] - y[-12:])) for y in series])
+    assert err < naive
