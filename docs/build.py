@@ -41,11 +41,13 @@ API = {
     "Recurrent layers": [
         "lstmkit.nn.LSTM", "lstmkit.nn.GRU", "lstmkit.nn.sLSTM", "lstmkit.nn.mLSTM",
                          "lstmkit.nn.minLSTM", "lstmkit.nn.minGRU", "lstmkit.nn.recurrent_layer"],
-    "Tasks": ["lstmkit.tasks.forecast.forecaster.Forecaster", "lstmkit.tasks.lm.lm.LanguageModel",
+    "Tasks": ["lstmkit.tasks.forecast.forecaster.Forecaster",
+              "lstmkit.tasks.forecast.pretrained.PretrainedForecaster", "lstmkit.tasks.lm.lm.LanguageModel",
               "lstmkit.tasks.classify.classifier.Classifier", "lstmkit.tasks.translate.translator.Translator",
               "lstmkit.tasks.longrange.lab.LongRangeModel", "lstmkit.tasks.tag.tagger.Tagger",
               "lstmkit.tasks.spec.TaskSpec", "lstmkit.tasks.spec.Capabilities"],
     "Inspection": ["lstmkit.inspect.trace.trace", "lstmkit.inspect.gradients.gradient_flow"],
+    "Data": ["lstmkit.data.synth_series"],
     "Inference protocol and saved models": ["lstmkit.deploy.protocol", "lstmkit.deploy.saved_model"],
 }  # fmt: skip
 
