@@ -118,7 +118,7 @@ def _mlstm_cell(cell: nn.Module, x: Tensor, state: Any, valid: Tensor) -> tuple[
     return y * valid[..., None], (C, n, m, buffer)
 
 
-CELLS = {"slstm": _slstm_cell, "mlstm": _mlstm_cell, "mingru": _min_cell, "minlstm": _min_cell}
+FORMS = {"slstm": _slstm_cell, "mlstm": _mlstm_cell, "mingru": _min_cell, "minlstm": _min_cell}
 
 
 class OnnxStacked(nn.Module):
@@ -127,9 +127,9 @@ class OnnxStacked(nn.Module):
 
     def __init__(self, layer: Stacked) -> None:
         super().__init__()
-        if layer.cell_kind not in CELLS:
+        if layer.cell_kind not in FORMS:
             raise ValueError(f"no ONNX form for the {layer.cell_kind} cell")
-        self.layer, self.run_cell = layer, CELLS[layer.cell_kind]
+        self.layer, self.run_cell = layer, FORMS[layer.cell_kind]
 
     def forward(self, x: Tensor, lengths: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
         layer, kind = self.layer, self.layer.state_type

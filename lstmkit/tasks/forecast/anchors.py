@@ -21,7 +21,7 @@ The season is the classical-decomposition index (theta.seasonal_indices), zero w
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -149,22 +149,16 @@ def states(d: np.ndarray, p: SmoothParams, start: tuple[float, float] | None = N
             raise ValueError("the autoarima anchor cannot continue from a carried level: its state is the ARIMA's")
         assert p.arima is not None, "an autoarima anchor carries its model"
         return sf_anchors.arima_states(d, p.arima)
-    fitted_start = start is None and p.start is not None  # autoets: its own initial states, not the first value
-    if fitted_start:
-        start = p.start
     level, trend = (np.nan, 0.0) if start is None or not np.isfinite(start[0]) else start
     lv, tr = np.empty(len(d)), np.empty(len(d))
     obs = d[np.isfinite(d)]
-    if fitted_start and len(obs):  # the initial state belongs before the first observation: NaN until then
-        first = int(np.flatnonzero(np.isfinite(d))[0])
-        lv[:first], tr[:first] = np.nan, 0.0
-        done = states(d[first:], replace(p, start=None, kind="damped"), start)
-        lv[first:], tr[first:] = done
-        return lv, tr
     for t, v in enumerate(d):
         if np.isnan(level) and np.isfinite(v):
-            level, trend = v, float(_start(obs, p.beta)[1])
-        elif np.isfinite(level):
+            if p.start is None:  # start at the first observation
+                lv[t], tr[t] = level, trend = v, float(_start(obs, p.beta)[1])
+                continue
+            level, trend = p.start  # autoets: its estimated state before the first observation, updated by it
+        if np.isfinite(level):
             e = v - (level + p.phi * trend) if np.isfinite(v) else 0.0
             level, trend = level + p.phi * trend + p.alpha * e, p.phi * trend + p.beta * e
         lv[t], tr[t] = level, trend

@@ -105,13 +105,10 @@ def backtest(
     out: str | Path | None = None,
 ) -> BacktestResult:
     """Rolling-origin evaluation of `forecaster` (trained here, before the first window) on `data`."""
-    if n_windows < 1:
-        raise UsageError(f"n_windows must be >= 1, got {n_windows}")
     panel, cfg, horizon = load_data(data, forecaster.config)
     cfg = with_data_defaults(cfg, panel, horizon if forecaster.net is None else forecaster.config.horizon)
     h, step = cfg.horizon, step or cfg.horizon
-    check_lengths(panel, h * 2 + (n_windows - 1) * step + 2, f"a backtest of {n_windows} windows of {h} steps")
-    firsts = [len(s) - h - (n_windows - 1) * step for s in panel.series]
+    firsts = first_origins(panel, h, n_windows, step)
     scores = _Scores(h)
     fitted = None if refit else _fit_before(forecaster, cfg, panel, firsts, scores, out, "fit")
     tensors = None if refit else build_tensors(panel.series, fitted.pre, fitted.config.lookback, 0)  # built once
@@ -120,7 +117,15 @@ def backtest(
         model = fitted or _fit_before(forecaster, cfg, panel, origins, scores, out, f"fit-w{w}")
         return model_forecasts(model, panel.series, origins, tensors=tensors)
 
-    return score_windows(panel, h, n_windows, step, statistical, scores, forecast, cfg.levels, {"refit": refit})
+    return score_windows(panel, h, n_windows, step, statistical, forecast, cfg.levels, {"refit": refit}, scores)
+
+
+def first_origins(panel: Any, h: int, n_windows: int, step: int) -> list[int]:
+    """Each series' first window origin; an error when the windows do not fit (or there are none)."""
+    if n_windows < 1:
+        raise UsageError(f"n_windows must be >= 1, got {n_windows}")
+    check_lengths(panel, h * 2 + (n_windows - 1) * step + 2, f"a backtest of {n_windows} windows of {h} steps")
+    return [len(s) - h - (n_windows - 1) * step for s in panel.series]
 
 
 def score_windows(
@@ -129,15 +134,17 @@ def score_windows(
     n_windows: int,
     step: int,
     statistical: bool,
-    scores: _Scores,
     forecast: Any,
     levels: tuple[float, ...],
     extra: dict[str, Any],
+    scores: _Scores | None = None,
 ) -> BacktestResult:
     """The rolling windows: `forecast(origins, w)` gives the model's quantiles (S, H, Q) in data units from
-    each series' origin; the baselines forecast the same windows; scores and the last window are kept."""
+    each series' origin; the baselines forecast the same windows; scores (given: with the fit times already
+    in them) and the last window are kept."""
     season = season_length(panel.freq)
-    firsts = [len(s) - h - (n_windows - 1) * step for s in panel.series]
+    firsts = first_origins(panel, h, n_windows, step)
+    scores = _Scores(h) if scores is None else scores
     scale = np.array([M.mase_scale(s.y[:o], season) for s, o in zip(panel.series, firsts)])
     last: dict[str, np.ndarray] = {}
     for w in range(n_windows):

@@ -17,9 +17,12 @@ class OnnxForecastNetwork:
     """The predictor's network interface over the exported graph (zero initial states, whatever the cell's)."""
 
     def __init__(self, runner: Any) -> None:
+        from lstmkit.deploy.streaming import state_pairs
+
         self.runner = runner
-        outputs = {p["name"] for p in runner.signature["graphs"]["model"]["outputs"]}
-        self.state = [p for p in runner.inputs("model") if p["name"].endswith("0") and p["name"][:-1] in outputs]
+        ins = {p["name"]: p for p in runner.inputs("model")}
+        outs = {p["name"]: p for p in runner.signature["graphs"]["model"]["outputs"]}
+        self.state = [ins[i] for i, _ in state_pairs(ins, outs)]  # h0, c0 or a modern cell's fields
 
     def quantiles(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         B = len(batch["ids"])

@@ -95,21 +95,16 @@ class PretrainedForecaster:
     ) -> Any:
         """Rolling-origin evaluation against the baselines on the same windows (no training: `refit` and `out`
         do not apply)."""
-        from lstmkit.data.timeseries import check_lengths
-        from lstmkit.tasks.forecast.backtest import _Scores, score_windows
+        from lstmkit.tasks.forecast.backtest import score_windows
 
-        if n_windows < 1:
-            raise UsageError(f"n_windows must be >= 1, got {n_windows}")
         panel = self.panel(data)
         h = self.config.horizon or min(DEFAULT_HORIZON, self.arch.horizon)
-        step = step or h
-        check_lengths(panel, h * 2 + (n_windows - 1) * step + 2, f"a backtest of {n_windows} windows of {h} steps")
 
         def forecast(origins: list[int], w: int) -> np.ndarray:
             return self.forecast_origins(panel.series, origins, h)
 
         extra = {"refit": False, "model": "pretrained"}
-        return score_windows(panel, h, n_windows, step, statistical, _Scores(h), forecast, self.arch.levels, extra)
+        return score_windows(panel, h, n_windows, step or h, statistical, forecast, self.arch.levels, extra)
 
     # ---- the inference protocol
 

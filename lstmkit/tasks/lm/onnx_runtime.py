@@ -18,8 +18,13 @@ class OnnxLanguageNetwork:
     state is a dict of the graph's state inputs (h, c for the LSTM; the modern cells' fields)."""
 
     def __init__(self, runner: Any) -> None:
+        from lstmkit.deploy.streaming import state_pairs
+
         self.runner = runner
-        self.ports = [p for p in runner.inputs("model") if p["name"] != "tokens"]  # the state tensors
+        ins = {p["name"]: p for p in runner.inputs("model")}
+        outs = {p["name"]: p for p in runner.signature["graphs"]["model"]["outputs"]}
+        self.pairs = state_pairs(ins, outs)  # (h, h_out), (c, c_out), or a modern cell's fields
+        self.ports = [ins[i] for i, _ in self.pairs]
 
     def zero_state(self, batch: int) -> dict[str, np.ndarray]:
         shape = lambda p: [batch if d == "batch" else d for d in p["shape"]]  # noqa: E731
@@ -29,7 +34,7 @@ class OnnxLanguageNetwork:
         """ids (B, T) -> logits (B, T, V) and the state after the last step."""
         state = self.zero_state(ids.shape[0]) if state is None else state
         out = self.runner.run("model", {"tokens": ids, **state})
-        return out["logits"], {p["name"]: out[f"{p['name']}_out"] for p in self.ports}
+        return out["logits"], {i: out[o] for i, o in self.pairs}
 
     def token_steps(self, state: dict[str, np.ndarray], batch: int) -> Callable[[np.ndarray], np.ndarray]:
         """One token per call on buffers bound once (deploy.streaming), starting from `state`."""

@@ -100,9 +100,10 @@ class Seq2Seq(nn.Module):
         else:
             self.encoder = recurrent_layer(cell, E, H, L, batch_first=True, bidirectional=True, dropout=between)
         self.memory_proj = nn.Linear(2 * H, H)  # both directions -> the memory's size
-        self.bridge_h = nn.Linear(2 * H, H)  # encoder final -> decoder initial (LSTM, GRU, RNN)
+        classic = cell in ("lstm", "gru", "rnn")  # their decoders start from the encoder's final state, bridged
+        self.bridge_h = nn.Linear(2 * H, H) if classic else None
         self.bridge_c = nn.Linear(2 * H, H) if cell == "lstm" else None
-        self.bridge_feed = nn.Linear(H, self.A) if cell not in ("lstm", "gru", "rnn") else None  # memory -> a_0
+        self.bridge_feed = None if classic else nn.Linear(H, self.A)  # the modern cells: memory mean -> a_0
         feed = self.A if input_feed else 0
         if cell == "lstm":  # the cells stepped by hand: the LSTM models saved before `cell` keep their weights
             self.cells = nn.ModuleList(nn.LSTMCell((E + feed) if i == 0 else H, H) for i in range(L))
