@@ -151,9 +151,8 @@ def test_numeric_sequences_beat_the_majority(tmp_path):
     t = np.linspace(0, 4 * np.pi, 30)
     x = np.stack([np.sin(t * (1 + (i % 2))) + 0.3 * rng.standard_normal(30) for i in range(200)])  # two frequencies
     np.savez(tmp_path / "s.npz", x=x, y=np.arange(200) % 2)
-    c = Classifier(out=str(tmp_path / "r"), pooling="mean", **{**FAST, "epochs": 8, "lr": 1e-2}).fit(
-        str(tmp_path / "s.npz")
-    )
+    opts = {**FAST, "epochs": 8, "lr": 1e-2, "epoch_size": 0}  # one pass per epoch: 200 examples are enough
+    c = Classifier(out=str(tmp_path / "r"), pooling="mean", **opts).fit(str(tmp_path / "s.npz"))
     table = {r["method"]: r["accuracy"] for r in c.report["table"]}
     assert table["lstmkit"] >= 0.9 and table["majority"] == pytest.approx(0.5, abs=0.1) and "nn1_euclidean" in table
 
@@ -245,7 +244,7 @@ def test_transfer_from_a_language_model_reuses_its_tokenizer_and_weights(tmp_pat
         init_from=str(tmp_path / "lm"),
         freeze_epochs=99,
         out=str(tmp_path / "c"),
-        **{**FAST, "epochs": 2},
+        **{**FAST, "epochs": 2, "folds": 0},
     ).fit(df)
     assert frozen.config.hidden_size == 16 and not frozen.config.bidirectional  # the LM's shape
     for k, v in lm.net.rnn.state_dict().items():
@@ -257,6 +256,6 @@ def test_transfer_from_a_language_model_reuses_its_tokenizer_and_weights(tmp_pat
         init_from=str(tmp_path / "lm"),
         freeze_epochs=0,
         out=str(tmp_path / "t"),
-        **{**FAST, "epochs": 2},
+        **{**FAST, "epochs": 2, "folds": 0},
     ).fit(df)
     assert not torch.equal(tuned.net.rnn.weight_hh_l0, lm.net.rnn.weight_hh_l0)  # not frozen: fine-tuned

@@ -188,7 +188,8 @@ def test_word_vectors_from_a_text_file_initialise_the_embedding(tmp_path):
     vecs = {w: rng.normal(size=6).round(4) for w in words}
     body = "\n".join(f"{w} " + " ".join(map(str, v)) for w, v in vecs.items())
     (tmp_path / "v.txt").write_text(f"{len(vecs)} 6\n{body}\n")  # word2vec text format, with its header
-    c = Classifier(vectors=str(tmp_path / "v.txt"), epochs=1, hidden_size=8, progress=False, out=str(tmp_path / "r"))
+    opts = {"epochs": 1, "hidden_size": 8, "folds": 0, "progress": False}
+    c = Classifier(vectors=str(tmp_path / "v.txt"), out=str(tmp_path / "r"), **opts)
     c.fit(toy_frame(60).rename(columns={"review": "text"}))
     assert c.config.tokenizer == "word" and c.config.embedding_size == 6
     assert c.report["vectors"]["found"] == 6  # every file word but the one no text has

@@ -72,7 +72,8 @@ def test_a_classifier_with_each_cell_answers_the_same_after_loading(cell, tmp_pa
     frame = pd.DataFrame(
         {"text": ["good film", "bad film", "great plot", "awful plot"] * 10, "label": ["pos", "neg", "pos", "neg"] * 10}
     )
-    c = Classifier(tokenizer="char", cell=cell, hidden_size=8, embedding_size=8, out=str(tmp_path / "r"), **TINY)
+    opts = {"tokenizer": "char", "cell": cell, "hidden_size": 8, "embedding_size": 8, "folds": 0, **TINY}
+    c = Classifier(out=str(tmp_path / "r"), **opts)
     c.fit(frame)
     again = lstmkit.load(c.save(tmp_path / "m"))
     torch.testing.assert_close(

@@ -12,6 +12,7 @@ Only `fit` touches the training engine; loading, predicting and explaining impor
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -76,23 +77,22 @@ class Classifier:
         """`data` as labelled examples, read with this model's column names (a list: texts)."""
         return read_examples(self.config, data, need_labels)
 
-    def splits(self, data: Data) -> tuple[Labelled, Labelled, Labelled]:
+    def splits(self, data: Data, hold_out_test: bool = True) -> tuple[Labelled, Labelled, Labelled]:
         """(train, validation, test): stratified and seeded; the test split is --test-data when given, else the
-        dataset's own (UCR archive sets), else a stratified share."""
+        dataset's own (UCR archive sets), else a stratified share (none with `hold_out_test` False)."""
         c = self.config
         full = self.examples(data)
         strata = [""] * len(full) if full.multi_label else full.labels  # label sets: a seeded random split
         given = self.examples(c.test_data) if c.test_data else full.test  # a file, or the dataset's own split
+        share = c.test_fraction if hold_out_test else 0.0
         if given is not None:
             train_idx, val_idx = stratified_split(strata, (c.val_fraction,), self.train_config.seed)
             test = given
         else:
-            train_idx, val_idx, test_idx = stratified_split(
-                strata, (c.val_fraction, c.test_fraction), self.train_config.seed
-            )
+            train_idx, val_idx, test_idx = stratified_split(strata, (c.val_fraction, share), self.train_config.seed)
             test = full.take(test_idx)
         train, val = full.take(train_idx), full.take(val_idx)
-        if len(val) == 0 or (len(test) == 0 and c.test_fraction > 0):
+        if len(val) == 0 or (len(test) == 0 and share > 0):
             raise DataError(
                 f"{full.source}: {len(full)} examples leave an empty validation or test split; give more data"
             )
@@ -100,31 +100,38 @@ class Classifier:
 
     def fit(self, data: Data | None = None) -> Classifier:
         """Train on `data` (default: the config's), select on its validation split, then score the test split
-        beside the baselines trained on the same training split (`self.report`)."""
+        beside the baselines trained on the same training split (`self.report`). A set too small for a
+        meaningful test split (under folds.MIN_TEST examples) is cross-validated instead (folds.py), and the
+        model kept is trained on all of it but its validation split."""
         from lstmkit.engine.trainer import fit
+        from lstmkit.tasks.classify.folds import cross_validate, fold_count
         from lstmkit.tasks.classify.task import ClassifyTask
 
         source = data if data is not None else self.config.data
         if source is None:
             raise UsageError("no data to train on: pass a file, a folder or a built-in dataset (--data)")
         if isinstance(source, (str, Path)):
-            import dataclasses
-
             self.config = dataclasses.replace(self.config, data=str(source))
-        train, val, test = self.splits(source)
+        full = self.examples(source)
+        given_test = bool(self.config.test_data) or full.test is not None
+        c = self.config
+        folds = fold_count(full, c.test_fraction, given_test, c.folds) if self.train_config.world_size == 1 else 0
+        train, val, test = self.splits(full, hold_out_test=not folds)
         self.report = {}
         pretrained, tokenizer = self._pretrained(train)
-        c = self.config
+        c = self.config = self.config.resolved(train.kind)
         self.encoding = Encoding.fit(train, c.tokenizer, c.vocab_size, c.max_length, c.normalize, tokenizer)
         result = fit(ClassifyTask(c, train, val, self.encoding, pretrained), self.train_config)
         self.run_dir, self.primary = result.run_dir, result.primary
         if not result.primary:
             return self  # a distributed run's extra process: the first one holds the model
         self.net, self.run_dir = result.model.eval(), result.run_dir
-        self.report = {
-            **(self.evaluate(test, train=train) if len(test) else {}),  # test_fraction 0: the caller's
-            **({"vectors": self.report["vectors"]} if "vectors" in self.report else {}),
-        }
+        vectors = self.report.get("vectors")
+        if folds:
+            self.report = cross_validate(self, full, folds, result.run_dir / "folds")
+        else:
+            self.report = self.evaluate(test, train=train) if len(test) else {}  # test_fraction 0: the caller's
+        self.report.update({"vectors": vectors} if vectors else {})
         self.report["val"] = {k.removeprefix("val_"): v for k, v in result.metrics.items()}
         self.report["steps"] = result.steps
         return self
@@ -132,8 +139,6 @@ class Classifier:
     def _pretrained(self, train: Labelled) -> tuple[dict[str, torch.Tensor] | None, dict[str, Any] | None]:
         """With --init-from: the language model's embedding (a padding row in front) and LSTM weights, and its
         tokenizer; the config takes the LM's sizes (a unidirectional LSTM, as the LM reads)."""
-        import dataclasses
-
         if self.config.vectors:
             return self._vectors(train)
         if not self.config.init_from:
@@ -161,8 +166,6 @@ class Classifier:
     def _vectors(self, train: Labelled) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """With --vectors: a word tokenizer of the training texts and an embedding whose rows are the file's
         vectors where it has the word, random (at the vectors' scale) where it has not."""
-        import dataclasses
-
         from lstmkit.data.tokenizers import WordTokenizer
         from lstmkit.data.vectors import read_vectors
 
@@ -209,23 +212,29 @@ class Classifier:
         if data is None:
             raise UsageError("evaluate needs labelled data (a file with a label column)")
         ex = self.examples(data)
-        y = enc.targets(ex).numpy()
         probs = self.probabilities(ex)
-        score = partial(multi_label_scores, threshold=self.config.threshold) if enc.multi_label else scores
-        mine = score(y, probs, enc.classes)
-        rows = [{"method": "lstmkit", "accuracy": mine["accuracy"], "macro_f1": mine["macro_f1"], "ece": mine["ece"]}]
         if train is not None:
             base = baselines(train, ex, enc.classes, enc.counts)
         elif enc.multi_label:  # the classes most training examples had
-            base = {"majority": np.repeat((np.asarray(enc.counts) > enc.n_train / 2)[None], len(y), 0)}
+            base = {"majority": np.repeat((np.asarray(enc.counts) > enc.n_train / 2)[None], len(ex), 0)}
         else:
-            base = {"majority": np.full(len(y), int(np.argmax(enc.counts)))}
+            base = {"majority": np.full(len(ex), int(np.argmax(enc.counts)))}
+        return self.score(ex, probs, base)
+
+    def score(self, ex: Labelled, probs: np.ndarray, base: dict[str, np.ndarray]) -> dict[str, Any]:
+        """The report of `probs` (N, C) on labelled `ex` beside the baselines' predictions, and which row won."""
+        enc = self._ready()[1]
+        y = enc.targets(ex).numpy()
+        score = partial(multi_label_scores, threshold=self.config.threshold) if enc.multi_label else scores
+        mine = score(y, probs, enc.classes)
+        rows = [{"method": "lstmkit", "accuracy": mine["accuracy"], "macro_f1": mine["macro_f1"], "ece": mine["ece"]}]
         for name, pred in base.items():
             s = score(y, pred.astype(float) if enc.multi_label else np.eye(len(enc.classes))[pred], enc.classes)
             rows.append({"method": name, "accuracy": s["accuracy"], "macro_f1": s["macro_f1"], "ece": None})
         return {
             "test": mine,
             "table": rows,
+            "verdict": verdict(rows),
             "classes": enc.classes,
             "split": ex.source,
             "y": y.tolist(),
@@ -290,7 +299,7 @@ class Classifier:
         target = torch.tensor([int(self.probabilities(ex)[0].argmax())])
 
         def loss_of_output(out: torch.Tensor) -> torch.Tensor:
-            return torch.nn.functional.cross_entropy(net.head(net.pool(out, lengths)[0]), target)
+            return torch.nn.functional.cross_entropy(net.classify(out, e, lengths), target)
 
         labels = [enc.token_text(x[0].tolist())] if enc.kind == "text" else None
         return Probe(net.rnn, e, None, loss_of_output, labels, "the predicted class's cross-entropy")
@@ -308,11 +317,27 @@ class Classifier:
         )
 
 
+def verdict(rows: list[dict[str, Any]]) -> str:
+    """One plain sentence: which row of the table scored the highest accuracy, and by how much."""
+    mine = rows[0]["accuracy"]
+    best = max(rows[1:], key=lambda r: r["accuracy"], default=None)
+    if best is None:
+        return f"lstmkit: accuracy {mine:.3f} (no baseline to compare)"
+    if mine >= best["accuracy"]:
+        return f"lstmkit won: accuracy {mine:.3f}, the best baseline {best['method']} {best['accuracy']:.3f}"
+    return (
+        f"{best['method']} won: accuracy {best['accuracy']:.3f} against lstmkit's {mine:.3f}; on this data "
+        "the baseline is the better classifier"
+    )
+
+
 def load_saved(saved: Any, device: torch.device) -> Classifier:
     """Rebuild a Classifier exactly as it was trained (the saved-model loader of this task)."""
     from lstmkit.deploy.saved_model import load_weights
 
     cfg, train = saved_run(saved, ClassifyConfig)
+    if "conv" not in saved.config["task"]:  # saved before the convolutional branch existed
+        cfg = dataclasses.replace(cfg, conv="off")
     c = Classifier(config=cfg, train=train)
     c.encoding = Encoding.from_dict(saved_state(saved, "encoding", "classes, tokenizer"))
     c.net = load_weights(build_model(cfg, c.encoding), saved).to(device).eval()

@@ -26,7 +26,8 @@ EXAMPLES = """examples:
   lstmkit classify train --data trump-tweets --epochs 3                 # which phone sent the tweet
   lstmkit classify train --data reviews.csv --text-col review --label-col stars --out runs/reviews
   lstmkit classify train --data digits --pooling attention              # numeric sequences (64 steps)
-  lstmkit classify train --data gunpoint --epochs 100 --early-stopping 30   # a UCR archive set, its own test split
+  lstmkit classify train --data gunpoint                   # a UCR set (LSTM-FCN defaults), its own test split
+  lstmkit classify train --data small.csv --folds 5        # few examples: a 5-fold cross-validated report
   lstmkit classify train --data tags.csv --label-col tags --label-sep "|"  # multi-label (or --label-cols a,b,c)
   lstmkit classify evaluate --model runs/reviews --data test.csv --json
   lstmkit classify predict --model runs/reviews --data new.csv --out preds.csv
@@ -81,19 +82,33 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
         "classes": c.classes,
         "test": {k: c.report["test"][k] for k in ("accuracy", "macro_f1", "ece", "n")},
         "table": c.report["table"],
-        "split": "stratified, seeded: "
-        + ("--test-data" if run.task.test_data else f"{run.task.test_fraction:g} of --data"),
+        "verdict": c.report["verdict"],
+        "split": _split(c.report, run.task),
         "files": [str(f) for f in files],
-        **{k: c.report[k] for k in ("vectors",) if k in c.report},
+        **{k: c.report[k] for k in ("vectors", "cv") if k in c.report},
     }
+    n = c.report["test"]["n"]
+    head = (
+        f"{c.report['cv']['folds']}-fold cross-validation ({n} examples: too few for a test split; each is scored "
+        "by a model trained on the other folds, as are the baselines)"
+        if "cv" in c.report
+        else f"test split ({n} examples, never trained or selected on)"
+    )
     emit(
         args,
         payload,
         lambda: (
-            f"{run.task.data}: test split ({c.report['test']['n']} examples, never trained or "
-            f"selected on)\n\n{_table(c.report)}\n\nwritten: {', '.join(str(f) for f in files)}"
+            f"{run.task.data}: {head}\n\n{_table(c.report)}\n\n{c.report['verdict']}\n"
+            f"written: {', '.join(str(f) for f in files)}"
         ),
     )
+
+
+def _split(report: dict, cfg: Any) -> str:
+    """How the scored examples were held out, in words."""
+    if "cv" in report:
+        return f"{report['cv']['folds']}-fold cross-validation, stratified, seeded"
+    return "stratified, seeded: " + ("--test-data" if cfg.test_data else f"{cfg.test_fraction:g} of --data")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -106,7 +121,12 @@ def _evaluate(args: argparse.Namespace) -> None:
         "table": report["table"],
         "files": [str(f) for f in files],
     }
-    emit(args, payload, lambda: f"{args.data}: {report['test']['n']} examples\n\n{_table(report)}")
+    payload["verdict"] = report["verdict"]
+    emit(
+        args,
+        payload,
+        lambda: f"{args.data}: {report['test']['n']} examples\n\n{_table(report)}\n\n{report['verdict']}",
+    )
 
 
 def _predict(args: argparse.Namespace) -> None:

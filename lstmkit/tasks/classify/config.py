@@ -3,7 +3,7 @@ TrainConfig."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from lstmkit.config import ConfigError, option
@@ -33,6 +33,11 @@ class ClassifyConfig:
     test_data: str | None = option(None, "a separate test file (default: a stratified share of --data)", metavar="PATH")
     val_fraction: float = option(0.1, "share of the training data held out to select the weights")
     test_fraction: float = option(0.1, "share held out as the test set when no --test-data is given")
+    folds: int = option(
+        -1,
+        "cross-validate with this many folds instead of holding out a test split (-1: 5 folds when the test "
+        "split would hold fewer than 30 examples, too few to say anything; 0: never)",
+    )
     tokenizer: Literal["bpe", "char", "word"] = option(
         "bpe", "texts: byte-level BPE, characters, or lower-cased words (what --vectors need)"
     )
@@ -48,7 +53,19 @@ class ClassifyConfig:
     pooling: Literal["last", "max", "mean", "attention"] = option(
         "max", "how the steps become one vector: the last step(s), max or mean over steps, or learned attention"
     )
+    conv: Literal["auto", "on", "off"] = option(
+        "auto",
+        "a convolutional branch beside the LSTM (LSTM-FCN: three conv blocks, global average pooling); "
+        "auto: on for numeric sequences, off for texts",
+    )
+    conv_filters: int = option(128, "filters of the convolutional branch (its middle block has twice as many)")
     dropout: float = option(0.3, "dropout on the embeddings and before the classifier")
+    epoch_size: int = option(
+        4096,
+        "numbers: an epoch serves at least this many examples (a small training set is passed over several "
+        "times, freshly augmented), so few examples still get enough steps between validations",
+    )
+    augment: bool = option(True, "numbers: window slicing and jitter on training examples (new ones each pass)")
     class_weights: bool = option(False, "weight the loss by inverse class frequency (imbalanced classes)")
     normalize: bool = option(True, "numbers: standardise each feature with the training data's mean and std")
     init_from: str | None = option(
@@ -76,6 +93,12 @@ class ClassifyConfig:
     def __post_init__(self) -> None:
         if not 0 < self.val_fraction < 0.5 or not 0 <= self.test_fraction < 0.5:
             raise ConfigError("val_fraction must be in (0, 0.5) and test_fraction in [0, 0.5)")
+        if self.folds < -1 or self.folds == 1:
+            raise ConfigError(f"folds must be -1 (auto), 0 (off) or >= 2, got {self.folds}")
+        if self.epoch_size < 0:
+            raise ConfigError(f"epoch_size must be >= 0, got {self.epoch_size}")
+        if self.conv_filters < 1:
+            raise ConfigError(f"conv_filters must be >= 1, got {self.conv_filters}")
         if self.max_length < 1 or self.hidden_size < 1 or self.num_layers < 1 or self.embedding_size < 1:
             raise ConfigError("max_length, hidden_size, num_layers and embedding_size must be >= 1")
         if self.label_sep is not None and self.label_cols:
@@ -90,6 +113,12 @@ class ClassifyConfig:
             raise ConfigError(f"threshold must be in (0, 1), got {self.threshold}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def resolved(self, kind: str) -> ClassifyConfig:
+        """This config with `conv: auto` decided for the data's kind ("text" or "numeric"): what is saved."""
+        if self.conv != "auto":
+            return self
+        return replace(self, conv="on" if kind == "numeric" else "off")
 
     def label_spec(self) -> LabelSpec:
         """Where the labels are, as the readers take it."""

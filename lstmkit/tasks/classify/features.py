@@ -39,21 +39,50 @@ def stratified_split(labels: list[str], fractions: tuple[float, ...], seed: int)
     return [np.sort(np.asarray(p, dtype=int)) for p in parts]
 
 
-class ExampleBatches:
-    """Padded batches; with `seed`, epoch e is a fresh shuffle drawn from (seed, e), served on demand."""
+def augmented(x: np.ndarray, rng: np.random.Generator, jitter: float = 0.03, keep: float = 0.8) -> np.ndarray:
+    """A (T, F) numeric example, randomly window-sliced (a window of `keep`..100 % of its steps, stretched back
+    to T steps by linear interpolation; Le Guennec et al. 2016) and jittered (Gaussian noise of `jitter`
+    standard deviations): a new example of the same class for small training sets."""
+    T = len(x)
+    width = (T - 1) * rng.uniform(keep, 1.0)
+    start = rng.uniform(0, T - 1 - width)
+    grid = start + np.linspace(0, width, T)  # (T,) positions in the original
+    lo = np.floor(grid).astype(int).clip(0, T - 1)
+    hi, frac = np.minimum(lo + 1, T - 1), (grid - lo)[:, None]
+    out = x[lo] * (1 - frac) + x[hi] * frac  # (T, F)
+    return (out + rng.normal(0, jitter, out.shape)).astype(np.float32)
 
-    def __init__(self, xs: list[Tensor], y: Tensor, batch_size: int, seed: int | None = None) -> None:
-        self.xs, self.y, self.batch_size, self.seed = xs, y, batch_size, seed
+
+class ExampleBatches:
+    """Padded batches; with `seed`, epoch e is a fresh shuffle drawn from (seed, e), served on demand. An epoch
+    covers at least `epoch_size` examples (a small set is passed over several times, each pass reshuffled), and
+    with `augment` numeric examples are window-sliced and jittered afresh each time they are served."""
+
+    def __init__(
+        self,
+        xs: list[Tensor],
+        y: Tensor,
+        batch_size: int,
+        seed: int | None = None,
+        epoch_size: int = 0,
+        augment: bool = False,
+    ) -> None:
+        self.xs, self.y, self.batch_size, self.seed, self.augment = xs, y, batch_size, seed, augment
+        self.passes = max(1, -(-epoch_size // max(1, len(xs))))
 
     def __len__(self) -> int:
-        return -(-len(self.xs) // self.batch_size)
+        return -(-len(self.xs) * self.passes // self.batch_size)
 
     def epoch_batches(self, epoch: int) -> Iterator[Batch]:
         n = len(self.xs)
-        order = np.arange(n) if self.seed is None else np.random.default_rng([self.seed, epoch]).permutation(n)
-        for i in range(0, n, self.batch_size):
+        rng = np.random.default_rng([self.seed or 0, epoch])
+        order = np.concatenate([np.arange(n) if self.seed is None else rng.permutation(n) for _ in range(self.passes)])
+        for i in range(0, len(order), self.batch_size):
             idx = order[i : i + self.batch_size]
-            x, lengths = pad([self.xs[j] for j in idx])
+            xs = [self.xs[j] for j in idx]
+            if self.augment:
+                xs = [torch.from_numpy(augmented(x.numpy(), rng)) for x in xs]
+            x, lengths = pad(xs)
             yield {"x": x, "lengths": lengths, "y": self.y[torch.from_numpy(idx)]}
 
     def __iter__(self) -> Iterator[Batch]:

@@ -1,8 +1,11 @@
-"""The classifier: embedding (texts) or input projection (numbers) -> (Bi)LSTM -> pooling -> linear head.
+"""The classifier: embedding (texts) or input projection (numbers) -> (Bi)LSTM -> pooling -> linear head,
+optionally with a fully convolutional branch beside the recurrent one (LSTM-FCN, Karim et al. 2017: three
+convolution blocks, global average pooling, concatenated before the head), which learns from few examples.
 
 Notation: B batch, T steps (padded to the longest in the batch), V vocabulary, F features per step, E
-embedding size, H hidden size per direction, D directions, C classes. Padded steps never reach a pooled
-vector: the LSTM runs with `lengths` (packed), and pooling masks them.
+embedding size, H hidden size per direction, D directions, K convolution filters, C classes. Padded steps
+never reach a pooled vector: the LSTM runs with `lengths` (packed), the convolutions see padded steps as
+zeros (as one example alone sees its borders), and pooling masks them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,33 @@ def step_mask(lengths: Tensor, T: int) -> Tensor:
     return torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]
 
 
+class ConvBranch(nn.Module):
+    """FCN blocks (Wang et al. 2017): conv(K, 8) -> conv(2K, 5) -> conv(K, 3), each batch-normed and ReLU'd;
+    the masked mean over steps. Padded steps are zeroed before every convolution."""
+
+    def __init__(self, in_size: int, filters: int) -> None:
+        super().__init__()
+        sizes = [(in_size, filters, 8), (filters, 2 * filters, 5), (2 * filters, filters, 3)]
+        self.blocks = nn.ModuleList(
+            nn.Sequential(
+                nn.ConstantPad1d(((k - 1) // 2, k // 2), 0.0),  # "same" length (an even kernel: one more after)
+                nn.Conv1d(i, o, k),
+                nn.BatchNorm1d(o),
+                nn.ReLU(),
+            )
+            for i, o, k in sizes
+        )
+        self.out_size = filters
+
+    def forward(self, e: Tensor, lengths: Tensor) -> Tensor:
+        """(B, T, E) -> (B, K)."""
+        mask = step_mask(lengths.to(e.device), e.shape[1])[:, None, :].to(e.dtype)  # (B, 1, T)
+        z = e.transpose(1, 2)  # (B, E, T)
+        for block in self.blocks:
+            z = block(z * mask)  # (B, K', T)
+        return (z * mask).sum(-1) / mask.sum(-1)  # (B, K)
+
+
 class ClassifierNet(nn.Module):
     def __init__(
         self,
@@ -31,6 +61,7 @@ class ClassifierNet(nn.Module):
         vocab_size: int = 0,
         input_size: int = 0,
         cell: str = "lstm",
+        conv_filters: int = 0,
     ) -> None:
         super().__init__()
         if (vocab_size > 0) == (input_size > 0):
@@ -49,7 +80,8 @@ class ClassifierNet(nn.Module):
         width = hidden_size * (2 if bidirectional else 1)
         self.pooling, self.drop = pooling, nn.Dropout(dropout)
         self.score = nn.Linear(width, 1) if pooling == "attention" else None
-        self.head = nn.Linear(width, n_classes)
+        self.conv = ConvBranch(embedding_size, conv_filters) if conv_filters else None
+        self.head = nn.Linear(width + conv_filters, n_classes)
 
     def inputs(self, x: Tensor) -> Tensor:
         """Token ids (B, T) or numbers (B, T, F) -> the LSTM's input (B, T, E)."""
@@ -62,7 +94,14 @@ class ClassifierNet(nn.Module):
     def from_inputs(self, e: Tensor, lengths: Tensor) -> Tensor:
         """The LSTM's input (B, T, E) -> logits (B, C): what attributions differentiate."""
         out, _ = self.rnn(self.drop(e), lengths=lengths)  # (B, T, D*H)
-        pooled, _ = self.pool(out, lengths)
+        return self.classify(out, e, lengths)
+
+    def classify(self, out: Tensor, e: Tensor, lengths: Tensor) -> Tensor:
+        """The LSTM's output (B, T, D*H) and input (B, T, E) -> logits (B, C): pooled, with the convolution
+        branch's features when there is one."""
+        pooled, _ = self.pool(out, lengths)  # (B, D*H)
+        if self.conv is not None:
+            pooled = torch.cat([pooled, self.conv(e, lengths)], dim=-1)  # (B, D*H + K)
         return self.head(self.drop(pooled))  # (B, C)
 
     def pool(self, out: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:

@@ -22,8 +22,9 @@ class ClassifyGraph(nn.Module):
         self.net, self.rnn, self.multi_label = net, recurrent_op(net.rnn), multi_label
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        out = self.rnn(self.net.inputs(x), lengths)[0]  # (B, T, D*H), from the zero state
-        logits = self.net.head(self.net.pool(out, lengths)[0])  # (B, C)
+        e = self.net.inputs(x)  # (B, T, E)
+        out = self.rnn(e, lengths)[0]  # (B, T, D*H), from the zero state
+        logits = self.net.classify(out, e, lengths)  # (B, C)
         return logits, torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)
 
 

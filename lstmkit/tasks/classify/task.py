@@ -34,6 +34,7 @@ def build_model(cfg: ClassifyConfig, enc: Encoding) -> ClassifierNet:
         vocab_size=enc.vocab_size,
         input_size=enc.n_features,
         cell=cfg.cell,
+        conv_filters=cfg.conv_filters if cfg.resolved(enc.kind).conv == "on" else 0,
     )
 
 
@@ -89,7 +90,15 @@ class ClassifyTask:
                 p.requires_grad_(epoch >= self.cfg.freeze_epochs)
 
     def train_batches(self, batch_size: int, seed: int) -> ExampleBatches:
-        return ExampleBatches(self.train_x, self.train_y, batch_size, seed)
+        numeric = self.enc.kind == "numeric"
+        return ExampleBatches(
+            self.train_x,
+            self.train_y,
+            batch_size,
+            seed,
+            epoch_size=self.cfg.epoch_size if numeric else 0,
+            augment=self.cfg.augment and numeric,
+        )
 
     def val_batches(self, batch_size: int) -> ExampleBatches:
         return ExampleBatches(self.val_x, self.val_y, max(batch_size, 128))
