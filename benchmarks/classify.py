@@ -84,7 +84,7 @@ def pretrain(train: Labelled, out: Path, args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> dict:
     data = load_mr(Path(args.data))
     rows: dict[str, list[float]] = {}
-    seconds, epochs_s = [], []
+    seconds, epochs_s, mixes = [], [], []
     opts = {"epochs": args.epochs, "progress": False, "early_stopping": 2, **options(args.set)}
     for i, test_idx in enumerate(folds(len(data), args.folds, args.seed)):
         test = data.take(np.sort(test_idx))
@@ -96,14 +96,17 @@ def run(args: argparse.Namespace) -> dict:
         seconds.append(time.perf_counter() - t0)
         epochs_s.append(seconds[-1] / max(1, c.report["steps"] / -(-len(train) * 0.9 // c.train_config.batch_size)))
         report = c.evaluate(test, train=train)
-        rows.setdefault("lstmkit validation (selects settings)", []).append(100 * c.report["val"]["accuracy"])
+        ng = c.report.get("ngrams")  # the n-gram share chosen on validation, and the mix's validation accuracy
+        val = ng["val_accuracy_by_mix"][str(ng["mix"])] if ng else c.report["val"]["accuracy"]
+        rows.setdefault("lstmkit validation (selects settings)", []).append(100 * val)
+        mixes.append(ng["mix"] if ng else None)
         for r in report["table"]:
             rows.setdefault(r["method"], []).append(100 * r["accuracy"])
         print(
             f"fold {i}: " + ", ".join(f"{m} {v[-1]:.1f}" for m, v in rows.items()) + f" ({seconds[-1]:.0f} s)",
             flush=True,
         )
-    return {"rows": rows, "seconds": seconds, "epoch_s": epochs_s, "opts": opts, "n": len(data)}
+    return {"rows": rows, "seconds": seconds, "epoch_s": epochs_s, "opts": opts, "n": len(data), "mixes": mixes}
 
 
 def render(result: dict, args: argparse.Namespace) -> str:
@@ -127,7 +130,8 @@ def render(result: dict, args: argparse.Namespace) -> str:
             else ""
         )
         + ".  ",
-        f"Training: {np.mean(result['seconds']):.0f} s per fold ({np.mean(result['epoch_s']):.1f} s per epoch).",
+        f"Training: {np.mean(result['seconds']):.0f} s per fold ({np.mean(result['epoch_s']):.1f} s per epoch). "
+        f"Share of the n-gram model in lstmkit's mix, chosen on validation per fold: {result['mixes']}.",
         "",
         "| method | test accuracy % (mean over folds) | min–max |",
         "|---|---:|---:|",

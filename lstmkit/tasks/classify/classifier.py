@@ -13,6 +13,7 @@ Only `fit` touches the training engine; loading, predicting and explaining impor
 from __future__ import annotations
 
 import dataclasses
+import logging
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from lstmkit.tasks.classify.task import NAME, build_model
 from lstmkit.tasks.spec import saved_run, saved_state
 
 Data = str | Path | pd.DataFrame | Labelled
+log = logging.getLogger(__name__)
 
 
 class TorchClassifyNetwork:
@@ -126,15 +128,37 @@ class Classifier:
         if not result.primary:
             return self  # a distributed run's extra process: the first one holds the model
         self.net, self.run_dir = result.model.eval(), result.run_dir
+        ngrams = self._fit_ngrams(train, val)
         vectors = self.report.get("vectors")
         if folds:
             self.report = cross_validate(self, full, folds, result.run_dir / "folds")
         else:
             self.report = self.evaluate(test, train=train) if len(test) else {}  # test_fraction 0: the caller's
         self.report.update({"vectors": vectors} if vectors else {})
+        self.report.update({"ngrams": ngrams} if ngrams else {})
         self.report["val"] = {k.removeprefix("val_"): v for k, v in result.metrics.items()}
         self.report["steps"] = result.steps
         return self
+
+    def _fit_ngrams(self, train: Labelled, val: Labelled) -> dict[str, Any] | None:
+        """Texts: the NB-weighted n-gram regression fitted on the training split and its share in the mix
+        chosen on the validation split (ngrams.py); the config records whether it is used."""
+        c, enc = self.config, self._ready()[1]
+        usable = train.kind == "text" and not train.multi_label
+        if c.ngrams == "on" and not usable:
+            raise UsageError("--ngrams on reads single-label texts; these examples are not")
+        use = usable and c.ngrams != "off" and _has_sklearn(required=c.ngrams == "on")
+        self.config = dataclasses.replace(c, ngrams="on" if use else "off")
+        if not use:
+            return None
+        from lstmkit.tasks.classify.ngrams import NgramModel
+
+        model = NgramModel.fit(train.texts, enc.targets(train).numpy(), len(enc.classes))
+        y_val = enc.targets(val).numpy()
+        by_mix = model.choose_mix(self.probabilities(val), val.texts, y_val)  # the network alone: no ngram yet
+        enc.ngram = model.to_dict()
+        enc.__dict__.pop("_cached_ngram", None)
+        return {"mix": model.mix, "terms": len(model.vocab), "val_accuracy_by_mix": by_mix}
 
     def _pretrained(self, train: Labelled) -> tuple[dict[str, torch.Tensor] | None, dict[str, Any] | None]:
         """With --init-from: the language model's embedding (a padding row in front) and LSTM weights, and its
@@ -315,6 +339,17 @@ class Classifier:
             tensors=net.state_dict(),
             state={"encoding": enc.to_dict()},
         )
+
+
+def _has_sklearn(required: bool) -> bool:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        if required:
+            raise UsageError("--ngrams on needs scikit-learn: pip install 'lstmkit[data]'") from None
+        log.warning("scikit-learn is not installed: no n-gram model beside the network (pip install 'lstmkit[data]')")
+        return False
+    return True
 
 
 def verdict(rows: list[dict[str, Any]]) -> str:

@@ -58,6 +58,11 @@ class ClassifyConfig:
         "a convolutional branch beside the LSTM (LSTM-FCN: three conv blocks, global average pooling); "
         "auto: on for numeric sequences, off for texts",
     )
+    ngrams: Literal["auto", "on", "off"] = option(
+        "auto",
+        "texts: NB-weighted word uni+bigram logistic regression (NBSVM) beside the network, its share chosen on "
+        "validation; auto: on for single-label texts (needs scikit-learn, the data extra)",
+    )
     conv_filters: int = option(128, "filters of the convolutional branch (its middle block has twice as many)")
     dropout: float = option(0.3, "dropout on the embeddings and before the classifier")
     epoch_size: int = option(

@@ -31,6 +31,7 @@ class Encoding:
     std: list[float] = field(default_factory=list)
     multi_label: bool = False  # each example has a set of classes (sigmoid per class), not one (softmax)
     n_train: int = 0  # training examples (multi-label: the negatives of a class are n_train - counts)
+    ngram: dict[str, Any] | None = None  # texts: the n-gram model mixed with the network's (ngrams.py), or none
 
     @classmethod
     def fit(
@@ -78,6 +79,16 @@ class Encoding:
     @property
     def vocab_size(self) -> int:
         return self._tok().vocab_size + 1 if self.kind == "text" else 0
+
+    def ngram_model(self) -> Any:
+        """The fitted NgramModel (cached), or None."""
+        if self.ngram is None:
+            return None
+        if "_cached_ngram" not in self.__dict__:
+            from lstmkit.tasks.classify.ngrams import NgramModel
+
+            self.__dict__["_cached_ngram"] = NgramModel.from_dict(self.ngram)
+        return self.__dict__["_cached_ngram"]
 
     def _tok(self) -> Any:
         if "_cached_tokenizer" not in self.__dict__:

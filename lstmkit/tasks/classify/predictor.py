@@ -66,7 +66,9 @@ class ClassifyPredictor:
         """(N, C) class probabilities, in the order of `classes` (multi-label: one independent one per class)."""
         xs = self.encoding.arrays(ex)
         parts = [self.network.probabilities(*padded(xs[i : i + BATCH])) for i in range(0, len(xs), BATCH)]
-        return np.concatenate(parts)
+        probs = np.concatenate(parts)
+        ngram = self.encoding.ngram_model()  # texts: the n-gram model's share, chosen on validation
+        return probs if ngram is None else ngram.mixed(probs, ex.texts).astype(probs.dtype)
 
     def decide(self, probs: np.ndarray) -> list[str]:
         """Each row's prediction: the likeliest class, or (multi-label) the classes at or over the threshold,
