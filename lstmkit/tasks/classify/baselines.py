@@ -1,8 +1,7 @@
-"""The baselines every evaluation table shows, trained on the same training split: the majority class, and
-TF-IDF + logistic regression and NBSVM (texts; NBSVM for two classes; scikit-learn, the data extra) or
-1-nearest-neighbour with Euclidean
-distance on sequences resampled to one length and 1-NN with dynamic time warping (numbers: the UCR archive's
-classic 1-NN ED and 1-NN DTW, full window)."""
+"""The baselines every evaluation table shows, trained on the same training split: the majority class;
+TF-IDF + logistic regression and NBSVM for texts (NBSVM with two classes; scikit-learn, the data extra); 1-NN
+with Euclidean distance on sequences resampled to one length and 1-NN with dynamic time warping for numbers
+(the UCR archive's classic 1-NN ED and 1-NN DTW, full window)."""
 
 from __future__ import annotations
 
