@@ -113,6 +113,38 @@ def pretrained_rows(items: list[tuple[dict, np.ndarray, np.ndarray]], name: str)
     return out
 
 
+def finetuned_row(s: dict, history: np.ndarray, opts: dict, out: Path, name: str) -> dict:
+    """The pretrained forecaster fine-tuned on this one series (its last horizon validates; the base is kept
+    when fine-tuning does not lower that loss), as `forecast train --init-from pretrained` does; the forecast
+    task's training defaults. A series too short to fine-tune on gets the zero-shot forecast (kind: zero-shot)."""
+    import dataclasses
+
+    import lstmkit
+    from lstmkit.tasks.forecast.pretrain import finetune
+
+    base = lstmkit.load(name)
+    base.config = dataclasses.replace(base.config, horizon=s["h"])
+    train = Forecaster(progress=False, out=str(out / f"{s['uid']}-finetuned"), **opts).train_config
+    t0 = time.perf_counter()
+    try:
+        model, report = finetune(base, [history], s["h"], train)
+        kind = report["kept"]
+    except ValueError:  # fewer values than the model's minimum context before the validation horizon
+        model, kind = base, "zero-shot"
+    q = model.forecast_values([history], s["h"])[0]  # (h, Q)
+    levels = list(model.arch.levels)
+    at = {lv: q[:, levels.index(lv)] for lv in LEVELS}
+    return {
+        "yhat": at[0.5],
+        "lo80": at[0.1],
+        "hi80": at[0.9],
+        "lo95": at[0.025],
+        "hi95": at[0.975],
+        "fit_s": time.perf_counter() - t0,
+        "kind": kind,
+    }
+
+
 def own_anchors(s: dict, history: np.ndarray) -> dict[str, dict]:
     """lstmkit's statistical anchors alone (no network), on the raw history."""
     freq, _ = FREQ[s["group"]]
@@ -264,6 +296,8 @@ def run(args: argparse.Namespace, opts: dict, out: Path) -> pd.DataFrame:
             fcs["lstmkit pretrained (zero-shot)"] = zero_shot[s["uid"]]
         if not args.no_lstmkit:
             fcs["lstmkit"] = lstmkit_row(s, hist, opts, out)
+        if args.finetune:
+            fcs["lstmkit fine-tuned"] = finetuned_row(s, hist, opts, out, args.pretrained or "pretrained")
         if nf_count.get(s["group"], 0) < args.nf_per_group:
             nf = neuralforecast_row(s, hist)
             if nf is not None:
@@ -382,6 +416,9 @@ def main() -> None:
         help="NeuralForecast's LSTM (defaults, ~1,000 steps) on the first N series of each group",
     )
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-forecast-single"))
+    parser.add_argument(
+        "--finetune", action="store_true", help="also the pretrained forecaster fine-tuned on each series alone"
+    )
     parser.add_argument("--section", help="BENCHMARKS.md section (default: forecast-single-<split>)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()

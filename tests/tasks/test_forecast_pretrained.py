@@ -140,3 +140,11 @@ def test_the_shipped_model_loads_by_name_and_beats_naive_on_seasonal_series():
     err = np.mean([np.mean(np.abs(m - y[-12:])) for m, y in zip(mid, series)])
     naive = np.mean([np.mean(np.abs(y[-13] - y[-12:])) for y in series])
     assert err < naive
+
+
+def test_a_forecaster_refuses_init_from_rather_than_train_from_scratch():
+    from lstmkit.errors import UsageError
+    from lstmkit.tasks.forecast import Forecaster
+
+    with pytest.raises(UsageError, match="finetune"):
+        Forecaster(init_from="pretrained", progress=False).fit("air-passengers")
