@@ -101,16 +101,14 @@ def pretrained_rows(items: list[tuple[dict, np.ndarray, np.ndarray]], name: str)
         q = model.forecast_values([hist for _, hist in group], h)  # (S, h, Q)
         each = (time.perf_counter() - t0) / len(group)
         for k, (s, _) in enumerate(group):
-            at = {lv: q[k, :, levels.index(lv)] for lv in LEVELS}
-            out[s["uid"]] = {
-                "yhat": at[0.5],
-                "lo80": at[0.1],
-                "hi80": at[0.9],
-                "lo95": at[0.025],
-                "hi95": at[0.975],
-                "fit_s": each,
-            }
+            out[s["uid"]] = {**intervals(q[k], levels), "fit_s": each}
     return out
+
+
+def intervals(q: np.ndarray, levels: list[float]) -> dict[str, np.ndarray]:
+    """(h, Q) quantiles at `levels` -> the median and the 80 % and 95 % bounds, as the rows keep them."""
+    at = {lv: q[:, levels.index(lv)] for lv in LEVELS}
+    return {"yhat": at[0.5], "lo80": at[0.1], "hi80": at[0.9], "lo95": at[0.025], "hi95": at[0.975]}
 
 
 def finetuned_row(s: dict, history: np.ndarray, opts: dict, out: Path, name: str) -> dict:
@@ -132,17 +130,7 @@ def finetuned_row(s: dict, history: np.ndarray, opts: dict, out: Path, name: str
     except ValueError:  # fewer values than the model's minimum context before the validation horizon
         model, kind = base, "zero-shot"
     q = model.forecast_values([history], s["h"])[0]  # (h, Q)
-    levels = list(model.arch.levels)
-    at = {lv: q[:, levels.index(lv)] for lv in LEVELS}
-    return {
-        "yhat": at[0.5],
-        "lo80": at[0.1],
-        "hi80": at[0.9],
-        "lo95": at[0.025],
-        "hi95": at[0.975],
-        "fit_s": time.perf_counter() - t0,
-        "kind": kind,
-    }
+    return {**intervals(q, list(model.arch.levels)), "fit_s": time.perf_counter() - t0, "kind": kind}
 
 
 def own_anchors(s: dict, history: np.ndarray) -> dict[str, dict]:
