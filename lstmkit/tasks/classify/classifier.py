@@ -156,8 +156,7 @@ class Classifier:
         model = NgramModel.fit(train.texts, enc.targets(train).numpy(), len(enc.classes))
         y_val = enc.targets(val).numpy()
         by_mix = model.choose_mix(self.probabilities(val), val.texts, y_val)  # the network alone: no ngram yet
-        enc.ngram = model.to_dict()
-        enc.__dict__.pop("_cached_ngram", None)
+        enc.set_ngram(model)
         return {"mix": model.mix, "terms": len(model.vocab), "val_accuracy_by_mix": by_mix}
 
     def _pretrained(self, train: Labelled) -> tuple[dict[str, torch.Tensor] | None, dict[str, Any] | None]:

@@ -80,6 +80,11 @@ class Encoding:
     def vocab_size(self) -> int:
         return self._tok().vocab_size + 1 if self.kind == "text" else 0
 
+    def set_ngram(self, model: Any) -> None:
+        """Mix this fitted NgramModel with the network from now on, exactly as it is saved (its JSON form)."""
+        self.ngram = model.to_dict()
+        self.__dict__.pop("_cached_ngram", None)
+
     def ngram_model(self) -> Any:
         """The fitted NgramModel (cached), or None."""
         if self.ngram is None:

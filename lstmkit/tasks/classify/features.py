@@ -12,7 +12,7 @@ from torch import Tensor
 from lstmkit.tasks.classify.encoding import Encoding
 
 Batch = dict[str, Tensor]
-__all__ = ["Batch", "Encoding", "ExampleBatches", "pad", "stratified_split"]
+__all__ = ["Batch", "Encoding", "ExampleBatches", "by_class", "pad", "stratified_split"]
 
 
 def pad(xs: list[Tensor]) -> tuple[Tensor, Tensor]:
@@ -21,14 +21,19 @@ def pad(xs: list[Tensor]) -> tuple[Tensor, Tensor]:
     return torch.nn.utils.rnn.pad_sequence(xs, batch_first=True), lengths
 
 
+def by_class(labels: list[str]) -> dict[str, list[int]]:
+    """Each label's example indices, in order."""
+    out: dict[str, list[int]] = {}
+    for i, y in enumerate(labels):
+        out.setdefault(y, []).append(i)
+    return out
+
+
 def stratified_split(labels: list[str], fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
     """Index arrays: the rest, then one part per fraction, each class split in the same proportions."""
     rng = np.random.default_rng(seed)
     parts: list[list[int]] = [[] for _ in range(len(fractions) + 1)]
-    by_class: dict[str, list[int]] = {}
-    for i, y in enumerate(labels):
-        by_class.setdefault(y, []).append(i)
-    for _, idx in sorted(by_class.items()):
+    for _, idx in sorted(by_class(labels).items()):
         idx = list(rng.permutation(idx))
         cuts = [round(f * len(idx)) for f in fractions]
         start = 0

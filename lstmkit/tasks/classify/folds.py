@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ import numpy as np
 
 from lstmkit.data.labelled import Labelled
 from lstmkit.tasks.classify.baselines import baselines
-from lstmkit.tasks.classify.metrics import multi_label_scores, scores
+from lstmkit.tasks.classify.features import by_class
 
 if TYPE_CHECKING:
     from lstmkit.tasks.classify.classifier import Classifier
@@ -49,11 +48,8 @@ def stratified_folds(labels: list[str], k: int, seed: int) -> np.ndarray:
     """(N,) fold of each example: each class dealt round-robin over the folds after a seeded shuffle."""
     rng = np.random.default_rng(seed)
     fold = np.empty(len(labels), dtype=int)
-    by_class: dict[str, list[int]] = {}
-    for i, y in enumerate(labels):
-        by_class.setdefault(y, []).append(i)
     start = 0
-    for _, idx in sorted(by_class.items()):
+    for _, idx in sorted(by_class(labels).items()):
         fold[rng.permutation(idx)] = (start + np.arange(len(idx))) % k
         start += len(idx)  # the next class begins where this one ended: folds stay even in size
     return fold
@@ -81,7 +77,7 @@ def cross_validate(model: Classifier, full: Labelled, k: int, out: Path) -> dict
         enc = sub._ready()[1]
         for name, pred in baselines(train, held, enc.classes, enc.counts).items():
             rows.setdefault(name, []).append(_remap(pred, enc.classes, classes))
-        per_fold.append(float(_accuracy(model, held, p)))
+        per_fold.append(float(model.score(held, p, {})["test"]["accuracy"]))
     idx = np.concatenate(order)
     ex = full.take(idx)
     report = model.score(ex, np.concatenate(probs), {n: np.concatenate(v) for n, v in rows.items()})
@@ -103,10 +99,3 @@ def _remap(pred: np.ndarray, have: list[str], want: list[str]) -> np.ndarray:
     if pred.ndim == 1:
         return np.asarray([want.index(have[j]) for j in pred], dtype=int)
     return _aligned(pred, have, want).astype(int)
-
-
-def _accuracy(model: Classifier, ex: Labelled, probs: np.ndarray) -> float:
-    enc = model._ready()[1]
-    y = enc.targets(ex).numpy()
-    score = partial(multi_label_scores, threshold=model.config.threshold) if enc.multi_label else scores
-    return score(y, probs, enc.classes)["accuracy"]

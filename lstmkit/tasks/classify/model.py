@@ -37,7 +37,6 @@ class ConvBranch(nn.Module):
             )
             for i, o, k in sizes
         )
-        self.out_size = filters
 
     def forward(self, e: Tensor, lengths: Tensor) -> Tensor:
         """(B, T, E) -> (B, K)."""
