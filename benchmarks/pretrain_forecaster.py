@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=6000, help="synthetic series generated")
     parser.add_argument("--length", type=int, default=640, help="steps per synthetic series")
     parser.add_argument("--cell", default="lstm")
+    parser.add_argument("--anchor", default="theta", help="the statistical path the network corrects (none, theta)")
     parser.add_argument("--hidden-size", type=int, default=256)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=256)
@@ -78,7 +79,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="copy the model into the package")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = ZeroShotConfig(hidden_size=args.hidden_size, num_layers=args.num_layers, cell=args.cell)
+    cfg = ZeroShotConfig(hidden_size=args.hidden_size, num_layers=args.num_layers, cell=args.cell, anchor=args.anchor)
     train, val, seen = pools(args)
     task = ZeroShotTask(cfg, train, val, steps_per_epoch=200)
     tc = TrainConfig(
@@ -104,7 +105,12 @@ def main() -> None:
         "steps": result.steps,
         "seen": seen,
         "validation": result.metrics,
-        "architecture": {"cell": cfg.cell, "hidden_size": cfg.hidden_size, "num_layers": cfg.num_layers},
+        "architecture": {
+            "cell": cfg.cell,
+            "hidden_size": cfg.hidden_size,
+            "num_layers": cfg.num_layers,
+            "anchor": cfg.anchor,
+        },
     }
     (Path(result.run_dir) / "pretraining.json").write_text(json.dumps(note, indent=2), encoding="utf-8")
     print(json.dumps(note, indent=2))

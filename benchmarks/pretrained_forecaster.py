@@ -7,7 +7,9 @@ A stratified sample of `--per-group` series from each M3 group (yearly, quarterl
 with --per-group 0). `--split val` scores the horizon before the official one (choose settings there);
 `test` the official horizon (report it once). Metrics per series, then means: MASE (season 1/4/12/1 as the
 competition), sMAPE, WQL (the scaled quantile loss over 0.1..0.9: 2 * sum of pinball losses / sum |y|), and
-the share of actuals inside the 80 % interval. Writes the `pretrained-m3-<split>` section of BENCHMARKS.md.
+the share of actuals inside the 80 % interval (statsforecast's quantiles from its 20/40/60/80 % intervals).
+An anchored model also gets a row for its theta path alone. Writes the `pretrained-m3-<split>` section of
+BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 M3 = ROOT.parent / "shared" / "data" / "timeseries" / "m3" / "m3.csv"
 SEASON = {"yearly": 1, "quarterly": 4, "monthly": 12, "other": 1}
 WQL_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+LEVELS = [20, 40, 60, 80]  # statsforecast's central intervals whose ends are WQL_LEVELS
 
 
 def sample(per_group: int, split: str, seed: int) -> list[dict]:
@@ -84,6 +87,36 @@ def pretrained_rows(items: list[dict], model_path: str) -> tuple[list[dict], flo
     return rows, time.perf_counter() - t0
 
 
+def anchor_rows(items: list[dict], model_path: str) -> list[dict]:
+    """An anchored model's statistical path alone (the theta forecast the network corrects): what the network
+    adds shows against it."""
+    import lstmkit
+    from lstmkit.tasks.forecast.zeroshot import anchor_paths, contexts, standardise
+
+    arch = lstmkit.load(model_path).arch
+    if arch.anchor == "none":
+        return []
+    x, mask, loc, scale = standardise(contexts([s["history"] for s in items], arch.context))
+    paths = anchor_paths(arch, x, mask) * scale[:, None] + loc[:, None]  # (S, Hm) in the data's units
+    name = f"lstmkit's {arch.anchor} path alone (the network's anchor)"
+    return [
+        {"uid": s["uid"], "group": s["group"], "method": name, **scores(s, p[: s["h"]], None)}
+        for s, p in zip(items, paths)
+    ]
+
+
+def interval_quantiles(fc: dict) -> dict[float, np.ndarray] | None:
+    """The quantiles 0.1..0.9 a statsforecast forecast's central intervals give (the 20 % interval's ends are the
+    0.4 and 0.6 quantiles, ...; the mean is the median of their symmetric intervals); None without intervals."""
+    if "lo-80" not in fc:
+        return None
+    q = {0.5: fc["mean"]}
+    for level in LEVELS:
+        lo = round(0.5 - level / 200, 2)
+        q[lo], q[round(1 - lo, 2)] = fc[f"lo-{level}"], fc[f"hi-{level}"]
+    return q
+
+
 def statsforecast_rows(items: list[dict], arima: bool) -> tuple[list[dict], dict[str, float]]:
     from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
 
@@ -97,18 +130,13 @@ def statsforecast_rows(items: list[dict], arima: bool) -> tuple[list[dict], dict
             t0 = time.perf_counter()
             model = cls(season_length=m)
             try:
-                fc = model.forecast(y=s["history"], h=s["h"], level=[80]) if name != "seasonal naive" else None
+                fc = model.forecast(y=s["history"], h=s["h"], level=LEVELS) if name != "seasonal naive" else None
                 if fc is None:
                     fc = {"mean": M.seasonal_naive(s["history"], s["h"], m)}
             except Exception:  # a model that cannot fit this series: seasonal naive stands in (counted)
                 fc = {"mean": M.seasonal_naive(s["history"], s["h"], m)}
             seconds[name] += time.perf_counter() - t0
-            q = None
-            if "lo-80" in fc:
-                q = {lv: fc["mean"] for lv in WQL_LEVELS} | {0.1: fc["lo-80"], 0.9: fc["hi-80"]}
-            row = scores(s, fc["mean"], q)
-            if q is not None:
-                row.pop("wql")  # only two quantiles: not comparable
+            row = scores(s, fc["mean"], interval_quantiles(fc))
             rows.append({"uid": s["uid"], "group": s["group"], "method": name, **row})
     return rows, seconds
 
@@ -150,6 +178,7 @@ def main() -> None:
     args = parser.parse_args()
     items = sample(args.per_group, args.split, args.seed)
     rows, zs = pretrained_rows(items, args.model)
+    rows += anchor_rows(items, args.model)
     print(f"zero-shot: {len(items)} series in {zs:.1f} s", file=sys.stderr)
     other, seconds = statsforecast_rows(items, args.arima)
     res = pd.DataFrame(rows + other)

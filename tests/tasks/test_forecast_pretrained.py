@@ -148,3 +148,40 @@ def test_a_forecaster_refuses_init_from_rather_than_train_from_scratch():
 
     with pytest.raises(UsageError, match="finetune"):
         Forecaster(init_from="pretrained", progress=False).fit("air-passengers")
+
+
+def test_the_anchor_path_is_the_theta_method_fitted_on_each_context():
+    """theta_paths (batched, the season found in the context) against anchors.py's per-series theta with that
+    season; the season found is the one the series has (12), none on noise."""
+    from lstmkit.tasks.forecast import anchors
+    from lstmkit.tasks.forecast.zeroshot_anchor import detect_season, theta_paths
+
+    rng = np.random.default_rng(3)
+    series = _seasonal(6, rng, length=100) + [np.cumsum(rng.normal(0.2, 1, 70)), rng.normal(0, 1, 30)]
+    series[1][40:45] = np.nan  # missing values inside a context
+    x, mask, _, _ = standardise(np.array([np.r_[np.full(120 - len(y), np.nan), y] for y in series]))
+    paths = theta_paths(x, mask, 10)
+    assert detect_season(x[0][mask[0] > 0]) == 12 and detect_season(rng.normal(0, 1, 200)) == 1
+    for i, row in enumerate(np.where(mask > 0, x, np.nan).astype(np.float64)):
+        m = detect_season(row[np.isfinite(row)])
+        pos, future = np.arange(120) % m, (120 + np.arange(10)) % m
+        ref = anchors.anchor_forecast(row, pos, future, m, anchors.fit(row, pos, m, "theta"))
+        np.testing.assert_allclose(paths[i], ref, atol=1e-5)
+
+
+def test_an_anchored_model_trains_exports_and_needs_its_path(tmp_path):
+    from lstmkit.registry import export_model, load_onnx
+
+    cfg = ZeroShotConfig(context=48, patch=4, horizon=8, hidden_size=16, num_layers=1, anchor="theta")
+    rng = np.random.default_rng(1)
+    task = ZeroShotTask(cfg, [Pool("s", _seasonal(40, rng), 1.0)], [Pool("v", _seasonal(8, rng), 1.0)], 10)
+    tc = TrainConfig(epochs=1, batch_size=16, out=str(tmp_path / "run"), progress=False, seed=0)
+    anchored = lstmkit.load(fit(task, tc).model_dir)
+    assert anchored.arch.anchor == "theta"
+    series = _seasonal(3, rng, length=60)
+    q = anchored.forecast_values(series, 8)  # (3, 8, Q)
+    assert np.isfinite(q).all() and (np.diff(q, axis=-1) >= 0).all()
+    export_model(anchored, tmp_path / "onnx")
+    np.testing.assert_allclose(load_onnx(tmp_path / "onnx").forecast_values(series, 8), q, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="anchor path"):
+        anchored.net(torch.zeros(1, 48), torch.ones(1, 48))

@@ -13,7 +13,6 @@ import torch
 
 import lstmkit
 from lstmkit.deploy.protocol import ModelState
-from lstmkit.errors import UsageError
 from lstmkit.registry import export_model, load_onnx
 
 MODERN = ["slstm", "mlstm", "minlstm", "mingru"]
@@ -140,7 +139,8 @@ def test_a_forecaster_with_each_cell_folds_rows_as_one_pass_and_reloads(cell, tm
 @pytest.mark.parametrize("cell", ["gru", *MODERN])
 def test_a_translator_with_each_cell_translates_the_same_after_loading(cell, tmp_path):
     """Encoder and decoder both of the cell; greedy and beam search run on its state (beam search reorders
-    it), the saved model translates the same, and ONNX export says it covers the lstm cell only."""
+    it), the saved model translates the same, and its ONNX export (encoder + decoder step with the cell's
+    named state) gives PyTorch's greedy and beam translations on onnxruntime."""
     from lstmkit.tasks.translate import Translator
 
     t = Translator(
@@ -151,8 +151,11 @@ def test_a_translator_with_each_cell_translates_the_same_after_loading(cell, tmp
     assert len(greedy) == len(beam) == 1
     loaded = lstmkit.load(t.save(tmp_path / "m"))
     assert loaded.translate(["one two"]) == greedy and loaded.translate(["one two"], beam_size=3) == beam
-    with pytest.raises(UsageError, match="covers the lstm cell"):
-        export_model(loaded, tmp_path / "onnx")
+    export_model(loaded, tmp_path / "onnx")
+    onnx = load_onnx(tmp_path / "onnx")
+    texts = ["one two", "three four five six", "seven"]
+    assert onnx.translate(texts) == loaded.translate(texts)
+    assert onnx.translate(texts, beam_size=3) == loaded.translate(texts, beam_size=3)
 
 
 @pytest.mark.parametrize("cell", MODERN)

@@ -114,15 +114,19 @@ def pretrained_plan(f: Any) -> ExportPlan:
     def example(b: int, t: int) -> dict[str, Tensor]:
         g = torch.Generator().manual_seed(1000 * b + t)
         mask = (torch.rand(b, C, generator=g) > 0.3).float()
-        return {"x": torch.randn(b, C, generator=g) * mask, "mask": mask}
+        ex = {"x": torch.randn(b, C, generator=g) * mask, "mask": mask}
+        return ex if a.anchor == "none" else {**ex, "base": torch.randn(b, Hm, generator=g)}
 
+    ports = [
+        Port("x", "float32", ["batch", C], "the last C values, standardised per series, 0 where missing"),
+        Port("mask", "float32", ["batch", C], "1 where a value was observed"),
+    ]
+    if a.anchor != "none":
+        ports.append(Port("base", "float32", ["batch", Hm], f"the {a.anchor} path fitted on the context, scaled"))
     graph = Graph(
         "model",
         PatchGraph(f.net.eval()),
-        [
-            Port("x", "float32", ["batch", C], "the last C values, standardised per series, 0 where missing"),
-            Port("mask", "float32", ["batch", C], "1 where a value was observed"),
-        ],
+        ports,
         [Port("q", "float32", ["batch", Hm, Q], f"scaled quantile forecasts, levels {list(a.levels)}")],
         example,
         tolerance=1e-4,

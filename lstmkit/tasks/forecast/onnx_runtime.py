@@ -36,8 +36,9 @@ class OnnxPatchNetwork:
     def __init__(self, runner: Any) -> None:
         self.runner = runner
 
-    def quantiles(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return self.runner.run("model", {"x": x, "mask": mask})["q"]
+    def quantiles(self, x: np.ndarray, mask: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
+        feeds = {"x": x, "mask": mask} if base is None else {"x": x, "mask": mask, "base": base}
+        return self.runner.run("model", feeds)["q"]
 
 
 def load(runner: Any) -> Any:

@@ -16,7 +16,9 @@ from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig
 
 
 class PatchNet(nn.Module):
-    """Scaled contexts (B, C) and their mask (B, C) -> scaled quantiles (B, Hm, Q), non-crossing."""
+    """Scaled contexts (B, C) and their mask (B, C) -> scaled quantiles (B, Hm, Q), non-crossing. An anchored
+    model (cfg.anchor) also takes the statistical path base (B, Hm): its head reads it, its quantiles are
+    offsets from it."""
 
     def __init__(self, cfg: ZeroShotConfig) -> None:
         super().__init__()
@@ -26,13 +28,23 @@ class PatchNet(nn.Module):
         self.embed = nn.Sequential(nn.Linear(2 * P, D), nn.GELU(), nn.Linear(D, D))
         self.rnn = recurrent_layer(cfg.cell, D, D, cfg.num_layers, batch_first=True)
         self.head = nn.Sequential(nn.Linear(D, D), nn.GELU(), nn.Linear(D, self.Hm * self.Q))
+        self.base_in = nn.Linear(self.Hm, D) if cfg.anchor != "none" else None
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor, base: Tensor | None = None) -> Tensor:
         B, C = x.shape
         z = torch.cat([x.view(B, C // self.P, self.P), mask.view(B, C // self.P, self.P)], -1)  # (B, N, 2P)
         out, _ = self.rnn(self.embed(z))  # (B, N, D)
-        raw = self.head(out[:, -1]).view(B, self.Hm, self.Q)  # (B, Hm, Q)
-        return self.monotone(raw)
+        return self.quantiles(out[:, -1], base)
+
+    def quantiles(self, last: Tensor, base: Tensor | None) -> Tensor:
+        """The last recurrent output (B, D) (and the anchor's path (B, Hm)) -> quantiles (B, Hm, Q)."""
+        if self.base_in is None:
+            return self.monotone(self.head(last).view(-1, self.Hm, self.Q))
+        if base is None:
+            raise ValueError("this pretrained network corrects an anchor path: pass base (B, Hm)")
+        squashed = torch.sign(base) * torch.log1p(base.abs())  # (B, Hm) large paths compressed
+        last = last + self.base_in(squashed)  # (B, D) the path joins the state
+        return base[..., None] + self.monotone(self.head(last).view(-1, self.Hm, self.Q))  # (B, Hm, Q)
 
     def monotone(self, raw: Tensor) -> Tensor:
         """(B, Hm, Q) -> quantiles: the median column as is, each other level a softplus step from its neighbour
@@ -57,14 +69,15 @@ class TorchPatchNetwork:
     def __init__(self, net: PatchNet) -> None:
         self.net = net.eval()
 
-    def quantiles(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def quantiles(self, x: np.ndarray, mask: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
         with torch.no_grad():
-            return self.net(torch.from_numpy(x), torch.from_numpy(mask)).double().numpy()
+            b = None if base is None else torch.from_numpy(base)
+            return self.net(torch.from_numpy(x), torch.from_numpy(mask), b).double().numpy()
 
 
 class PatchGraph(nn.Module):
-    """The network for export: (x, mask (B, C)) -> scaled quantiles (B, Hm, Q), the recurrent layer as an
-    exportable operator (any cell)."""
+    """The network for export: (x, mask (B, C) [, base (B, Hm)]) -> scaled quantiles (B, Hm, Q), the recurrent
+    layer as an exportable operator (any cell)."""
 
     def __init__(self, net: PatchNet) -> None:
         super().__init__()
@@ -72,11 +85,11 @@ class PatchGraph(nn.Module):
 
         self.net, self.rnn = net, recurrent_op(net.rnn)
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor, base: Tensor | None = None) -> Tensor:
         net = self.net
         B, C = x.shape
         z = torch.cat([x.view(B, C // net.P, net.P), mask.view(B, C // net.P, net.P)], -1)  # (B, N, 2P)
         e = net.embed(z)  # (B, N, D)
         lengths = torch.ones_like(e[:, 0, 0], dtype=torch.int64) * e.shape[1]
         out = self.rnn(e, lengths)[0]  # (B, N, D)
-        return net.monotone(net.head(out[:, -1]).view(B, net.Hm, net.Q))
+        return net.quantiles(out[:, -1], base)

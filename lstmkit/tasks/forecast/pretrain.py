@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.tasks.forecast.patchnet import PatchNet, pinball
-from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig, contexts, standardise
+from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig, anchor_paths, contexts, standardise
 
 MIN_CONTEXT = 8  # the shortest history a window gives the model
 CLIP = 100.0  # scaled targets beyond this many context standard deviations are clipped (a flat context's jump)
@@ -50,16 +50,19 @@ def windows(pools: Sequence[Pool], cfg: ZeroShotConfig, n: int, rng: np.random.G
 
 def scaled_batch(ctx: Sequence[np.ndarray], fut: np.ndarray, cfg: ZeroShotConfig) -> dict[str, Tensor]:
     """Contexts (each 1-D) and their futures (n, Hm) (NaN: none) -> the tensors a batch holds, each window
-    standardised by its own context: x, mask (n, C); target, tmask (n, Hm)."""
+    standardised by its own context: x, mask (n, C); target, tmask (n, Hm); base (n, Hm), an anchored model's
+    statistical path."""
     x, mask, loc, scale = standardise(contexts(ctx, cfg.context))
     target = np.clip((fut - loc[:, None]) / scale[:, None], -CLIP, CLIP)
     tmask = np.isfinite(target)
-    return {
+    batch = {
         "x": torch.from_numpy(x),
         "mask": torch.from_numpy(mask),
         "target": torch.from_numpy(np.where(tmask, target, 0.0).astype(np.float32)),
         "tmask": torch.from_numpy(tmask.astype(np.float32)),
     }
+    base = anchor_paths(cfg, x, mask)
+    return batch if base is None else {**batch, "base": torch.from_numpy(base)}
 
 
 class WindowBatches:
@@ -122,11 +125,11 @@ class ZeroShotTask:
         return None
 
     def loss(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
-        q = model(batch["x"], batch["mask"])  # (B, Hm, Q)
+        q = model(batch["x"], batch["mask"], batch.get("base"))  # (B, Hm, Q)
         return pinball(q, batch["target"], batch["tmask"], self.levels.to(q.device))
 
     def metrics(self, model: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        q = model(batch["x"], batch["mask"])
+        q = model(batch["x"], batch["mask"], batch.get("base"))
         mid = q[..., list(self.cfg.levels).index(0.5)]  # (B, Hm)
         w = batch["tmask"]
         mae = ((mid - batch["target"]).abs() * w).sum() / w.sum().clamp(min=1)

@@ -2,7 +2,7 @@
 pretrained --data my.csv --horizon 12`, `forecast backtest --model pretrained`, serving. No training: every
 series is forecast from its own last `context` values (zeroshot.py). Columns, horizon and the frequency are
 read per call (a ForecastConfig holds the data flags), so one model serves any data. Torch-free: the network
-is an interface (`quantiles(x, mask)`), PyTorch's (patchnet.TorchPatchNetwork) or an ONNX export's.
+is an interface (`quantiles(x, mask, base)`), PyTorch's (patchnet.TorchPatchNetwork) or an ONNX export's.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from lstmkit.tasks.forecast import SPEC
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.data import builtin_frame, quantile_column
 from lstmkit.tasks.forecast.pipeline import frame_records, schema_of
-from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig, contexts, standardise
+from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig, anchor_paths, contexts, standardise
 
 log = logging.getLogger(__name__)
 BATCH = 1024  # series per forward pass
@@ -53,7 +53,8 @@ class PretrainedForecaster:
         out = []
         for i in range(0, len(series), BATCH):
             x, mask, loc, scale = standardise(contexts(series[i : i + BATCH], self.arch.context))
-            q = np.asarray(self.network.quantiles(x, mask), dtype=np.float64)[:, :horizon]  # (B, horizon, Q)
+            base = anchor_paths(self.arch, x, mask)  # (B, Hm) or None
+            q = np.asarray(self.network.quantiles(x, mask, base), dtype=np.float64)[:, :horizon]  # (B, horizon, Q)
             out.append(q * scale[:, None, None] + loc[:, None, None])
         return np.concatenate(out)
 

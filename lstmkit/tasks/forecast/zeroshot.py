@@ -5,7 +5,8 @@ TiRex's recipe on lstmkit's cells: the last C values of a series, standardised b
 (missing values masked), cut into patches of P steps; a patch embedding; a recurrent network over the patches
 (any lstmkit cell); from its last output, a head that forecasts Hm steps ahead at once as Q quantiles that
 never cross (the median, then positive steps outwards). Any frequency: the model reads its seasons from the
-context, not from a calendar.
+context, not from a calendar. With `anchor = "theta"` the head also reads the theta method's forecast fitted on
+the context (zeroshot_anchor.py) and its quantiles are offsets from that path.
 
 Notation: B series, C context steps, P patch length, N = C / P patches, D hidden size, Hm the longest
 horizon, Q quantile levels. The recurrent state is internal to one forward (a context is read whole).
@@ -22,6 +23,7 @@ import numpy as np
 
 from lstmkit.config import ConfigError, option
 
+ANCHORS = ("none", "theta")
 LEVELS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975)
 
 
@@ -36,12 +38,27 @@ class ZeroShotConfig:
     num_layers: int = option(2, "stacked recurrent layers")
     cell: str = option("lstm", "the recurrent cell (any of lstmkit.nn's)")
     levels: tuple[float, ...] = option(LEVELS, "quantile levels forecast (0.5 included)")
+    anchor: str = option(
+        "none", "a statistical path the network corrects: none, or theta (fitted on the context: zeroshot_anchor.py)"
+    )
 
     def __post_init__(self) -> None:
         if self.context % self.patch:
             raise ConfigError(f"context {self.context} must be a multiple of patch {self.patch}")
         if 0.5 not in self.levels or list(self.levels) != sorted(self.levels):
             raise ConfigError(f"levels must be increasing and include 0.5, got {self.levels}")
+        if self.anchor not in ANCHORS:
+            raise ConfigError(f"anchor must be one of {ANCHORS}, got {self.anchor!r}")
+
+
+def anchor_paths(cfg: ZeroShotConfig, x: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """The statistical path (B, Hm) the network corrects for standardised contexts x, mask (B, C); None when
+    the model has no anchor."""
+    if cfg.anchor == "none":
+        return None
+    from lstmkit.tasks.forecast.zeroshot_anchor import theta_paths
+
+    return theta_paths(x, mask, cfg.horizon)
 
 
 def standardise(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -121,16 +121,37 @@ class Seq2Seq(nn.Module):
     def encode(self, src: Tensor, lengths: Tensor) -> tuple[Memory, DecoderState]:
         """Source ids (B, S) and lengths (B,) -> the memory and the decoder's initial state."""
         out, final = self.encoder(self.drop(self.src_embed(src)), lengths=lengths)  # (B, S, 2H); (2L, B, H) each
-        B = src.shape[0]
+        return self.memory_of(out, lengths), self.initial_state(final, out)
+
+    def initial_state(self, final: Any, out: Tensor) -> DecoderState:
+        """The decoder's first state from the encoder's final one (LSTM: (h, c), GRU/RNN: h, each (2L, B, H));
+        the modern cells start from their zero state. out (B, S, 2H) gives the batch, device and dtype."""
+        B = out.shape[0]
         both = lambda s: s.view(self.L, 2, B, self.H).transpose(1, 2).reshape(self.L, B, 2 * self.H)  # noqa: E731
         if self.cell == "lstm":
             h, c = final
-            state = (torch.tanh(self.bridge_h(both(h))), self.bridge_c(both(c)))  # (L, B, H) each
-        elif self.bridge_feed is None:  # GRU, RNN: h
-            state = torch.tanh(self.bridge_h(both(final)))  # (L, B, H)
-        else:
-            state = self.decoder.initial_state(B, out.device, out.dtype)
-        return self.memory_of(out, lengths), state
+            return torch.tanh(self.bridge_h(both(h))), self.bridge_c(both(c))  # (L, B, H) each
+        if self.bridge_feed is None:  # GRU, RNN: h
+            return torch.tanh(self.bridge_h(both(final)))  # (L, B, H)
+        return self.decoder.initial_state(B, out.device, out.dtype)
+
+    def state_names(self) -> list[str]:
+        """The decoder state's tensors by name (LSTM: h, c; GRU/RNN: h; the modern cells: their fields)."""
+        if self.cell == "lstm":
+            return ["h", "c"]
+        kind = getattr(self.decoder, "state_type", None)
+        return list(kind._fields) if kind is not None else ["h"]
+
+    def state_tensors(self, state: DecoderState) -> list[Tensor]:
+        """A decoder state as its tensors in state_names() order (each with the batch on dim 1)."""
+        return [state] if isinstance(state, Tensor) else list(state)
+
+    def state_of(self, tensors: list[Tensor]) -> DecoderState:
+        """The inverse of state_tensors."""
+        if self.cell == "lstm":
+            return tuple(tensors)
+        kind = getattr(self.decoder, "state_type", None)
+        return kind(*tensors) if kind is not None else tensors[0]
 
     def memory_of(self, out: Tensor, lengths: Tensor) -> Memory:
         """The encoder's output (B, S, 2H) -> the memory (values and cached keys (B, S, H), mask (B, S))."""

@@ -12,8 +12,7 @@ from torch import Tensor, nn
 
 from lstmkit.config import to_dict
 from lstmkit.deploy.export import ExportPlan, Graph, Port
-from lstmkit.deploy.onnx_ops import OnnxRecurrent
-from lstmkit.errors import UsageError
+from lstmkit.deploy.onnx_ops import recurrent_op
 from lstmkit.tasks.translate.features import BOS, EOS, PAD, SPECIALS
 from lstmkit.tasks.translate.model import Memory, Seq2Seq
 
@@ -23,48 +22,64 @@ def _mask(lengths: Tensor, S: int) -> Tensor:
 
 
 class EncoderGraph(nn.Module):
-    """(src (B, S), src_lengths (B,)) -> (values, keys (B, S, H), h0, c0 (L, B, H))."""
+    """(src (B, S), src_lengths (B,)) -> (values, keys (B, S, H), feed0 (B, A), the decoder's first state
+    tensors (LSTM: h0, c0 (L, B, H); GRU/RNN: h0; the modern cells: their fields))."""
 
     def __init__(self, net: Seq2Seq) -> None:
         super().__init__()
-        self.net, self.rnn = net, OnnxRecurrent(net.encoder)
+        self.net, self.rnn = net, recurrent_op(net.encoder)
 
-    def forward(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def forward(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, ...]:
         net = self.net
-        e = net.src_embed(src)  # (B, S, E)
-        zeros = torch.zeros(2 * net.L, e.shape[0], net.H, dtype=e.dtype)
-        out, h, c = self.rnn(e, src_lengths, zeros, zeros)  # (B, S, 2H); (2L, B, H)
-        B = e.shape[0]
-        both = lambda s: s.view(net.L, 2, B, net.H).transpose(1, 2).reshape(net.L, B, 2 * net.H)  # noqa: E731
+        out, *final = self.rnn(net.src_embed(src), src_lengths)  # (B, S, 2H); the final state's tensors
         memory = net.memory_of(out, src_lengths)
-        return memory.values, memory.keys, torch.tanh(net.bridge_h(both(h))), net.bridge_c(both(c))
+        last = tuple(final) if net.cell == "lstm" else final[0]  # GRU/RNN: h (the op passes a c through)
+        state = net.state_tensors(net.initial_state(last, out))
+        return (memory.values, memory.keys, net.initial_feed(memory), *state)
 
 
 class DecoderStepGraph(nn.Module):
-    """(y (B,), h, c (L, B, H), feed (B, A), values, keys (B, S, H), src_lengths (B,)) ->
-    (logp (B, V), h_out, c_out, feed_out (B, A), attention (B, S))."""
+    """(y (B,), *state, feed (B, A), values, keys (B, S, H), src_lengths (B,)) ->
+    (logp (B, V), *state_out, feed_out (B, A), attention (B, S)); the state as in EncoderGraph."""
 
     def __init__(self, net: Seq2Seq) -> None:
         super().__init__()
-        self.net = net
+        self.net, self.k = net, len(net.state_names())
 
-    def forward(
-        self, y: Tensor, h: Tensor, c: Tensor, feed: Tensor, values: Tensor, keys: Tensor, src_lengths: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    def forward(self, y: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:
+        state, (feed, values, keys, src_lengths) = list(rest[: self.k]), rest[self.k :]
         memory = Memory(values, keys, _mask(src_lengths, values.shape[1]))
-        logp, (h, c), feed, w = self.net.step(y, (h, c), feed, memory)
-        return logp, h, c, feed, w
+        logp, new, feed, w = self.net.step(y, self.net.state_of(state), feed, memory)
+        return (logp, *self.net.state_tensors(new), feed, w)
+
+
+def _state_ports(net: Seq2Seq, batch_of: Any) -> tuple[list[str], list[list[Any]], Any]:
+    """The decoder state's names, shapes (batch named) and an example of b rows (a state the cell can be in)."""
+    names = net.state_names()
+    with torch.no_grad():
+        probe = net.state_tensors(net.initial_state(*batch_of(1)))
+    shapes = [[d if i != 1 else "batch" for i, d in enumerate(t.shape)] for t in probe]
+
+    def example(b: int, g: torch.Generator) -> list[Tensor]:
+        if net.cell in ("lstm", "gru", "rnn"):
+            return [0.5 * torch.randn(*[b if d == "batch" else d for d in sh], generator=g) for sh in shapes]
+        with torch.no_grad():  # a modern cell's state after a few random steps (a normaliser must be positive)
+            x = torch.randn(b, 3, net.decoder.input_size, generator=g)
+            return net.state_tensors(net.decoder(x)[1])
+
+    return names, shapes, example
 
 
 def export_plan(t: Any) -> ExportPlan:
     net, vocab = t._ready()
-    if getattr(net, "cell", "lstm") != "lstm":
-        raise UsageError(
-            f"this translation model's cell is {net.cell}; ONNX export of translation models covers the lstm cell "
-            "(serve it with --runtime torch, or train with --cell lstm to export)"
-        )
     net.eval()
     L, H, A, V = net.L, net.H, net.A, vocab.tgt_size
+
+    def final_of(b: int) -> tuple[Any, Tensor]:  # an encoder's final state and output for b sentences
+        h = torch.zeros(2 * L, b, H)
+        return ((h, h) if net.cell == "lstm" else h), torch.zeros(b, 1, 2 * H)
+
+    names, shapes, example_state = _state_ports(net, final_of)
 
     def encoder_example(b: int, s: int) -> dict[str, Tensor]:
         g = torch.Generator().manual_seed(1000 * b + s)
@@ -80,15 +95,14 @@ def export_plan(t: Any) -> ExportPlan:
         r = lambda *shape: 0.5 * torch.randn(*shape, generator=g)  # noqa: E731
         return {
             "y": torch.randint(SPECIALS, V, (b,), generator=g),
-            "h": r(L, b, H),
-            "c": r(L, b, H),
+            **dict(zip(names, example_state(b, g))),
             "feed": r(b, A),
             "values": r(b, s, H),
             "keys": r(b, s, H),
             "src_lengths": lengths,
         }
 
-    state = "decoder state (L, batch, H): the encoder's h0/c0 before the first step"
+    state = f"the {net.cell} decoder's state, batch on axis 1 (the encoder's {names[0]}0... before the first step)"
     mem = "the encoder's memory (keep it for every step; reorder it with the beams)"
     encoder = Graph(
         "encoder",
@@ -100,8 +114,8 @@ def export_plan(t: Any) -> ExportPlan:
         [
             Port("values", "float32", ["batch", "src_time", H], mem),
             Port("keys", "float32", ["batch", "src_time", H], mem),
-            Port("h0", "float32", [L, "batch", H], "the decoder's initial hidden state"),
-            Port("c0", "float32", [L, "batch", H], "the decoder's initial cell state"),
+            Port("feed0", "float32", ["batch", A], "the first step's attentional vector (feed)"),
+            *[Port(f"{n}0", "float32", sh, f"the decoder's initial {n}") for n, sh in zip(names, shapes)],
         ],
         encoder_example,
     )
@@ -110,17 +124,15 @@ def export_plan(t: Any) -> ExportPlan:
         DecoderStepGraph(net),
         [
             Port("y", "int64", ["batch"], f"the previous target token (BOS = {BOS} at the first step)"),
-            Port("h", "float32", [L, "batch", H], f"hidden {state}"),
-            Port("c", "float32", [L, "batch", H], f"cell {state}"),
-            Port("feed", "float32", ["batch", A], "the previous attentional vector (zeros at the first step)"),
+            *[Port(n, "float32", sh, f"{n}: {state}") for n, sh in zip(names, shapes)],
+            Port("feed", "float32", ["batch", A], "the previous attentional vector (the encoder's feed0 first)"),
             Port("values", "float32", ["batch", "src_time", H], mem),
             Port("keys", "float32", ["batch", "src_time", H], mem),
             Port("src_lengths", "int64", ["batch"], "real source tokens per sentence (attention ignores the rest)"),
         ],
         [
             Port("logp", "float32", ["batch", V], f"log-probabilities of the next token (EOS = {EOS})"),
-            Port("h_out", "float32", [L, "batch", H], "new hidden state"),
-            Port("c_out", "float32", [L, "batch", H], "new cell state"),
+            *[Port(f"{n}_out", "float32", sh, f"new {n}") for n, sh in zip(names, shapes)],
             Port("feed_out", "float32", ["batch", A], "the new attentional vector (next step's feed)"),
             Port("attention", "float32", ["batch", "src_time"], "where this step looked (sums to 1 over real tokens)"),
         ],
@@ -133,6 +145,8 @@ def export_plan(t: Any) -> ExportPlan:
         "specials": SPECIALS,
         "num_layers": L,
         "hidden_size": H,
+        "cell": net.cell,
+        "state": names,
         "feed_size": A,
         "decoding": to_dict(t.decoding),
     }

@@ -21,31 +21,22 @@ class OnnxStepper:
 
     def __init__(self, runner: Any) -> None:
         self.runner, self.A = runner, runner.meta["feed_size"]
+        self.names = runner.meta.get("state", ["h", "c"])  # exports before modern cells: the LSTM's h, c
 
     def start(self, src: np.ndarray, lengths: np.ndarray) -> None:
         enc = self.runner.run("encoder", {"src": np.asarray(src), "src_lengths": np.asarray(lengths)})
         self.values, self.keys, self.lengths = enc["values"], enc["keys"], np.asarray(lengths, np.int64)
-        self.h, self.c = enc["h0"], enc["c0"]
-        self.feed = np.zeros((len(self.lengths), self.A), np.float32)
+        self.state = {n: enc[f"{n}0"] for n in self.names}
+        self.feed = enc.get("feed0", np.zeros((len(self.lengths), self.A), np.float32))  # older exports: zeros
 
     def step(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out = self.runner.run(
-            "decoder_step",
-            {
-                "y": y,
-                "h": self.h,
-                "c": self.c,
-                "feed": self.feed,
-                "values": self.values,
-                "keys": self.keys,
-                "src_lengths": self.lengths,
-            },
-        )
-        self.h, self.c, self.feed = out["h_out"], out["c_out"], out["feed_out"]
+        feeds = {"y": y, **self.state, "feed": self.feed, "values": self.values, "keys": self.keys}
+        out = self.runner.run("decoder_step", {**feeds, "src_lengths": self.lengths})
+        self.state, self.feed = {n: out[f"{n}_out"] for n in self.names}, out["feed_out"]
         return out["logp"], out["attention"]
 
     def select(self, rows: np.ndarray, memory_rows: np.ndarray | None = None) -> None:
-        self.h, self.c, self.feed = self.h[:, rows], self.c[:, rows], self.feed[rows]
+        self.state, self.feed = {n: v[:, rows] for n, v in self.state.items()}, self.feed[rows]
         if memory_rows is not None:
             self.values, self.keys = self.values[memory_rows], self.keys[memory_rows]
             self.lengths = self.lengths[memory_rows]
