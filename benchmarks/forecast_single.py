@@ -105,6 +105,30 @@ def pretrained_rows(items: list[tuple[dict, np.ndarray, np.ndarray]], name: str)
     return out
 
 
+def panel_finetuned_rows(items: list[tuple[dict, np.ndarray, np.ndarray]], name: str, out: Path) -> dict[str, dict]:
+    """uid -> the pretrained forecaster fine-tuned once per group on all its histories together (what a user
+    with a file of many series of one frequency runs: `forecast train --init-from pretrained`), each history's
+    last horizon validating; fine-tuning's defaults. Seconds: the group's time shared evenly."""
+    import dataclasses
+
+    import lstmkit
+    from lstmkit.tasks.forecast.pretrain import FINETUNE_TRAIN, finetune
+
+    base, res = lstmkit.load(name), {}
+    for group in sorted({s["group"] for s, _, _ in items}):
+        part = [(s, hist) for s, hist, _ in items if s["group"] == group]
+        h = part[0][0]["h"]
+        train = dataclasses.replace(FINETUNE_TRAIN, progress=False, out=str(out / f"panel-{group}"))
+        t0 = time.perf_counter()
+        model, report = finetune(base, [hist for _, hist in part], h, train)
+        q = model.forecast_values([hist for _, hist in part], h)  # (S, h, Q)
+        each = (time.perf_counter() - t0) / len(part)
+        print(f"panel fine-tuning {group}: {report['kept']} kept, {each * len(part):.0f} s", file=sys.stderr)
+        for k, (s, _) in enumerate(part):
+            res[s["uid"]] = {**intervals(q[k], list(model.arch.levels)), "fit_s": each, "kind": report["kept"]}
+    return res
+
+
 def intervals(q: np.ndarray, levels: list[float]) -> dict[str, np.ndarray]:
     """(h, Q) quantiles at `levels` -> the median and the 80 % and 95 % bounds, as the rows keep them."""
     at = {lv: q[:, levels.index(lv)] for lv in LEVELS}
@@ -113,16 +137,17 @@ def intervals(q: np.ndarray, levels: list[float]) -> dict[str, np.ndarray]:
 
 def finetuned_row(s: dict, history: np.ndarray, opts: dict, out: Path, name: str) -> dict:
     """The pretrained forecaster fine-tuned on this one series (its last horizon validates; the base is kept
-    when fine-tuning does not lower that loss), as `forecast train --init-from pretrained` does; the forecast
-    task's training defaults. A series too short to fine-tune on gets the zero-shot forecast (kind: zero-shot)."""
+    when fine-tuning does not lower that loss), as `forecast train --init-from pretrained` does, with its
+    training defaults (pretrain.FINETUNE_TRAIN). A series too short to fine-tune on gets the zero-shot forecast
+    (kind: zero-shot)."""
     import dataclasses
 
     import lstmkit
-    from lstmkit.tasks.forecast.pretrain import finetune
+    from lstmkit.tasks.forecast.pretrain import FINETUNE_TRAIN, finetune
 
     base = lstmkit.load(name)
     base.config = dataclasses.replace(base.config, horizon=s["h"])
-    train = Forecaster(progress=False, out=str(out / f"{s['uid']}-finetuned"), **opts).train_config
+    train = dataclasses.replace(FINETUNE_TRAIN, progress=False, out=str(out / f"{s['uid']}-finetuned"))
     t0 = time.perf_counter()
     try:
         model, report = finetune(base, [history], s["h"], train)
@@ -271,6 +296,7 @@ def run(args: argparse.Namespace, opts: dict, out: Path) -> pd.DataFrame:
         items.append((s, s["y"][:end], s["y"][end : end + s["h"]]))
     stats = cached_statsforecast(items, args) if args.statsforecast else {}
     zero_shot = pretrained_rows(items, args.pretrained) if args.pretrained else {}
+    panel = panel_finetuned_rows(items, args.pretrained or "pretrained", out) if args.finetune_panel else {}
     rows, nf_count = [], {}
     for i, (s, hist, actual) in enumerate(items):
         base = {"uid": s["uid"], "group": s["group"], "n": len(hist)}
@@ -282,6 +308,8 @@ def run(args: argparse.Namespace, opts: dict, out: Path) -> pd.DataFrame:
         fcs.update(stats.get(s["uid"], {}))
         if s["uid"] in zero_shot:
             fcs["lstmkit pretrained (zero-shot)"] = zero_shot[s["uid"]]
+        if s["uid"] in panel:
+            fcs["lstmkit fine-tuned per group"] = panel[s["uid"]]
         if not args.no_lstmkit:
             fcs["lstmkit"] = lstmkit_row(s, hist, opts, out)
         if args.finetune:
@@ -406,6 +434,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-forecast-single"))
     parser.add_argument(
         "--finetune", action="store_true", help="also the pretrained forecaster fine-tuned on each series alone"
+    )
+    parser.add_argument(
+        "--finetune-panel",
+        action="store_true",
+        help="also the pretrained forecaster fine-tuned once per group on all its series' histories",
     )
     parser.add_argument("--section", help="BENCHMARKS.md section (default: forecast-single-<split>)")
     parser.add_argument("--no-write", action="store_true")

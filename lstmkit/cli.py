@@ -181,8 +181,6 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _register_serve(sub: argparse._SubParsersAction) -> None:
-    from lstmkit.deploy.serve import ServeOptions
-
     p = sub.add_parser(
         "serve",
         help=SERVE_HELP,
@@ -209,6 +207,14 @@ def _register_serve(sub: argparse._SubParsersAction) -> None:
         help="torch, or onnx: the models' ONNX exports on onnxruntime, no torch",
     )
     p.add_argument("--api-key", help="require Authorization: Bearer KEY (default: $LSTMKIT_API_KEY)")
+    _serve_limits(p)
+    p.set_defaults(func=_serve)
+
+
+def _serve_limits(p: argparse.ArgumentParser) -> None:
+    """`serve`'s session and request limits (defaults from ServeOptions)."""
+    from lstmkit.deploy.serve import ServeOptions
+
     d = ServeOptions()
     p.add_argument(
         "--state-dir",
@@ -248,7 +254,6 @@ def _register_serve(sub: argparse._SubParsersAction) -> None:
         default=d.max_records,
         help="records per predict request, at most (default: %(default)s)",
     )
-    p.set_defaults(func=_serve)
 
 
 REGISTER_EXAMPLES = """examples:

@@ -35,7 +35,10 @@ or a built-in dataset (lstmkit datasets)."""
 
 def _forecaster(args: argparse.Namespace, spec: Any) -> tuple[Any, str]:
     from lstmkit.tasks.forecast.forecaster import Forecaster
+    from lstmkit.tasks.forecast.pretrain import FINETUNE_TRAIN
 
+    if getattr(args, "init_from", None):  # fine-tuning starts from its own training defaults (flags override)
+        spec = dataclasses.replace(spec, train_defaults=FINETUNE_TRAIN)
     run = run_config(args, spec)
     if not run.task.data:
         raise ConfigError("--data is required: a CSV/Parquet file or a built-in dataset (lstmkit datasets)")
@@ -64,8 +67,6 @@ def with_horizon(model: Any, horizon: int | None) -> Any:
 
 
 def _train(args: argparse.Namespace, spec: Any) -> None:
-    from lstmkit.data.timeseries import read_table
-
     quiet_lightning()
     f, data = _forecaster(args, spec)
     if f.config.init_from:
@@ -85,23 +86,35 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
         "horizon": f.config.horizon,
         "lookback": f.config.lookback,
         "freq": f.config.freq,
+        **_report_lines(f.report),
     }
-    r = f.report
+    payload.update(_write_forecast(args, f, data))
+    if f.train_config.track:
+        from lstmkit.engine.tracking import log_run
+
+        log_run(f.run_dir, files=["forecast.csv", "forecast.png"])  # the model was logged once, by the engine
+    emit(args, payload, lambda: "\n".join(f"{k}: {v}" for k, v in payload.items()))
+
+
+def _report_lines(r: dict[str, Any]) -> dict[str, str]:
+    """What training decided, in words: anchors, series left to their anchor, correction weights, short series
+    and early stopping (each only when it happened)."""
+    out = {}
     if r.get("anchor_kinds"):
-        payload["anchors"] = ", ".join(f"{k} {n}" for k, n in sorted(r["anchor_kinds"].items())) + " series"
+        out["anchors"] = ", ".join(f"{k} {n}" for k, n in sorted(r["anchor_kinds"].items())) + " series"
     if r.get("anchor_alone"):
-        payload["anchor_alone"] = (
+        out["anchor_alone"] = (
             f"{len(r['anchor_alone'])} of {r['series']} series: their anchor alone beat the "
             f"network on the validation horizon, so it forecasts them ({', '.join(r['anchor_alone'][:5])}"
             f"{' ...' if len(r['anchor_alone']) > 5 else ''})"
         )
     if len(r.get("correction_weights") or {}) > 1:
-        payload["correction_weights"] = ", ".join(f"{w}: {n}" for w, n in r["correction_weights"].items()) + (
+        out["correction_weights"] = ", ".join(f"{w}: {n}" for w, n in r["correction_weights"].items()) + (
             " series (the share of the network's correction of the anchor kept, chosen on validation)"
         )
     if r.get("short_series"):
         few = r["short_series"]
-        payload["short_series"] = (
+        out["short_series"] = (
             f"{len(few)} series shorter than the minimum ({', '.join(few[:5])}{' ...' if len(few) > 5 else ''}): "
             "forecast by the model and its anchor, intervals widened to a random walk's on their own history "
             "(--allow-short)"
@@ -109,31 +122,31 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     stop = r.get("early_stop")
     if stop:
         best = next((f"{k.removeprefix('best_')} {v:.4g}" for k, v in stop.items() if k.startswith("best_")), "")
-        payload["early_stopping"] = (
+        out["early_stopping"] = (
             f"ended training at step {stop['step']} (epoch {stop['epoch']}): {stop['patience']} validations without "
             f"a better score; the weights kept have the best, {best}"
         )
+    return out
+
+
+def _write_forecast(args: argparse.Namespace, f: Any, data: Any) -> dict[str, str]:
+    """The trained model's forecast of the data's next horizon and its plot, written to the run; where they are."""
+    from lstmkit.data.timeseries import read_table
+
     if f.config.future_covariates and not args.future:
-        payload["forecast"] = "skipped: the model uses known-future covariates; pass --future FILE for the horizon"
+        return {"forecast": "skipped: the model uses known-future covariates; pass --future FILE for the horizon"}
+    futr = read_table(args.future) if args.future else None
+    if f.config.chunk_rows:  # the file chunk by chunk; the plot shows the first chunk's series
+        from lstmkit.tasks.forecast.batch import forecast_chunks, write_chunks
+
+        write_chunks(forecast_chunks(f, data, f.config.chunk_rows, futr), f.run_dir / "forecast.csv")
+        fc = pd.read_csv(f.run_dir / "forecast.csv", nrows=50_000, parse_dates=[f.config.time_col])
+        _plot(f, next(f.chunks(data)), fc, f.run_dir / "forecast.png")
     else:
-        futr = read_table(args.future) if args.future else None
-        if f.config.chunk_rows:  # the file chunk by chunk; the plot shows the first chunk's series
-            from lstmkit.tasks.forecast.batch import forecast_chunks, write_chunks
-
-            write_chunks(forecast_chunks(f, data, f.config.chunk_rows, futr), f.run_dir / "forecast.csv")
-            fc = pd.read_csv(f.run_dir / "forecast.csv", nrows=50_000, parse_dates=[f.config.time_col])
-            _plot(f, next(f.chunks(data)), fc, f.run_dir / "forecast.png")
-        else:
-            fc = f.predict(data, futr_df=futr)
-            fc.to_csv(f.run_dir / "forecast.csv", index=False)
-            _plot(f, data, fc, f.run_dir / "forecast.png")
-        payload["forecast"] = str(f.run_dir / "forecast.csv")
-        payload["plot"] = str(f.run_dir / "forecast.png")
-    if f.train_config.track:
-        from lstmkit.engine.tracking import log_run
-
-        log_run(f.run_dir, files=["forecast.csv", "forecast.png"])  # the model was logged once, by the engine
-    emit(args, payload, lambda: "\n".join(f"{k}: {v}" for k, v in payload.items()))
+        fc = f.predict(data, futr_df=futr)
+        fc.to_csv(f.run_dir / "forecast.csv", index=False)
+        _plot(f, data, fc, f.run_dir / "forecast.png")
+    return {"forecast": str(f.run_dir / "forecast.csv"), "plot": str(f.run_dir / "forecast.png")}
 
 
 def _finetune(args: argparse.Namespace, f: Any, data: Any) -> None:
@@ -284,25 +297,8 @@ def _report(data: str, r, out: Path) -> str:
     )
 
 
-def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
-    group = sub.add_parser(
-        "forecast",
-        help="forecast time series: train, predict, backtest",
-        description="Global LSTM forecasting over many series, with quantiles and baselines.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    verbs = group.add_subparsers(title="verbs", metavar="<verb>")
-    train = verbs.add_parser(
-        "train",
-        help="train a forecaster; writes the run dir, model, forecast.csv and plot",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_config_flags(train, spec)
-    train.add_argument("--future", metavar="FILE", help="known-future covariates of the horizon, for forecast.csv")
-    train.set_defaults(func=lambda a: _train(a, spec))
-
+def _register_predict(verbs: argparse._SubParsersAction, spec: Any) -> None:
+    """`forecast predict`'s flags."""
     pred = verbs.add_parser("predict", help="forecast the next horizon of every series with a trained model")
     add_data_flags(pred, spec.config_class, DATA_FLAGS)
     pred.add_argument(
@@ -342,6 +338,28 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
     add_runtime_flag(pred)
     pred.add_argument("--json", action="store_true", help="print the result as JSON")
     pred.set_defaults(func=_predict)
+
+
+def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
+    group = sub.add_parser(
+        "forecast",
+        help="forecast time series: train, predict, backtest",
+        description="Global LSTM forecasting over many series, with quantiles and baselines.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verbs = group.add_subparsers(title="verbs", metavar="<verb>")
+    train = verbs.add_parser(
+        "train",
+        help="train a forecaster; writes the run dir, model, forecast.csv and plot",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config_flags(train, spec)
+    train.add_argument("--future", metavar="FILE", help="known-future covariates of the horizon, for forecast.csv")
+    train.set_defaults(func=lambda a: _train(a, spec))
+
+    _register_predict(verbs, spec)
 
     bt = verbs.add_parser(
         "backtest",

@@ -90,7 +90,8 @@ class ForecastConfig:
         None,
         "fine-tune a pretrained forecaster on --data instead of training one from scratch: `pretrained` (the one "
         "shipped with lstmkit) or a saved pretrained model's path; each series' last horizon validates, and the "
-        "pretrained model is kept where fine-tuning does not beat it there",
+        "pretrained model is kept where fine-tuning does not beat it there. Fine-tuning's own training defaults: "
+        "5 epochs of 20 steps, --lr 1e-4, --early-stopping 2 (seconds on a CPU; flags override)",
         metavar="MODEL",
     )
     validation: bool = option(

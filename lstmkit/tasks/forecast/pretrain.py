@@ -16,10 +16,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lstmkit.engine.config import TrainConfig
 from lstmkit.tasks.forecast.patchnet import PatchNet, pinball
 from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig, anchor_paths, contexts, standardise
 
 MIN_CONTEXT = 8  # the shortest history a window gives the model
+FINETUNE_STEPS = 20  # steps per fine-tuning epoch (each epoch ends with a validation)
+FINETUNE_TRAIN = TrainConfig(epochs=5, lr=1e-4, batch_size=64, early_stopping=2)  # fine-tuning's own defaults
 CLIP = 100.0  # scaled targets beyond this many context standard deviations are clipped (a flat context's jump)
 
 
@@ -164,7 +167,8 @@ def finetune(base: Any, series: Sequence[np.ndarray], horizon: int, train: Any) 
     if not usable:
         raise ValueError(f"no series has {MIN_CONTEXT} values before its last {horizon} to fine-tune on")
     heads = [Pool("data", [y[:-horizon] for y in usable], 1.0)]
-    task = ZeroShotTask(cfg, heads, [], init=base.net.state_dict(), val_batch=last_windows(usable, cfg, horizon))
+    val = last_windows(usable, cfg, horizon)
+    task = ZeroShotTask(cfg, heads, [], steps_per_epoch=FINETUNE_STEPS, init=base.net.state_dict(), val_batch=val)
     before = evaluate(task.metrics, base.net, task.val_batches(train.batch_size))["loss"]
     result = fit(task, train)
     after = result.metrics["val_loss"]

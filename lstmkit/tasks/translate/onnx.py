@@ -70,41 +70,20 @@ def _state_ports(net: Seq2Seq, batch_of: Any) -> tuple[list[str], list[list[Any]
     return names, shapes, example
 
 
-def export_plan(t: Any) -> ExportPlan:
-    net, vocab = t._ready()
-    net.eval()
-    L, H, A, V = net.L, net.H, net.A, vocab.tgt_size
+MEMORY = "the encoder's memory (keep it for every step; reorder it with the beams)"
 
-    def final_of(b: int) -> tuple[Any, Tensor]:  # an encoder's final state and output for b sentences
-        h = torch.zeros(2 * L, b, H)
-        return ((h, h) if net.cell == "lstm" else h), torch.zeros(b, 1, 2 * H)
 
-    names, shapes, example_state = _state_ports(net, final_of)
+def _encoder_graph(net: Seq2Seq, src_size: int, names: list[str], shapes: list[list[Any]]) -> Graph:
+    H, A = net.H, net.A
 
-    def encoder_example(b: int, s: int) -> dict[str, Tensor]:
+    def example(b: int, s: int) -> dict[str, Tensor]:
         g = torch.Generator().manual_seed(1000 * b + s)
         lengths = torch.randint(1, s + 1, (b,), generator=g)
         lengths[0] = s
-        src = torch.randint(SPECIALS, vocab.src_size, (b, s), generator=g)
+        src = torch.randint(SPECIALS, src_size, (b, s), generator=g)
         return {"src": src.masked_fill(~_mask(lengths, s), PAD), "src_lengths": lengths}
 
-    def step_example(b: int, s: int) -> dict[str, Tensor]:
-        g = torch.Generator().manual_seed(1000 * b + s + 1)
-        lengths = torch.randint(1, s + 1, (b,), generator=g)
-        lengths[0] = s
-        r = lambda *shape: 0.5 * torch.randn(*shape, generator=g)  # noqa: E731
-        return {
-            "y": torch.randint(SPECIALS, V, (b,), generator=g),
-            **dict(zip(names, example_state(b, g))),
-            "feed": r(b, A),
-            "values": r(b, s, H),
-            "keys": r(b, s, H),
-            "src_lengths": lengths,
-        }
-
-    state = f"the {net.cell} decoder's state, batch on axis 1 (the encoder's {names[0]}0... before the first step)"
-    mem = "the encoder's memory (keep it for every step; reorder it with the beams)"
-    encoder = Graph(
+    return Graph(
         "encoder",
         EncoderGraph(net),
         [
@@ -112,22 +91,37 @@ def export_plan(t: Any) -> ExportPlan:
             Port("src_lengths", "int64", ["batch"], "real source tokens per sentence"),
         ],
         [
-            Port("values", "float32", ["batch", "src_time", H], mem),
-            Port("keys", "float32", ["batch", "src_time", H], mem),
+            Port("values", "float32", ["batch", "src_time", H], MEMORY),
+            Port("keys", "float32", ["batch", "src_time", H], MEMORY),
             Port("feed0", "float32", ["batch", A], "the first step's attentional vector (feed)"),
             *[Port(f"{n}0", "float32", sh, f"the decoder's initial {n}") for n, sh in zip(names, shapes)],
         ],
-        encoder_example,
+        example,
     )
-    step = Graph(
+
+
+def _step_graph(net: Seq2Seq, V: int, names: list[str], shapes: list[list[Any]], example_state: Any) -> Graph:
+    H, A = net.H, net.A
+
+    def example(b: int, s: int) -> dict[str, Tensor]:
+        g = torch.Generator().manual_seed(1000 * b + s + 1)
+        lengths = torch.randint(1, s + 1, (b,), generator=g)
+        lengths[0] = s
+        r = lambda *shape: 0.5 * torch.randn(*shape, generator=g)  # noqa: E731
+        state = dict(zip(names, example_state(b, g)))
+        y = torch.randint(SPECIALS, V, (b,), generator=g)
+        return {"y": y, **state, "feed": r(b, A), "values": r(b, s, H), "keys": r(b, s, H), "src_lengths": lengths}
+
+    state = f"the {net.cell} decoder's state, batch on axis 1 (the encoder's {names[0]}0... before the first step)"
+    return Graph(
         "decoder_step",
         DecoderStepGraph(net),
         [
             Port("y", "int64", ["batch"], f"the previous target token (BOS = {BOS} at the first step)"),
             *[Port(n, "float32", sh, f"{n}: {state}") for n, sh in zip(names, shapes)],
             Port("feed", "float32", ["batch", A], "the previous attentional vector (the encoder's feed0 first)"),
-            Port("values", "float32", ["batch", "src_time", H], mem),
-            Port("keys", "float32", ["batch", "src_time", H], mem),
+            Port("values", "float32", ["batch", "src_time", H], MEMORY),
+            Port("keys", "float32", ["batch", "src_time", H], MEMORY),
             Port("src_lengths", "int64", ["batch"], "real source tokens per sentence (attention ignores the rest)"),
         ],
         [
@@ -136,8 +130,24 @@ def export_plan(t: Any) -> ExportPlan:
             Port("feed_out", "float32", ["batch", A], "the new attentional vector (next step's feed)"),
             Port("attention", "float32", ["batch", "src_time"], "where this step looked (sums to 1 over real tokens)"),
         ],
-        step_example,
+        example,
     )
+
+
+def export_plan(t: Any) -> ExportPlan:
+    net, vocab = t._ready()
+    net.eval()
+    L, H = net.L, net.H
+
+    def final_of(b: int) -> tuple[Any, Tensor]:  # an encoder's final state and output for b sentences
+        h = torch.zeros(2 * L, b, H)
+        return ((h, h) if net.cell == "lstm" else h), torch.zeros(b, 1, 2 * H)
+
+    names, shapes, example_state = _state_ports(net, final_of)
+    graphs = [
+        _encoder_graph(net, vocab.src_size, names, shapes),
+        _step_graph(net, vocab.tgt_size, names, shapes, example_state),
+    ]
     meta = {
         "pad": PAD,
         "bos": BOS,
@@ -147,7 +157,7 @@ def export_plan(t: Any) -> ExportPlan:
         "hidden_size": H,
         "cell": net.cell,
         "state": names,
-        "feed_size": A,
+        "feed_size": net.A,
         "decoding": to_dict(t.decoding),
     }
-    return ExportPlan("translate", [encoder, step], {"vocab": vocab.to_dict()}, meta)
+    return ExportPlan("translate", graphs, {"vocab": vocab.to_dict()}, meta)
