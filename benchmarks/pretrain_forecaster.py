@@ -69,6 +69,13 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=640, help="steps per synthetic series")
     parser.add_argument("--cell", default="lstm")
     parser.add_argument("--anchor", default="theta", help="the statistical path the network corrects (none, theta)")
+    parser.add_argument(
+        "--correction",
+        type=float,
+        default=0.5,
+        help="share of the network's correction of the path kept at inference (0.5: chosen on M3's validation "
+        "horizons, BENCHMARKS.md pretrained-m3-val)",
+    )
     parser.add_argument("--hidden-size", type=int, default=256)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=256)
@@ -110,6 +117,7 @@ def main() -> None:
             "hidden_size": cfg.hidden_size,
             "num_layers": cfg.num_layers,
             "anchor": cfg.anchor,
+            "correction": cfg.correction,
         },
     }
     (Path(result.run_dir) / "pretraining.json").write_text(json.dumps(note, indent=2), encoding="utf-8")

@@ -185,3 +185,32 @@ def test_an_anchored_model_trains_exports_and_needs_its_path(tmp_path):
     np.testing.assert_allclose(load_onnx(tmp_path / "onnx").forecast_values(series, 8), q, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="anchor path"):
         anchored.net(torch.zeros(1, 48), torch.ones(1, 48))
+
+
+def test_a_partial_correction_moves_the_median_towards_the_path_and_keeps_the_interval():
+    from lstmkit.config import ConfigError
+    from lstmkit.tasks.forecast.zeroshot import shrink
+
+    cfg = ZeroShotConfig(context=48, patch=4, horizon=3, anchor="theta", correction=0.25, levels=(0.1, 0.5, 0.9))
+    q = np.array([[[1.0, 2.0, 4.0], [0.0, 1.0, 1.5], [-1.0, 0.0, 3.0]]])  # (1, 3, 3)
+    base = np.array([[6.0, 1.0, -4.0]])
+    out = shrink(cfg, q, base)
+    np.testing.assert_allclose(out[..., 1], base + 0.25 * (q[..., 1] - base))  # a quarter of the way
+    np.testing.assert_allclose(np.diff(out, axis=-1), np.diff(q, axis=-1))  # the same spread around it
+    assert shrink(ZeroShotConfig(context=48, patch=4, horizon=3, levels=(0.1, 0.5, 0.9)), q, None) is q
+    with pytest.raises(ConfigError, match="correction"):
+        ZeroShotConfig(correction=1.5)
+
+
+def test_finetuning_skips_series_too_short_to_give_a_window(model, tmp_path):
+    """A series with exactly the minimum context before its validation horizon leaves no window to draw (it
+    crashed the window sampler); it is left out, and a panel of only such series is an error that says so."""
+    from lstmkit.tasks.forecast.pretrain import MIN_CONTEXT, finetune
+
+    rng = np.random.default_rng(5)
+    short = _seasonal(1, rng, length=MIN_CONTEXT + 6)[0]
+    tc = TrainConfig(max_steps=3, batch_size=8, out=str(tmp_path / "ft"), progress=False)
+    _, report = finetune(model, [short, *_seasonal(4, rng, length=60)], 6, tc)
+    assert report["kept"] in ("pretrained", "finetuned")
+    with pytest.raises(ValueError, match="more than 8 values"):
+        finetune(model, [short], 6, tc)

@@ -163,9 +163,11 @@ def finetune(base: Any, series: Sequence[np.ndarray], horizon: int, train: Any) 
     from lstmkit.tasks.forecast.pretrained import PretrainedForecaster
 
     cfg = base.arch
-    usable = [np.asarray(y, np.float64) for y in series if np.isfinite(y[:-horizon]).sum() >= MIN_CONTEXT]
+    # a window needs MIN_CONTEXT values of context and at least one after it, all before the validation horizon
+    usable = [np.asarray(y, np.float64) for y in series if len(y) - horizon > MIN_CONTEXT]
+    usable = [y for y in usable if np.isfinite(y[:-horizon]).sum() >= MIN_CONTEXT]
     if not usable:
-        raise ValueError(f"no series has {MIN_CONTEXT} values before its last {horizon} to fine-tune on")
+        raise ValueError(f"no series has more than {MIN_CONTEXT} values before its last {horizon} to fine-tune on")
     heads = [Pool("data", [y[:-horizon] for y in usable], 1.0)]
     val = last_windows(usable, cfg, horizon)
     task = ZeroShotTask(cfg, heads, [], steps_per_epoch=FINETUNE_STEPS, init=base.net.state_dict(), val_batch=val)

@@ -22,7 +22,7 @@ from lstmkit.tasks.forecast import SPEC
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.data import builtin_frame, quantile_column
 from lstmkit.tasks.forecast.pipeline import frame_records, schema_of
-from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig, anchor_paths, contexts, standardise
+from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig, anchor_paths, contexts, shrink, standardise
 
 log = logging.getLogger(__name__)
 BATCH = 1024  # series per forward pass
@@ -54,7 +54,8 @@ class PretrainedForecaster:
         for i in range(0, len(series), BATCH):
             x, mask, loc, scale = standardise(contexts(series[i : i + BATCH], self.arch.context))
             base = anchor_paths(self.arch, x, mask)  # (B, Hm) or None
-            q = np.asarray(self.network.quantiles(x, mask, base), dtype=np.float64)[:, :horizon]  # (B, horizon, Q)
+            q = np.asarray(self.network.quantiles(x, mask, base), dtype=np.float64)  # (B, Hm, Q)
+            q = shrink(self.arch, q, base)[:, :horizon]  # (B, horizon, Q)
             out.append(q * scale[:, None, None] + loc[:, None, None])
         return np.concatenate(out)
 

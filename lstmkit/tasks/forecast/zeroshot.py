@@ -41,6 +41,11 @@ class ZeroShotConfig:
     anchor: str = option(
         "none", "a statistical path the network corrects: none, or theta (fitted on the context: zeroshot_anchor.py)"
     )
+    correction: float = option(
+        1.0,
+        "an anchored model's forecasts move this share of the way from the anchor path to the network's median "
+        "(the interval's shape kept): 1 the network's own, 0 the path's level",
+    )
 
     def __post_init__(self) -> None:
         if self.context % self.patch:
@@ -49,6 +54,18 @@ class ZeroShotConfig:
             raise ConfigError(f"levels must be increasing and include 0.5, got {self.levels}")
         if self.anchor not in ANCHORS:
             raise ConfigError(f"anchor must be one of {ANCHORS}, got {self.anchor!r}")
+        if not 0.0 <= self.correction <= 1.0:
+            raise ConfigError(f"correction must be in [0, 1], got {self.correction}")
+
+
+def shrink(cfg: ZeroShotConfig, q: np.ndarray, base: np.ndarray | None) -> np.ndarray:
+    """Scaled quantiles q (B, Hm, Q) moved so that their median lies `cfg.correction` of the way from the
+    anchor path base (B, Hm) to the network's median; every level moves with it (the interval keeps its shape,
+    the levels never cross). No anchor, or correction 1: q as it is."""
+    if base is None or cfg.correction == 1.0:
+        return q
+    mid = q[..., list(cfg.levels).index(0.5)]  # (B, Hm)
+    return q - ((1.0 - cfg.correction) * (mid - base[:, : q.shape[1]]))[..., None]
 
 
 def anchor_paths(cfg: ZeroShotConfig, x: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
