@@ -19,6 +19,7 @@ import datetime
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,10 +66,7 @@ def scores(s: dict, yhat: np.ndarray, q: dict[float, np.ndarray] | None) -> dict
     return out
 
 
-def pretrained_rows(items: list[dict], model_path: str) -> tuple[list[dict], float]:
-    import lstmkit
-
-    model = lstmkit.load(model_path)
+def pretrained_rows(items: list[dict], model: Any) -> tuple[list[dict], float]:
     rows, t0 = [], time.perf_counter()
     levels = list(model.arch.levels)
     for h in sorted({s["h"] for s in items}):
@@ -87,13 +85,11 @@ def pretrained_rows(items: list[dict], model_path: str) -> tuple[list[dict], flo
     return rows, time.perf_counter() - t0
 
 
-def anchor_rows(items: list[dict], model_path: str) -> list[dict]:
-    """An anchored model's statistical path alone (the theta forecast the network corrects): what the network
-    adds shows against it."""
-    import lstmkit
+def anchor_rows(items: list[dict], arch: Any) -> list[dict]:
+    """An anchored model's statistical path alone (the theta forecast the network corrects; arch: the model's
+    ZeroShotConfig): what the network adds shows against it."""
     from lstmkit.tasks.forecast.zeroshot import anchor_paths, contexts, standardise
 
-    arch = lstmkit.load(model_path).arch
     if arch.anchor == "none":
         return []
     x, mask, loc, scale = standardise(contexts([s["history"] for s in items], arch.context))
@@ -177,8 +173,11 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     items = sample(args.per_group, args.split, args.seed)
-    rows, zs = pretrained_rows(items, args.model)
-    rows += anchor_rows(items, args.model)
+    import lstmkit
+
+    model = lstmkit.load(args.model)
+    rows, zs = pretrained_rows(items, model)
+    rows += anchor_rows(items, model.arch)
     print(f"zero-shot: {len(items)} series in {zs:.1f} s", file=sys.stderr)
     other, seconds = statsforecast_rows(items, args.arima)
     res = pd.DataFrame(rows + other)

@@ -73,8 +73,13 @@ def _seasonal(z: np.ndarray, m: int) -> bool:
     acf = np.correlate(x, x, mode="full")[n : n + m] / denom  # (m,) lags 1 .. m (shorter: fewer)
     if len(acf) < m:
         acf = np.r_[acf, np.zeros(m - len(acf))]
-    limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[: m - 1] ** 2)) / len(x))
-    return bool(abs(acf[m - 1]) > limit)
+    return bool(abs(acf[m - 1]) > acf_limit(acf, m, n))
+
+
+def acf_limit(acf: np.ndarray, m: int, n: int) -> float:
+    """The 90 % limit the autocorrelation at lag m must pass to call a series of n values seasonal (Bartlett's
+    variance over the lower lags; acf holds lags 1, 2, ...), as the M3/M4 theta benchmarks test."""
+    return float(1.645 * np.sqrt((1 + 2 * np.sum(acf[: m - 1] ** 2)) / n))
 
 
 def ses_alpha(d: np.ndarray) -> float:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstmkit.tasks.forecast.theta import ALPHAS, seasonal_indices
+from lstmkit.tasks.forecast.theta import ALPHAS, acf_limit, seasonal_indices
 
 SEASONS = (4, 7, 12, 24, 52)  # the seasons looked for (quarterly, daily, monthly, hourly, weekly data)
 WINDOW = 240  # the most recent steps the path is fitted on
@@ -41,8 +41,7 @@ def detect_season(z: np.ndarray) -> int:
     acf = np.correlate(x, x, mode="full")[n : n + top] / denom  # (top,) lags 1..top
     best, season = 0.0, 1
     for m in (m for m in SEASONS if m <= top):
-        limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[: m - 1] ** 2)) / n)
-        if acf[m - 1] > limit and acf[m - 1] > best:
+        if acf[m - 1] > acf_limit(acf, m, n) and acf[m - 1] > best:
             best, season = float(acf[m - 1]), m
     return season
 
