@@ -1,12 +1,15 @@
 """Training throughput and peak memory of the modern cells against the fused LSTM, in one run.
 
     python benchmarks/modern_cells.py [--lengths 256 1024 4096] [--batch 8] [--hidden 128] [--repeats 3]
+                                      [--device cpu|cuda] [--bf16] [--section NAME]
 
 Each (cell, T) runs in a fresh process (so its peak RSS is its own): a layer of hidden size H on input size H,
 batch B, forward + backward of sum(output), the median of `--repeats` timed passes after one warm-up.
 tokens/s = B * T / seconds; `speed` = the fused LSTM's seconds / this cell's, same T (higher is better). The
-step latency row times one streaming step (B = 1, T = 1, 2 layers) with the state carried. Writes the section
-`modern-cells` of BENCHMARKS.md. Run it alone on the machine.
+step latency row times one streaming step (B = 1, T = 1, 2 layers) with the state carried. On `--device cuda`
+the fused LSTM is cuDNN's, times are taken after a synchronise and memory is the GPU's peak allocation (torch's
+allocator) instead of the process's RSS; `--bf16` runs under bfloat16 autocast. Writes the section
+`modern-cells` (or `--section`) of BENCHMARKS.md. Run it alone on the machine.
 """
 
 from __future__ import annotations
@@ -27,29 +30,41 @@ import json, resource, statistics, sys, time, torch
 from lstmkit import nn as lnn
 cell = sys.argv[1]
 T, B, H, repeats, threads = (int(a) for a in sys.argv[2:7])
+device, bf16 = sys.argv[7], sys.argv[8] == "1"
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 cls = {"lstm": lnn.LSTM, "slstm": lnn.sLSTM, "mlstm": lnn.mLSTM, "minlstm": lnn.minLSTM, "mingru": lnn.minGRU}[cell]
-layer = cls(H, H, batch_first=True)
-x = torch.randn(B, T, H, requires_grad=True)
+layer = cls(H, H, batch_first=True).to(device)
+x = torch.randn(B, T, H, device=device, requires_grad=True)
+def sync():
+    if device == "cuda":
+        torch.cuda.synchronize()
 def once():
+    sync()
     t = time.perf_counter()
-    y, _ = layer(x)
-    y.sum().backward()
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+        y, _ = layer(x)
+    y.float().sum().backward()
+    sync()
     return time.perf_counter() - t
 once()
 times = [once() for _ in range(repeats)]
-step = cls(H, H, num_layers=2, batch_first=True).eval()
-xs = torch.randn(1, 200, H)
+step = cls(H, H, num_layers=2, batch_first=True).to(device).eval()
+xs = torch.randn(1, 200, H, device=device)
 with torch.no_grad():
     state = None
     for t in range(20):
         _, state = step(xs[:, t : t + 1], state)
+    sync()
     t0 = time.perf_counter()
     for t in range(20, 200):
         _, state = step(xs[:, t : t + 1], state)
+    sync()
     step_us = (time.perf_counter() - t0) / 180 * 1e6
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+if device == "cuda":
+    rss = torch.cuda.max_memory_allocated() / 2**20
+else:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": statistics.median(times), "rss_mb": rss, "step_us": step_us}))
 """
 
@@ -66,6 +81,8 @@ def measure(cell: str, T: int, args: argparse.Namespace) -> dict:
             str(args.hidden),
             str(args.repeats),
             str(args.threads),
+            args.device,
+            "1" if args.bf16 else "0",
         ],
         capture_output=True,
         text=True,
@@ -83,6 +100,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cells", nargs="+", default=list(CELLS))
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    p.add_argument("--section", default="modern-cells", help="the BENCHMARKS.md section written")
     p.add_argument("--no-write", action="store_true")
     args = p.parse_args()
     rows = []
@@ -99,11 +119,13 @@ def main() -> None:
             )
     from benchmarks._report import machine, write_section
 
+    flags = f" --device {args.device}" + (" --bf16" if args.bf16 else "") if args.device != "cpu" or args.bf16 else ""
+    memory = "peak GPU MB (allocated)" if args.device == "cuda" else "peak RSS MB"
     lines = [
         f"`python benchmarks/modern_cells.py --lengths {' '.join(map(str, args.lengths))} --batch {args.batch} "
-        f"--hidden {args.hidden} --repeats {args.repeats}` ({date.today()}, {machine()}; nothing else ran)",
+        f"--hidden {args.hidden} --repeats {args.repeats}{flags}` ({date.today()}, {machine()}; nothing else ran)",
         "",
-        "| cell | T | fwd+bwd ms | tokens/s | speed vs fused LSTM | peak RSS MB | streaming step µs (B=1, 2 layers) |",
+        f"| cell | T | fwd+bwd ms | tokens/s | speed vs fused LSTM | {memory} | streaming step µs (B=1, 2 layers) |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -112,7 +134,8 @@ def main() -> None:
             f"{r['speed']:.2f}× | {r['rss_mb']:.0f} | {r['step_us']:.0f} |"
         )
     if not args.no_write:
-        write_section("modern-cells", "## Modern cells: training throughput and memory\n\n" + "\n".join(lines))
+        where = " on a GPU" if args.device == "cuda" else ""
+        write_section(args.section, f"## Modern cells: training throughput and memory{where}\n\n" + "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -152,6 +152,8 @@ def _check_columns(df: pd.DataFrame, columns: Columns, extra: list[str]) -> pd.D
 
 
 def _parse_times(values: pd.Series, name: str) -> pd.DatetimeIndex:
+    if pd.api.types.is_integer_dtype(values):  # a step index (0, 1, 2, ...): pandas reads it as nanoseconds
+        log.info("column %r holds integers: read as a step index (no calendar, no daily or weekly season)", name)
     try:
         ds = pd.DatetimeIndex(pd.to_datetime(values))
     except (ValueError, TypeError) as err:
@@ -288,9 +290,25 @@ def offset_step(freq: str) -> pd.Timedelta:
     return pd.Timedelta(days=offset.n) if offset.name == "D" else pd.Timedelta(offset)
 
 
+SUBSECOND = ("ms", "us", "ns", "L", "U", "N")  # pandas' names for milli-, micro- and nanosecond steps
+
+
+def is_step_index(freq: str) -> bool:
+    """Whether the time column held integers (a step index, read as nanoseconds), not dates or times."""
+    return pd.tseries.frequencies.to_offset(freq).name in ("ns", "N")
+
+
+def time_values(index: pd.DatetimeIndex, freq: str) -> pd.DatetimeIndex | np.ndarray:
+    """Timestamps as the data gave them: the integers of a step index back, dates and times unchanged."""
+    return index.asi8 if is_step_index(freq) else index
+
+
 def season_length(freq: str) -> int:
-    """The seasonal period used by seasonal naive and MASE: a day for sub-daily data, a week for daily..."""
+    """The seasonal period used by seasonal naive and MASE: a day for sub-daily data, a week for daily...; none
+    (1) for a step index or steps under a minute (a day of them is no season a model could fit)."""
     offset = pd.tseries.frequencies.to_offset(freq)
+    if offset.name in SUBSECOND:  # before the upper-casing below: "ms" (milliseconds) is not "MS" (month start)
+        return 1
     name = offset.name.upper()
     if name.startswith(("Y", "A")):
         return 1
@@ -305,6 +323,8 @@ def season_length(freq: str) -> int:
     step = offset_step(freq)
     if step >= pd.Timedelta(days=1):
         return 7 if step == pd.Timedelta(days=1) else 1
+    if step < pd.Timedelta(minutes=1):
+        return 1
     return max(1, int(pd.Timedelta(days=1) / step))
 
 
@@ -337,7 +357,7 @@ def weekly_period(freq: str) -> int | None:
         step = offset_step(freq)
     except ValueError:  # calendar offsets (months, weeks) have no fixed length
         return None
-    return int(pd.Timedelta(days=7) / step) if step < pd.Timedelta(days=1) else None
+    return int(pd.Timedelta(days=7) / step) if pd.Timedelta(minutes=1) <= step < pd.Timedelta(days=1) else None
 
 
 def calendar_features(ds: pd.DatetimeIndex, freq: str) -> np.ndarray:

@@ -16,7 +16,9 @@ from lstmkit.data.timeseries import (
     read_table,
     season_length,
     season_position,
+    time_values,
     to_panel,
+    weekly_period,
 )
 
 
@@ -134,6 +136,17 @@ def test_season_length_and_calendar_features():
     np.testing.assert_allclose(cal[6, :2], [1.0, 0.0], atol=1e-12)  # hour 6: a quarter of the day
     np.testing.assert_allclose(cal[24, :2], cal[0, :2], atol=1e-12)  # the next day's hour 0: the same hour ...
     assert not np.allclose(cal[24, 2:4], cal[0, 2:4])  # ... but another weekday
+
+
+def test_an_integer_time_column_is_a_step_index_without_a_calendar_season():
+    """Integers 0, 1, 2, ... (or 10, 20, ...) are steps, not nanoseconds of 1970: no daily season of 8.6e13
+    steps (which once asked numpy for 629 TiB), and forecast times come back as the next integers."""
+    df = pd.DataFrame({"unique_id": "a", "ds": np.arange(100, 400, 10), "y": np.sin(np.arange(30.0))})
+    p = to_panel(df)
+    assert season_length(p.freq) == 1 and weekly_period(p.freq) is None
+    np.testing.assert_array_equal(time_values(p.series[0].ds, p.freq), np.arange(100, 400, 10))
+    assert [season_length(f) for f in ("s", "10s", "ms", "min")] == [1, 1, 1, 1440]
+    assert isinstance(time_values(pd.date_range("2024-01-01", periods=3, freq="D"), "D"), pd.DatetimeIndex)
 
 
 def test_season_position_labels_each_step_by_its_place_in_the_season():

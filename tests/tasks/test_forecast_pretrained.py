@@ -14,6 +14,7 @@ from lstmkit.cli import main
 from lstmkit.engine import TrainConfig
 from lstmkit.engine.trainer import fit
 from lstmkit.errors import LstmkitError
+from lstmkit.tasks.forecast import Forecaster
 from lstmkit.tasks.forecast.metrics import mase_scale
 from lstmkit.tasks.forecast.patchnet import PatchNet
 from lstmkit.tasks.forecast.pretrain import Pool, ZeroShotTask
@@ -140,6 +141,20 @@ def test_the_shipped_model_loads_by_name_and_beats_naive_on_seasonal_series():
     err = np.mean([np.mean(np.abs(m - y[-12:])) for m, y in zip(mid, series)])
     naive = np.mean([np.mean(np.abs(y[-13] - y[-12:])) for y in series])
     assert err < naive
+
+
+def test_integer_times_forecast_the_next_integers(tmp_path):
+    """A long frame whose time column is a step index: zero-shot and a trained forecaster both continue it."""
+    rng = np.random.default_rng(2)
+    t = np.arange(120)
+    df = pd.concat(
+        [pd.DataFrame({"unique_id": k, "ds": t, "y": 5 + np.sin(t / 4) + rng.normal(0, 0.1, 120)}) for k in "ab"]
+    )
+    fc = lstmkit.load("pretrained").predict(df)
+    assert fc["ds"].tolist() == list(range(120, 132)) * 2 and np.isfinite(fc["y_hat"]).all()
+    trained = Forecaster(horizon=4, max_steps=3, out=str(tmp_path / "run"))
+    trained.fit(df)
+    assert trained.predict(df)["ds"].tolist() == [120, 121, 122, 123] * 2
 
 
 def test_a_forecaster_refuses_init_from_rather_than_train_from_scratch():

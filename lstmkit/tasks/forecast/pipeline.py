@@ -15,7 +15,16 @@ import numpy as np
 import pandas as pd
 
 from lstmkit.config import ConfigError
-from lstmkit.data.timeseries import Columns, DataError, Panel, Series, future_index, season_length, to_panel
+from lstmkit.data.timeseries import (
+    Columns,
+    DataError,
+    Panel,
+    Series,
+    future_index,
+    season_length,
+    time_values,
+    to_panel,
+)
 from lstmkit.tasks.forecast.config import ForecastConfig, min_rows
 from lstmkit.tasks.forecast.data import Data, builtin_frame, future_values, quantile_column
 from lstmkit.tasks.forecast.features import Preprocessor
@@ -139,7 +148,7 @@ def to_frame(
         values = p.unscale(s, p.widen(s, qs, cfg.levels))  # (Hz, Q)
         frame = {
             cfg.id_col: s.uid,
-            cfg.time_col: future_index(s.ds[-1], cfg.freq, cfg.horizon),
+            cfg.time_col: time_values(future_index(s.ds[-1], cfg.freq, cfg.horizon), cfg.freq),
             "y_hat": values[:, cfg.levels.index(0.5)],
         }
         frame.update({quantile_column(lv): values[:, j] for j, lv in enumerate(cfg.levels) if lv != 0.5})
@@ -193,7 +202,9 @@ def schema_of(cfg: ForecastConfig, stateful: bool) -> dict[str, Any]:
 
 
 def frame_records(frame: pd.DataFrame, time_col: str) -> list[dict[str, Any]]:
-    """A forecast frame as output records (timestamps as ISO strings)."""
+    """A forecast frame as output records (timestamps as ISO strings; a step index's integers stay integers)."""
+    if pd.api.types.is_integer_dtype(frame[time_col]):
+        return frame.to_dict(orient="records")
     return frame.assign(**{time_col: frame[time_col].astype(str)}).to_dict(orient="records")
 
 
