@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 CELLS = ("lstm", "slstm", "mlstm", "minlstm", "mingru")
+REFERENCE = ("xlstm-slstm", "xlstm-mlstm")  # the xlstm package's layers (--xlstm), T <= --xlstm-max-length
 
 CHILD = r"""
 import json, resource, statistics, sys, time, torch
@@ -33,7 +34,37 @@ T, B, H, repeats, threads = (int(a) for a in sys.argv[2:7])
 device, bf16 = sys.argv[7], sys.argv[8] == "1"
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-cls = {"lstm": lnn.LSTM, "slstm": lnn.sLSTM, "mlstm": lnn.mLSTM, "minlstm": lnn.minLSTM, "mingru": lnn.minGRU}[cell]
+class XL(torch.nn.Module):
+    # the xlstm package's sLSTM layer (vanilla backend: its CPU path) or mLSTM layer (parallel stabilised form,
+    # up-projection 2) as it comes, called like ours: y, state = m(x, state); one step at a time through its step
+
+    def __init__(self, kind, I, H, num_layers=1, batch_first=True):
+        super().__init__()
+        if kind == "slstm":
+            from xlstm.blocks.slstm.layer import sLSTMLayer, sLSTMLayerConfig
+            cfg = dict(embedding_dim=H, num_heads=4, backend="vanilla", conv1d_kernel_size=0)
+            make = lambda: sLSTMLayer(sLSTMLayerConfig(**cfg))
+        else:
+            from xlstm.blocks.mlstm.layer import mLSTMLayer, mLSTMLayerConfig
+            make = lambda: mLSTMLayer(mLSTMLayerConfig(embedding_dim=H, num_heads=4, context_length=max(T, 2)))
+        self.layers = torch.nn.ModuleList(make() for _ in range(num_layers))
+
+    def forward(self, x, state=None):
+        if x.shape[1] > 1:
+            for layer in self.layers:
+                x = layer(x)
+            return x, None
+        state = state or [{} for _ in self.layers]
+        new = []
+        for layer, s in zip(self.layers, state):
+            x, s = layer.step(x, **s)
+            new.append(s)
+        return x, new
+
+if cell.startswith("xlstm-"):
+    cls = lambda *a, **k: XL(cell[6:], *a, **k)
+else:
+    cls = {"lstm": lnn.LSTM, "slstm": lnn.sLSTM, "mlstm": lnn.mLSTM, "minlstm": lnn.minLSTM, "mingru": lnn.minGRU}[cell]
 layer = cls(H, H, batch_first=True).to(device)
 x = torch.randn(B, T, H, device=device, requires_grad=True)
 def sync():
@@ -100,6 +131,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cells", nargs="+", default=list(CELLS))
+    p.add_argument("--xlstm", action="store_true", help="add the xlstm package's sLSTM and mLSTM layers (if installed)")
+    p.add_argument("--xlstm-max-length", type=int, default=1024, help="longest T for them (mLSTM's is O(T^2))")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
     p.add_argument("--section", default="modern-cells", help="the BENCHMARKS.md section written")
@@ -108,7 +141,8 @@ def main() -> None:
     rows = []
     for T in args.lengths:
         base = None
-        for cell in args.cells:
+        extra = [c for c in REFERENCE if args.xlstm and args.xlstm_max_length >= T]
+        for cell in [*args.cells, *extra]:
             r = measure(cell, T, args)
             base = r["seconds"] if cell == "lstm" else base
             rows.append({"cell": cell, "T": T, **r, "speed": (base / r["seconds"]) if base else float("nan")})
@@ -119,7 +153,8 @@ def main() -> None:
             )
     from benchmarks._report import machine, write_section
 
-    flags = f" --device {args.device}" + (" --bf16" if args.bf16 else "") if args.device != "cpu" or args.bf16 else ""
+    flags = (f" --device {args.device}" if args.device != "cpu" else "") + (" --bf16" if args.bf16 else "")
+    flags += " --xlstm" if args.xlstm else ""
     memory = "peak GPU MB (allocated)" if args.device == "cuda" else "peak RSS MB"
     lines = [
         f"`python benchmarks/modern_cells.py --lengths {' '.join(map(str, args.lengths))} --batch {args.batch} "
