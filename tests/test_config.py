@@ -75,3 +75,17 @@ def test_yaml_is_never_executed(tmp_path):
     cfg.write_text("name: !!python/object/apply:os.system ['echo hacked']\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         resolve(SECTIONS, cfg)
+
+
+def test_a_time_budget_without_epochs_is_not_cut_by_the_default_epochs(tmp_path):
+    """`--max-time 2h` alone: the task's default epochs (10 here) no longer end the run first; epochs given
+    anywhere (flags, YAML) are kept, and without a time budget the defaults stand."""
+    from lstmkit.engine.config import UNTIL_TIME, TrainConfig, resolve_run
+
+    defaults = TrainConfig(epochs=10)
+    assert resolve_run(Model, defaults, options={"max_time": "2h"}).train.epochs == UNTIL_TIME
+    assert resolve_run(Model, defaults, options={"max_time": "2h", "epochs": 3}).train.epochs == 3
+    yaml = tmp_path / "run.yaml"
+    yaml.write_text("train:\n  epochs: 4\n")
+    assert resolve_run(Model, defaults, yaml_path=yaml, options={"max_time": "2h"}).train.epochs == 4
+    assert resolve_run(Model, defaults, options={}).train.epochs == 10

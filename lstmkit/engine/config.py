@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +18,12 @@ class TrainConfig:
 
     epochs: int = option(10, "passes over the training data (for generated tasks: epochs of --steps-per-epoch)")
     max_steps: int = option(-1, "stop after this many optimiser steps (-1: no limit)")
-    max_time: str | None = option(None, "stop after this much wall time, e.g. 90s, 10m, 1h30m", metavar="DURATION")
+    max_time: str | None = option(
+        None,
+        "stop after this much wall time, e.g. 90s, 10m, 1h30m; given without --epochs, the time is the budget "
+        "(early stopping or --max-steps may still end the run sooner)",
+        metavar="DURATION",
+    )
     seed: int = option(0, "seed for weights, data order and generated data")
     device: Literal["auto", "cpu", "cuda"] = option("auto", "where to train: auto picks cuda when available")
     out: str | None = option(
@@ -155,7 +160,19 @@ def resolve_run(
         layers.append((str(yaml_path), load_yaml(yaml_path)))
     layers.append((where, dict(options or {})))
     merged = merge(sections, layers)
-    return RunConfig(merged["task"], merged["train"])
+    return RunConfig(merged["task"], until_time(merged["train"], layers[1:], sections))
+
+
+UNTIL_TIME = 100_000  # epochs when --max-time is the budget: time, early stopping or --max-steps end the run
+
+
+def until_time(train: TrainConfig, given: list[tuple[str, dict[str, Any]]], sections: dict[str, type]) -> TrainConfig:
+    """A time budget given without epochs is the budget: the task's default epochs do not cut it short (a
+    2-hour translation run once ended after its 10 default epochs, ~30 minutes)."""
+    chosen = [split_layer(data, sections, source)["train"] for source, data in given]
+    if train.max_time is None or any("epochs" in part for part in chosen):
+        return train
+    return replace(train, epochs=UNTIL_TIME)
 
 
 def config_objects(config: Any = None, train: TrainConfig | None = None) -> dict[str, Any]:
