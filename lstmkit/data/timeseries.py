@@ -397,6 +397,11 @@ def future_index(last: pd.Timestamp, freq: str, horizon: int) -> pd.DatetimeInde
     return _future(last, freq, horizon)
 
 
+def future_times(last: pd.Timestamp, freq: str, horizon: int) -> pd.DatetimeIndex | np.ndarray:
+    """The `horizon` times after `last` as a forecast frame shows them (a step index's integers back)."""
+    return time_values(_future(last, freq, horizon), freq)
+
+
 # pandas builds calendar-offset ranges (months, quarters, weeks) one element at a time, and a panel's series
 # usually share their start and end: memoising the (immutable) indexes makes a 1,428-series load ~3x faster
 @lru_cache(maxsize=4096)

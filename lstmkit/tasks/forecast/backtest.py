@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lstmkit.data.timeseries import Series, check_lengths, future_index, season_length, season_position, time_values
+from lstmkit.data.timeseries import Series, check_lengths, future_times, season_length, season_position
 from lstmkit.engine.config import unique_name
 from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast import anchors
@@ -292,7 +292,7 @@ def _last_frame(
     for i, (s, o) in enumerate(zip(series, origins)):
         frame = {
             "unique_id": s.uid,
-            "ds": time_values(future_index(s.ds[o - 1], freq, h), freq),
+            "ds": future_times(s.ds[o - 1], freq, h),
             "y": last["y"][i],
             "y_hat": last[MODEL][i],
         }

@@ -21,8 +21,8 @@ from lstmkit.data.timeseries import (
     Panel,
     Series,
     future_index,
+    future_times,
     season_length,
-    time_values,
     to_panel,
 )
 from lstmkit.tasks.forecast.config import ForecastConfig, min_rows
@@ -148,7 +148,7 @@ def to_frame(
         values = p.unscale(s, p.widen(s, qs, cfg.levels))  # (Hz, Q)
         frame = {
             cfg.id_col: s.uid,
-            cfg.time_col: time_values(future_index(s.ds[-1], cfg.freq, cfg.horizon), cfg.freq),
+            cfg.time_col: future_times(s.ds[-1], cfg.freq, cfg.horizon),
             "y_hat": values[:, cfg.levels.index(0.5)],
         }
         frame.update({quantile_column(lv): values[:, j] for j, lv in enumerate(cfg.levels) if lv != 0.5})

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lstmkit.data.timeseries import Columns, DataError, Series, future_index, time_values, to_panel
+from lstmkit.data.timeseries import Columns, DataError, Series, future_times, to_panel
 from lstmkit.deploy.protocol import Probe, RequestError, check_records, frame_of
 from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast import SPEC
@@ -80,8 +80,7 @@ class PretrainedForecaster:
         mid = list(self.arch.levels).index(0.5)
         rows = []
         for s, qs in zip(panel.series, q):
-            when = time_values(future_index(s.ds[-1], panel.freq, h), panel.freq)
-            frame = {self.config.id_col: s.uid, self.config.time_col: when}
+            frame = {self.config.id_col: s.uid, self.config.time_col: future_times(s.ds[-1], panel.freq, h)}
             frame["y_hat"] = qs[:, mid]
             frame.update({quantile_column(lv): qs[:, j] for j, lv in enumerate(self.arch.levels) if lv != 0.5})
             rows.append(pd.DataFrame(frame))
