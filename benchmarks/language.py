@@ -118,7 +118,7 @@ def char_run(data: Path, minutes: float, epochs: int, steps: int, options: dict)
         name=f"bench-char-{time.strftime('%H%M%S')}",
     )
     t0 = time.perf_counter()
-    lm.fit_corpus(corpus, "tinyshakespeare")
+    lm.fit_corpus(corpus)
     train_s = time.perf_counter() - t0
     val = lm.evaluate(text[cut:])
     ood = lm.evaluate(read_text(data / "pride-and-prejudice.txt"))
@@ -178,7 +178,8 @@ def markdown(c: dict, b: dict | None, command: str) -> str:
     v, o = c["val"], c["ood"]
     ln2 = math.log(2)
     oc = c["opts"]
-    desc = f"{oc['num_layers']}x{oc['hidden_size']}, emb {oc['embedding_size']}, tied"
+    cell = str(oc.get("cell", "lstm"))
+    desc = f"{cell} {oc['num_layers']}x{oc['hidden_size']}, emb {oc['embedding_size']}, tied"
     curve = ", ".join(f"{s}: {x:.3f}" for s, x in c["curve"][:: max(1, len(c["curve"]) // 12)])
     lines = [
         "## Language models",
@@ -189,8 +190,7 @@ def markdown(c: dict, b: dict | None, command: str) -> str:
         "",
         "| model | val nats/char | val bits/char | pride-and-prejudice bits/char | training |",
         "|---|---|---|---|---|",
-        f"| lstmkit LSTM {desc} | {v['loss']:.4f} | {v['bpc']:.4f} | {o['bpc']:.4f} | "
-        f"{c['train_s'] / 60:.1f} min CPU |",
+        f"| lstmkit {desc} | {v['loss']:.4f} | {v['bpc']:.4f} | {o['bpc']:.4f} | {c['train_s'] / 60:.1f} min CPU |",
         f"| Witten-Bell char 5-gram (same 90 %) | {c['gram_val']:.4f} | {c['gram_val'] / ln2:.4f} | "
         f"{c['gram_ood'] / ln2:.4f} (first 200k chars) | {c['gram_s']:.0f} s |",
         f"| nanoGPT char transformer (published) | {NANOGPT_CHAR} | {NANOGPT_CHAR / ln2:.4f} | | GPU |",
@@ -243,7 +243,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=-1, help="character-model optimiser steps (sets the schedule)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override a character-model option")
     ap.add_argument("--section", default="language")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads > 0:  # one thread each lets two cells train side by side at equal wall-clock on 2 cores
+        torch.set_num_threads(args.threads)
     options = dict(kv.split("=", 1) for kv in args.set)
     c = char_run(Path(args.data), args.minutes, args.epochs, args.steps, options)
     b = bpe_run(args.bpe_minutes, args.epochs) if args.bpe_minutes > 0 else None

@@ -2,7 +2,7 @@
 AutoTheta (and AutoARIMA with --arima) and seasonal naive on the same series and horizons.
 
     python benchmarks/pretrained_forecaster.py [--per-group 250] [--split test|val] [--arima] [--model pretrained]
-                                               [--data m3|m4-hourly]
+                                               [--data m3|m4-hourly] [--finetune] [--scratch MINUTES]
 
 A stratified sample of `--per-group` series from each M3 group (yearly, quarterly, monthly, other; all 3,003
 with --per-group 0). `--data m4-hourly`: the 414 M4 Hourly series (48 steps, season 24), whose training parts
@@ -11,7 +11,9 @@ were pretrained on (90 % of the series; flagged in the table: not a zero-shot fi
 `test` the official horizon (report it once). Metrics per series, then means: MASE (season 1/4/12/1 as the
 competition), sMAPE, WQL (the scaled quantile loss over 0.1..0.9: 2 * sum of pinball losses / sum |y|), and
 the share of actuals inside the 80 % interval (statsforecast's quantiles from its 20/40/60/80 % intervals).
-An anchored model also gets a row for its theta path alone. Writes the `pretrained-<data>-<split>` section of
+An anchored model also gets a row for its theta path alone. `--finetune` adds the model fine-tuned once per group
+(`forecast train --init-from pretrained` with its defaults), `--scratch M` lstmkit's own forecaster trained per
+group from scratch with its defaults and M minutes: the three ways a user gets a forecast, side by side. Writes the `pretrained-<data>-<split>` section of
 BENCHMARKS.md.
 """
 
@@ -34,6 +36,7 @@ from lstmkit.tasks.forecast import metrics as M
 ROOT = Path(__file__).resolve().parent.parent
 M3 = ROOT.parent / "shared" / "data" / "timeseries" / "m3" / "m3.csv"
 M4 = ROOT.parent / "shared" / "data" / "timeseries" / "m4"
+FREQ = {"yearly": "YS", "quarterly": "QS", "monthly": "MS", "other": "YS", "hourly": "h"}  # M3 "other": no calendar
 SEASON = {"yearly": 1, "quarterly": 4, "monthly": 12, "other": 1, "hourly": 24}
 GROUPS = {"m3": ["yearly", "quarterly", "monthly", "other"], "m4-hourly": ["hourly"]}
 WQL_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -105,6 +108,78 @@ def pretrained_rows(items: list[dict], model: Any) -> tuple[list[dict], float]:
     return rows, time.perf_counter() - t0
 
 
+def quantile_rows(part: list[dict], q: np.ndarray, levels: list[float], method: str) -> list[dict]:
+    """Score each series of `part` on its (h, Q) quantiles at `levels`."""
+    out = []
+    for s, qs in zip(part, q):
+        quant = {lv: qs[: s["h"], levels.index(lv)] for lv in WQL_LEVELS}
+        out.append({"uid": s["uid"], "group": s["group"], "method": method, **scores(s, quant[0.5], quant)})
+    return out
+
+
+def finetuned_rows(items: list[dict], model: Any, out: Path) -> tuple[list[dict], float]:
+    """The pretrained forecaster fine-tuned once per group on all its series' histories, each history's last
+    horizon validating and the base kept where fine-tuning does not lower that loss: what `forecast train
+    --init-from pretrained` does on a file of one frequency, with fine-tuning's defaults."""
+    import dataclasses
+
+    from lstmkit.tasks.forecast.pretrain import FINETUNE_TRAIN, finetune
+
+    rows, t0 = [], time.perf_counter()
+    for group in sorted({s["group"] for s in items}):
+        part = [s for s in items if s["group"] == group]
+        h = part[0]["h"]
+        train = dataclasses.replace(FINETUNE_TRAIN, progress=False, out=str(out / f"finetune-{group}"))
+        tuned, report = finetune(model, [s["history"] for s in part], h, train)
+        print(f"fine-tuning {group}: {report['kept']} kept", file=sys.stderr)
+        q = tuned.forecast_values([s["history"] for s in part], h)  # (S, h, Q)
+        rows += quantile_rows(part, q, list(tuned.arch.levels), "lstmkit fine-tuned per group")
+    return rows, time.perf_counter() - t0
+
+
+def scratch_rows(items: list[dict], minutes: float, out: Path) -> tuple[list[dict], float]:
+    """lstmkit's own forecaster trained from scratch on each group's histories together, with its defaults and a
+    `minutes` budget per group (what `forecast train` does on a file of one frequency)."""
+    from lstmkit.tasks.forecast import Forecaster
+    from lstmkit.tasks.forecast.data import quantile_column
+
+    rows, t0 = [], time.perf_counter()
+    for group in sorted({s["group"] for s in items}):
+        part = [s for s in items if s["group"] == group]
+        frame = pd.concat(
+            pd.DataFrame(
+                {
+                    "unique_id": s["uid"],
+                    "ds": pd.date_range("1990-01-01", periods=len(s["history"]), freq=FREQ[group]),
+                    "y": s["history"],
+                }
+            )
+            for s in part
+        )
+        f = Forecaster(
+            horizon=part[0]["h"],
+            quantiles=WQL_LEVELS,
+            allow_short=True,
+            max_time=f"{minutes}m",
+            progress=False,
+            out=str(out / f"scratch-{group}"),
+        ).fit(frame)
+        pred = f.predict(frame)
+        by = {u: g for u, g in pred.groupby("unique_id", sort=False)}
+        q = [
+            np.stack(
+                [
+                    by[s["uid"]][quantile_column(lv)].to_numpy() if lv != 0.5 else by[s["uid"]]["y_hat"].to_numpy()
+                    for lv in WQL_LEVELS
+                ],
+                axis=1,
+            )
+            for s in part
+        ]  # each (h, 9)
+        rows += quantile_rows(part, q, list(WQL_LEVELS), "lstmkit from scratch (defaults, per group)")
+    return rows, time.perf_counter() - t0
+
+
 def anchor_rows(items: list[dict], arch: Any) -> list[dict]:
     """An anchored model's statistical path alone (the theta forecast the network corrects; arch: the model's
     ZeroShotConfig): what the network adds shows against it."""
@@ -133,12 +208,11 @@ def interval_quantiles(fc: dict) -> dict[float, np.ndarray] | None:
     return q
 
 
-def statsforecast_rows(items: list[dict], arima: bool) -> tuple[list[dict], dict[str, float]]:
+def statsforecast_rows(items: list[dict], which: list[str]) -> tuple[list[dict], dict[str, float]]:
     from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
 
-    models = {"AutoETS": AutoETS, "AutoTheta": AutoTheta, "seasonal naive": SeasonalNaive}
-    if arima:
-        models["AutoARIMA"] = AutoARIMA
+    known = {"AutoETS": AutoETS, "AutoTheta": AutoTheta, "seasonal naive": SeasonalNaive, "AutoARIMA": AutoARIMA}
+    models = {name: known[name] for name in which}
     rows, seconds = [], {name: 0.0 for name in models}
     for s in items:
         m = SEASON[s["group"]]
@@ -167,8 +241,7 @@ def render(res: pd.DataFrame, seconds: dict[str, float], args: argparse.Namespac
     lines = [
         f"## The pretrained forecaster zero-shot on {name} ({args.split} split)",
         "",
-        f"Command: `python benchmarks/pretrained_forecaster.py --data {args.data} --per-group {args.per_group} "
-        f"--split {args.split}" + (" --arima" if args.arima else "") + f" --model {args.model}`  ",
+        "Command: `python benchmarks/pretrained_forecaster.py " + " ".join(sys.argv[1:]) + "`  ",
         f"Machine: {machine()}, {datetime.date.today()}. {n} {name} series ({seen}); "
         + ("the official test horizons." if args.split == "test" else "the horizon before the official one."),
         "",
@@ -193,8 +266,26 @@ def main() -> None:
     parser.add_argument("--split", choices=["val", "test"], default="val")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--arima", action="store_true", help="also AutoARIMA (slow)")
+    parser.add_argument(
+        "--stats",
+        nargs="*",
+        default=["AutoETS", "AutoTheta"],
+        choices=["AutoETS", "AutoTheta", "AutoARIMA"],
+        help="statsforecast models beside seasonal naive (none: only seasonal naive; AutoETS takes over an hour on "
+        "M4 Hourly)",
+    )
     parser.add_argument("--model", default="pretrained", help="the pretrained model (name or saved-model path)")
     parser.add_argument("--data", choices=list(GROUPS), default="m3")
+    parser.add_argument("--finetune", action="store_true", help="also the model fine-tuned once per group")
+    parser.add_argument(
+        "--scratch",
+        type=float,
+        default=0.0,
+        metavar="MINUTES",
+        help="also lstmkit's forecaster trained from scratch per group with its defaults, MINUTES each (0: skip)",
+    )
+    parser.add_argument("--out", default="runs/bench-pretrained", help="where fine-tuning and training runs go")
+    parser.add_argument("--section", default=None, help="BENCHMARKS.md section (default pretrained-<data>-<split>)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     items = sample(args.per_group, args.split, args.seed) if args.data == "m3" else m4_hourly(args.split)
@@ -203,14 +294,21 @@ def main() -> None:
     model = lstmkit.load(args.model)
     rows, zs = pretrained_rows(items, model)
     rows += anchor_rows(items, model.arch)
+    seconds = {"lstmkit pretrained (zero-shot)": zs}
     print(f"zero-shot: {len(items)} series in {zs:.1f} s", file=sys.stderr)
-    other, seconds = statsforecast_rows(items, args.arima)
+    if args.finetune:
+        more, seconds["lstmkit fine-tuned per group"] = finetuned_rows(items, model, Path(args.out))
+        rows += more
+    if args.scratch > 0:
+        more, seconds["lstmkit from scratch (defaults, per group)"] = scratch_rows(items, args.scratch, Path(args.out))
+        rows += more
+    other, stat_seconds = statsforecast_rows(items, ["seasonal naive", *args.stats] + ["AutoARIMA"] * args.arima)
     res = pd.DataFrame(rows + other)
     if "cover80" not in res:
         res["cover80"] = np.nan
-    text = render(res, {"lstmkit pretrained (zero-shot)": zs, **seconds}, args, len(items))
+    text = render(res, {**seconds, **stat_seconds}, args, len(items))
     if not args.no_write:
-        write_section(f"pretrained-{args.data}-{args.split}", text)
+        write_section(args.section or f"pretrained-{args.data}-{args.split}", text)
     print(text)
 
 

@@ -41,19 +41,30 @@ def slstm_step(
     pre: Tensor, state: SLSTMState, exp_forget: bool
 ) -> tuple[SLSTMState, tuple[Tensor, Tensor, Tensor, Tensor]]:
     """One step from the gates' pre-activations pre (B, 4, H) = [i~, f~, z~, o~] -> the new state and the gates
-    (i', f', z, o) as applied."""
+    (i', f', z, o) as applied. The state's m is -inf where nothing was written yet (n = 0; see `open_state`):
+    then m_t = i~ and f' = exp(-inf) = 0, with no test per step."""
     i_raw, f_raw, z_raw, o_raw = pre.unbind(1)  # each (B, H)
     h, c, n, m = state
     log_f = f_raw if exp_forget else F.logsigmoid(f_raw)
-    first = n == 0  # nothing written yet: m starts at i~, and there is nothing to forget
-    m_new = torch.where(first, i_raw, torch.maximum(log_f + m, i_raw))  # (B, H)
+    carried = log_f + m  # (B, H): log of what the forget gate keeps, on the stabiliser's scale
+    m_new = torch.maximum(carried, i_raw)  # (B, H)
     i = torch.exp(i_raw - m_new)
-    f = torch.exp(torch.where(first, float("-inf"), log_f + m - m_new))  # never exp() of a large number
+    f = torch.exp(carried - m_new)  # never exp() of a large number
     z, o = torch.tanh(z_raw), torch.sigmoid(o_raw)
-    c = f * c + i * z
-    n = f * n + i
+    c = torch.addcmul(f * c, i, z)
+    n = torch.addcmul(i, f, n)
     h = o * c / n
     return SLSTMState(h, c, n, m_new), (i, f, z, o)
+
+
+def open_state(state: SLSTMState) -> SLSTMState:
+    """The state with m = -inf where nothing was written yet (n = 0), as `slstm_step` reads it."""
+    return state._replace(m=torch.where(state.n == 0, float("-inf"), state.m))
+
+
+def close_state(state: SLSTMState) -> SLSTMState:
+    """Back to the documented form: m = 0 where nothing was written yet."""
+    return state._replace(m=torch.where(state.n == 0, torch.zeros_like(state.m), state.m))
 
 
 class SLSTMCell(nn.Module):
@@ -83,28 +94,31 @@ class SLSTMCell(nn.Module):
         z = torch.zeros(batch, self.hidden_size, device=device, dtype=dtype)
         return SLSTMState(z, z, z, z)
 
-    def recurrent(self, h: Tensor) -> Tensor:
-        """h (B, H) -> the recurrent contribution (B, 4, H), block-diagonal over heads."""
-        B, NH = h.shape[0], self.num_heads
-        d = self.hidden_size // NH
-        r = torch.bmm(h.view(B, NH, d).transpose(0, 1), self.weight_hh)  # (NH, B, 4d)
-        return r.view(NH, B, 4, d).permute(1, 2, 0, 3).reshape(B, 4, self.hidden_size)  # (B, 4, H)
+    def recurrent_matrix(self) -> Tensor:
+        """The block-diagonal recurrent weights as one (H, 4H) matrix, columns gate-major ([i f z o] x H): each
+        step is then one addmm, without a batched product and a reshuffle."""
+        NH, d, _ = self.weight_hh.shape
+        if NH == 1:
+            return self.weight_hh[0]  # (H, 4H)
+        blocks = torch.block_diag(*self.weight_hh.unbind(0))  # (H, NH*4d): head-major columns
+        return blocks.view(self.hidden_size, NH, 4, d).transpose(1, 2).reshape(self.hidden_size, 4 * self.hidden_size)
 
     def forward(
         self, x: Tensor, state: SLSTMState | None, valid: Tensor | None, collect: bool
     ) -> tuple[Tensor, SLSTMState, dict[str, Tensor] | None]:
-        B, T, _ = x.shape
-        s = self.zero_state(B, x.device, x.dtype) if state is None else state
-        pre_x = F.linear(x, self.weight_ih, self.bias).view(B, T, 4, self.hidden_size)  # (B, T, 4, H)
-        ys, traced, carried = [], [], []
+        B, H = x.shape[0], self.hidden_size
+        s = open_state(self.zero_state(B, x.device, x.dtype) if state is None else state)
+        pre_x = F.linear(x, self.weight_ih, self.bias)  # (B, T, 4H)
+        R = self.recurrent_matrix().to(pre_x.dtype)  # (H, 4H)
+        ys, traced = [], []
         for t, p in enumerate(pre_x.unbind(1)):
-            new, gates = slstm_step(p + self.recurrent(s.h), s, self.exp_forget)
+            pre = torch.addmm(p, s.h.to(p.dtype), R).view(B, 4, H)  # (B, 4, H)
+            new, gates = slstm_step(pre, s, self.exp_forget)
             if valid is not None:  # past a sequence's end the state stays
                 keep = valid[:, t, None]
                 new = SLSTMState(*(torch.where(keep, a, b) for a, b in zip(new, s)))
             s = new
             ys.append(s.h)
-            carried.append(s.h)
             if collect:
                 traced.append((*gates, s.c, s.n, s.m, s.h))
         y = torch.stack(ys, 1)  # (B, T, H)
@@ -114,8 +128,8 @@ class SLSTMCell(nn.Module):
         if collect:
             mask = 1.0 if valid is None else valid[..., None].to(y.dtype)
             traces = {name: torch.stack([v[j] for v in traced], 1) * mask for j, name in enumerate(TRACES)}
-            traces["carried"] = carried
-        return y, s, traces
+            traces["carried"] = ys
+        return y, close_state(s), traces
 
 
 class sLSTM(Stacked):

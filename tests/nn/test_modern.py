@@ -31,9 +31,10 @@ def random_state(layer, B: int):
     return type(s)(*out)
 
 
+@pytest.mark.parametrize("scan", ["log", "sequential"])
 @pytest.mark.parametrize("name", ["mingru", "minlstm"])
-def test_min_scan_equals_the_recurrence_written_out(name):
-    layer = make(name)
+def test_min_scan_equals_the_recurrence_written_out(name, scan):
+    layer = make(name, scan=scan)
     x = torch.randn(2, 9, 3, dtype=torch.float64)
     h0 = torch.randn(1, 2, 8, dtype=torch.float64)  # any sign: the scan keeps h0's term apart
     y, s = layer(x, MinState(h0))
@@ -43,6 +44,30 @@ def test_min_scan_equals_the_recurrence_written_out(name):
         steps.append(h)
     torch.testing.assert_close(y, torch.stack(steps, 1), rtol=0, atol=1e-10)
     torch.testing.assert_close(s.h[0], state.h, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["mingru", "minlstm"])
+def test_min_scans_agree_in_value_and_gradient_with_lengths_and_a_state(name):
+    """The log-space parallel scan and the sequential one (the CPU default) are two forms of one function."""
+    x = torch.randn(3, 11, 3, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(2, 3, 8, dtype=torch.float64)
+    lengths = torch.tensor([11, 4, 7])
+    outs = []
+    for scan in ("log", "sequential"):
+        layer = make(name, num_layers=2, scan=scan)
+        y, s = layer(x, MinState(h0), lengths=lengths)
+        grads = torch.autograd.grad(y.square().sum() + s.h.sum(), [x, *layer.parameters()])
+        outs.append((y, s.h, grads))
+    (y1, s1, g1), (y2, s2, g2) = outs
+    torch.testing.assert_close(y1, y2, rtol=0, atol=1e-10)
+    torch.testing.assert_close(s1, s2, rtol=0, atol=1e-10)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-9)
+
+
+def test_min_scan_must_be_known():
+    with pytest.raises(ValueError, match="scan must be one of"):
+        minGRU(3, 4, scan="fast")
 
 
 def test_min_gru_is_a_convex_mix_of_the_state_and_g():
@@ -57,13 +82,22 @@ def test_min_gru_is_a_convex_mix_of_the_state_and_g():
     assert float(y.detach()) == pytest.approx((1 - z) * h0 + z * g, abs=1e-12)
 
 
+def _block_recurrent(cell, h):
+    """R h head by head: head k's d units of h times its own (d, 4d) block [i f z o] -> (B, 4, H)."""
+    NH, d, _ = cell.weight_hh.shape
+    out = torch.zeros(h.shape[0], 4, NH * d, dtype=h.dtype)
+    for k in range(NH):
+        out[:, :, k * d : (k + 1) * d] = (h[:, k * d : (k + 1) * d] @ cell.weight_hh[k]).view(-1, 4, d)
+    return out
+
+
 def _unstabilised_slstm(layer, x, h0, c0, n0):
     """The sLSTM recurrence without the stabiliser (fine for moderate pre-activations)."""
     cell = layer.cells[0]
     H = cell.hidden_size
     h, c, n, ys = h0, c0, n0, []
     for t in range(x.shape[1]):
-        pre = (x[:, t] @ cell.weight_ih.T + cell.bias).view(-1, 4, H) + cell.recurrent(h)
+        pre = (x[:, t] @ cell.weight_ih.T + cell.bias).view(-1, 4, H) + _block_recurrent(cell, h)
         i, f, z, o = torch.exp(pre[:, 0]), torch.exp(pre[:, 1]), torch.tanh(pre[:, 2]), torch.sigmoid(pre[:, 3])
         c, n = f * c + i * z, f * n + i
         h = o * c / n
@@ -168,7 +202,7 @@ def test_large_pre_activations_stay_finite(name):
 
 @pytest.mark.parametrize("name", sorted(CELLS))
 def test_gradcheck_float64(name):
-    layer = make(name, 2, 4)
+    layer = make(name, 2, 4)  # the min cells' default scan on CPU: the sequential one with its own backward
     x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda inp: layer(inp)[0], (x,), eps=1e-6, atol=1e-5)
 
