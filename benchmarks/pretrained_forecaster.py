@@ -13,7 +13,8 @@ competition), sMAPE, WQL (the scaled quantile loss over 0.1..0.9: 2 * sum of pin
 the share of actuals inside the 80 % interval (statsforecast's quantiles from its 20/40/60/80 % intervals).
 An anchored model also gets a row for its theta path alone. `--finetune` adds the model fine-tuned once per group
 (`forecast train --init-from pretrained` with its defaults), `--scratch M` lstmkit's own forecaster trained per
-group from scratch with its defaults and M minutes: the three ways a user gets a forecast, side by side. Writes the `pretrained-<data>-<split>` section of
+group from scratch with its defaults and M minutes: the three ways a user gets a forecast, side by side.
+Writes the `pretrained-<data>-<split>` section of
 BENCHMARKS.md.
 """
 

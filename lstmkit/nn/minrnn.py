@@ -151,7 +151,8 @@ class MinCell(nn.Module):
         if log and not collect and x.shape[1] > 1:
             a, b = self._pad(valid, a, 0.0, b, float("-inf"))
             h = log_scan(a, b, h0)  # (B, T, H): the parallel scan in log space
-        elif collect:  # the recurrence as written: each h_t feeds step t + 1 (gradient flow reads them)
+        elif collect or x.shape[1] == 1:  # the recurrence as written: each h_t feeds step t + 1 (gradient flow
+            # reads them; a single step is also what the ONNX exporter traces)
             a, b = self._pad(valid, a, 1.0, b, 0.0)
             h_t = h0
             for t in range(x.shape[1]):
