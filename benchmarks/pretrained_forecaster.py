@@ -166,17 +166,9 @@ def scratch_rows(items: list[dict], minutes: float, out: Path) -> tuple[list[dic
             out=str(out / f"scratch-{group}"),
         ).fit(frame)
         pred = f.predict(frame)
-        by = {u: g for u, g in pred.groupby("unique_id", sort=False)}
-        q = [
-            np.stack(
-                [
-                    by[s["uid"]][quantile_column(lv)].to_numpy() if lv != 0.5 else by[s["uid"]]["y_hat"].to_numpy()
-                    for lv in WQL_LEVELS
-                ],
-                axis=1,
-            )
-            for s in part
-        ]  # each (h, 9)
+        cols = ["y_hat" if lv == 0.5 else quantile_column(lv) for lv in WQL_LEVELS]
+        by = {u: g[cols].to_numpy() for u, g in pred.groupby("unique_id", sort=False)}  # uid -> (h, 9)
+        q = [by[s["uid"]] for s in part]
         rows += quantile_rows(part, q, list(WQL_LEVELS), "lstmkit from scratch (defaults, per group)")
     return rows, time.perf_counter() - t0
 

@@ -145,14 +145,15 @@ class MinCell(nn.Module):
         self, x: Tensor, state: MinState | None, valid: Tensor | None, collect: bool
     ) -> tuple[Tensor, MinState, dict[str, Tensor] | None]:
         h0 = self.zero_state(x.shape[0], x.device, x.dtype).h if state is None else state.h  # (B, H)
-        log = self.scan == "log" or (self.scan == "auto" and x.device.type != "cpu")
-        a, b = self.coefficients(x, log=log and not collect and x.shape[1] > 1)  # (B, T, H) each
+        written = collect or x.shape[1] == 1  # the recurrence as written: each h_t feeds step t + 1 (gradient
+        # flow reads them; a single step is also what the ONNX exporter traces)
+        log = not written and (self.scan == "log" or (self.scan == "auto" and x.device.type != "cpu"))
+        a, b = self.coefficients(x, log=log)  # (B, T, H) each
         carried: list[Tensor] = []
-        if log and not collect and x.shape[1] > 1:
+        if log:
             a, b = self._pad(valid, a, 0.0, b, float("-inf"))
             h = log_scan(a, b, h0)  # (B, T, H): the parallel scan in log space
-        elif collect or x.shape[1] == 1:  # the recurrence as written: each h_t feeds step t + 1 (gradient flow
-            # reads them; a single step is also what the ONNX exporter traces)
+        elif written:
             a, b = self._pad(valid, a, 1.0, b, 0.0)
             h_t = h0
             for t in range(x.shape[1]):
