@@ -46,11 +46,15 @@ MODERN = {"slstm": sLSTM, "mlstm": mLSTM, "minlstm": minLSTM, "mingru": minGRU}
 def recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, **options):
     """The layer a task's `--cell` names: LSTM, GRU or RNN (every option, the AWD variants included), or one of
     the modern family (batch_first, bidirectional and dropout between layers; the classic-only variants such as
-    weight_drop or zoneout are not theirs and are dropped)."""
+    weight_drop or zoneout are not theirs and are dropped). `forget` ("exp" or "sigmoid") is the sLSTM's forget gate
+    and is ignored by the other cells."""
     classic = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
     if cell in classic:
+        options = {k: v for k, v in options.items() if k != "forget"}
         return classic[cell](input_size, hidden_size, num_layers, **options)
     if cell not in MODERN:
         raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(CELLS)}")
     kept = {k: options[k] for k in ("batch_first", "bidirectional", "dropout", "bias") if k in options}
+    if cell == "slstm" and "forget" in options:
+        kept["forget"] = options["forget"]
     return MODERN[cell](input_size, hidden_size, num_layers, **kept)

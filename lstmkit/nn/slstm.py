@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from lstmkit.nn.slstm_function import slstm_direction
 from lstmkit.nn.stacked import Stacked
 
 TRACES = ("input", "forget", "candidate", "output", "cell", "normaliser", "stabiliser", "hidden")
@@ -109,7 +110,11 @@ class SLSTMCell(nn.Module):
         B, H = x.shape[0], self.hidden_size
         s = open_state(self.zero_state(B, x.device, x.dtype) if state is None else state)
         pre_x = F.linear(x, self.weight_ih, self.bias)  # (B, T, 4H)
-        R = self.recurrent_matrix().to(pre_x.dtype)  # (H, 4H)
+        if not collect and x.shape[1] > 1 and not torch.jit.is_tracing():  # the fast form (slstm_function.py)
+            y, last = slstm_direction(pre_x, self.recurrent_matrix(), s, self.exp_forget, valid)  # (B, T, H)
+            y = y if valid is None else y * valid[..., None]
+            return y.to(pre_x.dtype), close_state(SLSTMState(*(v.to(s.h.dtype) for v in last))), None
+        R = self.recurrent_matrix().to(pre_x.dtype)  # (H, 4H): the recurrence as written (traced, exported)
         ys, traced = [], []
         for t, p in enumerate(pre_x.unbind(1)):
             pre = torch.addmm(p, s.h.to(p.dtype), R).view(B, 4, H)  # (B, 4, H)

@@ -118,6 +118,39 @@ def test_slstm_equals_the_unstabilised_recurrence():
     torch.testing.assert_close(s.c[0] * torch.exp(s.m[0]), c, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("forget", ["exp", "sigmoid"])
+def test_slstm_sequence_form_has_the_step_by_step_gradients(forget):
+    """The sequence form (its own backward, nn/slstm_function.py) against the recurrence fed one step at a time
+    through autograd, each sequence alone: values and gradients for x, the weights and the initial state, with a
+    loss on the outputs and on every field of the final state (the stabiliser's gradient is carried, not dropped)."""
+    layer = make("slstm", num_layers=2, num_heads=2, forget=forget)
+    x = torch.randn(3, 7, 3, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([7, 4, 2])
+    state0 = SLSTMState(*(t.requires_grad_() for t in random_state(layer, 3)))
+    w = torch.randn(3, 7, 8, dtype=torch.float64)
+    weights = [torch.randn(2, 3, 8, dtype=torch.float64) for _ in range(4)]
+
+    def state_loss(s, rows):
+        return sum((f[:, rows] * v).sum() for f, v in zip(weights, s))
+
+    y, s = layer(x, state0, lengths=lengths)
+    inputs = [x, *state0, *layer.parameters()]
+    want = torch.autograd.grad((y * w).sum() + state_loss(s, slice(None)), inputs)
+    total = 0.0
+    for b, n in enumerate(lengths.tolist()):
+        state = SLSTMState(*(v[:, b : b + 1] for v in state0))
+        steps = []
+        for t in range(n):
+            out, state = layer(x[b : b + 1, t : t + 1], state)
+            steps.append(out)
+        alone = torch.cat(steps, 1)  # (1, n, H)
+        torch.testing.assert_close(y[b : b + 1, :n], alone, rtol=0, atol=1e-10)
+        total = total + (alone * w[b : b + 1, :n]).sum() + state_loss(state, slice(b, b + 1))
+    got = torch.autograd.grad(total, inputs)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
 @pytest.mark.parametrize("chunk", [1, 3, 64])
 def test_mlstm_forms_agree_with_lengths_and_an_initial_state(chunk):
     x = torch.randn(3, 10, 3, dtype=torch.float64)

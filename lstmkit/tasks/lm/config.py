@@ -29,6 +29,11 @@ class LanguageConfig:
         "recurrent cell: the classic lstm, gru, rnn, or the modern slstm, mlstm, minlstm, mingru (the AWD "
         "dropouts inside the layer apply to the classic cells; hidden_dropout is the modern ones' between layers)",
     )
+    slstm_forget: Literal["exp", "sigmoid"] = option(
+        "exp",
+        "the sLSTM's forget gate: exponential (xLSTM's) or sigmoid; sigmoid keeps writing over very long carried "
+        "streams, where the exponential gate's stabiliser outgrows the input gate",
+    )
     hidden_size: int = option(512, "LSTM hidden units")
     num_layers: int = option(2, "stacked LSTM layers")
     tie_weights: bool = option(True, "share the embedding and the decoder (a projection maps hidden -> embedding)")

@@ -31,12 +31,14 @@ class LanguageNet(nn.Module):
         output_dropout: float = 0.0,
         weight_drop: float = 0.0,
         cell: str = "lstm",
+        slstm_forget: str = "exp",
     ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embedding_size)
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
         awd = {"input_dropout": input_dropout, "hidden_dropout": hidden_dropout, "output_dropout": output_dropout}
         awd = {**awd, "weight_drop": weight_drop} if cell in ("lstm", "gru", "rnn") else {"dropout": hidden_dropout}
+        awd = {**awd, "forget": slstm_forget} if cell == "slstm" else awd
         self.rnn = recurrent_layer(cell, embedding_size, hidden_size, num_layers, batch_first=True, **awd)
         self.embedding_dropout = embedding_dropout
         tied_proj = tie_weights and hidden_size != embedding_size

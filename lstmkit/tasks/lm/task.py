@@ -101,6 +101,7 @@ def build_model(cfg: LanguageConfig, vocab_size: int) -> LanguageNet:
         cfg.output_dropout,
         cfg.weight_drop,
         cfg.cell,
+        cfg.slstm_forget,
     )
 
 
