@@ -44,21 +44,26 @@ def _padded_steps(valid: Tensor | None, T: int) -> list[bool]:
 
 
 def slstm_forward_buffers(
-    acts: Tensor, state: tuple[Tensor, Tensor, Tensor, Tensor], R: Tensor, exp_forget: bool, valid: Tensor | None
+    acts: Tensor,
+    state: tuple[Tensor, Tensor, Tensor, Tensor],
+    R: Tensor,
+    exp_forget: bool,
+    valid: Tensor | None,
+    gemm_dtype: torch.dtype,
 ) -> tuple[Tensor, ...]:
     """The recurrence; overwrites acts (T, 4, B, H): pre-activations in, the applied gates (i', f', z, o) out.
-    R is (H, 4H); the state (B, H) each. Returns acts, log f (T, B, H) (sigmoid gate only, else None) and
-    h, c, n, m (T, B, H) after every step."""
+    R is (H, 4H); the state (B, H) each; each step's GEMM runs in gemm_dtype (bf16 under autocast). Returns acts,
+    log f (T, B, H) (sigmoid gate only, else None) and h, c, n, m (T, B, H) after every step."""
     T, _, B, H = acts.shape
     hs, cs, ns = (acts.new_empty(T, B, H) for _ in range(3))
     ms = acts.new_empty(T, 1, B, H)  # (1, B, H) per step: broadcasts over the [i, f] pair without a view op
     lfs = None if exp_forget else acts.new_empty(T, B, H)
     pair_t, i_t, f_t, z_t, o_t = _views(acts)
     act_t, h_t, c_t, n_t, m_t, m1_t = (x.unbind(0) for x in (acts, hs, cs, ns, ms[:, 0], ms))
-    padded = _padded_steps(valid, T)
+    padded, R = _padded_steps(valid, T), R.to(gemm_dtype)
     h, c, n, m = state
     for t in range(T):
-        rec = torch.mm(h, R).view(B, 4, H).transpose(0, 1)  # (4, B, H): the GEMM in its fast orientation
+        rec = torch.mm(h.to(gemm_dtype), R).view(B, 4, H).transpose(0, 1)  # (4, B, H): the fast orientation
         act_t[t].add_(rec)  # the step's pre-activations, gate-major
         if exp_forget:
             carried = f_t[t].add_(m)  # log f + m_{t-1}, in place of f~
@@ -101,9 +106,10 @@ class SLSTMDirection(torch.autograd.Function):
     (h (T, B, H), the last h, c, n, m (B, H))."""
 
     @staticmethod
-    def forward(ctx, pre_x, R, h0, c0, n0, m0, exp_forget, valid):
+    def forward(ctx, pre_x, R, h0, c0, n0, m0, exp_forget, valid, gemm_dtype):
         acts = pre_x.transpose(1, 2).contiguous()  # (T, 4, B, H): gate-major, a copy the loop overwrites
-        acts, lfs, hs, cs, ns, ms = slstm_forward_buffers(acts, (h0, c0, n0, m0), R, exp_forget, valid)
+        acts, lfs, hs, cs, ns, ms = slstm_forward_buffers(acts, (h0, c0, n0, m0), R, exp_forget, valid, gemm_dtype)
+        ctx.gemm_dtype = gemm_dtype
         ctx.save_for_backward(R, h0, c0, n0, acts, lfs, hs, cs, ns, valid)
         return hs, hs[-1].clone(), cs[-1].clone(), ns[-1].clone(), ms[-1].clone()
 
@@ -122,7 +128,8 @@ class SLSTMDirection(torch.autograd.Function):
         names = ("q", "p_z", "p_o", "k", "s", "f")
         steps = [x.unbind(0) for x in (d_y, dpre, *(fac[k] for k in names))]
         p_f = fac["p_f"].unbind(0) if "p_f" in fac else None
-        padded, R_t = _padded_steps(valid, T), R.t()
+        padded, gd = _padded_steps(valid, T), ctx.gemm_dtype
+        R_t = R.t().to(gd)
         for t in range(T - 1, -1, -1):
             dy, dp, q, p_z, p_o, k, s, f = (x[t] for x in steps)
             g = dy + dh  # (B, H): everything that reaches h_t
@@ -140,23 +147,28 @@ class SLSTMDirection(torch.autograd.Function):
             if p_f is not None:
                 dm = dm.clone()
                 df_t[t].mul_(p_f[t])
-            dh, dcn = torch.mm(dp.view(B, 4 * H), R_t), dcn * f  # (B, H), (2, B, H)
+            dh, dcn = torch.mm(dp.view(B, 4 * H).to(gd), R_t), dcn * f  # (B, H), (2, B, H)
             if padded[t]:
                 dh, dcn, dm = dh + passed[0], dcn + passed[1], dm + passed[2]
-        dR = _shifted(hs, h0).view(T * B, H).t() @ dpre.view(T * B, 4 * H)  # (H, 4H): one GEMM over all steps
-        return dpre, dR, dh, dcn[0], dcn[1], dm, None, None
+        h_prev = _shifted(hs, h0).view(T * B, H).to(gd)
+        dR = (h_prev.t() @ dpre.view(T * B, 4 * H).to(gd)).to(R.dtype)  # (H, 4H): one GEMM over all steps
+        return dpre, dR, dh.to(h0.dtype), dcn[0], dcn[1], dm, None, None, None
 
 
 def slstm_direction(
     pre_x: Tensor, R: Tensor, state: tuple[Tensor, Tensor, Tensor, Tensor], exp_forget: bool, valid: Tensor | None
 ) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
     """pre_x (B, T, 4H), R (H, 4H), state h, c, n, m (B, H) (m = -inf where unwritten), valid (B, T) or None ->
-    y (B, T, H) (padded steps hold the carried h) and the state after the last step, each (B, H). Runs in fp32
-    under autocast (the buffers are written in place, which autocast cannot retype)."""
+    y (B, T, H) (padded steps hold the carried h) and the state after the last step, each (B, H). Under autocast
+    the steps' GEMMs run in its dtype (as autocast runs them elsewhere) and everything else in fp32 (the buffers
+    are written in place, which autocast cannot retype)."""
     dtype = torch.promote_types(pre_x.dtype, R.dtype)  # bf16 pre-activations with fp32 weights: fp32
+    device = pre_x.device.type
+    gemm_dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else dtype
     B, T, G = pre_x.shape
     vt = None if valid is None else valid.t()[..., None].contiguous()  # (T, B, 1)
-    with torch.autocast(pre_x.device.type, enabled=False):
+    with torch.autocast(device, enabled=False):
         gates = pre_x.to(dtype).transpose(0, 1).contiguous().view(T, B, 4, G // 4)  # (T, B, 4, H)
-        hs, *last = SLSTMDirection.apply(gates, R.to(dtype), *(s.to(dtype) for s in state), exp_forget, vt)
+        states = (s.to(dtype) for s in state)
+        hs, *last = SLSTMDirection.apply(gates, R.to(dtype), *states, exp_forget, vt, gemm_dtype)
     return hs.transpose(0, 1), tuple(last)

@@ -151,6 +151,23 @@ def test_slstm_sequence_form_has_the_step_by_step_gradients(forget):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
 
 
+def test_slstm_sigmoid_forget_keeps_the_stabiliser_bounded_over_a_long_stream():
+    """With the exponential forget gate and f~ > 0 (the forget bias starts at 3-6) the stabiliser climbs by f~
+    a step, so the input's share exp(i~ - m) falls to 0 over a long carried stream; log sigmoid(f~) <= 0 keeps
+    m near the input gate's scale."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 400, 3)
+    m_max = {}
+    for forget in ("exp", "sigmoid"):
+        layer = sLSTM(3, 8, batch_first=True, forget=forget)
+        state = None
+        for chunk in x.split(100, 1):  # carried across calls, as a language model carries it
+            _, state = layer(chunk, state)
+        m_max[forget] = state.m.abs().max().item()
+    assert m_max["exp"] > 1000  # 400 steps x a forget bias of at least 3
+    assert m_max["sigmoid"] < 10
+
+
 @pytest.mark.parametrize("chunk", [1, 3, 64])
 def test_mlstm_forms_agree_with_lengths_and_an_initial_state(chunk):
     x = torch.randn(3, 10, 3, dtype=torch.float64)

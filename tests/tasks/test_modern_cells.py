@@ -27,6 +27,25 @@ def s0_tensors(model):
 TINY = {"max_steps": 3, "progress": False}
 
 
+def test_a_language_models_slstm_forget_gate_defaults_to_sigmoid_and_old_models_keep_theirs(tmp_path):
+    """A language model's stream never ends, so its sLSTM takes the sigmoid forget gate by default; a model saved
+    before the option existed (no `slstm_forget` in its config) had the exponential gate and must load with it."""
+    from lstmkit.tasks.lm import LanguageModel
+
+    text = tmp_path / "t.txt"
+    text.write_text("to be or not to be, that is the question. " * 30, encoding="utf-8")
+    opts = dict(text=str(text), cell="slstm", hidden_size=16, embedding_size=8, bptt=16, batch_size=4, **TINY)
+    assert LanguageModel(**opts, out=str(tmp_path / "a")).fit().net.rnn.forget == "sigmoid"
+    old = LanguageModel(**opts, slstm_forget="exp", out=str(tmp_path / "b")).fit()
+    path = old.save(tmp_path / "old")
+    config = json.loads((path / "config.json").read_text())
+    del config["config"]["task"]["slstm_forget"]  # as written before the option
+    (path / "config.json").write_text(json.dumps(config))
+    loaded = lstmkit.load(path)
+    assert loaded.net.rnn.forget == "exp"
+    assert loaded.generate("to be", 12, temperature=0) == old.generate("to be", 12, temperature=0)
+
+
 @pytest.mark.parametrize("cell", MODERN)
 def test_a_language_model_with_each_cell_steps_and_reloads(cell, tmp_path):
     from lstmkit.tasks.lm import LanguageModel

@@ -30,9 +30,9 @@ class LanguageConfig:
         "dropouts inside the layer apply to the classic cells; hidden_dropout is the modern ones' between layers)",
     )
     slstm_forget: Literal["exp", "sigmoid"] = option(
-        "exp",
-        "the sLSTM's forget gate: exponential (xLSTM's) or sigmoid; sigmoid keeps writing over very long carried "
-        "streams, where the exponential gate's stabiliser outgrows the input gate",
+        "sigmoid",
+        "the sLSTM's forget gate: sigmoid, or xLSTM's exponential one, whose stabiliser outgrows the input gate "
+        "over a language model's endless carried stream (tinyshakespeare, 30 min: 1.68 vs 2.37 nats/char)",
     )
     hidden_size: int = option(512, "LSTM hidden units")
     num_layers: int = option(2, "stacked LSTM layers")

@@ -218,6 +218,8 @@ def load_saved(saved: Any, device: torch.device) -> LanguageModel:
     from lstmkit.deploy.saved_model import load_weights
 
     cfg, train = saved_run(saved, LanguageConfig)
+    if "slstm_forget" not in saved.config["task"]:  # saved before the option: the sLSTM had the exponential gate
+        cfg = dataclasses.replace(cfg, slstm_forget="exp")
     lm = LanguageModel(config=cfg, train=train)
     lm.tokenizer = tokenizer_from_dict(saved_state(saved, "tokenizer", "the tokenizer"))
     lm.net = load_weights(build_model(cfg, lm.tokenizer.vocab_size), saved).to(device).eval()

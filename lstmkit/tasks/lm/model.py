@@ -31,7 +31,7 @@ class LanguageNet(nn.Module):
         output_dropout: float = 0.0,
         weight_drop: float = 0.0,
         cell: str = "lstm",
-        slstm_forget: str = "exp",
+        slstm_forget: str = "sigmoid",
     ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embedding_size)
