@@ -335,3 +335,25 @@ def test_minlstm_matches_mingru_pytorch():
         layer.cells[0].proj.weight.copy_(torch.cat([f_w, i_w, hidden_w]))  # ours: [forget; input; candidate]
     x = torch.randn(2, 11, 6, dtype=torch.float64)
     torch.testing.assert_close(layer(x)[0], theirs(x), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_bf16_autocast_stays_close_to_float32(name):
+    """Under CPU bf16 autocast (the tasks' default precision where the CPU has bf16) each cell's output and
+    weight gradients stay within bf16 rounding of the float32 ones (the sLSTM: bf16 step GEMMs, fp32 state)."""
+    torch.manual_seed(0)
+    layer = CELLS[name](6, 16, batch_first=True)
+    x = torch.randn(4, 20, 6)
+    lengths = torch.tensor([20, 13, 7, 1])
+    outs = []
+    for enabled in (False, True):
+        layer.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+            y, _ = layer(x, lengths=lengths)
+        y.float().square().sum().backward()
+        outs.append((y.float().detach(), [p.grad.clone() for p in layer.parameters()]))
+    (y32, g32), (y16, g16) = outs
+    torch.testing.assert_close(y16, y32, rtol=0, atol=0.05)
+    for a, b in zip(g16, g32):
+        assert torch.isfinite(a).all()
+        assert (a - b).norm() <= 0.1 * b.norm() + 1e-3
