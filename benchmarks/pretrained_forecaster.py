@@ -268,6 +268,12 @@ def main() -> None:
         "M4 Hourly)",
     )
     parser.add_argument("--model", default="pretrained", help="the pretrained model (name or saved-model path)")
+    parser.add_argument(
+        "--runtime",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="run the zero-shot model on PyTorch or on onnxruntime (exported under --out first)",
+    )
     parser.add_argument("--data", choices=list(GROUPS), default="m3")
     parser.add_argument("--finetune", action="store_true", help="also the model fine-tuned once per group")
     parser.add_argument(
@@ -285,6 +291,13 @@ def main() -> None:
     import lstmkit
 
     model = lstmkit.load(args.model)
+    if args.runtime == "onnx":
+        if args.finetune:
+            parser.error("--finetune trains with PyTorch: drop it or use --runtime torch")
+        from lstmkit.registry import export_model, load_onnx
+
+        export_model(model, Path(args.out) / "onnx")
+        model = load_onnx(Path(args.out) / "onnx")
     rows, zs = pretrained_rows(items, model)
     rows += anchor_rows(items, model.arch)
     seconds = {"lstmkit pretrained (zero-shot)": zs}

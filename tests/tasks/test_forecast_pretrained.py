@@ -116,14 +116,17 @@ def test_the_onnx_export_forecasts_as_pytorch(model, tmp_path):
     np.testing.assert_allclose(onnx.predict(df)["y_hat"], model.predict(df)["y_hat"], rtol=1e-4, atol=1e-4)
 
 
-def test_finetuning_from_a_pretrained_model_keeps_whichever_validates_better(model, tmp_path, capsys):
+def test_finetuning_from_a_pretrained_model_keeps_the_mix_that_validates_best(model, tmp_path, capsys):
     saved = model.save(tmp_path / "base")
     _frame(72).to_csv(tmp_path / "d.csv", index=False)
     args = ["forecast", "train", "--init-from", str(saved), "--data", str(tmp_path / "d.csv"), "--horizon", "6"]
     assert main([*args, "--max-steps", "15", "--out", str(tmp_path / "run"), "--no-progress", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["kept"] in ("pretrained", "finetuned")
-    assert (out["kept"] == "finetuned") == (out["val_loss_finetuned"] < out["val_loss_pretrained"])
+    losses = {float(w): v for w, v in out["val_loss_by_mix"].items()}
+    assert set(losses) == {0.0, 0.25, 0.5, 0.75, 1.0}
+    assert losses[0.0] == out["val_loss_pretrained"] and losses[1.0] == out["val_loss_finetuned"]
+    assert losses[out["mix"]] == min(losses.values())  # the kept weights validate best
+    assert out["kept"] == {0.0: "pretrained", 1.0: "finetuned"}.get(out["mix"], "mixed")
     tuned = lstmkit.load(out["model"])
     assert isinstance(tuned, PretrainedForecaster) and len(pd.read_csv(out["forecast"])) == 2 * 6
 
@@ -226,6 +229,17 @@ def test_finetuning_skips_series_too_short_to_give_a_window(model, tmp_path):
     short = _seasonal(1, rng, length=MIN_CONTEXT + 6)[0]
     tc = TrainConfig(max_steps=3, batch_size=8, out=str(tmp_path / "ft"), progress=False)
     _, report = finetune(model, [short, *_seasonal(4, rng, length=60)], 6, tc)
-    assert report["kept"] in ("pretrained", "finetuned")
+    assert report["kept"] in ("pretrained", "mixed", "finetuned")
     with pytest.raises(ValueError, match="more than 8 values"):
         finetune(model, [short], 6, tc)
+
+
+def test_weight_space_mixes_interpolate_every_floating_tensor():
+    from lstmkit.tasks.forecast.pretrain import mix_states
+
+    base = {"w": torch.tensor([0.0, 2.0]), "steps": torch.tensor([3])}
+    tuned = {"w": torch.tensor([4.0, -2.0]), "steps": torch.tensor([7])}
+    torch.testing.assert_close(mix_states(base, tuned, 0.0)["w"], base["w"])
+    torch.testing.assert_close(mix_states(base, tuned, 1.0)["w"], tuned["w"])
+    torch.testing.assert_close(mix_states(base, tuned, 0.25)["w"], torch.tensor([1.0, 1.0]))
+    assert mix_states(base, tuned, 0.5)["steps"].item() == 7  # integer buffers are not averaged

@@ -23,6 +23,10 @@ from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig, anchor_paths, contex
 MIN_CONTEXT = 8  # the shortest history a window gives the model
 FINETUNE_STEPS = 20  # steps per fine-tuning epoch (each epoch ends with a validation)
 FINETUNE_TRAIN = TrainConfig(epochs=5, lr=1e-4, batch_size=64, early_stopping=2)  # fine-tuning's own defaults
+# Weight-space mixes of the base and fine-tuned weights tried after fine-tuning (WiSE-FT, Wortsman et al. 2022:
+# interpolating a fine-tuned model towards its zero-shot base keeps the base's robustness on what the few
+# fine-tuning series do not show); 0 is the base, 1 the fine-tuned model; validation picks one.
+MIX_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 CLIP = 100.0  # scaled targets beyond this many context standard deviations are clipped (a flat context's jump)
 
 
@@ -153,10 +157,16 @@ def last_windows(series: Sequence[np.ndarray], cfg: ZeroShotConfig, horizon: int
     return scaled_batch([y[:-horizon] for y in series], fut, cfg)
 
 
+def mix_states(base: dict[str, Tensor], tuned: dict[str, Tensor], weight: float) -> dict[str, Tensor]:
+    """(1 - weight) * base + weight * tuned for every floating tensor (others from tuned)."""
+    return {k: base[k].lerp(v, weight) if v.is_floating_point() else v for k, v in tuned.items()}
+
+
 def finetune(base: Any, series: Sequence[np.ndarray], horizon: int, train: Any) -> tuple[Any, dict[str, Any]]:
     """The pretrained forecaster `base` trained further on windows of `series` (each without its last
-    `horizon` values, which validate), with the engine under `train`. Returns the better of the fine-tuned and
-    the base model on that validation, and what was measured."""
+    `horizon` values, which validate), with the engine under `train`; then the weight-space mix of base and
+    fine-tuned weights (MIX_WEIGHTS: 0 = the base, 1 = fine-tuned) that validates best is kept. Returns that
+    model and what was measured (`mix`, `kept`: pretrained, mixed or finetuned)."""
     from lstmkit.engine.evaluate import evaluate
     from lstmkit.engine.trainer import fit
     from lstmkit.tasks.forecast.patchnet import TorchPatchNetwork
@@ -173,11 +183,28 @@ def finetune(base: Any, series: Sequence[np.ndarray], horizon: int, train: Any) 
     task = ZeroShotTask(cfg, heads, [], steps_per_epoch=FINETUNE_STEPS, init=base.net.state_dict(), val_batch=val)
     before = evaluate(task.metrics, base.net, task.val_batches(train.batch_size))["loss"]
     result = fit(task, train)
-    after = result.metrics["val_loss"]
-    report = {"val_loss_pretrained": before, "val_loss_finetuned": after, "kept": "finetuned"}
-    if after >= before:  # fine-tuning did not help on these series' validation horizons: keep the base
-        report["kept"] = "pretrained"
+    tuned_state = {k: v.detach().clone() for k, v in result.model.state_dict().items()}
+    base_state = base.net.state_dict()
+    losses = {0.0: before}
+    for w in MIX_WEIGHTS[1:]:
+        result.model.load_state_dict(mix_states(base_state, tuned_state, w))
+        losses[w] = evaluate(task.metrics, result.model, task.val_batches(train.batch_size))["loss"]
+    mix = min(losses, key=lambda w: (losses[w], w))  # ties: the one nearer the base
+    kept = "pretrained" if mix == 0 else "finetuned" if mix == 1 else "mixed"
+    report = {
+        "val_loss_pretrained": before,
+        "val_loss_finetuned": losses[1.0],
+        "val_loss_by_mix": {str(w): v for w, v in losses.items()},
+        "mix": mix,
+        "kept": kept,
+        "run": str(result.run_dir),
+    }
+    if mix == 0:  # fine-tuning did not help on these series' validation horizons: keep the base
         base.save(result.model_dir.parent / "model-kept")
-        return base, {**report, "run": str(result.run_dir), "model": str(result.model_dir.parent / "model-kept")}
+        return base, {**report, "model": str(result.model_dir.parent / "model-kept")}
+    result.model.load_state_dict(mix_states(base_state, tuned_state, mix))
     tuned = PretrainedForecaster(TorchPatchNetwork(result.model), cfg, base.config)
-    return tuned, {**report, "run": str(result.run_dir), "model": str(result.model_dir)}
+    if mix == 1:
+        return tuned, {**report, "model": str(result.model_dir)}
+    tuned.save(result.model_dir.parent / "model-mixed")
+    return tuned, {**report, "model": str(result.model_dir.parent / "model-mixed")}
