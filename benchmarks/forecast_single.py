@@ -136,8 +136,8 @@ def intervals(q: np.ndarray, levels: list[float]) -> dict[str, np.ndarray]:
 
 
 def finetuned_row(s: dict, history: np.ndarray, opts: dict, out: Path, name: str) -> dict:
-    """The pretrained forecaster fine-tuned on this one series (its last horizon validates; the base is kept
-    when fine-tuning does not lower that loss), as `forecast train --init-from pretrained` does, with its
+    """The pretrained forecaster fine-tuned on this one series (its last horizon validates and picks the mix of
+    base and fine-tuned weights, the base included), as `forecast train --init-from pretrained` does, with its
     training defaults (pretrain.FINETUNE_TRAIN). A series too short to fine-tune on gets the zero-shot forecast
     (kind: zero-shot)."""
     import dataclasses

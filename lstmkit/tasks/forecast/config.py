@@ -89,8 +89,9 @@ class ForecastConfig:
     init_from: str | None = option(
         None,
         "fine-tune a pretrained forecaster on --data instead of training one from scratch: `pretrained` (the one "
-        "shipped with lstmkit) or a saved pretrained model's path; each series' last horizon validates, and the "
-        "pretrained model is kept where fine-tuning does not beat it there. Fine-tuning's own training defaults: "
+        "shipped with lstmkit) or a saved pretrained model's path; each series' last horizon validates and picks "
+        "the weight-space mix of pretrained and fine-tuned weights to keep (0, 0.25, 0.5, 0.75 or 1, WiSE-FT: "
+        "0 keeps the pretrained model). Fine-tuning's own training defaults: "
         "5 epochs of 20 steps, --lr 1e-4, --early-stopping 2 (seconds on a CPU; flags override)",
         metavar="MODEL",
     )
