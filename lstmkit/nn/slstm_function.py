@@ -25,17 +25,14 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from lstmkit.nn.lstm_function import _shifted  # x_{t-1} for every t (T, B, H), the initial state first
+
 
 def _views(buf: Tensor) -> list[tuple[Tensor, ...]]:
     """Per-step views (made once, in C++) of buf (T, 4, B, H): the [i, f] pair (2, B, H), then i, f, z, o (B, H);
     all contiguous, so exp / tanh / sigmoid run vectorised in one thread (on a strided view, with two threads,
     they took ~4x as long here)."""
     return [buf[:, :2].unbind(0), *(buf[:, k].unbind(0) for k in range(4))]
-
-
-def _shifted(xs: Tensor, x0: Tensor) -> Tensor:
-    """x_{t-1} for every t: the initial state, then the states shifted by one. (T, B, H)"""
-    return torch.cat([x0.unsqueeze(0), xs[:-1]])
 
 
 def _padded_steps(valid: Tensor | None, T: int) -> list[bool]:
@@ -49,6 +46,7 @@ def slstm_forward_buffers(
     R: Tensor,
     exp_forget: bool,
     valid: Tensor | None,
+    padded: list[bool],
     gemm_dtype: torch.dtype,
 ) -> tuple[Tensor, ...]:
     """The recurrence; overwrites acts (T, 4, B, H): pre-activations in, the applied gates (i', f', z, o) out.
@@ -60,7 +58,7 @@ def slstm_forward_buffers(
     lfs = None if exp_forget else acts.new_empty(T, B, H)
     pair_t, i_t, f_t, z_t, o_t = _views(acts)
     act_t, h_t, c_t, n_t, m_t, m1_t = (x.unbind(0) for x in (acts, hs, cs, ns, ms[:, 0], ms))
-    padded, R = _padded_steps(valid, T), R.to(gemm_dtype)
+    R = R.to(gemm_dtype)
     h, c, n, m = state
     for t in range(T):
         rec = torch.mm(h.to(gemm_dtype), R).view(B, 4, H).transpose(0, 1)  # (4, B, H): the fast orientation
@@ -87,11 +85,12 @@ def _backward_factors(acts: Tensor, lfs: Tensor | None, hs, cs, ns, c0, n0) -> d
     h = o c / n; p_z, p_o (T, B, H): dc -> dz~, dh -> do~; k (T, 2, 2, B, H): (dc, dn) -> (a_i, a_f), the gradient
     through i', f' times i', f'; s (T, 2, B, H): m's gradient -> (i~, carried), split by which side of the max won."""
     i, f, z, o = acts.unbind(1)  # each (T, B, H): the gates as applied
+    c_prev, n_prev = _shifted(cs, c0, False), _shifted(ns, n0, False)  # the cell and normaliser each step read
     out = {
         "q": torch.stack([o / ns, -hs / ns], 1),
         "p_z": i * (1 - z.square()),
         "p_o": cs / ns * o * (1 - o),
-        "k": torch.stack([torch.stack([z * i, i], 1), torch.stack([_shifted(cs, c0) * f, _shifted(ns, n0) * f], 1)], 1),
+        "k": torch.stack([torch.stack([z * i, i], 1), torch.stack([c_prev * f, n_prev * f], 1)], 1),
         "f": f,
     }
     won = (f == 1).to(f.dtype)  # m_t = carried where f' = exp(0) exactly, else m_t = i~
@@ -108,8 +107,9 @@ class SLSTMDirection(torch.autograd.Function):
     @staticmethod
     def forward(ctx, pre_x, R, h0, c0, n0, m0, exp_forget, valid, gemm_dtype):
         acts = pre_x.transpose(1, 2).contiguous()  # (T, 4, B, H): gate-major, a copy the loop overwrites
-        acts, lfs, hs, cs, ns, ms = slstm_forward_buffers(acts, (h0, c0, n0, m0), R, exp_forget, valid, gemm_dtype)
-        ctx.gemm_dtype = gemm_dtype
+        ctx.padded, ctx.gemm_dtype = _padded_steps(valid, acts.shape[0]), gemm_dtype
+        state = (h0, c0, n0, m0)
+        acts, lfs, hs, cs, ns, ms = slstm_forward_buffers(acts, state, R, exp_forget, valid, ctx.padded, gemm_dtype)
         ctx.save_for_backward(R, h0, c0, n0, acts, lfs, hs, cs, ns, valid)
         return hs, hs[-1].clone(), cs[-1].clone(), ns[-1].clone(), ms[-1].clone()
 
@@ -128,7 +128,7 @@ class SLSTMDirection(torch.autograd.Function):
         names = ("q", "p_z", "p_o", "k", "s", "f")
         steps = [x.unbind(0) for x in (d_y, dpre, *(fac[k] for k in names))]
         p_f = fac["p_f"].unbind(0) if "p_f" in fac else None
-        padded, gd = _padded_steps(valid, T), ctx.gemm_dtype
+        padded, gd = ctx.padded, ctx.gemm_dtype
         R_t = R.t().to(gd)
         for t in range(T - 1, -1, -1):
             dy, dp, q, p_z, p_o, k, s, f = (x[t] for x in steps)
@@ -150,7 +150,7 @@ class SLSTMDirection(torch.autograd.Function):
             dh, dcn = torch.mm(dp.view(B, 4 * H).to(gd), R_t), dcn * f  # (B, H), (2, B, H)
             if padded[t]:
                 dh, dcn, dm = dh + passed[0], dcn + passed[1], dm + passed[2]
-        h_prev = _shifted(hs, h0).view(T * B, H).to(gd)
+        h_prev = _shifted(hs, h0, False).view(T * B, H).to(gd)
         dR = (h_prev.t() @ dpre.view(T * B, 4 * H).to(gd)).to(R.dtype)  # (H, 4H): one GEMM over all steps
         return dpre, dR, dh.to(h0.dtype), dcn[0], dcn[1], dm, None, None, None
 

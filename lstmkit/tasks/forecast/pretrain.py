@@ -181,14 +181,15 @@ def finetune(base: Any, series: Sequence[np.ndarray], horizon: int, train: Any) 
     heads = [Pool("data", [y[:-horizon] for y in usable], 1.0)]
     val = last_windows(usable, cfg, horizon)
     task = ZeroShotTask(cfg, heads, [], steps_per_epoch=FINETUNE_STEPS, init=base.net.state_dict(), val_batch=val)
-    before = evaluate(task.metrics, base.net, task.val_batches(train.batch_size))["loss"]
+    batches = task.val_batches(train.batch_size)
+    before = evaluate(task.metrics, base.net, batches)["loss"]
     result = fit(task, train)
     tuned_state = {k: v.detach().clone() for k, v in result.model.state_dict().items()}
     base_state = base.net.state_dict()
     losses = {0.0: before}
     for w in MIX_WEIGHTS[1:]:
         result.model.load_state_dict(mix_states(base_state, tuned_state, w))
-        losses[w] = evaluate(task.metrics, result.model, task.val_batches(train.batch_size))["loss"]
+        losses[w] = evaluate(task.metrics, result.model, batches)["loss"]
     mix = min(losses, key=lambda w: (losses[w], w))  # ties: the one nearer the base
     kept = "pretrained" if mix == 0 else "finetuned" if mix == 1 else "mixed"
     report = {

@@ -38,7 +38,7 @@ class LanguageNet(nn.Module):
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
         awd = {"input_dropout": input_dropout, "hidden_dropout": hidden_dropout, "output_dropout": output_dropout}
         awd = {**awd, "weight_drop": weight_drop} if cell in ("lstm", "gru", "rnn") else {"dropout": hidden_dropout}
-        awd = {**awd, "forget": slstm_forget} if cell == "slstm" else awd
+        awd["forget"] = slstm_forget  # the sLSTM's; recurrent_layer leaves it out for every other cell
         self.rnn = recurrent_layer(cell, embedding_size, hidden_size, num_layers, batch_first=True, **awd)
         self.embedding_dropout = embedding_dropout
         tied_proj = tie_weights and hidden_size != embedding_size
