@@ -2,7 +2,9 @@
 pretraining task learning a season it is shown, and the zero-shot model behind predict, backtest, serving
 and the saved-model format."""
 
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -222,7 +224,7 @@ def test_a_partial_correction_moves_the_median_towards_the_path_and_keeps_the_in
 
 def test_finetuning_skips_series_too_short_to_give_a_window(model, tmp_path):
     """A series with exactly the minimum context before its validation horizon leaves no window to draw (it
-    crashed the window sampler); it is left out, and a panel of only such series is an error that says so."""
+    crashed the window sampler); it is left out, and with only such series the base forecasts, said aloud."""
     from lstmkit.tasks.forecast.pretrain import MIN_CONTEXT, finetune
 
     rng = np.random.default_rng(5)
@@ -230,8 +232,9 @@ def test_finetuning_skips_series_too_short_to_give_a_window(model, tmp_path):
     tc = TrainConfig(max_steps=3, batch_size=8, out=str(tmp_path / "ft"), progress=False)
     _, report = finetune(model, [short, *_seasonal(4, rng, length=60)], 6, tc)
     assert report["kept"] in ("pretrained", "mixed", "finetuned")
-    with pytest.raises(ValueError, match="more than 8 values"):
-        finetune(model, [short], 6, tc)
+    kept, report = finetune(model, [short], 6, dataclasses.replace(tc, out=str(tmp_path / "ft-short")))
+    assert kept is model and report["kept"] == "pretrained" and "more than 8 values" in report["note"]
+    assert lstmkit.load(report["model"]).arch == model.arch  # the run's model is the base, zero-shot
 
 
 def test_weight_space_mixes_interpolate_every_floating_tensor():
@@ -243,3 +246,76 @@ def test_weight_space_mixes_interpolate_every_floating_tensor():
     torch.testing.assert_close(mix_states(base, tuned, 1.0)["w"], tuned["w"])
     torch.testing.assert_close(mix_states(base, tuned, 0.25)["w"], torch.tensor([1.0, 1.0]))
     assert mix_states(base, tuned, 0.5)["steps"].item() == 7  # integer buffers are not averaged
+
+
+def test_spread_factors_scale_each_levels_distance_from_the_median_and_never_cross():
+    from lstmkit.config import ConfigError
+    from lstmkit.tasks.forecast.zeroshot import widen
+
+    levels = (0.1, 0.5, 0.9)
+    q = np.array([[[-1.0, 0.0, 2.0], [3.0, 4.0, 4.5]]])  # (1, 2, 3)
+    cfg = ZeroShotConfig(context=48, patch=4, horizon=2, levels=levels, spread=(2.0, 1.0, 1.5))
+    np.testing.assert_allclose(widen(cfg, q), [[[-2.0, 0.0, 3.0], [2.0, 4.0, 4.75]]])  # mid + f * (q - mid)
+    crossing = ZeroShotConfig(context=48, patch=4, horizon=2, levels=(0.1, 0.2, 0.5), spread=(1.0, 3.0, 1.0))
+    out = widen(crossing, np.array([[[-1.0, -0.5, 0.0]]]))  # 0.2's offset tripled passes 0.1's: rearranged
+    np.testing.assert_allclose(out, [[[-1.5, -1.0, 0.0]]])
+    assert widen(ZeroShotConfig(context=48, patch=4, horizon=2, levels=levels), q) is q  # no spread: as it is
+    with pytest.raises(ConfigError, match="spread"):
+        ZeroShotConfig(levels=levels, spread=(1.0, 1.0))
+
+
+def test_a_finetuned_models_intervals_are_never_narrower_on_average_than_the_pretrained_ones(model, tmp_path):
+    """Fine-tuning on a handful of series narrows the quantiles to what those windows showed; the kept model's
+    spread per level is at least the base's, measured on the same series and horizon."""
+    from lstmkit.tasks.forecast.pretrain import finetune
+
+    rng = np.random.default_rng(8)
+    series = _seasonal(3, rng, length=72)
+    tc = TrainConfig(max_steps=40, batch_size=16, lr=3e-3, out=str(tmp_path / "ft"), progress=False)
+    tuned, report = finetune(model, series, 6, tc)
+    if report["kept"] == "pretrained":
+        pytest.skip("validation kept the base: nothing was fine-tuned")
+    mid = list(model.arch.levels).index(0.5)
+
+    def offsets(m):
+        q = m.forecast_values(series, 6)
+        return np.abs(q - q[..., mid : mid + 1]).mean(axis=(0, 1))
+
+    assert (offsets(tuned) >= offsets(model) * (1 - 1e-6)).all()
+    assert all(f >= 1.0 for f in report["spread"].values())
+    saved = lstmkit.load(report["model"])  # the run's model is the kept one, spread included
+    assert saved.arch.spread == tuned.arch.spread
+    np.testing.assert_allclose(saved.forecast_values(series, 6), tuned.forecast_values(series, 6), rtol=1e-5)
+
+
+def test_auto_fine_tunes_the_pretrained_forecaster_unless_the_run_needs_one_trained_from_scratch():
+    from lstmkit.tasks.forecast.config import ForecastConfig, auto_start
+
+    assert auto_start(ForecastConfig(data="d.csv", horizon=6, id_col="store"))[0] == "pretrained"
+    start, why = auto_start(ForecastConfig(horizon=6, hidden_size=8, calendar=False))
+    assert start == "none" and "--hidden-size" in why and "--calendar" in why
+    start, why = auto_start(ForecastConfig(horizon=6), covariates=("promo",))
+    assert start == "none" and "promo" in why
+
+
+def test_forecast_train_defaults_to_fine_tuning_and_trains_from_scratch_where_the_pretrained_model_cannot(
+    tmp_path, capsys
+):
+    """The default `forecast train` fine-tunes the shipped forecaster (the run's model is a pretrained one and the
+    output says so); a horizon beyond the pretrained one's trains from scratch and says why."""
+    _frame(90).to_csv(tmp_path / "d.csv", index=False)
+    common = ["forecast", "train", "--data", str(tmp_path / "d.csv"), "--no-progress", "--json", "--max-steps", "3"]
+    assert main([*common, "--horizon", "6", "--out", str(tmp_path / "a")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["init"].startswith("pretrained: fine-tuned (auto:") and out["kept"] in (
+        "pretrained",
+        "mixed",
+        "finetuned",
+    )
+    assert isinstance(lstmkit.load(out["model"]), PretrainedForecaster) and Path(out["plot"]).is_file()
+    long = lstmkit.load("pretrained").arch.horizon + 1
+    assert main([*common, "--horizon", str(long), "--out", str(tmp_path / "b")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["init"].startswith("none: trained from scratch (auto: --horizon") and out["horizon"] == long
+    saved = json.loads((Path(out["model"]) / "config.json").read_text())
+    assert saved["config"]["task"]["init_from"] is None  # the saved config says what was done: from scratch

@@ -33,16 +33,30 @@ data: long format (unique_id, ds, y + covariates; rename with --id-col/--time-co
 or a built-in dataset (lstmkit datasets)."""
 
 
-def _forecaster(args: argparse.Namespace, spec: Any) -> tuple[Any, str]:
+def _forecaster(args: argparse.Namespace, spec: Any, chosen: tuple[str, str] | None = None) -> tuple[Any, str, str]:
+    """The run's Forecaster (its config says where training starts: `auto` resolved, or `chosen`), the data,
+    and why it starts there (empty unless `auto` chose)."""
+    from lstmkit.tasks.forecast.config import auto_start
     from lstmkit.tasks.forecast.forecaster import Forecaster
     from lstmkit.tasks.forecast.pretrain import FINETUNE_TRAIN
 
-    if getattr(args, "init_from", None):  # fine-tuning starts from its own training defaults (flags override)
-        spec = dataclasses.replace(spec, train_defaults=FINETUNE_TRAIN)
     run = run_config(args, spec)
     if not run.task.data:
         raise ConfigError("--data is required: a CSV/Parquet file or a built-in dataset (lstmkit datasets)")
-    return Forecaster(config=run.task, train=run.train), run.task.data
+    start, why = chosen or (run.task.init_from or "none", "")
+    if start == "auto":
+        start, why = auto_start(run.task, _builtin_covariates(run.task.data))
+    if start != "none":  # fine-tuning starts from its own training defaults (flags override)
+        run = run_config(args, dataclasses.replace(spec, train_defaults=FINETUNE_TRAIN))
+    task = dataclasses.replace(run.task, init_from=start)
+    return Forecaster(config=task, train=run.train), run.task.data, why
+
+
+def _builtin_covariates(data: str) -> tuple[str, ...]:
+    from lstmkit.data.builtin_series import SERIES_DATASETS
+
+    info = SERIES_DATASETS.get(data) if not Path(data).exists() else None
+    return () if info is None else (*info.past, *info.future)
 
 
 DATA_FLAGS = ("id_col", "time_col", "target")  # read with the model's column names, unless given
@@ -68,10 +82,16 @@ def with_horizon(model: Any, horizon: int | None) -> Any:
 
 def _train(args: argparse.Namespace, spec: Any) -> None:
     quiet_lightning()
-    f, data = _forecaster(args, spec)
-    if f.config.init_from:
-        _finetune(args, f, data)
-        return
+    f, data, why = _forecaster(args, spec)
+    if f.config.init_from != "none":
+        base, horizon = _pretrained_base(args, f, data)
+        if horizon <= base.arch.horizon:
+            _finetune(args, f, with_horizon(base, horizon), data, why)
+            return
+        beyond = f"auto: --horizon {horizon} is beyond the pretrained forecaster's longest ({base.arch.horizon})"
+        if not why:  # asked for by name
+            raise UsageError(f"{beyond.removeprefix('auto: ')}: lower it, or train from scratch (--init-from none)")
+        f, data, why = _forecaster(args, spec, ("none", beyond))  # auto: train from scratch instead
     if f.config.chunk_rows:  # larger than memory: the file is read chunk by chunk each time
         f.fit(data)
     else:  # read once: training, the forecast and its plot share the panel
@@ -86,6 +106,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
         "horizon": f.config.horizon,
         "lookback": f.config.lookback,
         "freq": f.config.freq,
+        "init": "none: trained from scratch" + (f" ({why})" if why else ""),
         **_report_lines(f.report),
     }
     payload.update(_write_forecast(args, f, data))
@@ -149,21 +170,40 @@ def _write_forecast(args: argparse.Namespace, f: Any, data: Any) -> dict[str, st
     return {"forecast": str(f.run_dir / "forecast.csv"), "plot": str(f.run_dir / "forecast.png")}
 
 
-def _finetune(args: argparse.Namespace, f: Any, data: Any) -> None:
-    """`forecast train --init-from pretrained`: the pretrained forecaster fine-tuned on the data's series."""
-    from lstmkit.tasks.forecast.pretrain import finetune
+def _pretrained_base(args: argparse.Namespace, f: Any, data: Any) -> tuple[Any, int]:
+    """The pretrained forecaster `--init-from` names (reading the data's columns) and the run's horizon."""
+    from lstmkit.data.builtin_series import SERIES_DATASETS
 
-    base = with_horizon(with_data_flags(_load(f.config.init_from), args, DATA_FLAGS), f.config.horizon)
+    base = with_data_flags(_load(f.config.init_from), args, DATA_FLAGS)
     if getattr(base, "arch", None) is None:
         raise UsageError(f"--init-from {f.config.init_from}: not a pretrained forecaster (try --init-from pretrained)")
+    info = SERIES_DATASETS.get(data) if isinstance(data, str) and not Path(data).exists() else None
+    horizon = f.config.horizon or (info.horizon if info else None)
+    if horizon is None:
+        raise ConfigError("--horizon is required for your own data (how many steps to forecast)")
+    return base, horizon
+
+
+def _finetune(args: argparse.Namespace, f: Any, base: Any, data: Any, why: str = "") -> None:
+    """`forecast train --init-from pretrained` (or auto's choice): the pretrained forecaster fine-tuned on the
+    data's series, its forecast and plot written to the run."""
+    from lstmkit.tasks.forecast.pretrain import finetune
+
     panel = base.panel(data)
-    h = base.config.horizon
-    model, report = finetune(base, [s.y for s in panel.series], h, f.train_config)
+    horizon = base.config.horizon
+    model, report = finetune(base, [s.y for s in panel.series], horizon, f.train_config)
     fc = model.predict(data)
     run = Path(report["run"])
     fc.to_csv(run / "forecast.csv", index=False)
     _plot(model, data, fc, run / "forecast.png")
-    payload = {**report, "horizon": h, "freq": panel.freq, "forecast": str(run / "forecast.csv")}
+    payload = {
+        "init": f"{f.config.init_from}: fine-tuned" + (f" ({why})" if why else ""),
+        **report,
+        "horizon": horizon,
+        "freq": panel.freq,
+        "forecast": str(run / "forecast.csv"),
+        "plot": str(run / "forecast.png"),
+    }
     emit(args, payload, lambda: "\n".join(f"{k}: {v}" for k, v in payload.items()))
 
 
@@ -234,7 +274,12 @@ def _backtest(args: argparse.Namespace, spec: Any) -> None:
     from lstmkit.tasks.forecast.plots import plot_error_by_horizon, plot_forecasts
 
     quiet_lightning()
-    f, data = _forecaster(args, spec)
+    if getattr(args, "init_from", "auto") not in ("auto", "none"):
+        raise UsageError(
+            "forecast backtest trains a forecaster from scratch in each window; to backtest the pretrained one "
+            "zero-shot, pass --model pretrained (fine-tuning per window is not offered yet)"
+        )
+    f, data, _ = _forecaster(args, spec, ("none", ""))
     out = Path(f.train_config.out or Path("runs") / "forecast" / unique_name("backtest-"))  # --out is honoured
     if args.model:
         horizon = f.config.horizon  # --horizon, for the pretrained model (a trained one has its own)

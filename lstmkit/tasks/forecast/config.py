@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -87,12 +88,15 @@ class ForecastConfig:
         "their own history's variability, and the output names them",
     )
     init_from: str | None = option(
-        None,
-        "fine-tune a pretrained forecaster on --data instead of training one from scratch: `pretrained` (the one "
-        "shipped with lstmkit) or a saved pretrained model's path; each series' last horizon validates and picks "
-        "the weight-space mix of pretrained and fine-tuned weights to keep (0, 0.25, 0.5, 0.75 or 1, WiSE-FT: "
-        "0 keeps the pretrained model). Fine-tuning's own training defaults: "
-        "5 epochs of 20 steps, --lr 1e-4, --early-stopping 2 (seconds on a CPU; flags override)",
+        "auto",
+        "where `forecast train` starts: `pretrained` fine-tunes the forecaster shipped with lstmkit (or a saved "
+        "pretrained model's path) on --data, each series' last horizon validating and picking the weight-space mix "
+        "of pretrained and fine-tuned weights to keep (0, 0.25, 0.5, 0.75 or 1, WiSE-FT: 0 keeps the pretrained "
+        "model); `none` trains one from scratch; `auto` (the default) fine-tunes the pretrained one unless the run "
+        "asks for what only a forecaster trained from scratch has (covariates, any architecture or feature option, "
+        "--chunk-rows, a horizon beyond the pretrained one's), and says which it chose and why. Fine-tuning's own "
+        "training defaults: 5 epochs of 20 steps, --lr 1e-4, --early-stopping 2 (seconds on a CPU; flags "
+        "override). The Python Forecaster class always trains from scratch",
         metavar="MODEL",
     )
     validation: bool = option(
@@ -150,3 +154,41 @@ class ForecastConfig:
     @property
     def levels(self) -> tuple[float, ...]:
         return tuple(sorted(self.quantiles))
+
+
+# What the pretrained forecaster takes from a forecast config: the data's columns and the horizon. Any other
+# option configures a forecaster trained from scratch, so `--init-from auto` trains one when it is given.
+PRETRAINED_TAKES = ("data", "id_col", "time_col", "target", "freq", "horizon", "init_from", "allow_short")
+
+
+def from_scratch(init_from: str | None) -> bool:
+    """Whether `init_from` means training a forecaster from scratch (none, or the Python class's auto)."""
+    return init_from in (None, "none", "auto")
+
+
+def auto_start(cfg: ForecastConfig, covariates: tuple[str, ...] = ()) -> tuple[str, str]:
+    """`--init-from auto` resolved for a run: ("pretrained" or "none", why). `covariates`: a built-in
+    dataset's own, which the pretrained forecaster cannot read."""
+    from lstmkit.config import flag
+
+    default = ForecastConfig()
+    given = [
+        flag(f.name)
+        for f in dataclasses.fields(ForecastConfig)
+        if f.name not in PRETRAINED_TAKES and getattr(cfg, f.name) != getattr(default, f.name)
+    ]
+    if given:
+        return "none", (
+            f"auto: {', '.join(given)} configure{'s' if len(given) == 1 else ''} a forecaster trained from "
+            "scratch (the pretrained one reads the target alone); --init-from pretrained fine-tunes it anyway"
+        )
+    if covariates:
+        return "none", (
+            f"auto: the data's covariates ({', '.join(covariates)}) need a forecaster trained from scratch; "
+            "--init-from pretrained fine-tunes the pretrained one on the target alone"
+        )
+    return "pretrained", (
+        "auto: on single series, fine-tuning the pretrained forecaster beat training one from scratch under "
+        "forecast_single's validation protocol, BENCHMARKS.md pretrained-single-val-mix-each; --init-from none "
+        "trains from scratch"
+    )

@@ -94,7 +94,7 @@ class Forecaster:
         `chunk_rows` set, a file is read in chunks and never held whole (data larger than memory)."""
         import dataclasses
 
-        self._no_init_from()
+        self.config = self._no_init_from()
         if self.config.chunk_rows:
             from lstmkit.tasks.forecast.stream import StreamingForecastTask, check_streamable
 
@@ -106,15 +106,22 @@ class Forecaster:
                 task.close()
         return self.fit_panel(*self.read(data))
 
-    def _no_init_from(self) -> None:
+    def _no_init_from(self, cfg: ForecastConfig | None = None) -> ForecastConfig:
         """`init_from` names a pretrained forecaster to fine-tune, which this class does not train: say so
-        rather than train from scratch while the config says otherwise."""
-        if self.config.init_from:
+        rather than train from scratch while the config says otherwise (`auto` and `none` train from scratch,
+        and the saved config says None: what was done)."""
+        import dataclasses
+
+        from lstmkit.tasks.forecast.config import from_scratch
+
+        cfg = cfg or self.config
+        if not from_scratch(cfg.init_from):
             raise UsageError(
-                f"init_from={self.config.init_from!r}: fine-tuning makes a pretrained forecaster, not a Forecaster; "
+                f"init_from={cfg.init_from!r}: fine-tuning makes a pretrained forecaster, not a Forecaster; "
                 "use lstmkit.tasks.forecast.pretrain.finetune(lstmkit.load('pretrained'), series, horizon, "
                 "TrainConfig()) or `lstmkit forecast train --init-from pretrained`"
             )
+        return dataclasses.replace(cfg, init_from=None)
 
     def read(self, data: Data) -> tuple[Panel, ForecastConfig]:
         """`data` as a validated panel, and this config completed for it (a built-in's covariates and horizon,
@@ -130,7 +137,7 @@ class Forecaster:
         """Train on a validated panel with a config whose horizon and lookback are set."""
         from lstmkit.tasks.forecast.task import ForecastTask
 
-        self._no_init_from()
+        cfg = self._no_init_from(cfg)
         self._fit_task(ForecastTask(cfg, panel))
         if cfg.allow_short and self.primary:  # said in the report: which series the short-history rule covers
             self.report["short_series"] = [u for u, _ in short_series(panel.series, cfg.horizon)]

@@ -22,7 +22,7 @@ from lstmkit.tasks.forecast import SPEC
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.data import builtin_frame, quantile_column
 from lstmkit.tasks.forecast.pipeline import frame_records, schema_of
-from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig, anchor_paths, contexts, shrink, standardise
+from lstmkit.tasks.forecast.zeroshot import ZeroShotConfig, anchor_paths, contexts, shrink, standardise, widen
 
 log = logging.getLogger(__name__)
 BATCH = 1024  # series per forward pass
@@ -55,7 +55,7 @@ class PretrainedForecaster:
             x, mask, loc, scale = standardise(contexts(series[i : i + BATCH], self.arch.context))
             base = anchor_paths(self.arch, x, mask)  # (B, Hm) or None
             q = np.asarray(self.network.quantiles(x, mask, base), dtype=np.float64)  # (B, Hm, Q)
-            q = shrink(self.arch, q, base)[:, :horizon]  # (B, horizon, Q)
+            q = widen(self.arch, shrink(self.arch, q, base)[:, :horizon])  # (B, horizon, Q)
             out.append(q * scale[:, None, None] + loc[:, None, None])
         return np.concatenate(out)
 
@@ -130,10 +130,11 @@ class PretrainedForecaster:
             raise UsageError("this pretrained forecaster runs on onnxruntime; load it with --runtime torch")
         return net
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, train: dict[str, Any] | None = None) -> Path:
+        """Write the model (safetensors + JSON); `train`: the training settings that made it, kept beside."""
         from lstmkit.deploy.saved_model import save_model
 
-        config = {"task": {"model": "pretrained", **dataclasses.asdict(self.arch)}, "train": {}}
+        config = {"task": {"model": "pretrained", **dataclasses.asdict(self.arch)}, "train": train or {}}
         return save_model(path, task=SPEC.name, config=config, tensors=self.net.state_dict())
 
 

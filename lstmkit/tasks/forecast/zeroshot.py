@@ -46,6 +46,11 @@ class ZeroShotConfig:
         "an anchored model's forecasts move this share of the way from the anchor path to the network's median "
         "(the interval's shape kept): 1 the network's own, 0 the path's level",
     )
+    spread: tuple[float, ...] = option(
+        (),
+        "per level, a factor on the distance of that quantile from the median (empty: 1 for every level); "
+        "fine-tuning sets it so that its intervals are never narrower on average than the pretrained model's",
+    )
 
     def __post_init__(self) -> None:
         if self.context % self.patch:
@@ -56,6 +61,8 @@ class ZeroShotConfig:
             raise ConfigError(f"anchor must be one of {ANCHORS}, got {self.anchor!r}")
         if not 0.0 <= self.correction <= 1.0:
             raise ConfigError(f"correction must be in [0, 1], got {self.correction}")
+        if self.spread and (len(self.spread) != len(self.levels) or min(self.spread) <= 0):
+            raise ConfigError(f"spread must give one positive factor per level ({len(self.levels)}), got {self.spread}")
 
 
 def shrink(cfg: ZeroShotConfig, q: np.ndarray, base: np.ndarray | None) -> np.ndarray:
@@ -66,6 +73,16 @@ def shrink(cfg: ZeroShotConfig, q: np.ndarray, base: np.ndarray | None) -> np.nd
         return q
     mid = q[..., list(cfg.levels).index(0.5)]  # (B, Hm)
     return q - ((1.0 - cfg.correction) * (mid - base[:, : q.shape[1]]))[..., None]
+
+
+def widen(cfg: ZeroShotConfig, q: np.ndarray) -> np.ndarray:
+    """Quantiles q (B, H, Q) with each level's distance from the median multiplied by `cfg.spread` (as they
+    are without one), then sorted along Q so that the levels never cross (the rearrangement of Chernozhukov
+    et al. 2010: it can only bring every level closer to its target)."""
+    if not cfg.spread:
+        return q
+    mid = q[..., list(cfg.levels).index(0.5)][..., None]  # (B, H, 1)
+    return np.sort(mid + np.asarray(cfg.spread) * (q - mid), axis=-1)
 
 
 def anchor_paths(cfg: ZeroShotConfig, x: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
