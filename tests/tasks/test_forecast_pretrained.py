@@ -319,3 +319,15 @@ def test_forecast_train_defaults_to_fine_tuning_and_trains_from_scratch_where_th
     assert out["init"].startswith("none: trained from scratch (auto: --horizon") and out["horizon"] == long
     saved = json.loads((Path(out["model"]) / "config.json").read_text())
     assert saved["config"]["task"]["init_from"] is None  # the saved config says what was done: from scratch
+
+
+def test_a_fine_tuning_backtest_tunes_before_each_window_on_what_precedes_it(model, tmp_path):
+    """`forecast backtest --init-from pretrained`: one fine-tuning per window on the values before its origin;
+    a window fine-tuned at a vanishing learning rate forecasts as zero-shot (the plumbing adds nothing)."""
+    df = _frame(80)
+    zero = model.backtest(df, n_windows=2, statistical=False)
+    frozen = TrainConfig(max_steps=1, lr=1e-12, batch_size=8, progress=False)
+    tuned = model.backtest(df, n_windows=2, statistical=False, out=tmp_path / "bt", finetune=frozen)
+    assert tuned.info["refit"] and (tmp_path / "bt" / "window-0").is_dir() and (tmp_path / "bt" / "window-1").is_dir()
+    np.testing.assert_allclose(tuned.table.loc["lstmkit", "mase"], zero.table.loc["lstmkit", "mase"], rtol=1e-4)
+    assert tuned.table.loc["lstmkit", "fit_s"] > 0

@@ -43,7 +43,8 @@ def _forecaster(args: argparse.Namespace, spec: Any, chosen: tuple[str, str] | N
     run = run_config(args, spec)
     if not run.task.data:
         raise ConfigError("--data is required: a CSV/Parquet file or a built-in dataset (lstmkit datasets)")
-    start, why = chosen or (run.task.init_from or "none", "")
+    start, why = chosen or (run.task.init_from, "")
+    start = start or "none"  # None: from scratch
     if start == "auto":
         start, why = auto_start(run.task, _builtin_covariates(run.task.data))
     if start != "none":  # fine-tuning starts from its own training defaults (flags override)
@@ -83,7 +84,7 @@ def with_horizon(model: Any, horizon: int | None) -> Any:
 def _train(args: argparse.Namespace, spec: Any) -> None:
     quiet_lightning()
     f, data, why = _forecaster(args, spec)
-    if f.config.init_from != "none":
+    if f.config.init_from not in (None, "none"):
         base, horizon = _pretrained_base(args, f, data)
         if horizon <= base.arch.horizon:
             _finetune(args, f, with_horizon(base, horizon), data, why)
@@ -274,19 +275,20 @@ def _backtest(args: argparse.Namespace, spec: Any) -> None:
     from lstmkit.tasks.forecast.plots import plot_error_by_horizon, plot_forecasts
 
     quiet_lightning()
-    if getattr(args, "init_from", "auto") not in ("auto", "none"):
-        raise UsageError(
-            "forecast backtest trains a forecaster from scratch in each window; to backtest the pretrained one "
-            "zero-shot, pass --model pretrained (fine-tuning per window is not offered yet)"
-        )
-    f, data, _ = _forecaster(args, spec, ("none", ""))
+    start = getattr(args, "init_from", "none")  # the backtest trains from scratch unless asked to fine-tune
+    f, data, _ = _forecaster(args, spec, (start, "") if start != "auto" else None)
     out = Path(f.train_config.out or Path("runs") / "forecast" / unique_name("backtest-"))  # --out is honoured
+    tune = None
     if args.model:
         horizon = f.config.horizon  # --horizon, for the pretrained model (a trained one has its own)
         f = with_horizon(with_data_flags(_load(args.model), args, DATA_FLAGS), horizon)  # its run dir is left as is
+    elif f.config.init_from not in (None, "none"):  # fine-tuned before every window, as forecast train would
+        base, horizon = _pretrained_base(args, f, data)
+        tune, f = f.train_config, with_horizon(base, horizon)
     out.mkdir(parents=True, exist_ok=True)
+    more = {} if tune is None else {"finetune": tune}
     r = f.backtest(
-        data, n_windows=args.windows, step=args.step, refit=args.refit, statistical=args.statistical, out=out
+        data, n_windows=args.windows, step=args.step, refit=args.refit, statistical=args.statistical, out=out, **more
     )
     r.table.to_csv(out / "backtest.csv")
     (out / "backtest.md").write_text(_markdown(r.table), encoding="utf-8")

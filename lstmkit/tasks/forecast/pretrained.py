@@ -94,19 +94,37 @@ class PretrainedForecaster:
         refit: bool = False,
         statistical: bool = True,
         out: str | Path | None = None,
+        finetune: Any = None,
     ) -> Any:
-        """Rolling-origin evaluation against the baselines on the same windows (no training: `refit` and `out`
-        do not apply)."""
-        from lstmkit.tasks.forecast.backtest import score_windows
+        """Rolling-origin evaluation against the baselines on the same windows: zero-shot, or with `finetune`
+        (a TrainConfig) the model fine-tuned on every series' values before each window's origin, as
+        `forecast train` would (runs under `out`/window-N). `refit` does not apply."""
+        import time
+
+        from lstmkit.tasks.forecast.backtest import MODEL, _Scores, first_origins, score_windows
 
         panel = self.panel(data)
         h = self.config.horizon or min(DEFAULT_HORIZON, self.arch.horizon)
+        step = step or h
+        models = {}
+        scores = _Scores(h)
+        if finetune is not None:
+            from lstmkit.tasks.forecast.pretrain import finetune as tune
+
+            first_origins(panel, h, n_windows, step)  # too short for the windows: the backtest's own error
+            for w in range(n_windows):
+                origins = [len(s) - h - (n_windows - 1 - w) * step for s in panel.series]
+                where = Path(out or "runs/forecast/backtest") / f"window-{w}"
+                t0 = time.perf_counter()
+                train = dataclasses.replace(finetune, out=str(where))
+                models[w], _ = tune(self, [s.y[:o] for s, o in zip(panel.series, origins)], h, train)
+                scores.timed(MODEL, "fit", time.perf_counter() - t0)
 
         def forecast(origins: list[int], w: int) -> np.ndarray:
-            return self.forecast_origins(panel.series, origins, h)
+            return models.get(w, self).forecast_origins(panel.series, origins, h)
 
-        extra = {"refit": False, "model": "pretrained"}
-        return score_windows(panel, h, n_windows, step or h, statistical, forecast, self.arch.levels, extra)
+        extra = {"refit": finetune is not None, "model": "pretrained, fine-tuned" if models else "pretrained"}
+        return score_windows(panel, h, n_windows, step, statistical, forecast, self.arch.levels, extra, scores)
 
     # ---- the inference protocol
 
