@@ -12,6 +12,7 @@ import torch
 
 import lstmkit
 from lstmkit.cli import main
+from lstmkit.config import ConfigError
 from lstmkit.data.text import Corpus, TextError
 from lstmkit.errors import UsageError
 from lstmkit.tasks.lm import LanguageConfig, LanguageModel
@@ -201,3 +202,22 @@ def test_step_logprobs_add_up_over_split_reads():
     out_b, _ = model.step(s1, {"text": "not to be"})
     out_whole, _ = model.step(s0, {"text": "to be or not to be"})
     np.testing.assert_allclose(out_a["logprob"] + out_b["logprob"], out_whole["logprob"], rtol=1e-5)
+
+
+def test_dynamic_evaluation_scores_each_segment_before_learning_from_it_and_leaves_the_model_alone():
+    """--adapt: a text of one segment scores exactly as the static pass (no token is predicted by weights that
+    saw it); on a repetitive text the adapting copy beats the static model by far; the model is unchanged."""
+    from lstmkit.tasks.lm.adapt import AdaptConfig
+
+    model = lstmkit.load(Path(__file__).parent.parent / "fixtures" / "models" / "v0.4.0" / "lm")
+    before = {k: v.clone() for k, v in model.net.state_dict().items()}
+    text = "the cat sat on the mat. " * 3
+    n = len(model.tokenizer.encode(text)) - 1
+    one = model.evaluate(text, adapt=AdaptConfig(lr=1e-2, segment=n))
+    assert one["loss"] == pytest.approx(model.evaluate(text)["loss"], rel=1e-5)
+    loop = "in the hat we sat. " * 60
+    static, adapted = model.evaluate(loop), model.evaluate(loop, adapt=AdaptConfig(lr=3e-3, segment=20))
+    assert adapted["bpc"] < 0.7 * static["bpc"] and adapted["tokens"] == static["tokens"]
+    assert all(torch.equal(before[k], v) for k, v in model.net.state_dict().items())
+    with pytest.raises(ConfigError, match="segment"):
+        AdaptConfig(segment=0)

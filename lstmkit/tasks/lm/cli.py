@@ -15,6 +15,7 @@ from lstmkit.clitools import (
     quiet_lightning,
     run_config,
 )
+from lstmkit.errors import UsageError
 from lstmkit.tasks.lm import SPEC
 
 EXAMPLES = """examples:
@@ -63,7 +64,16 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    m = _load(args.model, args.runtime, args.threads).evaluate_file(args.text, progress=progress("tokens read"))
+    lm = _load(args.model, args.runtime, args.threads)
+    if args.adapt:
+        from lstmkit.tasks.lm.adapt import AdaptConfig
+
+        if args.runtime != "torch":
+            raise UsageError("--adapt learns while it reads (gradients): run it with --runtime torch")
+        adapt = AdaptConfig(lr=args.adapt_lr, segment=args.adapt_segment, decay=args.adapt_decay)
+        m = lm.evaluate_file(args.text, progress=progress("tokens read"), adapt=adapt)
+    else:
+        m = lm.evaluate_file(args.text, progress=progress("tokens read"))
     emit(
         args,
         m,
@@ -71,8 +81,30 @@ def _evaluate(args: argparse.Namespace) -> None:
             f"{args.text}: {m['loss']:.4f} nats/token, {m['bpc']:.4f} bits/char, perplexity "
             f"{m['perplexity']:.2f} per token ({m['char_perplexity']:.3f} per char) over "
             f"{m['tokens']} tokens"
+            + (" (dynamic evaluation: the model learned from each segment after scoring it)" if "adapted" in m else "")
         ),
     )
+
+
+def _add_adapt_flags(ev: argparse.ArgumentParser) -> None:
+    """--adapt and its settings, help and defaults from AdaptConfig."""
+    import dataclasses
+
+    from lstmkit.tasks.lm.adapt import AdaptConfig
+
+    ev.add_argument(
+        "--adapt",
+        action="store_true",
+        help="dynamic evaluation (Krause et al. 2018): the model keeps learning from the text as it scores it, "
+        "each segment scored before it is learned from; reported beside, never instead of, the static figure",
+    )
+    for f in dataclasses.fields(AdaptConfig):
+        ev.add_argument(
+            f"--adapt-{f.name}",
+            type=type(f.default),
+            default=f.default,
+            help=f"with --adapt: {f.metadata.get('help', '')} (default: %(default)s)",
+        )
 
 
 def _generate(args: argparse.Namespace) -> None:
@@ -124,6 +156,7 @@ def register_cli(sub: argparse._SubParsersAction, spec: Any) -> None:
         "--text", required=True, metavar="PATH|shakespeare", help="a file (all of it) or shakespeare (its test plays)"
     )
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_adapt_flags(ev)
     add_runtime_flag(ev)
     ev.set_defaults(func=_evaluate)
 

@@ -98,14 +98,25 @@ class LanguageModel:
         net, tok = self._ready()
         return LanguagePredictor(TorchLanguageNetwork(net), tok, stateful=True)
 
-    def evaluate(self, text: str, chunk: int = 256, progress: Any = None) -> dict[str, float]:
+    def evaluate(self, text: str, chunk: int = 256, progress: Any = None, adapt: Any = None) -> dict[str, float]:
         """Loss over the whole text in one carried-state pass: nats per token, bits per character, perplexity
-        (per token and per character, so char and BPE models compare); `progress(done, total)` per chunk."""
-        return self.predictor.evaluate(text, chunk, progress)
+        (per token and per character, so char and BPE models compare); `progress(done, total)` per chunk.
+        `adapt` (an AdaptConfig): dynamic evaluation, a copy of the network learning from each segment after
+        scoring it (adapt.py); the model itself is unchanged."""
+        if adapt is None:
+            return self.predictor.evaluate(text, chunk, progress)
+        from lstmkit.tasks.lm.adapt import dynamic_nll, summary
 
-    def evaluate_file(self, path: str, progress: Any = None) -> dict[str, float]:
+        net, tok = self._ready()
+        ids = tok.encode(text)
+        if len(ids) < 2:
+            raise UsageError("the evaluation text needs at least 2 tokens")
+        total = dynamic_nll(net, np.asarray(ids), adapt, progress)
+        return {**summary(total, len(ids) - 1, len(tok.decode(ids[1:]))), "adapted": dataclasses.asdict(adapt)}
+
+    def evaluate_file(self, path: str, progress: Any = None, adapt: Any = None) -> dict[str, float]:
         """A whole file (all of it), or shakespeare's test plays."""
-        return self.evaluate(evaluation_text(path), progress=progress)
+        return self.evaluate(evaluation_text(path), progress=progress, adapt=adapt)
 
     def stream(
         self, prompt: str, max_new_tokens: int = 200, stop: tuple[str, ...] = (), **sampling: Any
