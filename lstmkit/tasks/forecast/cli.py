@@ -284,6 +284,11 @@ def _backtest(args: argparse.Namespace, spec: Any) -> None:
         f = with_horizon(with_data_flags(_load(args.model), args, DATA_FLAGS), horizon)  # its run dir is left as is
     elif f.config.init_from not in (None, "none"):  # fine-tuned before every window, as forecast train would
         base, horizon = _pretrained_base(args, f, data)
+        if horizon > base.arch.horizon:
+            raise UsageError(
+                f"--horizon {horizon} is beyond the pretrained forecaster's longest ({base.arch.horizon}): lower it, "
+                "or backtest a forecaster trained from scratch (--init-from none)"
+            )
         tune, f = f.train_config, with_horizon(base, horizon)
     out.mkdir(parents=True, exist_ok=True)
     more = {} if tune is None else {"finetune": tune}
