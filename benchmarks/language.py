@@ -153,7 +153,7 @@ ADAPT_LRS = (3e-4, 1e-3, 3e-3)  # dynamic evaluation's step sizes tried on the t
 def adapt_run(lm: LanguageModel, ood: str) -> dict:
     """Dynamic evaluation out of domain: the step size chosen on the first 10 % of the text, then the static and
     the adapted figures on the other 90 % (never used to choose)."""
-    from lstmkit.tasks.lm.adapt import AdaptConfig
+    from lstmkit.tasks.lm.config import AdaptConfig
 
     cut = len(ood) // 10
     tune, rest = ood[:cut], ood[cut:]

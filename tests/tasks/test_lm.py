@@ -207,7 +207,7 @@ def test_step_logprobs_add_up_over_split_reads():
 def test_dynamic_evaluation_scores_each_segment_before_learning_from_it_and_leaves_the_model_alone():
     """--adapt: a text of one segment scores exactly as the static pass (no token is predicted by weights that
     saw it); on a repetitive text the adapting copy beats the static model by far; the model is unchanged."""
-    from lstmkit.tasks.lm.adapt import AdaptConfig
+    from lstmkit.tasks.lm.config import AdaptConfig
 
     model = lstmkit.load(Path(__file__).parent.parent / "fixtures" / "models" / "v0.4.0" / "lm")
     before = {k: v.clone() for k, v in model.net.state_dict().items()}

@@ -66,7 +66,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     lm = _load(args.model, args.runtime, args.threads)
     if args.adapt:
-        from lstmkit.tasks.lm.adapt import AdaptConfig
+        from lstmkit.tasks.lm.config import AdaptConfig
 
         if args.runtime != "torch":
             raise UsageError("--adapt learns while it reads (gradients): run it with --runtime torch")
@@ -90,7 +90,7 @@ def _add_adapt_flags(ev: argparse.ArgumentParser) -> None:
     """--adapt and its settings, help and defaults from AdaptConfig."""
     import dataclasses
 
-    from lstmkit.tasks.lm.adapt import AdaptConfig
+    from lstmkit.tasks.lm.config import AdaptConfig
 
     ev.add_argument(
         "--adapt",

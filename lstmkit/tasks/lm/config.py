@@ -56,3 +56,17 @@ class LanguageConfig:
             raise ConfigError(
                 f"vocab_size must be >= 300 for byte-level BPE (256 bytes + merges), got {self.vocab_size}"
             )
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """Dynamic evaluation's settings. Defaults chosen on the first 20k characters of Pride and Prejudice with a
+    tinyshakespeare LSTM (BENCHMARKS.md `lm-10min-adapt` reports on the 90 % after the first 10 %)."""
+
+    lr: float = option(1e-3, "step size of the per-segment update (RMS-scaled, so about the weights' change per step)")
+    segment: int = option(100, "tokens scored before each update (shorter: faster adaptation, slower evaluation)")
+    decay: float = option(1e-3, "share of the way back to the trained weights after each update (0: none)")
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0 or self.segment < 1 or not 0 <= self.decay < 1:
+            raise ConfigError(f"dynamic evaluation needs lr > 0, segment >= 1 and 0 <= decay < 1, got {self}")
