@@ -24,6 +24,7 @@ from lstmkit.clitools import (
 from lstmkit.config import ConfigError
 from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast import SPEC
+from lstmkit.tasks.forecast.config import from_scratch
 
 EXAMPLES = """examples:
   lstmkit forecast backtest --data air-passengers --windows 3
@@ -53,10 +54,15 @@ def _forecaster(args: argparse.Namespace, spec: Any, chosen: tuple[str, str] | N
     return Forecaster(config=task, train=run.train), run.task.data, why
 
 
-def _builtin_covariates(data: str) -> tuple[str, ...]:
+def _builtin(data: Any) -> Any:
+    """The built-in dataset `data` names (its covariates, horizon), or None for a file or a frame."""
     from lstmkit.data.builtin_series import SERIES_DATASETS
 
-    info = SERIES_DATASETS.get(data) if not Path(data).exists() else None
+    return SERIES_DATASETS.get(data) if isinstance(data, str) and not Path(data).exists() else None
+
+
+def _builtin_covariates(data: str) -> tuple[str, ...]:
+    info = _builtin(data)
     return () if info is None else (*info.past, *info.future)
 
 
@@ -84,7 +90,7 @@ def with_horizon(model: Any, horizon: int | None) -> Any:
 def _train(args: argparse.Namespace, spec: Any) -> None:
     quiet_lightning()
     f, data, why = _forecaster(args, spec)
-    if f.config.init_from not in (None, "none"):
+    if not from_scratch(f.config.init_from):
         base, horizon = _pretrained_base(args, f, data)
         if horizon <= base.arch.horizon:
             _finetune(args, f, with_horizon(base, horizon), data, why)
@@ -173,12 +179,10 @@ def _write_forecast(args: argparse.Namespace, f: Any, data: Any) -> dict[str, st
 
 def _pretrained_base(args: argparse.Namespace, f: Any, data: Any) -> tuple[Any, int]:
     """The pretrained forecaster `--init-from` names (reading the data's columns) and the run's horizon."""
-    from lstmkit.data.builtin_series import SERIES_DATASETS
-
     base = with_data_flags(_load(f.config.init_from), args, DATA_FLAGS)
     if getattr(base, "arch", None) is None:
         raise UsageError(f"--init-from {f.config.init_from}: not a pretrained forecaster (try --init-from pretrained)")
-    info = SERIES_DATASETS.get(data) if isinstance(data, str) and not Path(data).exists() else None
+    info = _builtin(data)
     horizon = f.config.horizon or (info.horizon if info else None)
     if horizon is None:
         raise ConfigError("--horizon is required for your own data (how many steps to forecast)")
@@ -282,7 +286,7 @@ def _backtest(args: argparse.Namespace, spec: Any) -> None:
     if args.model:
         horizon = f.config.horizon  # --horizon, for the pretrained model (a trained one has its own)
         f = with_horizon(with_data_flags(_load(args.model), args, DATA_FLAGS), horizon)  # its run dir is left as is
-    elif f.config.init_from not in (None, "none"):  # fine-tuned before every window, as forecast train would
+    elif not from_scratch(f.config.init_from):  # fine-tuned before every window, as forecast train would
         base, horizon = _pretrained_base(args, f, data)
         if horizon > base.arch.horizon:
             raise UsageError(

@@ -14,7 +14,6 @@ unchanged. Notation: T tokens per segment, state (h, c) carried across segments 
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -22,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lstmkit.nn.state import detach_state
 from lstmkit.tasks.lm.config import AdaptConfig
 
 
@@ -46,7 +46,7 @@ def dynamic_nll(
         model.zero_grad(set_to_none=True)
         (loss / y.shape[1]).backward()
         _step(params, start, mean_sq, cfg, 1.0 - 0.99**steps)
-        state = _detach(state)
+        state = detach_state(state)
         if progress is not None:
             progress(i + y.shape[1], n)
     return total
@@ -61,30 +61,3 @@ def _step(params: list, start: list, mean_sq: list, cfg: AdaptConfig, debias: fl
         ms.mul_(0.99).addcmul_(p.grad, p.grad, value=0.01)
         p.sub_(cfg.lr * p.grad / ((ms / debias).sqrt() + 1e-8))
         p.add_(cfg.decay * (p0 - p))
-
-
-def _detach(state: object) -> object:
-    """A recurrent state of any cell's shape (tensor, tuple or dataclass of tensors), cut from the graph."""
-    if isinstance(state, torch.Tensor):
-        return state.detach()
-    if hasattr(state, "_fields"):  # a NamedTuple
-        return type(state)(*(_detach(s) for s in state))
-    if isinstance(state, (tuple, list)):
-        return type(state)(_detach(s) for s in state)
-    if hasattr(state, "__dataclass_fields__"):
-        import dataclasses
-
-        return dataclasses.replace(state, **{f: _detach(getattr(state, f)) for f in state.__dataclass_fields__})
-    return state
-
-
-def summary(total: float, tokens: int, chars: int) -> dict[str, float]:
-    """The evaluate() figures from a total NLL in nats."""
-    return {
-        "loss": total / tokens,
-        "perplexity": math.exp(total / tokens),
-        "bpc": total / chars / math.log(2),
-        "char_perplexity": math.exp(total / chars),
-        "tokens": tokens,
-        "chars": chars,
-    }

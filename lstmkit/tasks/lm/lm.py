@@ -105,7 +105,8 @@ class LanguageModel:
         scoring it (adapt.py); the model itself is unchanged."""
         if adapt is None:
             return self.predictor.evaluate(text, chunk, progress)
-        from lstmkit.tasks.lm.adapt import dynamic_nll, summary
+        from lstmkit.tasks.lm.adapt import dynamic_nll
+        from lstmkit.tasks.lm.predictor import summary
 
         net, tok = self._ready()
         ids = tok.encode(text)

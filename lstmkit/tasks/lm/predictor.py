@@ -83,6 +83,19 @@ def cut(text: str, stop: tuple[str, ...]) -> str:
     return text[: min(ends)] if ends else text
 
 
+def summary(total: float, tokens: int, chars: int) -> dict[str, float]:
+    """evaluate()'s figures from a total negative log-likelihood in nats over `tokens` tokens (`chars` characters):
+    per token and per character, so char and BPE models compare."""
+    return {
+        "loss": total / tokens,
+        "perplexity": math.exp(total / tokens),
+        "bpc": total / chars / math.log(2),
+        "char_perplexity": math.exp(total / chars),
+        "tokens": tokens,
+        "chars": chars,
+    }
+
+
 class LanguagePredictor:
     """A trained language model's inference over any network: evaluate, generate, stream, records."""
 
@@ -111,16 +124,7 @@ class LanguagePredictor:
             total += float((logz - z[np.arange(y.shape[1]), y[0]]).sum())
             if progress is not None:
                 progress(i + y.shape[1], x.shape[1] - 1)
-        n = x.shape[1] - 1
-        chars = len(self.tokenizer.decode(ids[1:]))
-        return {
-            "loss": total / n,
-            "perplexity": math.exp(total / n),
-            "bpc": total / chars / math.log(2),
-            "char_perplexity": math.exp(total / chars),
-            "tokens": n,
-            "chars": chars,
-        }
+        return summary(total, x.shape[1] - 1, len(self.tokenizer.decode(ids[1:])))
 
     def evaluate_file(self, path: str, progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
         """A whole file (all of it), or shakespeare's test plays."""
