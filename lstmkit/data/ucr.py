@@ -33,6 +33,14 @@ UCR_SETS = {
         "JapaneseVowels",
         "12 LPC coefficients of a spoken vowel: which of 9 speakers (7-29 steps, 270 / 370)",
     ),
+    "acsf1": (
+        "ACSF1",
+        "power consumption of home appliances: which of 10 kinds (1460 steps, 100 / 100)",
+    ),
+    "plaid": (
+        "PLAID",
+        "current drawn by a plugged-in appliance: which of 11 kinds (100-1344 steps, 537 / 537)",
+    ),
 }
 
 

@@ -84,6 +84,20 @@ def test_a_ucr_run_scores_the_archive_test_file(tmp_path):
     assert {"nn1_euclidean", "nn1_dtw"} <= {r["method"] for r in c.report["table"]}
 
 
+def test_the_long_appliance_sets_read_with_their_archive_split():
+    """ACSF1 (equal length, 1460 steps) and PLAID (ragged, 100-1344 steps) as the archive describes them."""
+    pytest.importorskip("sktime", reason="the UCR sets are read from sktime's wheel (the data extra)")
+    acsf1 = read_labelled("acsf1")
+    assert (len(acsf1), len(acsf1.test)) == (100, 100)
+    assert {s.shape for s in acsf1.seqs} == {(1460, 1)}
+    assert sorted(np.unique(acsf1.labels, return_counts=True)[1]) == [10] * 10  # 10 appliance kinds, 10 each
+    plaid = read_labelled("plaid")
+    lengths = [len(s) for s in plaid.seqs]
+    assert (len(plaid), len(plaid.test), len(set(plaid.labels))) == (537, 537, 11)
+    assert (min(lengths), max(lengths)) == (100, 1344)  # ragged: the padding `?`s are cut, not kept as values
+    assert all(np.isfinite(s).all() for s in plaid.seqs + plaid.test.seqs)
+
+
 def tagged(n: int = 240, seed: int = 0) -> pd.DataFrame:
     """Texts whose tags are the topic words they contain (0, 1 or 2 of them)."""
     rng = np.random.default_rng(seed)
