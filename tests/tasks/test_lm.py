@@ -221,3 +221,19 @@ def test_dynamic_evaluation_scores_each_segment_before_learning_from_it_and_leav
     assert all(torch.equal(before[k], v) for k, v in model.net.state_dict().items())
     with pytest.raises(ConfigError, match="segment"):
         AdaptConfig(segment=0)
+
+
+def test_cli_adapt_reports_the_static_figure_beside_the_adapted_one(tmp_path, capsys):
+    """`lm evaluate --adapt --json`: the top-level figures are the model's own (equal to the static pass); the
+    dynamic-evaluation figures and their settings sit under "adapted", lower on a repetitive text."""
+    fixture = Path(__file__).parent.parent / "fixtures" / "models" / "v0.4.0" / "lm"
+    text = tmp_path / "loop.txt"
+    text.write_text("in the hat we sat. " * 60, encoding="utf-8")
+    capsys.readouterr()
+    args = ["lm", "evaluate", "--model", str(fixture), "--text", str(text), "--json"]
+    assert main([*args, "--adapt", "--adapt-lr", "3e-3", "--adapt-segment", "20"]) == 0
+    out = strict_json(capsys.readouterr().out)
+    static = lstmkit.load(fixture).evaluate(text.read_text(encoding="utf-8"))
+    assert out["bpc"] == pytest.approx(static["bpc"], rel=1e-5)
+    assert out["adapted"]["lr"] == 3e-3 and out["adapted"]["segment"] == 20
+    assert out["adapted"]["bpc"] < 0.7 * out["bpc"] and out["adapted"]["tokens"] == out["tokens"]

@@ -71,9 +71,10 @@ def _evaluate(args: argparse.Namespace) -> None:
         if args.runtime != "torch":
             raise UsageError("--adapt learns while it reads (gradients): run it with --runtime torch")
         adapt = AdaptConfig(lr=args.adapt_lr, segment=args.adapt_segment, decay=args.adapt_decay)
-        m = lm.evaluate_file(args.text, progress=progress("tokens read"), adapt=adapt)
-    else:
-        m = lm.evaluate_file(args.text, progress=progress("tokens read"))
+    m = lm.evaluate_file(args.text, progress=progress("tokens read"))  # the model's own figure, always reported
+    if args.adapt:  # beside it, never instead: the adapted figure and its settings under "adapted"
+        a = lm.evaluate_file(args.text, progress=progress("tokens read, adapting"), adapt=adapt)
+        m["adapted"] = {**a.pop("adapted"), **a}
     emit(
         args,
         m,
@@ -81,7 +82,13 @@ def _evaluate(args: argparse.Namespace) -> None:
             f"{args.text}: {m['loss']:.4f} nats/token, {m['bpc']:.4f} bits/char, perplexity "
             f"{m['perplexity']:.2f} per token ({m['char_perplexity']:.3f} per char) over "
             f"{m['tokens']} tokens"
-            + (" (dynamic evaluation: the model learned from each segment after scoring it)" if "adapted" in m else "")
+            + (
+                f"\nwith dynamic evaluation (--adapt, lr {m['adapted']['lr']:g}; the model learned from each "
+                f"segment after scoring it): {m['adapted']['loss']:.4f} nats/token, {m['adapted']['bpc']:.4f} "
+                "bits/char"
+                if "adapted" in m
+                else ""
+            )
         ),
     )
 
