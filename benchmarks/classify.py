@@ -102,11 +102,39 @@ def run(args: argparse.Namespace) -> dict:
         mixes.append(ng["mix"] if ng else None)
         for r in report["table"]:
             rows.setdefault(r["method"], []).append(100 * r["accuracy"])
+        if args.seeds > 1:
+            ensemble(c, train, test, rows, args, opts, extra, i)
         print(
             f"fold {i}: " + ", ".join(f"{m} {v[-1]:.1f}" for m, v in rows.items()) + f" ({seconds[-1]:.0f} s)",
             flush=True,
         )
     return {"rows": rows, "seconds": seconds, "epoch_s": epochs_s, "opts": opts, "n": len(data), "mixes": mixes}
+
+
+def ensemble(
+    first: Classifier,
+    train: Labelled,
+    test: Labelled,
+    rows: dict[str, list[float]],
+    args: argparse.Namespace,
+    opts: dict,
+    extra: dict,
+    i: int,
+) -> None:
+    """A seed ensemble: `first` and args.seeds - 1 more classifiers with other weight seeds on the same split
+    (split_seed fixed), each with its own n-gram share chosen on that validation split; their probabilities
+    averaged. Adds its validation and test rows (the validation row is what would choose it)."""
+    _, val, _ = first.splits(train, hold_out_test=False)
+    members = [first]
+    for s in range(1, args.seeds):
+        out = str(Path(args.out) / f"fold{i}-seed{s}")
+        members.append(Classifier(test_fraction=0.0, out=out, seed=s, split_seed=0, **opts, **extra).fit(train))
+    classes = first.classes
+    for name, part in (("validation", val), ("test", test)):
+        p = np.mean([m.probabilities(part) for m in members], 0)  # (N, C)
+        y = np.array([classes.index(v) for v in part.labels])
+        label = f"lstmkit, {args.seeds}-seed ensemble" + (" validation" if name == "validation" else "")
+        rows.setdefault(label, []).append(100 * float((p.argmax(1) == y).mean()))
 
 
 def render(result: dict, args: argparse.Namespace) -> str:
@@ -156,6 +184,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="Classifier options")
+    parser.add_argument("--seeds", type=int, default=1, help="also a seed ensemble of this many classifiers")
     parser.add_argument("--pretrain-minutes", type=float, default=0, help="ULMFiT: an LM on each training part first")
     parser.add_argument("--lm-set", nargs="*", default=[], metavar="KEY=VALUE", help="LanguageModel options")
     parser.add_argument("--section", default="classify-mr")

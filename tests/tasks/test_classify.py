@@ -106,6 +106,19 @@ def test_stratified_split_keeps_class_shares_and_is_seeded():
     assert all(np.array_equal(a, b) for a, b in zip((rest, val, test), stratified_split(labels, (0.1, 0.2), 3)))
 
 
+def test_split_seed_fixes_the_split_while_the_seed_varies():
+    """--split-seed: runs with other --seed values see the same validation and test examples (a seed ensemble
+    is validated on data none of its members trained on); without it the split follows --seed."""
+    df = toy_frame()
+
+    def held(**kw):
+        _, val, test = Classifier(text_col="review", **kw).splits(df)
+        return sorted(val.texts), sorted(test.texts)
+
+    assert held(seed=1, split_seed=0) == held(seed=0) == held(seed=5, split_seed=0)
+    assert held(seed=1) != held(seed=0)
+
+
 @pytest.mark.parametrize("pooling", ["last", "max", "mean", "attention"])
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_pooling_with_padding_equals_each_example_alone(pooling, bidirectional):

@@ -88,10 +88,12 @@ class Classifier:
         given = self.examples(c.test_data) if c.test_data else full.test  # a file, or the dataset's own split
         share = c.test_fraction if hold_out_test else 0.0
         if given is not None:
-            train_idx, val_idx = stratified_split(strata, (c.val_fraction,), self.train_config.seed)
+            train_idx, val_idx = stratified_split(strata, (c.val_fraction,), c.split_seed_or(self.train_config.seed))
             test = given
         else:
-            train_idx, val_idx, test_idx = stratified_split(strata, (c.val_fraction, share), self.train_config.seed)
+            train_idx, val_idx, test_idx = stratified_split(
+                strata, (c.val_fraction, share), c.split_seed_or(self.train_config.seed)
+            )
             test = full.take(test_idx)
         train, val = full.take(train_idx), full.take(val_idx)
         if len(val) == 0 or (len(test) == 0 and share > 0):

@@ -38,6 +38,11 @@ class ClassifyConfig:
         "cross-validate with this many folds instead of holding out a test split (-1: 5 folds when the test "
         "split would hold fewer than 30 examples, too few to say anything; 0: never)",
     )
+    split_seed: int | None = option(
+        None,
+        "seed of the validation/test split and of the cross-validation folds (default: --seed); fixed while "
+        "--seed varies, runs differ only in their weights and data order (seed ensembles, seed spread)",
+    )
     tokenizer: Literal["bpe", "char", "word"] = option(
         "bpe", "texts: byte-level BPE, characters, or lower-cased words (what --vectors need)"
     )
@@ -124,6 +129,10 @@ class ClassifyConfig:
         if self.conv != "auto":
             return self
         return replace(self, conv="on" if kind == "numeric" else "off")
+
+    def split_seed_or(self, seed: int) -> int:
+        """The seed that splits the data: `split_seed` when given, else the run's `seed`."""
+        return seed if self.split_seed is None else self.split_seed
 
     def label_spec(self) -> LabelSpec:
         """Where the labels are, as the readers take it."""

@@ -61,7 +61,7 @@ def cross_validate(model: Classifier, full: Labelled, k: int, out: Path) -> dict
     from lstmkit.tasks.classify.classifier import Classifier
 
     strata = [""] * len(full) if full.multi_label else full.labels
-    fold = stratified_folds(strata, k, model.train_config.seed)
+    fold = stratified_folds(strata, k, model.config.split_seed_or(model.train_config.seed))
     classes = model.classes
     rows: dict[str, list[np.ndarray]] = {}
     probs, order, per_fold = [], [], []
