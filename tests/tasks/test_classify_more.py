@@ -60,6 +60,17 @@ def test_dtw_equals_the_textbook_recurrence():
     assert dtw([s], [np.repeat(s, 2, 0)])[0, 0] == 0
 
 
+def test_nearest_dtw_in_length_sorted_blocks_equals_the_whole_matrix():
+    """Ragged sets are compared in blocks sorted by length: the nearest neighbours are those of one matrix."""
+    from lstmkit.data.labelled import Labelled
+
+    rng = np.random.default_rng(1)
+    train = Labelled([str(i % 3) for i in range(11)], seqs=[rng.normal(size=(n, 1)) for n in rng.integers(3, 30, 11)])
+    test = Labelled(["0"] * 9, seqs=[rng.normal(size=(n, 1)) for n in rng.integers(3, 30, 9)])
+    whole = np.array([int(train.labels[k]) for k in dtw(train.seqs, test.seqs).argmin(1)])
+    np.testing.assert_array_equal(nearest_dtw(train, test, ["0", "1", "2"], chunk=4), whole)
+
+
 @pytest.mark.slow
 def test_ucr_sets_keep_their_split_and_our_1nn_reproduces_the_published_figures():
     pytest.importorskip("sktime", reason="the UCR sets are read from sktime's wheel (the data extra)")
