@@ -71,9 +71,12 @@ def _evaluate(args: argparse.Namespace) -> None:
         if args.runtime != "torch":
             raise UsageError("--adapt learns while it reads (gradients): run it with --runtime torch")
         adapt = AdaptConfig(lr=args.adapt_lr, segment=args.adapt_segment, decay=args.adapt_decay)
-    m = lm.evaluate_file(args.text, progress=progress("tokens read"))  # the model's own figure, always reported
+    from lstmkit.data.text import evaluation_text
+
+    text = evaluation_text(args.text)  # read once, scored once or twice
+    m = lm.evaluate(text, progress=progress("tokens read"))  # the model's own figure, always reported
     if args.adapt:  # beside it, never instead: the adapted figure and its settings under "adapted"
-        a = lm.evaluate_file(args.text, progress=progress("tokens read, adapting"), adapt=adapt)
+        a = lm.evaluate(text, progress=progress("tokens read, adapting"), adapt=adapt)
         m["adapted"] = {**a.pop("adapted"), **a}
     emit(
         args,
