@@ -124,7 +124,11 @@ class Classifier:
         self.report = {}
         pretrained, tokenizer = self._pretrained(train)
         c = self.config = self.config.resolved(train.kind)
-        self.encoding = Encoding.fit(train, c.tokenizer, c.vocab_size, c.max_length, c.normalize, tokenizer)
+        series_norm, series_choice = self._series_norm(train)
+        c = self.config
+        self.encoding = Encoding.fit(
+            train, c.tokenizer, c.vocab_size, c.max_length, c.normalize, tokenizer, series_norm=series_norm
+        )
         result = fit(ClassifyTask(c, train, val, self.encoding, pretrained), self.train_config)
         self.run_dir, self.primary = result.run_dir, result.primary
         if not result.primary:
@@ -138,9 +142,32 @@ class Classifier:
             self.report = self.evaluate(test, train=train) if len(test) else {}  # test_fraction 0: the caller's
         self.report.update({"vectors": vectors} if vectors else {})
         self.report.update({"ngrams": ngrams} if ngrams else {})
+        self.report.update({"series_norm": series_choice} if series_choice else {})
         self.report["val"] = {k.removeprefix("val_"): v for k, v in result.metrics.items()}
         self.report["steps"] = result.steps
         return self
+
+    def _series_norm(self, train: Labelled) -> tuple[bool, dict[str, Any] | None]:
+        """Numbers: z-normalise series by series? `auto` decides on the training series' scale spread
+        (encoding.scale_spread); the config records the decision and the report says why."""
+        from lstmkit.tasks.classify.encoding import SPREAD_LIMIT, scale_spread
+
+        c = self.config
+        if train.kind != "numeric":
+            if c.series_norm == "on":
+                raise UsageError("--series-norm on reads numeric sequences; these examples are texts")
+            return False, None
+        spread = scale_spread(train.seqs)
+        use = c.series_norm == "on" or (c.series_norm == "auto" and spread > SPREAD_LIMIT)
+        self.config = dataclasses.replace(c, series_norm="on" if use else "off")
+        log.info(
+            "series normalisation %s: the training series' scales differ %.1f-fold (90th/10th percentile of "
+            "their std; auto turns it on above %g)",
+            "on" if use else "off",
+            spread,
+            SPREAD_LIMIT,
+        )
+        return use, {"on": use, "scale_spread": round(spread, 1), "asked": c.series_norm}
 
     def _fit_ngrams(self, train: Labelled, val: Labelled) -> dict[str, Any] | None:
         """Texts: the NB-weighted n-gram regression fitted on the training split and its share in the mix

@@ -85,7 +85,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
         "verdict": c.report["verdict"],
         "split": _split(c.report, run.task),
         "files": [str(f) for f in files],
-        **{k: c.report[k] for k in ("vectors", "cv") if k in c.report},
+        **{k: c.report[k] for k in ("vectors", "cv", "series_norm") if k in c.report},
     }
     n = c.report["test"]["n"]
     head = (
@@ -98,9 +98,23 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
         args,
         payload,
         lambda: (
-            f"{run.task.data}: {head}\n\n{_table(c.report)}\n\n{c.report['verdict']}\n"
+            f"{run.task.data}: {head}\n{_series_line(c.report)}\n{_table(c.report)}\n\n{c.report['verdict']}\n"
             f"written: {', '.join(str(f) for f in files)}"
         ),
+    )
+
+
+def _series_line(report: dict) -> str:
+    """What --series-norm decided and why (numbers), as a line after the heading; empty for texts."""
+    s = report.get("series_norm")
+    if not s:
+        return ""
+    from lstmkit.tasks.classify.encoding import SPREAD_LIMIT
+
+    why = "asked for" if s["asked"] != "auto" else f"auto: on above {SPREAD_LIMIT:g}-fold"
+    return (
+        f"series normalisation: {'on' if s['on'] else 'off'} (the training series' scales differ "
+        f"{s['scale_spread']:g}-fold; {why})\n"
     )
 
 

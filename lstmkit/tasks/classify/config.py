@@ -78,6 +78,12 @@ class ClassifyConfig:
     augment: bool = option(True, "numbers: window slicing and jitter on training examples (new ones each pass)")
     class_weights: bool = option(False, "weight the loss by inverse class frequency (imbalanced classes)")
     normalize: bool = option(True, "numbers: standardise each feature with the training data's mean and std")
+    series_norm: Literal["auto", "on", "off"] = option(
+        "auto",
+        "numbers: z-normalise each series by its own mean and std, its level and log-scale kept as extra "
+        "features (shape apart from amplitude); auto: on when the training series' scales differ more than "
+        "100-fold (e.g. appliance currents), off for sets already normalised series by series",
+    )
     init_from: str | None = option(
         None,
         "texts: start from a language model trained with `lstmkit lm train` "

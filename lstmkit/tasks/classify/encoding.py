@@ -32,6 +32,7 @@ class Encoding:
     multi_label: bool = False  # each example has a set of classes (sigmoid per class), not one (softmax)
     n_train: int = 0  # training examples (multi-label: the negatives of a class are n_train - counts)
     ngram: dict[str, Any] | None = None  # texts: the n-gram model mixed with the network's (ngrams.py), or none
+    series_norm: bool = False  # numbers: each series z-normalised by itself, its level and scale as features
 
     @classmethod
     def fit(
@@ -42,8 +43,10 @@ class Encoding:
         max_length: int,
         normalize: bool,
         given: dict[str, Any] | None = None,
+        series_norm: bool = False,
     ) -> Encoding:
-        """Fitted on the training split; `given`: a tokenizer to reuse (a pretrained language model's)."""
+        """Fitted on the training split; `given`: a tokenizer to reuse (a pretrained language model's);
+        `series_norm`: numbers are z-normalised series by series first (`per_series`)."""
         counts = Counter(y for ys in train.label_sets() for y in ys)
         classes = sorted(counts)
         if len(classes) < 2:
@@ -56,11 +59,12 @@ class Encoding:
             max_length,
             multi_label=train.multi_label,
             n_train=len(train),
+            series_norm=series_norm and train.kind == "numeric",
         )
         if train.texts is not None:
             enc.tokenizer = given or build_tokenizer(tokenizer, "\n".join(train.texts), vocab_size).to_dict()
         else:
-            allx = np.concatenate(train.seqs)  # (sum T, F)
+            allx = np.concatenate([enc._view(s) for s in train.seqs])  # (sum T, F) or (sum T, 3F)
             enc.mean = allx.mean(0).tolist() if normalize else [0.0] * allx.shape[1]
             enc.std = [float(s) if s > 1e-8 and normalize else 1.0 for s in allx.std(0)]
         return enc
@@ -74,7 +78,16 @@ class Encoding:
 
     @property
     def n_features(self) -> int:
+        """Values per step in the data (what a request gives)."""
+        return len(self.mean) // 3 if self.series_norm else len(self.mean)
+
+    @property
+    def input_features(self) -> int:
+        """Values per step the network reads: the data's, or with series_norm each one's shape, level, scale."""
         return len(self.mean)
+
+    def _view(self, s: np.ndarray) -> np.ndarray:
+        return per_series(s) if self.series_norm else s
 
     @property
     def vocab_size(self) -> int:
@@ -117,13 +130,13 @@ class Encoding:
         if ex.seqs is None:
             raise DataError(f"{ex.source}: the model reads numeric sequences, but these examples are texts")
         mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
-        bad = [i for i, s in enumerate(ex.seqs) if s.shape[1] != len(mean)]
+        bad = [i for i, s in enumerate(ex.seqs) if s.shape[1] != self.n_features]
         if bad:
             raise DataError(
                 f"{ex.source} row {bad[0] + 1} has {ex.seqs[bad[0]].shape[1]} features per step; the model "
-                f"was trained on {len(mean)}"
+                f"was trained on {self.n_features}"
             )
-        return [((s - mean) / std).astype(np.float32) for s in ex.seqs]
+        return [((self._view(s) - mean) / std).astype(np.float32) for s in ex.seqs]
 
     def inputs(self, ex: Labelled) -> list[Any]:
         """`arrays` as tensors (training and the PyTorch model)."""
@@ -149,3 +162,25 @@ class Encoding:
         for i, ys in enumerate(sets):
             y[i, [index[c] for c in ys]] = 1.0
         return y
+
+
+SPREAD_LIMIT = 100.0  # series_norm auto: on when the training series' scales differ by more than this
+
+
+def per_series(s: np.ndarray) -> np.ndarray:
+    """(T, F) -> (T, 3F): each feature z-normalised by this series' own mean and std (its shape), then the
+    series' level asinh(mean) and log-scale log(std) repeated along T, so amplitude is kept but no longer
+    swamps the shape (sets whose series differ in scale by orders of magnitude, such as appliance currents)."""
+    mu, sd = s.mean(0, keepdims=True), s.std(0, keepdims=True)  # (1, F) each
+    shape = (s - mu) / np.where(sd > 1e-8, sd, 1.0)  # (T, F)
+    level = np.broadcast_to(np.arcsinh(mu), s.shape)  # (T, F)
+    scale = np.broadcast_to(np.log(sd + 1e-6), s.shape)  # (T, F)
+    return np.concatenate([shape, level, scale], axis=1).astype(np.float32)  # (T, 3F)
+
+
+def scale_spread(seqs: list[np.ndarray]) -> float:
+    """How far the series' scales differ: the 90th over the 10th percentile of their std, worst feature
+    (1 for sets already z-normalised series by series, like most of the UCR archive)."""
+    sd = np.stack([s.std(0) for s in seqs])  # (N, F)
+    lo, hi = np.percentile(sd, [10, 90], axis=0)  # (F,) each
+    return float(np.max(hi / np.maximum(lo, 1e-12)))

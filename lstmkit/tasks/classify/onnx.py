@@ -13,6 +13,8 @@ from lstmkit.deploy.export import ExportPlan, Graph, Port
 from lstmkit.deploy.onnx_ops import recurrent_op
 from lstmkit.tasks.classify.model import ClassifierNet
 
+_NUMBERS = "(value - mean) / std per feature (encoding.json; with series_norm, of encoding.per_series(x))"
+
 
 class ClassifyGraph(nn.Module):
     """(x (B, T) ids | (B, T, F) numbers, lengths (B,)) -> (logits (B, C), probabilities (B, C))."""
@@ -40,14 +42,14 @@ def export_plan(c: Any) -> ExportPlan:
         x = (
             torch.randint(1, enc.vocab_size, (b, t), generator=g)
             if enc.kind == "text"
-            else torch.randn(b, t, enc.n_features, generator=g)
+            else torch.randn(b, t, enc.input_features, generator=g)
         )
         return {"x": x, "lengths": lengths}
 
     x = (
         Port("x", "int64", ["batch", "time"], "token ids + 1 (0 is padding), as encoding.json's tokenizer gives")
         if enc.kind == "text"
-        else Port("x", "float32", ["batch", "time", enc.n_features], "(value - mean) / std per feature (encoding.json)")
+        else Port("x", "float32", ["batch", "time", enc.input_features], _NUMBERS)
     )
     probs = "independent probability per class (multi-label)" if enc.multi_label else "class probabilities"
     graph = Graph(

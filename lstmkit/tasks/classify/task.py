@@ -32,7 +32,7 @@ def build_model(cfg: ClassifyConfig, enc: Encoding) -> ClassifierNet:
         cfg.pooling,
         cfg.dropout,
         vocab_size=enc.vocab_size,
-        input_size=enc.n_features,
+        input_size=enc.input_features,
         cell=cfg.cell,
         conv_filters=cfg.conv_filters if cfg.resolved(enc.kind).conv == "on" else 0,
     )
