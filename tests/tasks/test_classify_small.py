@@ -131,3 +131,46 @@ def test_the_conv_branch_exports_and_onnx_gives_torchs_probabilities(tmp_path):
     np.testing.assert_allclose(loaded.probabilities(ex), c.probabilities(ex), atol=1e-6)
     export_model(loaded, tmp_path / "onnx")
     np.testing.assert_allclose(load_onnx(tmp_path / "onnx").probabilities(ex), c.probabilities(ex), atol=1e-5)
+
+
+def test_per_series_view_is_each_series_shape_level_and_scale():
+    from lstmkit.tasks.classify.encoding import per_series, scale_spread
+
+    rng = np.random.default_rng(0)
+    s = rng.standard_normal((50, 2)) * [3.0, 0.5] + [10.0, -2.0]  # (T, F)
+    v = per_series(s)  # (T, 3F)
+    np.testing.assert_allclose(v[:, :2], (s - s.mean(0)) / s.std(0), rtol=1e-5)
+    np.testing.assert_allclose(v[0, 2:4], np.arcsinh(s.mean(0)), rtol=1e-5)
+    np.testing.assert_allclose(v[0, 4:], np.log(s.std(0) + 1e-6), rtol=1e-5)
+    big = per_series(1000 * s)  # amplitude moves only the scale (and level) columns, never the shape
+    np.testing.assert_allclose(big[:, :2], v[:, :2], atol=1e-5)
+    np.testing.assert_allclose(big[0, 4:] - v[0, 4:], np.log(1000.0), atol=1e-4)
+    assert np.isfinite(per_series(np.ones((5, 1)))).all()  # a flat series: shape 0, no division by zero
+    assert scale_spread([s, 2 * s, 3 * s]) == pytest.approx(2.8 / 1.2)  # percentiles 90 / 10 of stds 1x, 2x, 3x
+
+
+def test_series_norm_auto_learns_shapes_whose_amplitudes_differ_by_orders(tmp_path):
+    """Bumps against dips, each series scaled by 10^U(-3, 3): auto turns per-series normalisation on, the
+    model learns the shape, and the saved model (and its ONNX export) encode requests the same way."""
+    import lstmkit
+    from lstmkit.registry import export_model, load_onnx
+    from lstmkit.tasks.classify import Classifier
+
+    frame = wide_frame(80)
+    amp = 10.0 ** np.random.default_rng(1).uniform(-3, 3, len(frame))
+    steps = [c for c in frame.columns if c != "label"]
+    frame[steps] = frame[steps].to_numpy() * amp[:, None]
+    c = Classifier(out=str(tmp_path / "r"), **{**SMALL, "epochs": 4, "folds": 0, "test_fraction": 0.25}).fit(frame)
+    assert c.config.series_norm == "on" and c.report["series_norm"]["scale_spread"] > 100
+    assert c.report["test"]["accuracy"] > 0.75  # majority 0.5
+    loaded = lstmkit.load(c.save(tmp_path / "m"))
+    assert loaded.encoding.series_norm and loaded.encoding.n_features == 1  # requests give one value per step
+    assert loaded.predict_records([{"x": [[0.5], [3.0], [1.0]]}])[0]["prediction"] in {"a", "b"}
+    ex = Labelled(
+        ["a"] * 2, seqs=[500 * np.random.default_rng(2).standard_normal((n, 1)).astype(np.float32) for n in (40, 23)]
+    )
+    np.testing.assert_allclose(loaded.probabilities(ex), c.probabilities(ex), atol=1e-6)
+    export_model(loaded, tmp_path / "onnx")
+    np.testing.assert_allclose(load_onnx(tmp_path / "onnx").probabilities(ex), c.probabilities(ex), atol=1e-5)
+    plain = Classifier(out=str(tmp_path / "p"), **{**SMALL, "epochs": 1, "folds": 0}).fit(wide_frame(40))
+    assert plain.config.series_norm == "off" and plain.report["series_norm"]["scale_spread"] < 100
