@@ -124,10 +124,10 @@ class Classifier:
         self.report = {}
         pretrained, tokenizer = self._pretrained(train)
         c = self.config = self.config.resolved(train.kind)
-        series_norm, series_choice = self._series_norm(train)
+        series_choice = self._series_norm(train)
         c = self.config
         self.encoding = Encoding.fit(
-            train, c.tokenizer, c.vocab_size, c.max_length, c.normalize, tokenizer, series_norm=series_norm
+            train, c.tokenizer, c.vocab_size, c.max_length, c.normalize, tokenizer, series_norm=c.series_norm == "on"
         )
         result = fit(ClassifyTask(c, train, val, self.encoding, pretrained), self.train_config)
         self.run_dir, self.primary = result.run_dir, result.primary
@@ -147,7 +147,7 @@ class Classifier:
         self.report["steps"] = result.steps
         return self
 
-    def _series_norm(self, train: Labelled) -> tuple[bool, dict[str, Any] | None]:
+    def _series_norm(self, train: Labelled) -> dict[str, Any] | None:
         """Numbers: z-normalise series by series? `auto` decides on the training series' scale spread
         (encoding.scale_spread); the config records the decision and the report says why."""
         from lstmkit.tasks.classify.encoding import SPREAD_LIMIT, scale_spread
@@ -156,7 +156,7 @@ class Classifier:
         if train.kind != "numeric":
             if c.series_norm == "on":
                 raise UsageError("--series-norm on reads numeric sequences; these examples are texts")
-            return False, None
+            return None
         spread = scale_spread(train.seqs)
         use = c.series_norm == "on" or (c.series_norm == "auto" and spread > SPREAD_LIMIT)
         self.config = dataclasses.replace(c, series_norm="on" if use else "off")
@@ -167,7 +167,7 @@ class Classifier:
             spread,
             SPREAD_LIMIT,
         )
-        return use, {"on": use, "scale_spread": round(spread, 1), "asked": c.series_norm}
+        return {"on": use, "scale_spread": round(spread, 1), "asked": c.series_norm}
 
     def _fit_ngrams(self, train: Labelled, val: Labelled) -> dict[str, Any] | None:
         """Texts: the NB-weighted n-gram regression fitted on the training split and its share in the mix
