@@ -15,7 +15,7 @@ from lstmkit.data.labelled import Labelled
 from lstmkit.tasks.classify.classifier import verdict
 from lstmkit.tasks.classify.features import augmented
 from lstmkit.tasks.classify.folds import MIN_TEST, fold_count, stratified_folds
-from lstmkit.tasks.classify.model import ClassifierNet
+from lstmkit.tasks.classify.model import ClassifierNet, MaskedBatchNorm1d, step_mask
 
 SMALL = {
     "epochs": 3,
@@ -52,6 +52,32 @@ def test_the_conv_branch_with_padding_equals_each_example_alone(pooling):
     alone = torch.cat([net(a[None], torch.tensor([12])), net(b[None], torch.tensor([7]))])
     torch.testing.assert_close(both, alone, atol=1e-5, rtol=1e-5)
     assert net.head.in_features == 2 * 5 + 4  # the pooled LSTM beside the conv branch's filters
+
+
+def test_training_batch_norm_counts_real_steps_only():
+    """A ragged batch normalises as nn.BatchNorm1d does over its real steps laid end to end; padding changes
+    neither the output at real steps nor the running statistics."""
+    torch.manual_seed(0)
+    a, b = torch.randn(4, 9) * 3 + 2, torch.randn(4, 5) * 3 + 2  # (K, T) each
+    padded = torch.zeros(2, 4, 9)
+    padded[0], padded[1, :, :5] = a, b
+    mask = step_mask(torch.tensor([9, 5]), 9)[:, None, :].float()  # (2, 1, 9)
+    masked, plain = MaskedBatchNorm1d(4).train(), torch.nn.BatchNorm1d(4).train()
+    out = masked(padded, mask)
+    ref = plain(torch.cat([a, b], dim=1)[None])[0]  # (K, 14): the real steps end to end
+    torch.testing.assert_close(torch.cat([out[0], out[1, :, :5]], dim=1), ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(masked.running_mean, plain.running_mean)
+    torch.testing.assert_close(masked.running_var, plain.running_var)
+    unmasked = torch.nn.BatchNorm1d(4).train()(padded)  # what the zeros did before
+    assert (unmasked[0] - out[0]).abs().max() > 0.1
+    full = torch.ones(2, 1, 9)  # an all-real batch and evaluation are BatchNorm1d itself
+    torch.testing.assert_close(MaskedBatchNorm1d(4).train()(padded, full), torch.nn.BatchNorm1d(4).train()(padded))
+    torch.testing.assert_close(
+        masked.eval()(padded, mask),
+        torch.nn.functional.batch_norm(
+            padded, masked.running_mean, masked.running_var, masked.weight, masked.bias, eps=masked.eps
+        ),
+    )
 
 
 def test_window_slicing_is_the_identity_at_full_width_and_interpolates_inside():

@@ -5,7 +5,9 @@ convolution blocks, global average pooling, concatenated before the head), which
 Notation: B batch, T steps (padded to the longest in the batch), V vocabulary, F features per step, E
 embedding size, H hidden size per direction, D directions, K convolution filters, C classes. Padded steps
 never reach a pooled vector: the LSTM runs with `lengths` (packed), the convolutions see padded steps as
-zeros (as one example alone sees its borders), and pooling masks them.
+zeros (as one example alone sees its borders), batch normalisation takes its statistics over real steps only
+(a ragged batch's padding would otherwise drag the mean towards zero and change with the batch's lengths), and
+pooling masks them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,32 @@ def step_mask(lengths: Tensor, T: int) -> Tensor:
     return torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]
 
 
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm1d over (B, K, T) whose training statistics count only the real steps; evaluation (and an
+    all-real batch) is exactly nn.BatchNorm1d. Same parameters and buffers, so saved weights load either way."""
+
+    def forward(self, z: Tensor, mask: Tensor | None = None) -> Tensor:
+        """(B, K, T), mask (B, 1, T) of 0/1 -> (B, K, T)."""
+        if not self.training or mask is None or bool(mask.all()):
+            return super().forward(z)
+        z, mask = z.float(), mask.float()  # statistics in float32 under autocast too
+        n = mask.sum()
+        mean = (z * mask).sum((0, 2)) / n  # (K,)
+        var = (((z - mean[:, None]) * mask) ** 2).sum((0, 2)) / n  # (K,) biased, as BatchNorm normalises
+        if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), m)
+                unbiased = var.detach() * n / (n - 1).clamp(min=1)  # as BatchNorm keeps it
+                self.running_var.lerp_(unbiased.to(self.running_var.dtype), m)
+        z = (z - mean[:, None]) / torch.sqrt(var[:, None] + self.eps)
+        return z * self.weight[:, None] + self.bias[:, None] if self.affine else z
+
+
 class ConvBranch(nn.Module):
-    """FCN blocks (Wang et al. 2017): conv(K, 8) -> conv(2K, 5) -> conv(K, 3), each batch-normed and ReLU'd;
-    the masked mean over steps. Padded steps are zeroed before every convolution."""
+    """FCN blocks (Wang et al. 2017): conv(K, 8) -> conv(2K, 5) -> conv(K, 3), each batch-normed (over real
+    steps) and ReLU'd; the masked mean over steps. Padded steps are zeroed before every convolution."""
 
     def __init__(self, in_size: int, filters: int) -> None:
         super().__init__()
@@ -32,7 +57,7 @@ class ConvBranch(nn.Module):
             nn.Sequential(
                 nn.ConstantPad1d(((k - 1) // 2, k // 2), 0.0),  # "same" length (an even kernel: one more after)
                 nn.Conv1d(i, o, k),
-                nn.BatchNorm1d(o),
+                MaskedBatchNorm1d(o),
                 nn.ReLU(),
             )
             for i, o, k in sizes
@@ -42,8 +67,8 @@ class ConvBranch(nn.Module):
         """(B, T, E) -> (B, K)."""
         mask = step_mask(lengths.to(e.device), e.shape[1])[:, None, :].to(e.dtype)  # (B, 1, T)
         z = e.transpose(1, 2)  # (B, E, T)
-        for block in self.blocks:
-            z = block(z * mask)  # (B, K', T)
+        for pad, conv, norm, act in self.blocks:
+            z = act(norm(conv(pad(z * mask)), mask))  # (B, K', T)
         return (z * mask).sum(-1) / mask.sum(-1)  # (B, K)
 
 
