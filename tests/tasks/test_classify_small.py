@@ -200,3 +200,31 @@ def test_series_norm_auto_learns_shapes_whose_amplitudes_differ_by_orders(tmp_pa
     np.testing.assert_allclose(load_onnx(tmp_path / "onnx").probabilities(ex), c.probabilities(ex), atol=1e-5)
     plain = Classifier(out=str(tmp_path / "p"), **{**SMALL, "epochs": 1, "folds": 0}).fit(wide_frame(40))
     assert plain.config.series_norm == "off" and plain.report["series_norm"]["scale_spread"] < 100
+
+
+def test_training_reports_the_model_beside_the_baselines_on_validation(tmp_path, caplog):
+    """The validation table holds the kept model's accuracy and the baselines' fitted on the training split
+    (1-NN computed here by hand), and a baseline ahead on validation is warned about."""
+    from lstmkit.tasks.classify import Classifier
+
+    frame = wide_frame(60)
+    opts = {**SMALL, "epochs": 1, "epoch_size": 8, "folds": 0, "test_fraction": 0.25, "val_fraction": 0.25}
+    with caplog.at_level("WARNING", logger="lstmkit.tasks.classify.classifier"):
+        c = Classifier(out=str(tmp_path / "r"), **opts).fit(frame)
+    train, val, _ = c.splits(frame)
+    table = {r["method"]: r["accuracy"] for r in c.report["validation"]["table"]}
+    y = np.asarray(val.labels)
+    tr, va = np.stack(train.seqs)[..., 0], np.stack(val.seqs)[..., 0]  # (N, T) each
+    nearest = ((va[:, None, :] - tr[None, :, :]) ** 2).sum(-1).argmin(1)
+    assert table["nn1_euclidean"] == pytest.approx((np.asarray(train.labels)[nearest] == y).mean())
+    assert table["lstmkit"] == pytest.approx((c.predict(val_frame(val))["prediction"].to_numpy() == y).mean())
+    common = max(set(train.labels), key=train.labels.count)
+    assert table["majority"] == pytest.approx((y == common).mean())
+    ahead = max(v for k, v in table.items() if k != "lstmkit") > table["lstmkit"]
+    assert ahead == ("ahead of the network" in caplog.text)
+    assert c.report["validation"]["n"] == len(val)
+
+
+def val_frame(ex: Labelled) -> pd.DataFrame:
+    """Labelled numeric examples back into the wide layout the Classifier reads."""
+    return pd.DataFrame([{f"t{j}": v for j, v in enumerate(s[:, 0])} for s in ex.seqs])

@@ -139,13 +139,32 @@ class Classifier:
         if folds:
             self.report = cross_validate(self, full, folds, result.run_dir / "folds")
         else:
+            checked = self._against_baselines(train, val)
             self.report = self.evaluate(test, train=train) if len(test) else {}  # test_fraction 0: the caller's
+            self.report["validation"] = checked
         self.report.update({"vectors": vectors} if vectors else {})
         self.report.update({"ngrams": ngrams} if ngrams else {})
         self.report.update({"series_norm": series_choice} if series_choice else {})
         self.report["val"] = {k.removeprefix("val_"): v for k, v in result.metrics.items()}
         self.report["steps"] = result.steps
         return self
+
+    def _against_baselines(self, train: Labelled, val: Labelled) -> dict[str, Any]:
+        """The kept model beside the baselines (fitted on the same training split) on the validation split: what
+        a user can act on before the test split is read; a warning when a baseline is ahead there."""
+        enc = self._ready()[1]
+        rows = self.score(val, self.probabilities(val), baselines(train, val, enc.classes, enc.counts))["table"]
+        best = max(rows[1:], key=lambda r: r["accuracy"])
+        if best["accuracy"] > rows[0]["accuracy"]:
+            log.warning(
+                "on the validation split the %s baseline (accuracy %.3f) is ahead of the network (%.3f): it will "
+                "likely win on test too; train longer (--epochs, --max-time) or use the baseline for this data",
+                best["method"],
+                best["accuracy"],
+                rows[0]["accuracy"],
+            )
+        table = [{"method": r["method"], "accuracy": r["accuracy"]} for r in rows]
+        return {"n": len(val), "table": table, "verdict": verdict(rows)}
 
     def _series_norm(self, train: Labelled) -> dict[str, Any] | None:
         """Numbers: z-normalise series by series? `auto` decides on the training series' scale spread

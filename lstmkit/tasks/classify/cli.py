@@ -85,7 +85,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
         "verdict": c.report["verdict"],
         "split": _split(c.report, run.task),
         "files": [str(f) for f in files],
-        **{k: c.report[k] for k in ("vectors", "cv", "series_norm") if k in c.report},
+        **{k: c.report[k] for k in ("vectors", "cv", "series_norm", "validation") if k in c.report},
     }
     n = c.report["test"]["n"]
     head = (
@@ -98,7 +98,8 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
         args,
         payload,
         lambda: (
-            f"{run.task.data}: {head}\n{_series_line(c.report)}\n{_table(c.report)}\n\n{c.report['verdict']}\n"
+            f"{run.task.data}: {head}\n{_series_line(c.report)}{_validation_line(c.report)}\n{_table(c.report)}\n\n"
+            f"{c.report['verdict']}\n"
             f"written: {', '.join(str(f) for f in files)}"
         ),
     )
@@ -116,6 +117,15 @@ def _series_line(report: dict) -> str:
         f"series normalisation: {'on' if s['on'] else 'off'} (the training series' scales differ "
         f"{s['scale_spread']:g}-fold; {why})\n"
     )
+
+
+def _validation_line(report: dict) -> str:
+    """The kept model beside the baselines on the validation split, as a line; empty when cross-validated."""
+    v = report.get("validation")
+    if not v:
+        return ""
+    rows = ", ".join(f"{r['method']} {r['accuracy']:.3f}" for r in v["table"])
+    return f"validation ({v['n']} examples, selected on): {rows}\n"
 
 
 def _split(report: dict, cfg: Any) -> str:
