@@ -228,3 +228,17 @@ def test_training_reports_the_model_beside_the_baselines_on_validation(tmp_path,
 def val_frame(ex: Labelled) -> pd.DataFrame:
     """Labelled numeric examples back into the wide layout the Classifier reads."""
     return pd.DataFrame([{f"t{j}": v for j, v in enumerate(s[:, 0])} for s in ex.seqs])
+
+
+def test_no_test_split_reports_validation_and_keeps_the_model(tmp_path, capsys):
+    """--test-fraction 0 holds nothing out: the CLI reports the validation comparison and the model it saved."""
+    frame = wide_frame(40)
+    frame.to_csv(tmp_path / "small.csv", index=False)
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items() if k != "progress"]
+    args = ["classify", "train", "--data", str(tmp_path / "small.csv"), "--out", str(tmp_path / "run"), "--json"]
+    assert main(args + flags + ["--test-fraction", "0", "--no-progress"]) in (0, None)
+    out = json.loads(capsys.readouterr().out)
+    assert "test" not in out and out["split"].startswith("no test split")
+    assert out["validation"]["n"] == round(0.1 * len(frame))  # val_fraction of the whole set
+    assert [r["method"] for r in out["validation"]["table"]][:2] == ["lstmkit", "majority"]
+    assert (tmp_path / "run" / "model" / "config.json").is_file()

@@ -75,6 +75,9 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     if not c.primary:
         return  # a distributed run's extra process: the first one reports
     assert c.run_dir is not None
+    if "test" not in c.report:  # --test-fraction 0: nothing held out, the validation split is all there is
+        _train_without_test(args, c, run.task)
+        return
     files = _write_report(c.report, c.run_dir, f"{run.task.data}: test split")
     payload = {
         "run": str(c.run_dir),
@@ -101,6 +104,26 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
             f"{run.task.data}: {head}\n{_series_line(c.report)}{_validation_line(c.report)}\n{_table(c.report)}\n\n"
             f"{c.report['verdict']}\n"
             f"written: {', '.join(str(f) for f in files)}"
+        ),
+    )
+
+
+def _train_without_test(args: argparse.Namespace, c: Any, cfg: Any) -> None:
+    """The result of a run that held out no test split: the model, and how it did on its validation split."""
+    assert c.run_dir is not None
+    payload = {
+        "run": str(c.run_dir),
+        "model": str(c.run_dir / "model"),
+        "classes": c.classes,
+        "split": "no test split (--test-fraction 0)",
+        **{k: c.report[k] for k in ("vectors", "series_norm", "validation") if k in c.report},
+    }
+    emit(
+        args,
+        payload,
+        lambda: (
+            f"{cfg.data}: no test split (--test-fraction 0); score one with `lstmkit classify evaluate`\n"
+            f"{_series_line(c.report)}{_validation_line(c.report)}model: {c.run_dir / 'model'}"
         ),
     )
 
