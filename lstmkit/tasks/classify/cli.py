@@ -80,9 +80,7 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
         return
     files = _write_report(c.report, c.run_dir, f"{run.task.data}: test split")
     payload = {
-        "run": str(c.run_dir),
-        "model": str(c.run_dir / "model"),
-        "classes": c.classes,
+        **_run_payload(c),
         "test": {k: c.report["test"][k] for k in ("accuracy", "macro_f1", "ece", "n")},
         "table": c.report["table"],
         "verdict": c.report["verdict"],
@@ -108,13 +106,15 @@ def _train(args: argparse.Namespace, spec: Any) -> None:
     )
 
 
+def _run_payload(c: Any) -> dict[str, Any]:
+    """Where a trained run and its model are, and its classes: the head of every train result."""
+    return {"run": str(c.run_dir), "model": str(c.run_dir / "model"), "classes": c.classes}
+
+
 def _train_without_test(args: argparse.Namespace, c: Any, cfg: Any) -> None:
     """The result of a run that held out no test split: the model, and how it did on its validation split."""
-    assert c.run_dir is not None
     payload = {
-        "run": str(c.run_dir),
-        "model": str(c.run_dir / "model"),
-        "classes": c.classes,
+        **_run_payload(c),
         "split": "no test split (--test-fraction 0)",
         **{k: c.report[k] for k in ("vectors", "series_norm", "validation") if k in c.report},
     }

@@ -24,12 +24,12 @@ def step_mask(lengths: Tensor, T: int) -> Tensor:
 
 
 class MaskedBatchNorm1d(nn.BatchNorm1d):
-    """BatchNorm1d over (B, K, T) whose training statistics count only the real steps; evaluation (and an
-    all-real batch) is exactly nn.BatchNorm1d. Same parameters and buffers, so saved weights load either way."""
+    """BatchNorm1d over (B, K, T) whose training statistics count only the real steps; evaluation (and no mask:
+    an all-real batch) is exactly nn.BatchNorm1d. Same parameters and buffers, so saved weights load either way."""
 
     def forward(self, z: Tensor, mask: Tensor | None = None) -> Tensor:
-        """(B, K, T), mask (B, 1, T) of 0/1 -> (B, K, T)."""
-        if not self.training or mask is None or bool(mask.all()):
+        """(B, K, T), mask (B, 1, T) of 0/1 or None -> (B, K, T)."""
+        if not self.training or mask is None:
             return super().forward(z)
         z, mask = z.float(), mask.float()  # statistics in float32 under autocast too
         n = mask.sum()
@@ -66,9 +66,10 @@ class ConvBranch(nn.Module):
     def forward(self, e: Tensor, lengths: Tensor) -> Tensor:
         """(B, T, E) -> (B, K)."""
         mask = step_mask(lengths.to(e.device), e.shape[1])[:, None, :].to(e.dtype)  # (B, 1, T)
+        ragged = mask if self.training and bool((lengths < e.shape[1]).any()) else None  # decided once per batch
         z = e.transpose(1, 2)  # (B, E, T)
         for pad, conv, norm, act in self.blocks:
-            z = act(norm(conv(pad(z * mask)), mask))  # (B, K', T)
+            z = act(norm(conv(pad(z * mask)), ragged))  # (B, K', T)
         return (z * mask).sum(-1) / mask.sum(-1)  # (B, K)
 
 
